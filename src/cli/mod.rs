@@ -1,0 +1,69 @@
+//! Subcommands, one module per group. Each returns `Result<(), CliError>`; `main` prints the
+//! message and exits with its code.
+
+pub(crate) mod doc;
+pub(crate) mod keys;
+pub(crate) mod pki;
+pub(crate) mod sign;
+
+use clap::{Parser, Subcommand};
+
+/// A failure the CLI reports: a sentence and an exit code (1 invalid/refused, 2 usage/config).
+#[derive(Debug)]
+pub(crate) struct CliError {
+    pub(crate) code: u8,
+    pub(crate) message: String,
+}
+
+impl CliError {
+    /// The input was invalid or refused (exit 1).
+    pub(crate) fn invalid(message: impl std::fmt::Display) -> Self {
+        Self {
+            code: 1,
+            message: message.to_string(),
+        }
+    }
+
+    /// Usage or configuration error (exit 2).
+    pub(crate) fn usage(message: impl std::fmt::Display) -> Self {
+        Self {
+            code: 2,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// lienthong: secure edXML document exchange gateway.
+#[derive(Parser, Debug)]
+#[command(name = "lienthong", version, about)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create, validate, canonicalise and show edXML envelopes.
+    #[command(subcommand)]
+    Doc(doc::DocCommand),
+    /// Sign an envelope (XML-DSig, enveloped).
+    Sign(sign::SignArgs),
+    /// Verify signed envelopes: signature, chain, revocation, organ binding.
+    Verify(sign::VerifyArgs),
+    /// Manage keys in the encrypted keystore.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// A small CA for staff and tests: init, issue, revoke, CRL.
+    #[command(subcommand)]
+    Pki(pki::PkiCommand),
+}
+
+pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Doc(c) => doc::run(c),
+        Command::Sign(a) => sign::run_sign(a),
+        Command::Verify(a) => sign::run_verify(a),
+        Command::Keys(c) => keys::run(c),
+        Command::Pki(c) => pki::run(c),
+    }
+}

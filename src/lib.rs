@@ -1,0 +1,21 @@
+//! # lienthong — a secure electronic document exchange gateway
+//!
+//! One gateway runs beside each party committee office. Offices submit edXML documents; the
+//! gateway checks them against the classification policy, signs them (XML-DSig, X.509), queues
+//! them durably and relays them over mutually authenticated TLS to peer gateways, which verify
+//! signature, chain and revocation before placing them in an inbox.
+//!
+//! The flow: office → `policy` → `sign` → `store` (outbox) → `relay` → peer: `sign::verify` →
+//! `policy` → `store` (inbox) → receiving system.
+//!
+//! What lienthong refuses to do, by design: fetch anything a document points to (external
+//! Reference URIs, KeyInfo RetrievalMethod), read a DTD or expand an entity beyond the five
+//! predefined ones, run XSLT or XPath transforms.
+//!
+//! Modules:
+//! - [`doc`]: the XML tree, its one parser (with limits), the writer, exclusive c14n, and the
+//!   typed edXML envelope.
+#![forbid(unsafe_code)]
+
+pub mod doc;
+pub mod sign;
