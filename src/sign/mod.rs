@@ -1,7 +1,19 @@
 //! XML-DSig: enveloped signatures over the whole edXML envelope, and their verification.
+//!
+//! [`sign_document`] appends the one `Signature` lienthong writes; [`verify`] is the only way to
+//! obtain a [`VerifiedDocument`].
 
 pub mod algorithm;
+pub mod dsig;
 pub mod pkcs8;
+pub mod signing;
+pub mod trust;
+pub mod verify;
 
 pub use algorithm::{SignatureAlgorithm, Signer, SignerError};
 pub use pkcs8::{KeyError, Pkcs8Signer};
+pub use signing::{SignError, sign_document};
+pub use trust::{TrustError, TrustStore};
+pub use verify::{
+    ChainFailure, SignerIdentity, VerifiedDocument, VerifyError, VerifyOptions, verify,
+};
