@@ -271,13 +271,24 @@ impl SignerIdentity {
 
 /// A document whose signature, chain, revocation and organ binding were all checked. Made only
 /// by [`verify`]; it holds the exact bytes that were verified and the tree that was digested.
-#[derive(Debug)]
 pub struct VerifiedDocument {
     bytes: Vec<u8>,
     document: Document,
     signer: SignerIdentity,
     digest: Vec<u8>,
     revocation_checked: bool,
+}
+
+/// `Debug` shows who signed and the digest, never the content: a classified subject must not
+/// reach a log line through `{:?}`.
+impl std::fmt::Debug for VerifiedDocument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedDocument")
+            .field("len", &self.bytes.len())
+            .field("signer", &self.signer)
+            .field("revocation_checked", &self.revocation_checked)
+            .finish_non_exhaustive()
+    }
 }
 
 impl VerifiedDocument {

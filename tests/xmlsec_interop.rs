@@ -1,0 +1,172 @@
+//! Interop with the referee, `xmlsec1` (Debian package xmlsec1, installed by `.ci/run`):
+//! documents lienthong signs verify with xmlsec1, and documents xmlsec1 signs verify with
+//! lienthong — RSA and ECDSA — and one tampered byte makes both refuse.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{Alg, LeafSpec, TestPki, run, sample_envelope};
+use lienthong::doc::{Limits, parse, write::write_document};
+use lienthong::sign::{VerifyError, VerifyOptions, sign_document, verify};
+
+const FROM: &str = "HU.CHAUTHANH";
+
+fn xmlsec_verify(dir: &Path, file: &Path) -> (bool, String) {
+    let (ok, out, err) = run(Command::new("xmlsec1")
+        .arg("--verify")
+        .arg("--trusted-pem")
+        .arg(dir.join("root.pem"))
+        .arg("--enabled-reference-uris")
+        .arg("empty")
+        .arg(file));
+    (ok, format!("{out}{err}"))
+}
+
+fn setup(alg: Alg) -> (tempfile::TempDir, TestPki, common::Leaf) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new("interop");
+    let leaf = pki.leaf(LeafSpec::new(alg, FROM));
+    std::fs::write(dir.path().join("root.pem"), pki.root_pem()).unwrap();
+    std::fs::write(dir.path().join("inter.pem"), pki.inter_pem()).unwrap();
+    std::fs::write(dir.path().join("key.pem"), leaf.key_pem()).unwrap();
+    std::fs::write(dir.path().join("cert.pem"), leaf.cert_pem()).unwrap();
+    (dir, pki, leaf)
+}
+
+fn lienthong_signs_xmlsec_verifies(alg: Alg) {
+    let (dir, _pki, leaf) = setup(alg);
+    let mut doc = parse(
+        sample_envelope(FROM, "TU.BENTRE", "thuong").as_bytes(),
+        &Limits::default(),
+    )
+    .unwrap();
+    sign_document(&mut doc, &leaf.signer(), &leaf.chain).unwrap();
+    let signed = write_document(&doc);
+    let file = dir.path().join("signed.xml");
+    std::fs::write(&file, &signed).unwrap();
+    let (ok, log) = xmlsec_verify(dir.path(), &file);
+    assert!(ok, "xmlsec1 refused a lienthong signature ({alg:?}):\n{log}");
+
+    let tampered = String::from_utf8(signed)
+        .unwrap()
+        .replacen("Toàn văn", "Toàn vǎn", 1);
+    std::fs::write(&file, tampered).unwrap();
+    let (ok, _) = xmlsec_verify(dir.path(), &file);
+    assert!(!ok, "xmlsec1 accepted a tampered document ({alg:?})");
+}
+
+#[test]
+fn lienthong_rsa_signature_verifies_with_xmlsec1() {
+    lienthong_signs_xmlsec_verifies(Alg::Rsa2048);
+}
+
+#[test]
+fn lienthong_ecdsa_signature_verifies_with_xmlsec1() {
+    lienthong_signs_xmlsec_verifies(Alg::P256);
+}
+
+fn template(sig_method: &str, digest_method: &str) -> String {
+    let sig = format!(
+        r#"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#">
+      <ds:SignedInfo>
+        <ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>
+        <ds:SignatureMethod Algorithm="{sig_method}"/>
+        <ds:Reference URI="">
+          <ds:Transforms>
+            <ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>
+            <ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>
+          </ds:Transforms>
+          <ds:DigestMethod Algorithm="{digest_method}"/>
+          <ds:DigestValue></ds:DigestValue>
+        </ds:Reference>
+      </ds:SignedInfo>
+      <ds:SignatureValue></ds:SignatureValue>
+      <ds:KeyInfo><ds:X509Data></ds:X509Data></ds:KeyInfo>
+    </ds:Signature>
+  </edXMLHeader>"#
+    );
+    sample_envelope(FROM, "TU.BENTRE", "thuong").replacen("</edXMLHeader>", &sig, 1)
+}
+
+fn xmlsec_sign(dir: &Path, tpl: &str) -> Vec<u8> {
+    let t = dir.join("template.xml");
+    let out = dir.join("xmlsec-signed.xml");
+    std::fs::write(&t, tpl).unwrap();
+    let keyspec = format!(
+        "{},{},{}",
+        dir.join("key.pem").display(),
+        dir.join("cert.pem").display(),
+        dir.join("inter.pem").display()
+    );
+    let (ok, o, e) = run(Command::new("xmlsec1")
+        .arg("--sign")
+        .arg("--privkey-pem")
+        .arg(keyspec)
+        .arg("--output")
+        .arg(&out)
+        .arg(&t));
+    assert!(ok, "xmlsec1 --sign failed:\n{o}{e}");
+    std::fs::read(out).unwrap()
+}
+
+fn xmlsec_signs_lienthong_verifies(alg: Alg, method: &str) {
+    let (dir, pki, _leaf) = setup(alg);
+    let signed = xmlsec_sign(
+        dir.path(),
+        &template(method, "http://www.w3.org/2001/04/xmlenc#sha256"),
+    );
+    let v = verify(&signed, &pki.trust(), &VerifyOptions::now())
+        .unwrap_or_else(|e| panic!("lienthong refused an xmlsec1 signature ({alg:?}): {e}"));
+    assert_eq!(v.signer().organ(), FROM);
+
+    let tampered = String::from_utf8(signed)
+        .unwrap()
+        .replacen("Toàn văn", "Toàn vǎn", 1);
+    let e = verify(tampered.as_bytes(), &pki.trust(), &VerifyOptions::now()).unwrap_err();
+    assert!(matches!(e, VerifyError::DigestMismatch), "{e}");
+}
+
+#[test]
+fn xmlsec1_rsa_signature_verifies_with_lienthong() {
+    xmlsec_signs_lienthong_verifies(
+        Alg::Rsa2048,
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    );
+}
+
+#[test]
+fn xmlsec1_ecdsa_signature_verifies_with_lienthong() {
+    xmlsec_signs_lienthong_verifies(
+        Alg::P256,
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+    );
+}
+
+#[test]
+fn legacy_rsa_sha1_archive_needs_allow_legacy() {
+    let (dir, pki, _leaf) = setup(Alg::Rsa2048);
+    let signed = xmlsec_sign(
+        dir.path(),
+        &template(
+            "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+            "http://www.w3.org/2000/09/xmldsig#sha1",
+        ),
+    );
+    let e = verify(&signed, &pki.trust(), &VerifyOptions::now()).unwrap_err();
+    assert!(matches!(e, VerifyError::Legacy { .. }), "{e}");
+    let legacy = VerifyOptions {
+        allow_legacy: true,
+        ..VerifyOptions::now()
+    };
+    let v = verify(&signed, &pki.trust(), &legacy).unwrap();
+    assert_eq!(v.signer().algorithm(), "rsa-sha1");
+}
