@@ -1,21 +1,191 @@
-//! `lienthong sign` and `lienthong verify` (being built).
+//! `lienthong sign` and `lienthong verify`.
+
+use std::path::{Path, PathBuf};
 
 use clap::Args;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 
 use super::CliError;
+use lienthong::doc::{Limits, parse, write::write_document};
+use lienthong::sign::{Pkcs8Signer, TrustStore, VerifyOptions, sign_document, verify};
 
 /// Arguments of `lienthong sign`.
 #[derive(Args, Debug)]
-pub(crate) struct SignArgs {}
+pub(crate) struct SignArgs {
+    /// The signing key: a PKCS#8 PEM file.
+    #[arg(long)]
+    key: PathBuf,
+    /// The signer's certificate (PEM). Further certificates in the file are taken as its chain.
+    #[arg(long)]
+    cert: PathBuf,
+    /// Intermediate certificates (PEM) to embed after the signer's certificate.
+    #[arg(long)]
+    chain: Option<PathBuf>,
+    /// The unsigned edXML envelope.
+    input: PathBuf,
+    /// Where to write the signed envelope (stdout when absent).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
 
 /// Arguments of `lienthong verify`.
 #[derive(Args, Debug)]
-pub(crate) struct VerifyArgs {}
-
-pub(crate) fn run_sign(_a: SignArgs) -> Result<(), CliError> {
-    Err(CliError::usage("this command is not built yet"))
+pub(crate) struct VerifyArgs {
+    /// Trust anchors (PEM, one or more root certificates).
+    #[arg(long, required = true)]
+    trust: Vec<PathBuf>,
+    /// Certificate revocation lists (PEM or DER); with any CRL, an uncovered certificate is refused.
+    #[arg(long)]
+    crl: Vec<PathBuf>,
+    /// Verify as of this instant (RFC 3339), for archives; default now.
+    #[arg(long)]
+    at: Option<String>,
+    /// Accept SHA-1 and RSA < 2048 (verify-only, old edXML archives).
+    #[arg(long)]
+    allow_legacy: bool,
+    /// Print one JSON object per file.
+    #[arg(long)]
+    json: bool,
+    /// Signed envelopes.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
 }
 
-pub(crate) fn run_verify(_a: VerifyArgs) -> Result<(), CliError> {
-    Err(CliError::usage("this command is not built yet"))
+fn read(path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))
+}
+
+fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, CliError> {
+    let bytes = read(path)?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(CliError::usage(format!(
+            "{}: no CERTIFICATE block",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
+pub(crate) fn run_sign(a: SignArgs) -> Result<(), CliError> {
+    let key_pem = zeroize::Zeroizing::new(read(&a.key)?);
+    let signer = Pkcs8Signer::from_pem(&a.key.display().to_string(), &key_pem)
+        .map_err(CliError::usage)?;
+    let mut chain = certs(&a.cert)?;
+    if let Some(c) = &a.chain {
+        chain.extend(certs(c)?);
+    }
+    let input = read(&a.input)?;
+    let mut doc = parse(&input, &Limits::default())
+        .map_err(|e| CliError::invalid(format!("{}: {e}", a.input.display())))?;
+    sign_document(&mut doc, &signer, &chain)
+        .map_err(|e| CliError::invalid(format!("{}: {e}", a.input.display())))?;
+    let out = write_document(&doc);
+    match &a.output {
+        Some(path) => std::fs::write(path, &out)
+            .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display()))),
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&out)
+                .map_err(|e| CliError::usage(format!("cannot write to stdout: {e}")))
+        }
+    }
+}
+
+fn parse_at(at: &str) -> Result<rustls_pki_types::UnixTime, CliError> {
+    let t = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| CliError::usage(format!("--at {at:?} is not RFC 3339: {e}")))?;
+    let secs = u64::try_from(t.unix_timestamp())
+        .map_err(|_| CliError::usage(format!("--at {at:?} is before 1970")))?;
+    Ok(rustls_pki_types::UnixTime::since_unix_epoch(
+        std::time::Duration::from_secs(secs),
+    ))
+}
+
+pub(crate) fn run_verify(a: VerifyArgs) -> Result<(), CliError> {
+    let mut trust = TrustStore::new();
+    for t in &a.trust {
+        trust.add_anchors_pem_file(t).map_err(CliError::usage)?;
+    }
+    for c in &a.crl {
+        trust.add_crl_file(c).map_err(CliError::usage)?;
+    }
+    let mut options = VerifyOptions::now();
+    if let Some(at) = &a.at {
+        options.at = parse_at(at)?;
+    }
+    options.allow_legacy = a.allow_legacy;
+
+    let mut failed = 0usize;
+    for file in &a.files {
+        let bytes = read(file)?;
+        match verify(&bytes, &trust, &options) {
+            Ok(v) => {
+                let label = label_of(v.document());
+                if a.json {
+                    let j = serde_json::json!({
+                        "file": file.display().to_string(),
+                        "valid": true,
+                        "signer": v.signer(),
+                        "level": label,
+                        "revocation_checked": v.revocation_checked(),
+                        "digest_sha256": hex(v.digest()),
+                    });
+                    println!("{j}");
+                } else {
+                    println!(
+                        "{}: valid — signed by {} ({}), level {}, {}{}",
+                        file.display(),
+                        v.signer().organ(),
+                        v.signer().subject(),
+                        label.as_deref().unwrap_or("(none)"),
+                        v.signer().algorithm(),
+                        if v.revocation_checked() {
+                            ", not revoked"
+                        } else {
+                            ", revocation not checked (no --crl)"
+                        }
+                    );
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                if a.json {
+                    let j = serde_json::json!({
+                        "file": file.display().to_string(),
+                        "valid": false,
+                        "error": e.to_string(),
+                    });
+                    println!("{j}");
+                } else {
+                    eprintln!("{}: refused — {e}", file.display());
+                }
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(CliError::invalid(format!(
+            "{failed} of {} document(s) refused",
+            a.files.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The classification level as written in the signed label (lienthong namespace).
+fn label_of(doc: &lienthong::doc::Document) -> Option<String> {
+    const LT: &str = "urn:lienthong:label:1";
+    doc.root
+        .child(lienthong::sign::dsig::EDXML_NS, "edXMLHeader")?
+        .child(LT, "Classification")?
+        .child(LT, "Level")
+        .map(|l| l.text().trim().to_owned())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
