@@ -4,7 +4,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    clippy::string_slice
 )]
 
 mod common;
@@ -48,7 +49,15 @@ fn sign(dir: &Path) -> (i32, String, String) {
     code(
         bin()
             .current_dir(dir)
-            .args(["sign", "--key", "key.pem", "--cert", "cert.pem", "--chain", "chain.pem"])
+            .args([
+                "sign",
+                "--key",
+                "key.pem",
+                "--cert",
+                "cert.pem",
+                "--chain",
+                "chain.pem",
+            ])
             .args(["doc.xml", "-o", "signed.xml"]),
     )
 }
@@ -61,19 +70,25 @@ fn sign_then_verify_then_tamper() {
     let (c, _, err) = sign(dir.path());
     assert_eq!(c, 0, "{err}");
 
-    let (c, out, err) = code(
-        bin()
-            .current_dir(dir.path())
-            .args(["verify", "--trust", "root.pem", "signed.xml"]),
-    );
+    let (c, out, err) =
+        code(
+            bin()
+                .current_dir(dir.path())
+                .args(["verify", "--trust", "root.pem", "signed.xml"]),
+        );
     assert_eq!(c, 0, "{err}");
-    assert!(out.contains("valid") && out.contains(FROM) && out.contains("level thuong"), "{out}");
-
-    let (c, out, _) = code(
-        bin()
-            .current_dir(dir.path())
-            .args(["verify", "--json", "--trust", "root.pem", "signed.xml"]),
+    assert!(
+        out.contains("valid") && out.contains(FROM) && out.contains("level thuong"),
+        "{out}"
     );
+
+    let (c, out, _) = code(bin().current_dir(dir.path()).args([
+        "verify",
+        "--json",
+        "--trust",
+        "root.pem",
+        "signed.xml",
+    ]));
     assert_eq!(c, 0);
     let j: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(j["valid"], true);
@@ -86,11 +101,12 @@ fn sign_then_verify_then_tamper() {
         signed.replacen("<lt:Level>thuong", "<lt:Level>mat", 1),
     )
     .unwrap();
-    let (c, _, err) = code(
-        bin()
-            .current_dir(dir.path())
-            .args(["verify", "--trust", "root.pem", "tampered.xml"]),
-    );
+    let (c, _, err) =
+        code(
+            bin()
+                .current_dir(dir.path())
+                .args(["verify", "--trust", "root.pem", "tampered.xml"]),
+        );
     assert_eq!(c, 1);
     assert!(err.contains("digest"), "{err}");
 }
@@ -107,7 +123,12 @@ fn verify_with_crl_refuses_revoked() {
     )
     .unwrap();
     let (c, _, err) = code(bin().current_dir(dir.path()).args([
-        "verify", "--trust", "root.pem", "--crl", "crl.der", "signed.xml",
+        "verify",
+        "--trust",
+        "root.pem",
+        "--crl",
+        "crl.der",
+        "signed.xml",
     ]));
     assert_eq!(c, 1);
     assert!(err.contains("revoked"), "{err}");
@@ -120,23 +141,38 @@ fn usage_errors_exit_2() {
     setup(dir.path(), &pki, 8);
     assert_eq!(sign(dir.path()).0, 0);
     // Missing trust file.
-    let (c, _, err) = code(bin().current_dir(dir.path()).args([
-        "verify", "--trust", "nope.pem", "signed.xml",
-    ]));
+    let (c, _, err) =
+        code(
+            bin()
+                .current_dir(dir.path())
+                .args(["verify", "--trust", "nope.pem", "signed.xml"]),
+        );
     assert_eq!(c, 2, "{err}");
     // Bad --at.
     let (c, _, _) = code(bin().current_dir(dir.path()).args([
-        "verify", "--trust", "root.pem", "--at", "yesterday", "signed.xml",
+        "verify",
+        "--trust",
+        "root.pem",
+        "--at",
+        "yesterday",
+        "signed.xml",
     ]));
     assert_eq!(c, 2);
     // A key file that is not a key.
-    let (c, _, _) = code(bin().current_dir(dir.path()).args([
-        "sign", "--key", "cert.pem", "--cert", "cert.pem", "doc.xml",
-    ]));
+    let (c, _, _) = code(
+        bin()
+            .current_dir(dir.path())
+            .args(["sign", "--key", "cert.pem", "--cert", "cert.pem", "doc.xml"]),
+    );
     assert_eq!(c, 2);
     // Signing an already signed document is refused (exit 1).
     let (c, _, err) = code(bin().current_dir(dir.path()).args([
-        "sign", "--key", "key.pem", "--cert", "cert.pem", "signed.xml",
+        "sign",
+        "--key",
+        "key.pem",
+        "--cert",
+        "cert.pem",
+        "signed.xml",
     ]));
     assert_eq!(c, 1, "{err}");
 }

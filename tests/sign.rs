@@ -5,7 +5,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    clippy::string_slice
 )]
 
 mod common;
@@ -57,9 +58,11 @@ fn signature_sits_in_edxml_header() {
     let doc = parse(xml.as_bytes(), &Limits::default()).unwrap();
     let header = doc.root.elements().next().unwrap();
     assert_eq!(header.local, "edXMLHeader");
-    assert!(header
-        .elements()
-        .any(|e| e.is("http://www.w3.org/2000/09/xmldsig#", "Signature")));
+    assert!(
+        header
+            .elements()
+            .any(|e| e.is("http://www.w3.org/2000/09/xmldsig#", "Signature"))
+    );
 }
 
 #[test]
@@ -68,7 +71,10 @@ fn signing_twice_is_refused() {
     let (xml, leaf) = signed(&pki, Alg::P256);
     let mut doc = parse(xml.as_bytes(), &Limits::default()).unwrap();
     let e = sign_document(&mut doc, &leaf.signer(), &leaf.chain).unwrap_err();
-    assert!(matches!(e, lienthong::sign::SignError::AlreadySigned), "{e}");
+    assert!(
+        matches!(e, lienthong::sign::SignError::AlreadySigned),
+        "{e}"
+    );
 }
 
 // === tampering ===
@@ -81,11 +87,20 @@ fn tampered_body_subject_label_attachment_fail_digest() {
         ("Toàn văn nghị quyết", "Toàn văn nghị quyết!"),
         ("chuyển đổi số năm 2027", "chuyển đổi số năm 2028"),
         ("<lt:Level>thuong</lt:Level>", "<lt:Level>mat</lt:Level>"),
-        ("<lt:Public>true</lt:Public>", "<lt:Public>false</lt:Public>"),
-        ("VGnhu41uIHbEg24gbmdo4buLIHF1eeG6v3Q=", "VGnhu41uIHbEg24gbmdo4buLIHF1eeG6v3R="),
+        (
+            "<lt:Public>true</lt:Public>",
+            "<lt:Public>false</lt:Public>",
+        ),
+        (
+            "VGnhu41uIHbEg24gbmdo4buLIHF1eeG6v3Q=",
+            "VGnhu41uIHbEg24gbmdo4buLIHF1eeG6v3R=",
+        ),
         ("<Priority>0</Priority>", "<Priority>3</Priority>"),
         // Whitespace injected into signed text changes what was signed.
-        ("<CodeNumber>07</CodeNumber>", "<CodeNumber>07 </CodeNumber>"),
+        (
+            "<CodeNumber>07</CodeNumber>",
+            "<CodeNumber>07 </CodeNumber>",
+        ),
     ];
     for (from, to) in cases {
         assert!(xml.contains(from), "fixture lacks {from}");
@@ -102,7 +117,12 @@ fn truncated_or_altered_signature_value_is_refused() {
     let start = xml.find("<ds:SignatureValue>").unwrap() + "<ds:SignatureValue>".len();
     let end = xml.find("</ds:SignatureValue>").unwrap();
     let value = &xml[start..end];
-    let truncated = format!("{}{}{}", &xml[..start], &value[..value.len() - 8], &xml[end..]);
+    let truncated = format!(
+        "{}{}{}",
+        &xml[..start],
+        &value[..value.len() - 8],
+        &xml[end..]
+    );
     let e = check(&truncated, &pki.trust()).unwrap_err();
     assert!(matches!(e, VerifyError::BadSignature { .. }), "{e}");
     // Flip one base64 character.
@@ -122,7 +142,10 @@ fn swapped_certificate_is_refused() {
     let other = pki.leaf(spec);
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let bad = xml.replace(&b64.encode(leaf.cert.as_ref()), &b64.encode(other.cert.as_ref()));
+    let bad = xml.replace(
+        &b64.encode(leaf.cert.as_ref()),
+        &b64.encode(other.cert.as_ref()),
+    );
     assert_ne!(bad, xml);
     let e = check(&bad, &pki.trust()).unwrap_err();
     assert!(matches!(e, VerifyError::BadSignature { .. }), "{e}");
@@ -149,7 +172,10 @@ fn expired_certificate_is_refused() {
     let mut spec = LeafSpec::new(Alg::P256, FROM);
     spec.not_before = OffsetDateTime::now_utc() - Duration::days(400);
     spec.not_after = OffsetDateTime::now_utc() - Duration::days(1);
-    assert_eq!(chain_reason(&leaf_error(&pki, spec, &pki.trust())), ChainFailure::Expired);
+    assert_eq!(
+        chain_reason(&leaf_error(&pki, spec, &pki.trust())),
+        ChainFailure::Expired
+    );
 }
 
 #[test]
@@ -198,7 +224,9 @@ fn verification_at_a_past_instant_for_archives() {
 fn revoked_certificate_is_refused_and_unrevoked_passes() {
     let pki = TestPki::new("rev");
     let mut trust = pki.trust();
-    trust.add_crl(&pki.crl(&[1000], Duration::days(7)), "crl").unwrap();
+    trust
+        .add_crl(&pki.crl(&[1000], Duration::days(7)), "crl")
+        .unwrap();
     let e = leaf_error(&pki, LeafSpec::new(Alg::P256, FROM), &trust);
     assert_eq!(chain_reason(&e), ChainFailure::Revoked);
 
@@ -214,7 +242,9 @@ fn revoked_certificate_is_refused_and_unrevoked_passes() {
 fn stale_crl_is_refused() {
     let pki = TestPki::new("stale");
     let mut trust = pki.trust();
-    trust.add_crl(&pki.crl(&[], Duration::days(-1)), "crl").unwrap();
+    trust
+        .add_crl(&pki.crl(&[], Duration::days(-1)), "crl")
+        .unwrap();
     let e = leaf_error(&pki, LeafSpec::new(Alg::P256, FROM), &trust);
     assert_eq!(chain_reason(&e), ChainFailure::StaleCrl);
 }
@@ -298,7 +328,11 @@ fn wrapping_signature_moved_is_refused() {
     let (xml, _) = signed(&pki, Alg::P256);
     let sig = signature_block(&xml);
     let without = xml.replace(&sig, "");
-    let bad = mutate(&without, "<edXMLManifest/>", &format!("<edXMLManifest/>{sig}"));
+    let bad = mutate(
+        &without,
+        "<edXMLManifest/>",
+        &format!("<edXMLManifest/>{sig}"),
+    );
     let e = check(&bad, &pki.trust()).unwrap_err();
     assert!(matches!(e, VerifyError::SignatureMisplaced), "{e}");
     let e = check(&without, &pki.trust()).unwrap_err();
@@ -315,7 +349,10 @@ fn wrapping_document_under_object_is_refused() {
         "</ds:KeyInfo><ds:Object><edXMLBody/></ds:Object>",
     );
     let e = check(&bad, &pki.trust()).unwrap_err();
-    assert!(matches!(e, VerifyError::Structure(ref m) if m.contains("Object")), "{e}");
+    assert!(
+        matches!(e, VerifyError::Structure(ref m) if m.contains("Object")),
+        "{e}"
+    );
 }
 
 #[test]
@@ -325,19 +362,33 @@ fn wrapping_second_reference_is_refused() {
     let s = xml.find("<ds:Reference").unwrap();
     let e = xml.find("</ds:Reference>").unwrap() + "</ds:Reference>".len();
     let reference = xml[s..e].to_owned();
-    let bad = mutate(&xml, "</ds:SignedInfo>", &format!("{reference}</ds:SignedInfo>"));
+    let bad = mutate(
+        &xml,
+        "</ds:SignedInfo>",
+        &format!("{reference}</ds:SignedInfo>"),
+    );
     let err = check(&bad, &pki.trust()).unwrap_err();
-    assert!(matches!(err, VerifyError::ReferenceCount { found: 2 }), "{err}");
+    assert!(
+        matches!(err, VerifyError::ReferenceCount { found: 2 }),
+        "{err}"
+    );
 }
 
 #[test]
 fn wrapping_reference_to_an_id_is_refused() {
     let pki = TestPki::new("refid");
     let (xml, _) = signed(&pki, Alg::P256);
-    let bad = mutate(&xml, "<ds:Reference URI=\"\">", "<ds:Reference URI=\"#body\">");
+    let bad = mutate(
+        &xml,
+        "<ds:Reference URI=\"\">",
+        "<ds:Reference URI=\"#body\">",
+    );
     let bad = mutate(&bad, "<edXMLBody>", "<edXMLBody Id=\"body\">");
     let e = check(&bad, &pki.trust()).unwrap_err();
-    assert!(matches!(e, VerifyError::ReferenceUri { ref uri } if uri == "#body"), "{e}");
+    assert!(
+        matches!(e, VerifyError::ReferenceUri { ref uri } if uri == "#body"),
+        "{e}"
+    );
     let bad = mutate(&xml, "<ds:Reference URI=\"\">", "<ds:Reference>");
     let e = check(&bad, &pki.trust()).unwrap_err();
     assert!(matches!(e, VerifyError::ReferenceUri { .. }), "{e}");
@@ -350,7 +401,10 @@ fn duplicate_ids_are_refused() {
     let bad = mutate(&xml, "<edXMLBody>", "<edXMLBody Id=\"x\">");
     let bad = mutate(&bad, "<edXMLManifest/>", "<edXMLManifest Id=\"x\"/>");
     let e = check(&bad, &pki.trust()).unwrap_err();
-    assert!(matches!(e, VerifyError::DuplicateId { ref id } if id == "x"), "{e}");
+    assert!(
+        matches!(e, VerifyError::DuplicateId { ref id } if id == "x"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -369,7 +423,10 @@ fn unknown_transforms_are_refused() {
             &format!("<ds:Transform Algorithm=\"{alg}\"/>"),
         );
         let e = check(&bad, &pki.trust()).unwrap_err();
-        assert!(matches!(e, VerifyError::Transform { ref algorithm } if algorithm == alg), "{e}");
+        assert!(
+            matches!(e, VerifyError::Transform { ref algorithm } if algorithm == alg),
+            "{e}"
+        );
     }
     // A third transform, even an allowed one.
     let bad = mutate(
@@ -408,7 +465,13 @@ fn weak_and_unknown_algorithms_are_refused() {
     );
     let e = check(&bad, &pki.trust()).unwrap_err();
     assert!(
-        matches!(e, VerifyError::Algorithm { role: "SignatureMethod", .. }),
+        matches!(
+            e,
+            VerifyError::Algorithm {
+                role: "SignatureMethod",
+                ..
+            }
+        ),
         "{e}"
     );
     // Inclusive c14n for SignedInfo.
@@ -419,7 +482,13 @@ fn weak_and_unknown_algorithms_are_refused() {
     );
     let e = check(&bad, &pki.trust()).unwrap_err();
     assert!(
-        matches!(e, VerifyError::Algorithm { role: "CanonicalizationMethod", .. }),
+        matches!(
+            e,
+            VerifyError::Algorithm {
+                role: "CanonicalizationMethod",
+                ..
+            }
+        ),
         "{e}"
     );
 }
@@ -482,6 +551,11 @@ fn whitespace_and_line_breaks_in_base64_are_accepted() {
     let pki = TestPki::new("b64");
     let (xml, _) = signed(&pki, Alg::Rsa2048);
     let start = xml.find("<ds:SignatureValue>").unwrap() + "<ds:SignatureValue>".len();
-    let wrapped = format!("{}\n{}\n{}", &xml[..start + 10], &xml[start + 10..start + 40], &xml[start + 40..]);
+    let wrapped = format!(
+        "{}\n{}\n{}",
+        &xml[..start + 10],
+        &xml[start + 10..start + 40],
+        &xml[start + 40..]
+    );
     check(&wrapped, &pki.trust()).unwrap();
 }

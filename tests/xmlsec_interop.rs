@@ -6,7 +6,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    clippy::string_slice
 )]
 
 mod common;
@@ -54,7 +55,10 @@ fn lienthong_signs_xmlsec_verifies(alg: Alg) {
     let file = dir.path().join("signed.xml");
     std::fs::write(&file, &signed).unwrap();
     let (ok, log) = xmlsec_verify(dir.path(), &file);
-    assert!(ok, "xmlsec1 refused a lienthong signature ({alg:?}):\n{log}");
+    assert!(
+        ok,
+        "xmlsec1 refused a lienthong signature ({alg:?}):\n{log}"
+    );
 
     let tampered = String::from_utf8(signed)
         .unwrap()

@@ -72,8 +72,8 @@ fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, CliError> {
 
 pub(crate) fn run_sign(a: SignArgs) -> Result<(), CliError> {
     let key_pem = zeroize::Zeroizing::new(read(&a.key)?);
-    let signer = Pkcs8Signer::from_pem(&a.key.display().to_string(), &key_pem)
-        .map_err(CliError::usage)?;
+    let signer =
+        Pkcs8Signer::from_pem(&a.key.display().to_string(), &key_pem).map_err(CliError::usage)?;
     let mut chain = certs(&a.cert)?;
     if let Some(c) = &a.chain {
         chain.extend(certs(c)?);

@@ -25,7 +25,9 @@ pub enum SignError {
     NotAnEnvelope(&'static str),
     /// The document is already signed; lienthong never signs twice (a second Signature would be
     /// refused by every verifier).
-    #[error("the document already carries a Signature; an office-signed document is never re-signed")]
+    #[error(
+        "the document already carries a Signature; an office-signed document is never re-signed"
+    )]
     AlreadySigned,
     /// No certificate was given for KeyInfo.
     #[error("no signer certificate given")]

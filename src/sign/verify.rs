@@ -409,10 +409,9 @@ pub fn verify(
     let revocation_checked = check_chain(&leaf, &intermediates, trust, options, &subject, &serial)?;
     check_leaf_usage(&leaf_cert, &subject)?;
 
-    let organ = organ_binding(&leaf_cert)
-        .ok_or_else(|| VerifyError::NoOrganBinding {
-            subject: subject.clone(),
-        })?;
+    let organ = organ_binding(&leaf_cert).ok_or_else(|| VerifyError::NoOrganBinding {
+        subject: subject.clone(),
+    })?;
     let from = from_organ(root)?;
     if organ != from {
         return Err(VerifyError::OrganMismatch {
@@ -463,12 +462,13 @@ fn check_document_hygiene(root: &Element) -> Result<(), VerifyError> {
     let mut stack = vec![root];
     while let Some(e) = stack.pop() {
         for a in &e.attrs {
-            if a.ns.is_none() && matches!(a.local.as_str(), "Id" | "ID" | "id") {
-                if !ids.insert(a.value.clone()) {
-                    return Err(VerifyError::DuplicateId {
-                        id: a.value.clone(),
-                    });
-                }
+            if a.ns.is_none()
+                && matches!(a.local.as_str(), "Id" | "ID" | "id")
+                && !ids.insert(a.value.clone())
+            {
+                return Err(VerifyError::DuplicateId {
+                    id: a.value.clone(),
+                });
             }
         }
         for c in &e.children {
@@ -715,9 +715,7 @@ fn b64(e: &Element, element: &'static str) -> Result<Vec<u8>, VerifyError> {
         .map_err(|_| VerifyError::Base64 { element })
 }
 
-fn key_info_certificates(
-    key_info: &Element,
-) -> Result<Vec<CertificateDer<'static>>, VerifyError> {
+fn key_info_certificates(key_info: &Element) -> Result<Vec<CertificateDer<'static>>, VerifyError> {
     let mut certs = Vec::new();
     for child in only_elements(key_info, "KeyInfo")? {
         if child.ns.as_deref() != Some(DSIG_NS) {
@@ -791,9 +789,9 @@ fn pick_leaf(
     let index = parsed
         .iter()
         .position(|c| {
-            !parsed
-                .iter()
-                .any(|o| !std::ptr::eq(o, c) && o.issuer() == c.subject() && o.subject() != c.subject())
+            !parsed.iter().any(|o| {
+                !std::ptr::eq(o, c) && o.issuer() == c.subject() && o.subject() != c.subject()
+            })
         })
         .unwrap_or(0);
     let mut rest = certs.to_vec();
@@ -834,7 +832,9 @@ fn verify_signature_value(
     };
     let alg: &'static dyn ring::signature::VerificationAlgorithm =
         match (parts.signature_method.as_str(), key_kind) {
-            (m, "RSA") if SignatureAlgorithm::from_uri(m) == Some(SignatureAlgorithm::RsaSha256) => {
+            (m, "RSA")
+                if SignatureAlgorithm::from_uri(m) == Some(SignatureAlgorithm::RsaSha256) =>
+            {
                 if rsa_bits() < 2048 {
                     if !options.allow_legacy {
                         return Err(VerifyError::Legacy {
@@ -860,7 +860,9 @@ fn verify_signature_value(
                 // XML-DSig 1.1 §6.4.3: the value is r || s, not DER.
                 &rsig::ECDSA_P256_SHA256_FIXED
             }
-            (m, "Ed25519") if SignatureAlgorithm::from_uri(m) == Some(SignatureAlgorithm::Ed25519) => {
+            (m, "Ed25519")
+                if SignatureAlgorithm::from_uri(m) == Some(SignatureAlgorithm::Ed25519) =>
+            {
                 &rsig::ED25519
             }
             _ => return Err(mismatch()),
@@ -924,9 +926,8 @@ fn check_chain(
         // Clock skew: a certificate issued moments ago by a CA whose clock runs ahead is accepted
         // if it is valid within the allowance.
         Err(webpki::Error::CertNotValidYet { .. }) => {
-            let later = UnixTime::since_unix_epoch(
-                options.at.as_secs_duration() + options.clock_skew,
-            );
+            let later =
+                UnixTime::since_unix_epoch(options.at.as_secs_duration() + options.clock_skew);
             run(later)
         }
         other => other,

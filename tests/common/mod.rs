@@ -6,7 +6,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    clippy::string_slice
 )]
 
 use std::sync::OnceLock;
@@ -140,7 +141,8 @@ fn ca_params(cn: &str) -> CertificateParams {
     let now = OffsetDateTime::now_utc();
     let mut p = CertificateParams::default();
     p.distinguished_name.push(DnType::CommonName, cn);
-    p.distinguished_name.push(DnType::OrganizationName, "lienthong test CA");
+    p.distinguished_name
+        .push(DnType::OrganizationName, "lienthong test CA");
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     p.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
@@ -156,8 +158,8 @@ fn ca_params(cn: &str) -> CertificateParams {
 impl TestPki {
     pub fn new(name: &str) -> Self {
         let root_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let root = CertifiedIssuer::self_signed(ca_params(&format!("{name} Root")), root_key)
-            .unwrap();
+        let root =
+            CertifiedIssuer::self_signed(ca_params(&format!("{name} Root")), root_key).unwrap();
         let inter_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
         let inter = CertifiedIssuer::signed_by(
             ca_params(&format!("{name} Intermediate")),
@@ -232,7 +234,8 @@ impl TestPki {
 
     pub fn trust(&self) -> lienthong::sign::TrustStore {
         let mut t = lienthong::sign::TrustStore::new();
-        t.add_anchors_pem(self.root_pem().as_bytes(), "test root").unwrap();
+        t.add_anchors_pem(self.root_pem().as_bytes(), "test root")
+            .unwrap();
         t
     }
 }
@@ -269,9 +272,9 @@ pub fn sample_envelope(from: &str, to: &str, level: &str) -> String {
 
 /// Runs a command, returning (status ok, stdout, stderr).
 pub fn run(cmd: &mut std::process::Command) -> (bool, String, String) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (is it installed? .ci/run installs it)"));
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("cannot run {cmd:?}: {e} (is it installed? .ci/run installs it)")
+    });
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
