@@ -17,5 +17,7 @@
 //!   typed edXML envelope.
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod doc;
 pub mod sign;
+pub mod tls;

@@ -17,7 +17,7 @@ use webpki::{
     EndEntityCert, ExpirationPolicy, KeyUsage, RevocationCheckDepth, RevocationOptionsBuilder,
     UnknownStatusPolicy,
 };
-use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::algorithm::SignatureAlgorithm;
 use super::dsig::{
@@ -31,7 +31,7 @@ use crate::doc::{Document, Element, Limits, Node, NsDecl, ParseError};
 /// DER contents of the docSigning key purpose, id-kp 36 (RFC 9336): 1.3.6.1.5.5.7.3.36.
 pub const DOC_SIGNING_OID: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x24];
 /// The SAN URI prefix binding a certificate to an organ id.
-pub const ORGAN_URI_PREFIX: &str = "urn:lienthong:organ:";
+pub use crate::tls::ORGAN_URI_PREFIX;
 
 /// Caps on the `Signature` structure (STYLE P7): lienthong's own shape needs 2 transforms and a
 /// leaf plus two intermediates; anything larger is hostile.
@@ -409,9 +409,10 @@ pub fn verify(
     let revocation_checked = check_chain(&leaf, &intermediates, trust, options, &subject, &serial)?;
     check_leaf_usage(&leaf_cert, &subject)?;
 
-    let organ = organ_binding(&leaf_cert).ok_or_else(|| VerifyError::NoOrganBinding {
-        subject: subject.clone(),
-    })?;
+    let organ =
+        crate::tls::organ_of_parsed(&leaf_cert).ok_or_else(|| VerifyError::NoOrganBinding {
+            subject: subject.clone(),
+        })?;
     let from = from_organ(root)?;
     if organ != from {
         return Err(VerifyError::OrganMismatch {
@@ -1000,24 +1001,6 @@ fn check_leaf_usage(cert: &X509Certificate<'_>, subject: &str) -> Result<(), Ver
         Err(e) => Err(VerifyError::BadCertificate {
             reason: e.to_string(),
         }),
-    }
-}
-
-/// The organ id from the leaf's SAN URI `urn:lienthong:organ:<ID>`; exactly one is allowed.
-fn organ_binding(cert: &X509Certificate<'_>) -> Option<String> {
-    let san = cert.subject_alternative_name().ok().flatten()?;
-    let organs: Vec<&str> = san
-        .value
-        .general_names
-        .iter()
-        .filter_map(|n| match n {
-            GeneralName::URI(u) => u.strip_prefix(ORGAN_URI_PREFIX),
-            _ => None,
-        })
-        .collect();
-    match organs.as_slice() {
-        [one] => Some((*one).to_owned()),
-        _ => None,
     }
 }
 

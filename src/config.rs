@@ -1,0 +1,478 @@
+//! The gateway's TOML configuration: typed, unknown keys refused, validated once at start.
+//!
+//! Relative paths are resolved against the directory of the config file, so a demo directory
+//! can be moved as a whole.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        reason: String,
+    },
+    /// TOML syntax or an unknown/missing key.
+    #[error("config {path}: {reason}")]
+    Syntax {
+        /// The file.
+        path: String,
+        /// The parser's message (names the key).
+        reason: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("config {path}: {field}: {reason}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// The offending key.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Clearance level of a peer link or client (same tokens as the classification label).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Clearance {
+    /// Thường.
+    Thuong,
+    /// Mật.
+    Mat,
+    /// Tối mật (never over the network; accepted in config only to be refused by policy).
+    ToiMat,
+    /// Tuyệt mật (idem).
+    TuyetMat,
+}
+
+/// A gateway configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// This gateway's organ id.
+    pub organ: String,
+    /// Human name of the organ.
+    #[serde(default)]
+    pub organ_name: String,
+    /// Where the sled store and audit log live.
+    pub data_dir: PathBuf,
+    /// Listening addresses.
+    pub listen: Listen,
+    /// Keys.
+    pub keys: Keys,
+    /// Trust anchors and CRLs.
+    pub trust: Trust,
+    /// Peer gateways.
+    #[serde(default)]
+    pub peers: Vec<Peer>,
+    /// Routes: destination organ → next-hop peer organ; key `default` for everything else.
+    #[serde(default)]
+    pub routes: BTreeMap<String, String>,
+    /// API clients.
+    #[serde(default)]
+    pub clients: Vec<Client>,
+    /// Limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Retry policy of the relay.
+    #[serde(default)]
+    pub retry: Retry,
+}
+
+/// Listening addresses.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    /// Office and inbox API (HTTPS).
+    pub api: SocketAddr,
+    /// Exchange API for peers (mutual TLS).
+    pub exchange: SocketAddr,
+}
+
+/// Keys, by keystore name or `pkcs11:` reference.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    /// Keystore directory.
+    pub keystore: PathBuf,
+    /// The organ's document-signing key.
+    pub signing: String,
+    /// The gateway's TLS key.
+    pub tls: String,
+    /// A file holding the keystore passphrase (else `LIENTHONG_PASSPHRASE`).
+    #[serde(default)]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// Trust material.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trust {
+    /// PEM files of trust anchors.
+    pub anchors: Vec<PathBuf>,
+    /// CRL files (PEM or DER).
+    #[serde(default)]
+    pub crls: Vec<PathBuf>,
+}
+
+/// A peer gateway.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Peer {
+    /// The peer's organ id (must match its TLS certificate's organ binding).
+    pub organ: String,
+    /// Its exchange URL, `https://host:port`.
+    pub url: String,
+    /// The highest level that may travel over this link.
+    pub clearance: Clearance,
+}
+
+/// An API client credential.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    /// A name for logs.
+    pub name: String,
+    /// The organ the client acts for.
+    pub organ: String,
+    /// Roles: `submit`, `receive`, `admin`.
+    pub roles: Vec<Role>,
+    /// SHA-256 of the bearer token, hex (the token itself is never stored).
+    pub token_sha256: String,
+    /// The highest level this client may see.
+    pub clearance: Clearance,
+}
+
+/// What an API client may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Submit documents and follow them.
+    Submit,
+    /// Poll, fetch, acknowledge and report status.
+    Receive,
+    /// Operate the gateway.
+    Admin,
+}
+
+/// Limits, each with its default's reason.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request body in bytes (default 16 MiB: an envelope with a few scanned pages).
+    pub max_body_bytes: usize,
+    /// Longest a client may take to send request headers, in seconds (default 10: slowloris).
+    pub header_timeout_secs: u64,
+    /// Longest one request may take, in seconds (default 60; long polls are capped below it).
+    pub request_timeout_secs: u64,
+    /// Concurrent connections per listener (default 512).
+    pub max_connections: usize,
+    /// Most hops a document may take (default 8: commune → central is 4).
+    pub max_hops: usize,
+    /// Longest long-poll wait, in seconds (default 30).
+    pub max_wait_secs: u64,
+    /// Outbox depth per peer before submissions get 503 (default 100,000).
+    pub max_outbox_per_peer: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 16 * 1024 * 1024,
+            header_timeout_secs: 10,
+            request_timeout_secs: 60,
+            max_connections: 512,
+            max_hops: 8,
+            max_wait_secs: 30,
+            max_outbox_per_peer: 100_000,
+        }
+    }
+}
+
+/// Relay retry policy: exponential backoff with jitter, then dead letter.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retry {
+    /// First retry delay in milliseconds (default 200).
+    pub initial_ms: u64,
+    /// Largest delay in milliseconds (default 60,000).
+    pub max_ms: u64,
+    /// Attempts before dead-lettering (default 20).
+    pub max_attempts: u32,
+    /// Connect + TLS handshake timeout in milliseconds (default 5,000).
+    pub connect_timeout_ms: u64,
+    /// Whole-attempt timeout in milliseconds (default 30,000).
+    pub attempt_timeout_ms: u64,
+    /// Concurrent deliveries per peer (default 8).
+    pub concurrency: usize,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self {
+            initial_ms: 200,
+            max_ms: 60_000,
+            max_attempts: 20,
+            connect_timeout_ms: 5_000,
+            attempt_timeout_ms: 30_000,
+            concurrency: 8,
+        }
+    }
+}
+
+impl Retry {
+    /// The delay before attempt `n` (1-based), jittered into [d/2, d].
+    pub fn backoff(&self, attempt: u32, jitter: f64) -> Duration {
+        let exp = self
+            .initial_ms
+            .saturating_mul(1u64 << attempt.saturating_sub(1).min(20));
+        let d = exp.min(self.max_ms);
+        let j = jitter.clamp(0.0, 1.0);
+        // d/2 + j·d/2 in integer milliseconds.
+        let half = d / 2;
+        let extra = (half as f64 * j) as u64;
+        Duration::from_millis(half + extra)
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates a config file; relative paths become relative to its folder.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let mut config = Self::parse(&text, &path.display().to_string())?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve_paths(base);
+        Ok(config)
+    }
+
+    /// Parses and validates TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: origin.to_owned(),
+            reason: e.to_string(),
+        })?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.data_dir);
+        fix(&mut self.keys.keystore);
+        if let Some(p) = &mut self.keys.passphrase_file {
+            fix(p);
+        }
+        self.trust.anchors.iter_mut().for_each(fix);
+        self.trust.crls.iter_mut().for_each(fix);
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid = |field: &str, reason: String| ConfigError::Invalid {
+            path: origin.to_owned(),
+            field: field.to_owned(),
+            reason,
+        };
+        let organ_ok = |o: &str| {
+            !o.is_empty()
+                && o.len() <= 35
+                && o.bytes()
+                    .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase() || b == b'.')
+        };
+        if !organ_ok(&self.organ) {
+            return Err(invalid(
+                "organ",
+                format!("{:?} is not [0-9A-Z.]{{1,35}}", self.organ),
+            ));
+        }
+        if self.trust.anchors.is_empty() {
+            return Err(invalid(
+                "trust.anchors",
+                "at least one trust anchor is required".into(),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, p) in self.peers.iter().enumerate() {
+            if !organ_ok(&p.organ) {
+                return Err(invalid(
+                    &format!("peers[{i}].organ"),
+                    format!("{:?} is not an organ id", p.organ),
+                ));
+            }
+            if p.organ == self.organ {
+                return Err(invalid(
+                    &format!("peers[{i}].organ"),
+                    "a gateway is not its own peer".into(),
+                ));
+            }
+            if !seen.insert(p.organ.as_str()) {
+                return Err(invalid(
+                    &format!("peers[{i}].organ"),
+                    format!("{} listed twice", p.organ),
+                ));
+            }
+            if !p.url.starts_with("https://") {
+                return Err(invalid(
+                    &format!("peers[{i}].url"),
+                    "must be https://".into(),
+                ));
+            }
+            if p.clearance > Clearance::Mat {
+                return Err(invalid(
+                    &format!("peers[{i}].clearance"),
+                    "toi-mat and tuyet-mat never travel over the network".into(),
+                ));
+            }
+        }
+        for (dest, hop) in &self.routes {
+            if dest != "default" && !organ_ok(dest) {
+                return Err(invalid(&format!("routes.{dest}"), "not an organ id".into()));
+            }
+            if !self.peers.iter().any(|p| &p.organ == hop) {
+                return Err(invalid(
+                    &format!("routes.{dest}"),
+                    format!("next hop {hop} is not a configured peer"),
+                ));
+            }
+        }
+        for (i, c) in self.clients.iter().enumerate() {
+            if c.token_sha256.len() != 64 || !c.token_sha256.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                return Err(invalid(
+                    &format!("clients[{i}].token_sha256"),
+                    "must be 64 hex digits".into(),
+                ));
+            }
+            if c.roles.is_empty() {
+                return Err(invalid(
+                    &format!("clients[{i}].roles"),
+                    "at least one role".into(),
+                ));
+            }
+            if !organ_ok(&c.organ) {
+                return Err(invalid(
+                    &format!("clients[{i}].organ"),
+                    "not an organ id".into(),
+                ));
+            }
+        }
+        if self.limits.max_hops == 0 || self.limits.max_hops > 32 {
+            return Err(invalid("limits.max_hops", "must be 1..=32".into()));
+        }
+        if self.retry.max_attempts == 0 || self.retry.initial_ms == 0 {
+            return Err(invalid(
+                "retry",
+                "max_attempts and initial_ms must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The next-hop peer for a destination organ: a direct peer, an explicit route, or the
+    /// default route; `None` when there is no way.
+    pub fn next_hop(&self, destination: &str) -> Option<&Peer> {
+        if let Some(p) = self.peers.iter().find(|p| p.organ == destination) {
+            return Some(p);
+        }
+        let hop = self
+            .routes
+            .get(destination)
+            .or_else(|| self.routes.get("default"))?;
+        self.peers.iter().find(|p| &p.organ == hop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+organ = "TU.BENTRE"
+data_dir = "data"
+[listen]
+api = "127.0.0.1:7401"
+exchange = "127.0.0.1:7402"
+[keys]
+keystore = "keystore"
+signing = "signing"
+tls = "tls"
+[trust]
+anchors = ["root.pem"]
+[[peers]]
+organ = "VPTW"
+url = "https://127.0.0.1:7302"
+clearance = "mat"
+[[peers]]
+organ = "HU.CHAUTHANH"
+url = "https://127.0.0.1:7502"
+clearance = "thuong"
+[routes]
+default = "VPTW"
+"#;
+
+    #[test]
+    fn parses_and_routes() {
+        let c = Config::parse(GOOD, "t").unwrap();
+        assert_eq!(c.next_hop("HU.CHAUTHANH").unwrap().organ, "HU.CHAUTHANH");
+        assert_eq!(c.next_hop("TU.OTHER").unwrap().organ, "VPTW");
+        assert_eq!(c.limits.max_hops, 8);
+    }
+
+    #[test]
+    fn refuses_unknown_keys() {
+        let e = Config::parse(&format!("{GOOD}\n[extra]\nx=1\n"), "t").unwrap_err();
+        assert!(matches!(e, ConfigError::Syntax { .. }), "{e}");
+        let e = Config::parse(&GOOD.replace("data_dir", "datadir"), "t").unwrap_err();
+        assert!(matches!(e, ConfigError::Syntax { .. }), "{e}");
+    }
+
+    #[test]
+    fn refuses_inconsistent_values() {
+        let bad = GOOD.replace("default = \"VPTW\"", "default = \"NOPE\"");
+        assert!(matches!(
+            Config::parse(&bad, "t").unwrap_err(),
+            ConfigError::Invalid { .. }
+        ));
+        let bad = GOOD.replace("clearance = \"mat\"", "clearance = \"toi-mat\"");
+        assert!(matches!(
+            Config::parse(&bad, "t").unwrap_err(),
+            ConfigError::Invalid { .. }
+        ));
+        let bad = GOOD.replace("organ = \"TU.BENTRE\"", "organ = \"tu.bentre\"");
+        assert!(matches!(
+            Config::parse(&bad, "t").unwrap_err(),
+            ConfigError::Invalid { .. }
+        ));
+        let bad = GOOD.replace("https://127.0.0.1:7302", "http://127.0.0.1:7302");
+        assert!(matches!(
+            Config::parse(&bad, "t").unwrap_err(),
+            ConfigError::Invalid { .. }
+        ));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let r = Retry::default();
+        assert_eq!(r.backoff(1, 1.0), Duration::from_millis(200));
+        assert_eq!(r.backoff(2, 1.0), Duration::from_millis(400));
+        assert_eq!(r.backoff(1, 0.0), Duration::from_millis(100));
+        assert_eq!(r.backoff(30, 1.0), Duration::from_millis(60_000));
+    }
+}
