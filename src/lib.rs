@@ -17,7 +17,9 @@
 //!   typed edXML envelope.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod config;
 pub mod doc;
+pub mod relay;
 pub mod sign;
 pub mod tls;

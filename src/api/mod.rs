@@ -1,0 +1,4 @@
+//! HTTP surfaces: the office and inbox API, the exchange API between gateways, health and
+//! metrics — all on the one TLS listener in [`server`].
+
+pub mod server;
