@@ -559,3 +559,77 @@ fn whitespace_and_line_breaks_in_base64_are_accepted() {
     );
     check(&wrapped, &pki.trust()).unwrap();
 }
+
+// === receipts ===
+
+#[test]
+fn signed_receipts_verify_and_refuse_tampering() {
+    use lienthong::sign::{ReceiptBody, ReceiptError, SignedReceipt};
+    let pki = TestPki::new("receipt");
+    let leaf = pki.leaf(LeafSpec::new(Alg::P256, "TU.BENTRE"));
+    let body = ReceiptBody {
+        message_id: "0123456789abcdef0123456789abcdef".into(),
+        digest_sha256: "ab".repeat(32),
+        organ: "TU.BENTRE".into(),
+        status: "01".into(),
+        at: "2026-11-23T08:00:00Z".into(),
+    };
+    let r = SignedReceipt::sign(&body, &leaf.signer(), &leaf.chain).unwrap();
+    let opts = VerifyOptions::now();
+    let (got, signer) = r
+        .verify(
+            "TU.BENTRE",
+            &body.message_id,
+            &body.digest_sha256,
+            &pki.trust(),
+            &opts,
+        )
+        .unwrap();
+    assert_eq!(got, body);
+    assert_eq!(signer.organ(), "TU.BENTRE");
+
+    // Another organ's receipt is not this peer's.
+    let e = r
+        .verify(
+            "VPTW",
+            &body.message_id,
+            &body.digest_sha256,
+            &pki.trust(),
+            &opts,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ReceiptError::Signature(VerifyError::OrganMismatch { .. })
+        ),
+        "{e}"
+    );
+    // A receipt for another message.
+    let e = r
+        .verify(
+            "TU.BENTRE",
+            &"f".repeat(32),
+            &body.digest_sha256,
+            &pki.trust(),
+            &opts,
+        )
+        .unwrap_err();
+    assert!(matches!(e, ReceiptError::Mismatch(_)), "{e}");
+    // The text altered after signing.
+    let mut t = r.clone();
+    t.receipt = t.receipt.replace("\"01\"", "\"02\"");
+    let e = t
+        .verify(
+            "TU.BENTRE",
+            &body.message_id,
+            &body.digest_sha256,
+            &pki.trust(),
+            &opts,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(e, ReceiptError::Signature(VerifyError::BadSignature { .. })),
+        "{e}"
+    );
+}

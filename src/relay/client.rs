@@ -211,10 +211,13 @@ impl PeerClient {
                 peer: self.peer.clone(),
                 reason: e.to_string(),
             })?;
-            let resp = send.send_request(req).await.map_err(|e| ClientError::Http {
-                peer: self.peer.clone(),
-                reason: e.to_string(),
-            })?;
+            let resp = send
+                .send_request(req)
+                .await
+                .map_err(|e| ClientError::Http {
+                    peer: self.peer.clone(),
+                    reason: e.to_string(),
+                })?;
             let status = resp.status().as_u16();
             let body = Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
                 .collect()

@@ -6,14 +6,17 @@
 pub mod algorithm;
 pub mod dsig;
 pub mod pkcs8;
+pub mod receipt;
 pub mod signing;
 pub mod trust;
 pub mod verify;
 
 pub use algorithm::{SignatureAlgorithm, Signer, SignerError};
 pub use pkcs8::{KeyError, Pkcs8Signer};
+pub use receipt::{ReceiptBody, ReceiptError, SignedReceipt};
 pub use signing::{SignError, sign_document};
 pub use trust::{TrustError, TrustStore};
 pub use verify::{
     ChainFailure, SignerIdentity, VerifiedDocument, VerifyError, VerifyOptions, verify,
+    verify_detached,
 };

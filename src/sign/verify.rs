@@ -404,7 +404,14 @@ pub fn verify(
     let subject = leaf_cert.subject().to_string();
     let serial = leaf_cert.raw_serial_as_string().replace(':', "");
 
-    verify_signature_value(&parts, &leaf_cert, &canonical_si, options, &subject)?;
+    verify_signature_value(
+        &parts.signature_method,
+        &parts.signature_value,
+        &leaf_cert,
+        &canonical_si,
+        options,
+        &subject,
+    )?;
 
     let revocation_checked = check_chain(&leaf, &intermediates, trust, options, &subject, &serial)?;
     check_leaf_usage(&leaf_cert, &subject)?;
@@ -438,6 +445,55 @@ pub fn verify(
         signer,
         digest,
         revocation_checked,
+    })
+}
+
+/// Verifies a detached signature (a receipt, an audit checkpoint) made by a certificate in
+/// `certificates` that chains to `trust` and is bound to `organ`.
+pub fn verify_detached(
+    message: &[u8],
+    method_uri: &str,
+    signature: &[u8],
+    certificates: &[CertificateDer<'static>],
+    organ: &str,
+    trust: &TrustStore,
+    options: &VerifyOptions,
+) -> Result<SignerIdentity, VerifyError> {
+    if certificates.is_empty() || certificates.len() > MAX_CERTS_IN_KEYINFO {
+        return Err(VerifyError::NoCertificate);
+    }
+    let (leaf, intermediates) = pick_leaf(certificates)?;
+    let leaf_cert = parse_cert(&leaf)?;
+    let subject = leaf_cert.subject().to_string();
+    let serial = leaf_cert.raw_serial_as_string().replace(':', "");
+    let algorithm =
+        SignatureAlgorithm::from_uri(method_uri).ok_or_else(|| VerifyError::Algorithm {
+            role: "SignatureMethod",
+            algorithm: method_uri.to_owned(),
+        })?;
+    verify_signature_value(
+        method_uri, signature, &leaf_cert, message, options, &subject,
+    )?;
+    check_chain(&leaf, &intermediates, trust, options, &subject, &serial)?;
+    check_leaf_usage(&leaf_cert, &subject)?;
+    let bound =
+        crate::tls::organ_of_parsed(&leaf_cert).ok_or_else(|| VerifyError::NoOrganBinding {
+            subject: subject.clone(),
+        })?;
+    if bound != organ {
+        return Err(VerifyError::OrganMismatch {
+            certificate: bound,
+            from: organ.to_owned(),
+        });
+    }
+    let validity = leaf_cert.validity();
+    Ok(SignerIdentity {
+        organ: bound,
+        subject,
+        serial,
+        not_before: rfc3339(validity.not_before.to_datetime()),
+        not_after: rfc3339(validity.not_after.to_datetime()),
+        algorithm: algorithm.name(),
     })
 }
 
@@ -804,7 +860,8 @@ fn pick_leaf(
 }
 
 fn verify_signature_value(
-    parts: &SignatureParts<'_>,
+    method: &str,
+    signature: &[u8],
     cert: &X509Certificate<'_>,
     message: &[u8],
     options: &VerifyOptions,
@@ -820,7 +877,7 @@ fn verify_signature_value(
         _ => "unsupported",
     };
     let mismatch = || VerifyError::KeyMismatch {
-        method: parts.signature_method.clone(),
+        method: method.to_owned(),
         key: key_kind.to_owned(),
     };
     let rsa_bits = || match spki.parsed() {
@@ -831,45 +888,40 @@ fn verify_signature_value(
         }
         _ => 0,
     };
-    let alg: &'static dyn ring::signature::VerificationAlgorithm =
-        match (parts.signature_method.as_str(), key_kind) {
-            (m, "RSA")
-                if SignatureAlgorithm::from_uri(m) == Some(SignatureAlgorithm::RsaSha256) =>
-            {
-                if rsa_bits() < 2048 {
-                    if !options.allow_legacy {
-                        return Err(VerifyError::Legacy {
-                            what: format!("RSA-{}", rsa_bits()),
-                        });
-                    }
-                    &rsig::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY
-                } else {
-                    &rsig::RSA_PKCS1_2048_8192_SHA256
-                }
-            }
-            (RSA_SHA1, "RSA") => {
+    let alg: &'static dyn ring::signature::VerificationAlgorithm = match (method, key_kind) {
+        (m, "RSA") if SignatureAlgorithm::from_uri(m) == Some(SignatureAlgorithm::RsaSha256) => {
+            if rsa_bits() < 2048 {
                 if !options.allow_legacy {
                     return Err(VerifyError::Legacy {
-                        what: "RSA-SHA1".into(),
+                        what: format!("RSA-{}", rsa_bits()),
                     });
                 }
-                &rsig::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY
+                &rsig::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY
+            } else {
+                &rsig::RSA_PKCS1_2048_8192_SHA256
             }
-            (m, "EC")
-                if SignatureAlgorithm::from_uri(m) == Some(SignatureAlgorithm::EcdsaP256Sha256) =>
-            {
-                // XML-DSig 1.1 §6.4.3: the value is r || s, not DER.
-                &rsig::ECDSA_P256_SHA256_FIXED
+        }
+        (RSA_SHA1, "RSA") => {
+            if !options.allow_legacy {
+                return Err(VerifyError::Legacy {
+                    what: "RSA-SHA1".into(),
+                });
             }
-            (m, "Ed25519")
-                if SignatureAlgorithm::from_uri(m) == Some(SignatureAlgorithm::Ed25519) =>
-            {
-                &rsig::ED25519
-            }
-            _ => return Err(mismatch()),
-        };
+            &rsig::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY
+        }
+        (m, "EC")
+            if SignatureAlgorithm::from_uri(m) == Some(SignatureAlgorithm::EcdsaP256Sha256) =>
+        {
+            // XML-DSig 1.1 §6.4.3: the value is r || s, not DER.
+            &rsig::ECDSA_P256_SHA256_FIXED
+        }
+        (m, "Ed25519") if SignatureAlgorithm::from_uri(m) == Some(SignatureAlgorithm::Ed25519) => {
+            &rsig::ED25519
+        }
+        _ => return Err(mismatch()),
+    };
     UnparsedPublicKey::new(alg, key_bytes)
-        .verify(message, &parts.signature_value)
+        .verify(message, signature)
         .map_err(|_| VerifyError::BadSignature {
             subject: subject.to_owned(),
         })
