@@ -18,6 +18,8 @@ use tokio_rustls::TlsAcceptor;
 pub struct PeerIdentity {
     /// Organ id bound to the client certificate.
     pub organ: Option<String>,
+    /// The remote address (for per-client rate limiting of failed logins).
+    pub remote: Option<std::net::SocketAddr>,
 }
 
 /// Listener limits.
@@ -82,7 +84,10 @@ pub async fn serve_tls(
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .and_then(|leaf| crate::tls::organ_of_certificate(leaf.as_ref()));
-            let svc = router.layer(axum::Extension(PeerIdentity { organ }));
+            let svc = router.layer(axum::Extension(PeerIdentity {
+                organ,
+                remote: Some(remote),
+            }));
             let svc = TowerToHyperService::new(svc);
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
