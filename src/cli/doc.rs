@@ -1,16 +1,437 @@
-//! `lienthong doc …` (being built).
+//! `lienthong doc …`: create, validate, canonicalise and show edXML envelopes.
 
-use clap::Subcommand;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use lienthong::doc::c14n::{Options, canonicalize};
+use lienthong::doc::envelope::{
+    Attachment, Body, Code, DocumentType, Envelope, EnvelopeLimits, MessageHeader, OtherInfo,
+    Organization, PromulgationInfo, SignerInfo, compute_document_id, parse_envelope,
+};
+use lienthong::doc::label::{Label, Level};
+use lienthong::doc::types::{BusinessDocType, EdxmlDate, OrganId, Priority, ProcedureCode};
+use lienthong::doc::{Limits, parse};
+use serde_json::json;
 
 use super::CliError;
 
 /// `lienthong doc` subcommands.
 #[derive(Subcommand, Debug)]
 pub(crate) enum DocCommand {
-    /// Placeholder until the subcommands land.
-    Help,
+    /// Write a new, unsigned envelope.
+    New(Box<NewArgs>),
+    /// Check envelopes against lienthong's edXML profile (exit 1 if any is invalid).
+    Validate(ValidateArgs),
+    /// Print the exclusive canonical form (W3C exc-c14n, without comments) of a document.
+    C14n(C14nArgs),
+    /// Summarise an envelope; the subject of a classified document only with --content.
+    Show(ShowArgs),
 }
 
-pub(crate) fn run(_c: DocCommand) -> Result<(), CliError> {
-    Err(CliError::usage("this command is not built yet"))
+/// Arguments of `lienthong doc new`.
+#[derive(Args, Debug)]
+pub(crate) struct NewArgs {
+    /// Issuing organ id, e.g. HU.CHAUTHANH.
+    #[arg(long)]
+    from: OrganId,
+    /// Name of the issuing organ (default: the demo name for a known id, else the id).
+    #[arg(long)]
+    from_name: Option<String>,
+    /// Recipient organ id (repeat for several).
+    #[arg(long = "to", required = true)]
+    to: Vec<OrganId>,
+    /// Code number (số), e.g. 07.
+    #[arg(long)]
+    code: String,
+    /// Code notation (ký hiệu), e.g. NQ/ĐUK.
+    #[arg(long)]
+    notation: String,
+    /// Subject (trích yếu).
+    #[arg(long)]
+    subject: String,
+    /// Classification level: thuong, mat, toi-mat, tuyet-mat.
+    #[arg(long)]
+    level: Level,
+    /// Mark the document for the public portal (only takes effect for unclassified documents).
+    #[arg(long)]
+    public: bool,
+    /// Procedure code, e.g. VB-01.
+    #[arg(long)]
+    procedure: ProcedureCode,
+    /// Priority 0-4 (0 Thường, 1 Khẩn, 2 Thượng khẩn, 3 Hỏa tốc, 4 Hỏa tốc hẹn giờ).
+    #[arg(long, default_value = "0")]
+    priority: Priority,
+    /// Body text.
+    #[arg(long, default_value = "")]
+    content: String,
+    /// A file to attach (repeat for several).
+    #[arg(long)]
+    attach: Vec<PathBuf>,
+    /// Date of issue, yyyy/MM/dd (default: today, Vietnam time).
+    #[arg(long)]
+    date: Option<EdxmlDate>,
+    /// Place of issue (default: from the issuing organ).
+    #[arg(long)]
+    place: Option<String>,
+    /// Document type name (default: from the notation, e.g. NQ → Nghị quyết).
+    #[arg(long)]
+    type_name: Option<String>,
+    /// Signer's authority (thẩm quyền), e.g. "TM. BAN THƯỜNG VỤ".
+    #[arg(long, default_value = "")]
+    signer_competence: String,
+    /// Signer's position.
+    #[arg(long, default_value = "")]
+    signer_position: String,
+    /// Signer's full name.
+    #[arg(long, default_value = "")]
+    signer_name: String,
+    /// Output file (default: stdout).
+    #[arg(short = 'o', long = "out")]
+    out: Option<PathBuf>,
+}
+
+/// Arguments of `lienthong doc validate`.
+#[derive(Args, Debug)]
+pub(crate) struct ValidateArgs {
+    /// Files to check.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `lienthong doc c14n`.
+#[derive(Args, Debug)]
+pub(crate) struct C14nArgs {
+    /// The document.
+    file: PathBuf,
+}
+
+/// Arguments of `lienthong doc show`.
+#[derive(Args, Debug)]
+pub(crate) struct ShowArgs {
+    /// The envelope.
+    file: PathBuf,
+    /// Also show subject and content of classified documents, and the content of any.
+    #[arg(long)]
+    content: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(c: DocCommand) -> Result<(), CliError> {
+    match c {
+        DocCommand::New(a) => new(&a),
+        DocCommand::Validate(a) => validate(&a),
+        DocCommand::C14n(a) => c14n(&a),
+        DocCommand::Show(a) => show(&a),
+    }
+}
+
+/// The demo's organs (shared constants of the project).
+fn known_organ(id: &OrganId) -> Option<(&'static str, &'static str)> {
+    match id.as_str() {
+        "VPTW" => Some(("Văn phòng Trung ương Đảng", "Hà Nội")),
+        "TU.BENTRE" => Some(("Văn phòng Tỉnh ủy Bến Tre", "Bến Tre")),
+        "HU.CHAUTHANH" => Some(("Văn phòng Huyện ủy Châu Thành", "Châu Thành")),
+        _ => None,
+    }
+}
+
+fn organ_name(id: &OrganId) -> String {
+    known_organ(id).map_or_else(|| id.to_string(), |(n, _)| n.to_owned())
+}
+
+/// Document type from the notation's first part (`NQ/ĐUK` → NQ, Nghị quyết).
+fn document_type(notation: &str, name: Option<&str>) -> DocumentType {
+    let kind = notation
+        .split(['/', '-'])
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let default = match kind.as_str() {
+        "NQ" => "Nghị quyết",
+        "CT" => "Chỉ thị",
+        "QĐ" => "Quyết định",
+        "TB" => "Thông báo",
+        "BC" => "Báo cáo",
+        "KH" => "Kế hoạch",
+        "HD" => "Hướng dẫn",
+        "TTr" => "Tờ trình",
+        _ => "Công văn",
+    };
+    DocumentType {
+        kind,
+        name: name.unwrap_or(default).to_owned(),
+    }
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("pdf") => "application/pdf",
+        Some("txt") => "text/plain; charset=utf-8",
+        Some("xml") => "application/xml",
+        Some("doc") => "application/msword",
+        Some("docx") => {
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        }
+        Some("odt") => "application/vnd.oasis.opendocument.text",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        _ => "application/octet-stream",
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|e| CliError::usage(format!("{}: cannot read: {e}", path.display())))
+}
+
+fn new(a: &NewArgs) -> Result<(), CliError> {
+    let date = match a.date {
+        Some(d) => d,
+        None => EdxmlDate(
+            time::OffsetDateTime::now_utc()
+                .to_offset(time::macros::offset!(+7))
+                .date(),
+        ),
+    };
+    let code = Code {
+        number: a.code.clone(),
+        notation: a.notation.clone(),
+    };
+    let mut from = Organization::new(
+        a.from.clone(),
+        a.from_name.clone().unwrap_or_else(|| organ_name(&a.from)),
+    );
+    from.organ_add = known_organ(&a.from).map(|(_, p)| p.to_owned());
+    let to: Vec<Organization> = a
+        .to
+        .iter()
+        .map(|t| Organization::new(t.clone(), organ_name(t)))
+        .collect();
+    let mut to_places: Vec<String> = to.iter().map(|t| t.organ_name.clone()).collect();
+    to_places.push("Lưu Văn phòng".to_owned());
+    let place = a.place.clone().unwrap_or_else(|| {
+        known_organ(&a.from).map_or_else(String::new, |(_, p)| p.to_owned())
+    });
+
+    let mut attachments = Vec::with_capacity(a.attach.len());
+    for (i, p) in a.attach.iter().enumerate() {
+        let file_name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| CliError::usage(format!("{}: not a file name", p.display())))?
+            .to_owned();
+        attachments.push(Attachment {
+            content_id: format!("att-{}", i + 1),
+            file_name,
+            content_type: content_type(p).to_owned(),
+            data: read(p)?,
+        });
+    }
+
+    let env = Envelope {
+        header: MessageHeader {
+            document_id: compute_document_id(&a.from, date, &code),
+            from,
+            to,
+            code,
+            promulgation: PromulgationInfo { place, date },
+            document_type: document_type(&a.notation, a.type_name.as_deref()),
+            subject: a.subject.clone(),
+            content: a.content.clone(),
+            signer: SignerInfo {
+                competence: a.signer_competence.clone(),
+                position: a.signer_position.clone(),
+                full_name: a.signer_name.clone(),
+            },
+            due_date: None,
+            to_places,
+            other: OtherInfo::new(a.priority),
+            response_for: Vec::new(),
+            steering_type: None,
+            business_doc_type: BusinessDocType::New,
+            ext: Default::default(),
+        },
+        // Trace headers are added by each gateway as the document passes it.
+        trace: Vec::new(),
+        label: Label {
+            level: a.level,
+            procedure: a.procedure.clone(),
+            public: a.public,
+        },
+        signature: None,
+        header_ext: Default::default(),
+        body: Body {
+            attachments,
+            ext: Default::default(),
+        },
+    };
+    let bytes = env.to_bytes();
+    // What lienthong writes, it must accept: the same checks (limits, file names, XML
+    // characters) as for a received document.
+    parse_envelope(&bytes, &EnvelopeLimits::default())
+        .map_err(|e| CliError::invalid(format!("the new document would be invalid: {e}")))?;
+    match &a.out {
+        Some(p) => std::fs::write(p, &bytes)
+            .map_err(|e| CliError::usage(format!("{}: cannot write: {e}", p.display()))),
+        None => std::io::stdout()
+            .write_all(&bytes)
+            .map_err(|e| CliError::usage(format!("cannot write to stdout: {e}"))),
+    }
+}
+
+fn validate(a: &ValidateArgs) -> Result<(), CliError> {
+    let limits = EnvelopeLimits::default();
+    let mut unreadable = 0usize;
+    let mut invalid = 0usize;
+    let mut results = Vec::new();
+    for f in &a.files {
+        let outcome = match std::fs::read(f) {
+            Err(e) => {
+                unreadable += 1;
+                Err(format!("cannot read: {e}"))
+            }
+            Ok(bytes) => parse_envelope(&bytes, &limits).map_err(|e| {
+                invalid += 1;
+                e.to_string()
+            }),
+        };
+        let name = f.display().to_string();
+        if a.json {
+            results.push(match &outcome {
+                Ok(_) => json!({ "file": name, "valid": true }),
+                Err(e) => json!({ "file": name, "valid": false, "error": e }),
+            });
+        } else if let Err(e) = &outcome {
+            println!("{name}: {e}");
+        }
+    }
+    if a.json {
+        println!("{}", json!({ "results": results }));
+    }
+    let total = a.files.len();
+    if unreadable > 0 {
+        Err(CliError::usage(format!(
+            "{unreadable} of {total} files could not be read"
+        )))
+    } else if invalid > 0 {
+        Err(CliError::invalid(format!(
+            "{invalid} of {total} documents are invalid"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+fn c14n(a: &C14nArgs) -> Result<(), CliError> {
+    let bytes = read(&a.file)?;
+    let doc = parse(&bytes, &Limits::default())
+        .map_err(|e| CliError::invalid(format!("{}: {e}", a.file.display())))?;
+    let out = canonicalize(&doc.root, &[], &Options::default());
+    std::io::stdout()
+        .write_all(&out)
+        .map_err(|e| CliError::usage(format!("cannot write to stdout: {e}")))
+}
+
+const WITHHELD: &str = "(classified: use --content)";
+
+fn show(a: &ShowArgs) -> Result<(), CliError> {
+    let bytes = read(&a.file)?;
+    let (_, env) = parse_envelope(&bytes, &EnvelopeLimits::default())
+        .map_err(|e| CliError::invalid(format!("{}: {e}", a.file.display())))?;
+    let h = &env.header;
+    let label = env.label();
+    // Above Thường the subject itself may be secret: shown only on request.
+    let classified = label.level > Level::Thuong;
+    let subject = (!classified || a.content).then_some(h.subject.as_str());
+    let content = a.content.then_some(h.content.as_str());
+    if a.json {
+        let v = json!({
+            "document_id": env.document_id(),
+            "from": { "organ_id": h.from.organ_id, "name": h.from.organ_name },
+            "to": h.to.iter().map(|t| json!({ "organ_id": t.organ_id, "name": t.organ_name }))
+                .collect::<Vec<_>>(),
+            "number": format!("{}-{}", h.code.number, h.code.notation),
+            "date": h.promulgation.date,
+            "type": h.document_type.name,
+            "subject": subject,
+            "content": content,
+            "withheld": classified && !a.content,
+            "label": label,
+            "priority": { "code": env.priority().code(), "name": env.priority().name_vi() },
+            "attachments": env.body.attachments.iter().map(|x| json!({
+                "content_id": x.content_id, "file_name": x.file_name,
+                "content_type": x.content_type, "size": x.data.len(),
+            })).collect::<Vec<_>>(),
+            "signed": env.signature.is_some(),
+            "trace": env.trace.iter().map(|t| json!({
+                "organ_id": t.organ_id, "timestamp": t.timestamp
+            })).collect::<Vec<_>>(),
+        });
+        println!("{v}");
+        return Ok(());
+    }
+    let mut s = String::new();
+    let mut line = |k: &str, v: &str| {
+        s.push_str(&format!("{k:<12}{v}\n"));
+    };
+    line("Document:", env.document_id());
+    line(
+        "From:",
+        &format!("{} ({})", h.from.organ_id, h.from.organ_name),
+    );
+    for t in &h.to {
+        line("To:", &format!("{} ({})", t.organ_id, t.organ_name));
+    }
+    line(
+        "Number:",
+        &format!("{}-{} ({})", h.code.number, h.code.notation, h.document_type.name),
+    );
+    line("Date:", &h.promulgation.date.to_string());
+    line("Subject:", subject.unwrap_or(WITHHELD));
+    line(
+        "Level:",
+        &format!("{} ({})", label.level.name_vi(), label.level),
+    );
+    line(
+        "Procedure:",
+        &format!(
+            "{}{}",
+            label.procedure,
+            if label.public { ", public" } else { "" }
+        ),
+    );
+    line(
+        "Priority:",
+        &format!("{} ({})", env.priority().name_vi(), env.priority().code()),
+    );
+    line("Signed:", if env.signature.is_some() { "yes" } else { "no" });
+    if env.body.attachments.is_empty() {
+        line("Attachments:", "none");
+    }
+    for x in &env.body.attachments {
+        line(
+            "Attachment:",
+            &format!("{} ({}, {} bytes)", x.file_name, x.content_type, x.data.len()),
+        );
+    }
+    if a.content {
+        s.push_str("Content:\n");
+        s.push_str(&h.content);
+        s.push('\n');
+    } else if classified {
+        line("Content:", WITHHELD);
+    }
+    std::io::stdout()
+        .write_all(s.as_bytes())
+        .map_err(|e| CliError::usage(format!("cannot write to stdout: {e}")))
 }

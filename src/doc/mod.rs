@@ -8,3 +8,6 @@ pub mod write;
 
 pub use parse::{Limits, ParseError, parse};
 pub use tree::{Attr, Document, Element, Node, NsDecl};
+pub mod envelope;
+pub mod label;
+pub mod types;
