@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::doc::label::Level;
+
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -40,20 +42,6 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
-}
-
-/// Clearance level of a peer link or client (same tokens as the classification label).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Clearance {
-    /// Thường.
-    Thuong,
-    /// Mật.
-    Mat,
-    /// Tối mật (never over the network; accepted in config only to be refused by policy).
-    ToiMat,
-    /// Tuyệt mật (idem).
-    TuyetMat,
 }
 
 /// A gateway configuration.
@@ -135,7 +123,7 @@ pub struct Peer {
     /// Its exchange URL, `https://host:port`.
     pub url: String,
     /// The highest level that may travel over this link.
-    pub clearance: Clearance,
+    pub clearance: Level,
 }
 
 /// An API client credential.
@@ -151,7 +139,7 @@ pub struct Client {
     /// SHA-256 of the bearer token, hex (the token itself is never stored).
     pub token_sha256: String,
     /// The highest level this client may see.
-    pub clearance: Clearance,
+    pub clearance: Level,
 }
 
 /// What an API client may do.
@@ -334,7 +322,7 @@ impl Config {
                     "must be https://".into(),
                 ));
             }
-            if p.clearance > Clearance::Mat {
+            if p.clearance > Level::Mat {
                 return Err(invalid(
                     &format!("peers[{i}].clearance"),
                     "toi-mat and tuyet-mat never travel over the network".into(),

@@ -20,6 +20,7 @@
 pub mod api;
 pub mod config;
 pub mod doc;
+pub mod policy;
 pub mod relay;
 pub mod sign;
 pub mod tls;

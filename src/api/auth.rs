@@ -97,7 +97,10 @@ fn unhex32(s: &str) -> Option<[u8; 32]> {
 
 /// Constant-time equality of two 32-byte hashes.
 fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 impl Authenticator {
@@ -112,12 +115,7 @@ impl Authenticator {
                         name: c.name.clone(),
                         organ: c.organ.clone(),
                         roles: c.roles.clone(),
-                        clearance: match c.clearance {
-                            crate::config::Clearance::Thuong => Level::Thuong,
-                            crate::config::Clearance::Mat => Level::Mat,
-                            crate::config::Clearance::ToiMat => Level::ToiMat,
-                            crate::config::Clearance::TuyetMat => Level::TuyetMat,
-                        },
+                        clearance: c.clearance,
                     },
                 })
             })
@@ -129,7 +127,11 @@ impl Authenticator {
     }
 
     /// Authenticates the `Authorization: Bearer …` header.
-    pub fn authenticate(&self, headers: &HeaderMap, remote: Option<IpAddr>) -> Result<Caller, Problem> {
+    pub fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        remote: Option<IpAddr>,
+    ) -> Result<Caller, Problem> {
         if let Some(ip) = remote {
             if self.blocked(ip) {
                 let mut p = Problem::new(

@@ -1,4 +1,6 @@
 //! HTTP surfaces: the office and inbox API, the exchange API between gateways, health and
 //! metrics — all on the one TLS listener in [`server`].
 
+pub mod auth;
+pub mod problem;
 pub mod server;

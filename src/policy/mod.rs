@@ -144,10 +144,18 @@ fn refuse(rule: Rule, effective: Option<Level>, reason: String) -> Decision {
 pub fn decide(facts: &Facts<'_>, catalog: &Catalog, way: Way<'_>) -> Decision {
     // Rule 1.
     let Some(level) = facts.level else {
-        return refuse(Rule::Unlabelled, None, "the document has no classification label".into());
+        return refuse(
+            Rule::Unlabelled,
+            None,
+            "the document has no classification label".into(),
+        );
     };
     let Some(code) = facts.procedure else {
-        return refuse(Rule::Unlabelled, Some(level), "the label names no procedure".into());
+        return refuse(
+            Rule::Unlabelled,
+            Some(level),
+            "the label names no procedure".into(),
+        );
     };
     let Some(procedure) = catalog.get(code) else {
         return refuse(

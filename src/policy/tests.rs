@@ -45,7 +45,10 @@ fn facts(level: Option<Level>, procedure: Option<&str>, public: bool) -> Facts<'
 fn rule1_unlabelled_and_unknown_procedure_are_refused() {
     let c = catalog();
     let way = Way::Submission { client: Level::Mat };
-    assert_eq!(decide(&facts(None, Some("VB-01"), false), &c, way).rule(), Rule::Unlabelled);
+    assert_eq!(
+        decide(&facts(None, Some("VB-01"), false), &c, way).rule(),
+        Rule::Unlabelled
+    );
     assert_eq!(
         decide(&facts(Some(Level::Thuong), None, false), &c, way).rule(),
         Rule::Unlabelled
@@ -122,7 +125,14 @@ fn rule4_mat_needs_clearance_and_mtls() {
         Rule::MatNeedsMtls
     );
     assert_eq!(
-        decide(&f, &c, Way::InboxRead { client: Level::Thuong }).rule(),
+        decide(
+            &f,
+            &c,
+            Way::InboxRead {
+                client: Level::Thuong
+            }
+        )
+        .rule(),
         Rule::AboveClearance
     );
 }
@@ -130,7 +140,14 @@ fn rule4_mat_needs_clearance_and_mtls() {
 #[test]
 fn rule5_publication_needs_all_three() {
     let c = catalog();
-    assert!(decide(&facts(Some(Level::Thuong), Some("VB-01"), true), &c, Way::Publication).allowed());
+    assert!(
+        decide(
+            &facts(Some(Level::Thuong), Some("VB-01"), true),
+            &c,
+            Way::Publication
+        )
+        .allowed()
+    );
     for f in [
         facts(Some(Level::Thuong), Some("VB-01"), false),
         facts(Some(Level::Thuong), Some("VB-02"), true),
