@@ -92,8 +92,8 @@ fn tampered_body_subject_label_attachment_fail_digest() {
             "<lt:Public>false</lt:Public>",
         ),
         (
-            "VGnhu41uIHbEg24gbmdo4buLIHF1eeG6v3Q=",
-            "VGnhu41uIHbEg24gbmdo4buLIHF1eeG6v3R=",
+            "VOG7nSB0csOsbmggduG7gSB2aeG7h2MgcXV5IGhv4bqhY2g=",
+            "VOG7nSB0csOsbmhhduG7gSB2aeG7h2MgcXV5IGhv4bqhY2g=",
         ),
         ("<Priority>0</Priority>", "<Priority>3</Priority>"),
         // Whitespace injected into signed text changes what was signed.
@@ -317,7 +317,7 @@ fn wrapping_extra_signature_is_refused() {
     let pki = TestPki::new("xsw");
     let (xml, _) = signed(&pki, Alg::P256);
     let sig = signature_block(&xml);
-    let bad = mutate(&xml, "<edXMLManifest/>", &format!("<edXMLManifest/>{sig}"));
+    let bad = mutate(&xml, "<edXMLManifest>", &format!("{sig}<edXMLManifest>"));
     let e = check(&bad, &pki.trust()).unwrap_err();
     assert!(matches!(e, VerifyError::SignatureCount { found: 2 }), "{e}");
 }
@@ -330,8 +330,8 @@ fn wrapping_signature_moved_is_refused() {
     let without = xml.replace(&sig, "");
     let bad = mutate(
         &without,
-        "<edXMLManifest/>",
-        &format!("<edXMLManifest/>{sig}"),
+        "<edXMLManifest>",
+        &format!("{sig}<edXMLManifest>"),
     );
     let e = check(&bad, &pki.trust()).unwrap_err();
     assert!(matches!(e, VerifyError::SignatureMisplaced), "{e}");
@@ -399,7 +399,7 @@ fn duplicate_ids_are_refused() {
     let pki = TestPki::new("dupid");
     let (xml, _) = signed(&pki, Alg::P256);
     let bad = mutate(&xml, "<edXMLBody>", "<edXMLBody Id=\"x\">");
-    let bad = mutate(&bad, "<edXMLManifest/>", "<edXMLManifest Id=\"x\"/>");
+    let bad = mutate(&bad, "<edXMLManifest>", "<edXMLManifest Id=\"x\">");
     let e = check(&bad, &pki.trust()).unwrap_err();
     assert!(
         matches!(e, VerifyError::DuplicateId { ref id } if id == "x"),
@@ -632,4 +632,19 @@ fn signed_receipts_verify_and_refuse_tampering() {
         matches!(e, ReceiptError::Signature(VerifyError::BadSignature { .. })),
         "{e}"
     );
+}
+
+#[test]
+fn validly_signed_document_without_label_is_refused() {
+    // A missing label is never read as "thuong" (MISSION rule 1), even under a good signature.
+    let pki = TestPki::new("nolabel");
+    let leaf = pki.leaf(LeafSpec::new(Alg::P256, FROM));
+    let xml = sample_envelope(FROM, TO, "thuong");
+    let start = xml.find("<lt:Classification>").unwrap();
+    let end = xml.find("</lt:Classification>").unwrap() + "</lt:Classification>".len();
+    let unlabelled = format!("{}{}", &xml[..start], &xml[end..]);
+    let signed = sign_xml(&unlabelled, &leaf);
+    let e = check(&signed, &pki.trust()).unwrap_err();
+    assert!(matches!(e, VerifyError::Envelope(_)), "{e}");
+    assert!(e.to_string().contains("Classification"), "{e}");
 }

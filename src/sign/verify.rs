@@ -26,6 +26,7 @@ use super::dsig::{
 };
 use super::trust::TrustStore;
 use crate::doc::c14n::{self, Options};
+use crate::doc::envelope::{Envelope, EnvelopeError, EnvelopeLimits};
 use crate::doc::{Document, Element, Limits, Node, NsDecl, ParseError};
 
 /// DER contents of the docSigning key purpose, id-kp 36 (RFC 9336): 1.3.6.1.5.5.7.3.36.
@@ -44,6 +45,9 @@ pub enum VerifyError {
     /// The bytes are not acceptable XML.
     #[error(transparent)]
     Parse(#[from] ParseError),
+    /// The signed document is not a valid edXML envelope (e.g. no classification label).
+    #[error("signed document is not a valid envelope: {0}")]
+    Envelope(#[from] EnvelopeError),
     /// The root is not an edXML envelope, or a required envelope part is missing.
     #[error("not an edXML envelope: {0}")]
     NotAnEnvelope(String),
@@ -217,6 +221,8 @@ pub struct VerifyOptions {
     pub allow_legacy: bool,
     /// Parser limits.
     pub limits: Limits,
+    /// Envelope limits.
+    pub envelope_limits: EnvelopeLimits,
 }
 
 impl VerifyOptions {
@@ -227,6 +233,7 @@ impl VerifyOptions {
             clock_skew: std::time::Duration::from_secs(300),
             allow_legacy: false,
             limits: Limits::default(),
+            envelope_limits: EnvelopeLimits::default(),
         }
     }
 }
@@ -274,6 +281,7 @@ impl SignerIdentity {
 pub struct VerifiedDocument {
     bytes: Vec<u8>,
     document: Document,
+    envelope: Envelope,
     signer: SignerIdentity,
     digest: Vec<u8>,
     revocation_checked: bool,
@@ -299,6 +307,10 @@ impl VerifiedDocument {
     /// The tree that was digested (the Signature included).
     pub fn document(&self) -> &Document {
         &self.document
+    }
+    /// The typed envelope read from the very tree that was digested.
+    pub fn envelope(&self) -> &Envelope {
+        &self.envelope
     }
     /// Who signed.
     pub fn signer(&self) -> &SignerIdentity {
@@ -420,7 +432,9 @@ pub fn verify(
         crate::tls::organ_of_parsed(&leaf_cert).ok_or_else(|| VerifyError::NoOrganBinding {
             subject: subject.clone(),
         })?;
-    let from = from_organ(root)?;
+    // The typed envelope comes from the same tree: nothing is re-parsed (rule 3).
+    let envelope = Envelope::from_document(&document, &options.envelope_limits)?;
+    let from = envelope.header.from.organ_id.as_str().to_owned();
     if organ != from {
         return Err(VerifyError::OrganMismatch {
             certificate: organ,
@@ -442,6 +456,7 @@ pub fn verify(
     Ok(VerifiedDocument {
         bytes: bytes.to_vec(),
         document,
+        envelope,
         signer,
         digest,
         revocation_checked,
@@ -1054,13 +1069,4 @@ fn check_leaf_usage(cert: &X509Certificate<'_>, subject: &str) -> Result<(), Ver
             reason: e.to_string(),
         }),
     }
-}
-
-fn from_organ(root: &Element) -> Result<String, VerifyError> {
-    root.child(EDXML_NS, "edXMLHeader")
-        .and_then(|h| h.child(EDXML_NS, "MessageHeader"))
-        .and_then(|m| m.child(EDXML_NS, "From"))
-        .and_then(|f| f.child(EDXML_NS, "OrganId"))
-        .map(|o| o.text().trim().to_owned())
-        .ok_or_else(|| VerifyError::NotAnEnvelope("MessageHeader/From/OrganId is missing".into()))
 }

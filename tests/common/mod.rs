@@ -254,6 +254,8 @@ pub fn sample_envelope(from: &str, to: &str, level: &str) -> String {
       <DocumentType><Type>1</Type><TypeName>Nghị quyết</TypeName></DocumentType>
       <Subject>Nghị quyết về công tác chuyển đổi số năm 2027 &amp; các nhiệm vụ &lt;trọng tâm&gt;</Subject>
       <Content>Toàn văn nghị quyết…</Content>
+      <SignerInfo><Competence>TM. BAN THƯỜNG VỤ</Competence><Position>Bí thư</Position><FullName>Nguyễn Văn An</FullName></SignerInfo>
+      <ToPlaces><Place>Văn phòng Tỉnh ủy Bến Tre</Place></ToPlaces>
       <OtherInfo><Priority>0</Priority></OtherInfo>
       <DocumentId>{from},2026/11/20,07/NQ/ĐUK</DocumentId>
       <BussinessDocType>0</BussinessDocType>
@@ -262,8 +264,8 @@ pub fn sample_envelope(from: &str, to: &str, level: &str) -> String {
     <lt:Classification><lt:Level>{level}</lt:Level><lt:Procedure>VB-01</lt:Procedure><lt:Public>true</lt:Public></lt:Classification>
   </edXMLHeader>
   <edXMLBody>
-    <edXMLManifest/>
-    <Attachment ContentId="a1">VGnhu41uIHbEg24gbmdo4buLIHF1eeG6v3Q=</Attachment>
+    <edXMLManifest><Reference><ContentId>a1</ContentId><FileName>to-trinh.txt</FileName><ContentType>text/plain</ContentType><Digest>6EtZuGOpjkPr2J+1npsn/mS9iaCW9O7Q/NE+ZQAEvGE=</Digest><Size>35</Size></Reference></edXMLManifest>
+    <Attachment ContentId="a1">VOG7nSB0csOsbmggduG7gSB2aeG7h2MgcXV5IGhv4bqhY2g=</Attachment>
   </edXMLBody>
 </edXMLEnvelope>
 "#
