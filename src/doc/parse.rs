@@ -107,7 +107,9 @@ pub enum ParseError {
         pos: u64,
     },
     /// An entity reference other than the five predefined ones.
-    #[error("entity &{name}; at byte {pos} refused: only &lt; &gt; &amp; &apos; &quot; are allowed")]
+    #[error(
+        "entity &{name}; at byte {pos} refused: only &lt; &gt; &amp; &apos; &quot; are allowed"
+    )]
     UnknownEntity {
         /// Entity name.
         name: String,
@@ -556,8 +558,54 @@ fn check_decl_uri(prefix: Option<&str>, uri: &str, pos: u64) -> Result<(), Parse
             Err(bad(&format!("xmlns:{p} bound to a reserved URI")))
         }
         None if uri == XML_NS || uri == XMLNS_NS => Err(bad("default namespace is reserved URI")),
+        // `xmlns=""` undeclares the default namespace (Namespaces in XML 1.0 §6.2).
+        None if uri.is_empty() => Ok(()),
+        Some(_) | None if !is_plain_absolute_uri(uri) => {
+            let name = prefix.map_or_else(|| "xmlns".to_owned(), |p| format!("xmlns:{p}"));
+            Err(bad(&format!(
+                "{name}=\"{uri}\" (namespace names must be absolute URIs of plain characters)"
+            )))
+        }
         Some(_) | None => Ok(()),
     }
+}
+
+/// True for an absolute URI (RFC 3986 §4.3: a scheme, then `:`) made only of unreserved and
+/// reserved characters and valid `%XX` escapes, with at most one `#`, and without `&`, `[`, `]`.
+///
+/// Why so strict: Canonical XML 1.0 §2.1 requires canonicalisation to fail on relative namespace
+/// URIs (their meaning is undefined, NE04 erratum), and a signature must not depend on which
+/// implementation canonicalised it. libxml2 (xmlsec1) refuses to canonicalise any namespace
+/// name that is not a parseable URI, and it writes `&` in a namespace value unescaped where the
+/// spec (and so Java and .NET) escape it as `&amp;`; `[`/`]` are valid only in an IPv6 host.
+/// Refusing these at the one door keeps every canonical form lienthong computes identical to
+/// the referee's. No real namespace (edXML, XML-DSig, lienthong's own) comes near these cases.
+fn is_plain_absolute_uri(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return false;
+    };
+    let mut scheme_chars = scheme.chars();
+    let scheme_ok = scheme_chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme_chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok || rest.matches('#').count() > 1 {
+        return false;
+    }
+    let mut bytes = rest.bytes();
+    while let Some(b) = bytes.next() {
+        let ok = match b {
+            b'%' => {
+                let hex = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_hexdigit());
+                hex(bytes.next()) && hex(bytes.next())
+            }
+            b'-' | b'.' | b'_' | b'~' | b':' | b'/' | b'?' | b'#' | b'@' => true,
+            b'!' | b'$' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' => true,
+            _ => b.is_ascii_alphanumeric(),
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
 }
 
 fn is_xml_space(c: char) -> bool {
@@ -611,7 +659,10 @@ fn resolve_reference(name: &str, pos: u64) -> Result<char, ParseError> {
                     u32::from_str_radix(hex, 16).map_err(|_| bad())?
                 }
                 Some(_) => return Err(bad()),
-                None if !num.is_empty() && num.len() <= 7 && num.bytes().all(|b| b.is_ascii_digit()) => {
+                None if !num.is_empty()
+                    && num.len() <= 7
+                    && num.bytes().all(|b| b.is_ascii_digit()) =>
+                {
                     num.parse::<u32>().map_err(|_| bad())?
                 }
                 None => return Err(bad()),
@@ -718,10 +769,22 @@ mod tests {
 
     #[test]
     fn refuses_nul_and_bad_char_refs() {
-        assert!(matches!(p("<r>\0</r>").unwrap_err(), ParseError::InvalidChar { .. }));
-        assert!(matches!(p("<r>&#0;</r>").unwrap_err(), ParseError::InvalidChar { .. }));
-        assert!(matches!(p("<r>&#xZZ;</r>").unwrap_err(), ParseError::BadCharRef { .. }));
-        assert!(matches!(p("<r a='&#1;'/>").unwrap_err(), ParseError::InvalidChar { .. }));
+        assert!(matches!(
+            p("<r>\0</r>").unwrap_err(),
+            ParseError::InvalidChar { .. }
+        ));
+        assert!(matches!(
+            p("<r>&#0;</r>").unwrap_err(),
+            ParseError::InvalidChar { .. }
+        ));
+        assert!(matches!(
+            p("<r>&#xZZ;</r>").unwrap_err(),
+            ParseError::BadCharRef { .. }
+        ));
+        assert!(matches!(
+            p("<r a='&#1;'/>").unwrap_err(),
+            ParseError::InvalidChar { .. }
+        ));
     }
 
     #[test]
@@ -734,7 +797,10 @@ mod tests {
 
     #[test]
     fn refuses_unbound_prefix_and_bad_decls() {
-        assert!(matches!(p("<x:r/>").unwrap_err(), ParseError::UnboundPrefix { .. }));
+        assert!(matches!(
+            p("<x:r/>").unwrap_err(),
+            ParseError::UnboundPrefix { .. }
+        ));
         assert!(matches!(
             p(r#"<r xmlns:x=""/>"#).unwrap_err(),
             ParseError::BadNamespaceDecl { .. }
@@ -745,10 +811,59 @@ mod tests {
         ));
     }
 
+    /// Bug found against xmllint: relative or unparseable namespace URIs were accepted, which
+    /// Canonical XML 1.0 §2.1 says must fail, and `&` in a namespace URI canonicalised
+    /// differently from libxml2.
+    #[test]
+    fn refuses_namespace_names_that_are_not_plain_absolute_uris() {
+        for uri in [
+            "rel",
+            "../x",
+            "#f",
+            "1a:b",
+            "urn:a b",
+            "urn:ü",
+            "urn:a&amp;b",
+            "urn:%zz",
+            "urn:x[1]",
+            "urn:a#b#c",
+            "urn:x{y}",
+            "urn:x&quot;",
+        ] {
+            for decl in [format!("xmlns:p=\"{uri}\""), format!("xmlns=\"{uri}\"")] {
+                let e = p(&format!("<r {decl}/>")).unwrap_err();
+                assert!(
+                    matches!(e, ParseError::BadNamespaceDecl { .. }),
+                    "{decl}: {e}"
+                );
+            }
+        }
+        for uri in [
+            "urn:a",
+            "a:",
+            "http://www.w3.org/2000/09/xmldsig#",
+            "http://e.example/p?q=1;r=%2F#frag",
+            "urn:x'y:~!$()*+,;=@",
+            "a+b.c-d:e",
+        ] {
+            assert!(
+                p(&format!("<p:r xmlns:p=\"{uri}\" xmlns=\"{uri}\"/>")).is_ok(),
+                "{uri}"
+            );
+        }
+        assert!(p(r#"<r xmlns=""/>"#).is_ok());
+    }
+
     #[test]
     fn refuses_content_outside_root() {
-        assert!(matches!(p("<r/><s/>").unwrap_err(), ParseError::ContentOutsideRoot { .. }));
-        assert!(matches!(p("<r/>text").unwrap_err(), ParseError::ContentOutsideRoot { .. }));
+        assert!(matches!(
+            p("<r/><s/>").unwrap_err(),
+            ParseError::ContentOutsideRoot { .. }
+        ));
+        assert!(matches!(
+            p("<r/>text").unwrap_err(),
+            ParseError::ContentOutsideRoot { .. }
+        ));
         assert!(matches!(p("  ").unwrap_err(), ParseError::NoRoot));
     }
 
@@ -791,13 +906,29 @@ mod tests {
             max_elements: 2,
             ..Limits::default()
         };
-        assert!(parse(b"<r><a/></r>", &Limits { max_bytes: 11, ..limits.clone() }).is_ok());
+        assert!(
+            parse(
+                b"<r><a/></r>",
+                &Limits {
+                    max_bytes: 11,
+                    ..limits.clone()
+                }
+            )
+            .is_ok()
+        );
         assert!(matches!(
             parse(b"<r><a/></r>", &limits).unwrap_err(),
             ParseError::TooLarge { limit: 10, .. }
         ));
         assert!(matches!(
-            parse(b"<r><a/><b/></r>", &Limits { max_bytes: 100, ..limits }).unwrap_err(),
+            parse(
+                b"<r><a/><b/></r>",
+                &Limits {
+                    max_bytes: 100,
+                    ..limits
+                }
+            )
+            .unwrap_err(),
             ParseError::TooManyElements { limit: 2 }
         ));
     }
@@ -824,7 +955,13 @@ mod tests {
 
     #[test]
     fn malformed_is_refused() {
-        assert!(matches!(p("<r><a></r>").unwrap_err(), ParseError::Malformed { .. }));
-        assert!(matches!(p("<r>").unwrap_err(), ParseError::Malformed { .. }));
+        assert!(matches!(
+            p("<r><a></r>").unwrap_err(),
+            ParseError::Malformed { .. }
+        ));
+        assert!(matches!(
+            p("<r>").unwrap_err(),
+            ParseError::Malformed { .. }
+        ));
     }
 }
