@@ -84,9 +84,7 @@ impl<'a> Canon<'a, '_> {
         wanted.push((own_prefix, e.ns.as_deref().unwrap_or("")));
         for a in &e.attrs {
             if let (Some(p), Some(ns)) = (a.prefix.as_deref(), a.ns.as_deref()) {
-                if p != "xml" {
-                    wanted.push((p, ns));
-                }
+                wanted.push((p, ns));
             }
         }
         for p in self.options.inclusive_prefixes {
@@ -99,7 +97,10 @@ impl<'a> Canon<'a, '_> {
         let rendered_above = self.rendered.last().cloned().unwrap_or_default();
         let mut emit: Vec<(&'a str, &'a str)> = Vec::new();
         for (p, uri) in wanted {
-            if emit.iter().any(|(ep, _)| *ep == p) {
+            // The `xml` prefix is bound by definition and its namespace node is never rendered
+            // (Canonical XML 1.0 §2.3 / §4.5: it is "in every element's namespace axis" and
+            // omitted), also when an element or the PrefixList uses it.
+            if p == "xml" || emit.iter().any(|(ep, _)| *ep == p) {
                 continue;
             }
             let already = rendered_above.get(p).copied();
@@ -286,6 +287,31 @@ mod tests {
             String::from_utf8(out).unwrap(),
             r#"<r xmlns="urn:d" xmlns:p="urn:p"><s></s></r>"#
         );
+    }
+
+    /// Bug found against xmllint: an element in the `xml` namespace (`<xml:r/>`) rendered
+    /// `xmlns:xml="…"`; so did an explicit `xmlns:xml` declaration listed in the PrefixList.
+    #[test]
+    fn never_renders_the_xml_namespace() {
+        assert_eq!(
+            c14n(r#"<xml:r xml:lang="vi"/>"#),
+            r#"<xml:r xml:lang="vi"></xml:r>"#
+        );
+        let d = parse(
+            br#"<r xmlns:xml="http://www.w3.org/XML/1998/namespace"><xml:s/></r>"#,
+            &Limits::default(),
+        )
+        .unwrap();
+        let prefixes = vec!["xml".to_owned()];
+        let out = canonicalize(
+            &d.root,
+            &[],
+            &Options {
+                inclusive_prefixes: &prefixes,
+                exclude: None,
+            },
+        );
+        assert_eq!(out, b"<r><xml:s></xml:s></r>");
     }
 
     #[test]

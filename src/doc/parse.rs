@@ -229,6 +229,8 @@ struct Parser<'a> {
     elements: usize,
     /// Text waiting to be attached (text and references arrive as separate events).
     pending_text: String,
+    /// True until the first event: the XML declaration is only allowed there (XML 1.0 §2.8).
+    at_start: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -247,6 +249,7 @@ impl<'a> Parser<'a> {
             root: None,
             elements: 0,
             pending_text: String::new(),
+            at_start: true,
         }
     }
 
@@ -264,7 +267,11 @@ impl<'a> Parser<'a> {
     fn run(mut self) -> Result<Document, ParseError> {
         loop {
             let event = self.reader.read_event().map_err(|e| self.malformed(e))?;
+            let first = std::mem::replace(&mut self.at_start, false);
             match event {
+                Event::Decl(_) if !first => {
+                    return Err(self.malformed("XML declaration not at the start of the document"));
+                }
                 Event::Decl(decl) => self.check_decl(&decl)?,
                 Event::DocType(_) => return Err(ParseError::Doctype { pos: self.pos() }),
                 Event::PI(pi) => {
@@ -321,13 +328,46 @@ impl<'a> Parser<'a> {
             .ok_or(ParseError::NoRoot)
     }
 
+    /// XML 1.0 §2.8 `XMLDecl`, strictly: `version` (only "1.0"), then optional `encoding` (only
+    /// UTF-8), then optional `standalone` ("yes"/"no"), nothing else. quick-xml hands over the
+    /// raw declaration without checking it; libxml2 refuses every deviation, and so do we.
+    /// XML 1.1 is refused: it changes the allowed characters and line-end normalisation.
     fn check_decl(&self, decl: &quick_xml::events::BytesDecl<'_>) -> Result<(), ParseError> {
-        if let Some(enc) = decl.encoding() {
-            let enc = enc.map_err(|e| self.malformed(e))?;
-            if !enc.eq_ignore_ascii_case("utf-8") {
-                return Err(ParseError::NotUtf8 {
-                    detail: format!("declared encoding {}", enc),
-                });
+        let raw: &str = decl;
+        let rest = raw.strip_prefix("xml").unwrap_or(raw);
+        let pseudo = parse_pseudo_attrs(rest).map_err(|e| self.malformed(e))?;
+        let mut names = pseudo.iter().map(|(n, _)| *n);
+        let mut next = names.next();
+        let mut expect = |want: &str, required: bool| -> Result<(), ParseError> {
+            if next == Some(want) {
+                next = names.next();
+                Ok(())
+            } else if required {
+                Err(self.malformed(format!("XML declaration lacks {want}")))
+            } else {
+                Ok(())
+            }
+        };
+        expect("version", true)?;
+        expect("encoding", false)?;
+        expect("standalone", false)?;
+        if let Some(n) = next {
+            return Err(self.malformed(format!("unexpected {n} in the XML declaration")));
+        }
+        for (name, value) in pseudo {
+            match name {
+                "version" if value != "1.0" => {
+                    return Err(self.malformed(format!("XML version {value} is not supported")));
+                }
+                "encoding" if !value.eq_ignore_ascii_case("utf-8") => {
+                    return Err(ParseError::NotUtf8 {
+                        detail: format!("declared encoding {value}"),
+                    });
+                }
+                "standalone" if value != "yes" && value != "no" => {
+                    return Err(self.malformed("standalone must be yes or no"));
+                }
+                _ => {}
             }
         }
         Ok(())
@@ -342,6 +382,10 @@ impl<'a> Parser<'a> {
             return Err(ParseError::ContentOutsideRoot { pos });
         }
         check_chars(raw, pos)?;
+        // XML 1.0 §2.4: `]]>` must not appear literally in content (quick-xml lets it through).
+        if raw.contains("]]>") {
+            return Err(self.malformed("']]>' in character data"));
+        }
         self.pending_text.push_str(&normalize_eol(raw));
         Ok(())
     }
@@ -391,6 +435,8 @@ impl<'a> Parser<'a> {
                 limit: self.limits.max_name_len,
             });
         }
+        let raw_tag: &str = start;
+        check_start_tag(raw_tag).map_err(|e| self.malformed(e))?;
 
         // First pass: collect raw attributes and namespace declarations.
         let mut decls: Vec<NsDecl> = Vec::new();
@@ -538,6 +584,116 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Checks a start tag (the text between `<` and `>` or `/>`) against XML 1.0 §3.1 `STag`
+/// with Namespaces in XML 1.0 §4 `QName`s. quick-xml splits the name at the first whitespace and
+/// reads attributes leniently: it takes `<1a>`, `<a:b:c>`, `xmlns:=""` and `a="1"b="2"`, all of
+/// which libxml2 refuses. Attribute values themselves are checked by `unescape_attr`.
+fn check_start_tag(raw: &str) -> Result<(), String> {
+    let mut rest = raw;
+    let name_end = rest.find(is_xml_space).unwrap_or(rest.len());
+    let (name, tail) = rest.split_at(name_end);
+    if !is_qname(name) {
+        return Err(format!("invalid element name {name:?}"));
+    }
+    rest = tail;
+    loop {
+        let trimmed = rest.trim_start_matches(is_xml_space);
+        if trimmed.is_empty() {
+            return Ok(());
+        }
+        if trimmed.len() == rest.len() {
+            return Err("attributes must be separated by whitespace".into());
+        }
+        let name_end = trimmed
+            .find(|c: char| c == '=' || is_xml_space(c))
+            .unwrap_or(trimmed.len());
+        let (name, tail) = trimmed.split_at(name_end);
+        if !is_qname(name) {
+            return Err(format!("invalid attribute name {name:?}"));
+        }
+        let tail = tail.trim_start_matches(is_xml_space);
+        let Some(tail) = tail.strip_prefix('=') else {
+            return Err(format!("attribute {name} has no value"));
+        };
+        let tail = tail.trim_start_matches(is_xml_space);
+        let mut chars = tail.chars();
+        let quote = chars.next().filter(|q| *q == '"' || *q == '\'');
+        let Some(quote) = quote else {
+            return Err(format!("value of attribute {name} is not quoted"));
+        };
+        let value_and_rest = chars.as_str();
+        let Some(end) = value_and_rest.find(quote) else {
+            return Err(format!("value of attribute {name} is not terminated"));
+        };
+        let (_, after) = value_and_rest.split_at(end);
+        rest = after.get(1..).unwrap_or_default();
+    }
+}
+
+/// Pseudo-attributes of the XML declaration (after `xml`): `S name Eq quoted` repeated, then
+/// optional whitespace.
+fn parse_pseudo_attrs(mut rest: &str) -> Result<Vec<(&str, &str)>, String> {
+    let mut out = Vec::new();
+    loop {
+        let trimmed = rest.trim_start_matches(is_xml_space);
+        if trimmed.is_empty() {
+            return Ok(out);
+        }
+        if trimmed.len() == rest.len() {
+            return Err("malformed XML declaration".into());
+        }
+        let name_end = trimmed
+            .find(|c: char| c == '=' || is_xml_space(c))
+            .unwrap_or(trimmed.len());
+        let (name, tail) = trimmed.split_at(name_end);
+        let tail = tail.trim_start_matches(is_xml_space);
+        let tail = tail
+            .strip_prefix('=')
+            .ok_or("malformed XML declaration")?
+            .trim_start_matches(is_xml_space);
+        let mut chars = tail.chars();
+        let quote = chars
+            .next()
+            .filter(|q| *q == '"' || *q == '\'')
+            .ok_or("malformed XML declaration")?;
+        let value_and_rest = chars.as_str();
+        let end = value_and_rest
+            .find(quote)
+            .ok_or("malformed XML declaration")?;
+        let (value, after) = value_and_rest.split_at(end);
+        out.push((name, value));
+        rest = after.get(1..).unwrap_or_default();
+    }
+}
+
+/// Namespaces in XML 1.0 §4: `QName ::= (NCName ':')? NCName`.
+fn is_qname(name: &str) -> bool {
+    match name.split_once(':') {
+        Some((p, l)) => is_ncname(p) && is_ncname(l),
+        None => is_ncname(name),
+    }
+}
+
+/// XML 1.0 (5th ed.) §2.3 `Name` without colons.
+fn is_ncname(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char)
+}
+
+fn is_name_start_char(c: char) -> bool {
+    matches!(c,
+        'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
+        | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
+        | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
+        | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{EFFFF}')
+}
+
+fn is_name_char(c: char) -> bool {
+    is_name_start_char(c)
+        || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+}
+
 fn split_qname(name: &str) -> (Option<&str>, &str) {
     match name.split_once(':') {
         Some((p, l)) => (Some(p), l),
@@ -558,8 +714,54 @@ fn check_decl_uri(prefix: Option<&str>, uri: &str, pos: u64) -> Result<(), Parse
             Err(bad(&format!("xmlns:{p} bound to a reserved URI")))
         }
         None if uri == XML_NS || uri == XMLNS_NS => Err(bad("default namespace is reserved URI")),
+        // `xmlns=""` undeclares the default namespace (Namespaces in XML 1.0 §6.2).
+        None if uri.is_empty() => Ok(()),
+        Some(_) | None if !is_plain_absolute_uri(uri) => {
+            let name = prefix.map_or_else(|| "xmlns".to_owned(), |p| format!("xmlns:{p}"));
+            Err(bad(&format!(
+                "{name}=\"{uri}\" (namespace names must be absolute URIs of plain characters)"
+            )))
+        }
         Some(_) | None => Ok(()),
     }
+}
+
+/// True for an absolute URI (RFC 3986 §4.3: a scheme, then `:`) made only of unreserved and
+/// reserved characters and valid `%XX` escapes, with at most one `#`, and without `&`, `[`, `]`.
+///
+/// Why so strict: Canonical XML 1.0 §2.1 requires canonicalisation to fail on relative namespace
+/// URIs (their meaning is undefined, NE04 erratum), and a signature must not depend on which
+/// implementation canonicalised it. libxml2 (xmlsec1) refuses to canonicalise any namespace
+/// name that is not a parseable URI, and it writes `&` in a namespace value unescaped where the
+/// spec (and so Java and .NET) escape it as `&amp;`; `[`/`]` are valid only in an IPv6 host.
+/// Refusing these at the one door keeps every canonical form lienthong computes identical to
+/// the referee's. No real namespace (edXML, XML-DSig, lienthong's own) comes near these cases.
+fn is_plain_absolute_uri(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return false;
+    };
+    let mut scheme_chars = scheme.chars();
+    let scheme_ok = scheme_chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme_chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok || rest.matches('#').count() > 1 {
+        return false;
+    }
+    let mut bytes = rest.bytes();
+    while let Some(b) = bytes.next() {
+        let ok = match b {
+            b'%' => {
+                let hex = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_hexdigit());
+                hex(bytes.next()) && hex(bytes.next())
+            }
+            b'-' | b'.' | b'_' | b'~' | b':' | b'/' | b'?' | b'#' | b'@' => true,
+            b'!' | b'$' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' => true,
+            _ => b.is_ascii_alphanumeric(),
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
 }
 
 fn is_xml_space(c: char) -> bool {
@@ -608,19 +810,25 @@ fn resolve_reference(name: &str, pos: u64) -> Result<char, ParseError> {
                 text: name.to_owned(),
                 pos,
             };
-            let code = match num.strip_prefix('x') {
-                Some(hex) if !hex.is_empty() && hex.len() <= 6 => {
-                    u32::from_str_radix(hex, 16).map_err(|_| bad())?
-                }
-                Some(_) => return Err(bad()),
-                None if !num.is_empty()
-                    && num.len() <= 7
-                    && num.bytes().all(|b| b.is_ascii_digit()) =>
-                {
-                    num.parse::<u32>().map_err(|_| bad())?
-                }
-                None => return Err(bad()),
+            // Only digits (`from_str_radix` would also take a sign: `&#x+41;`). Leading zeros
+            // are allowed (XML 1.0 §4.1 `CharRef`; libxml2 reads them); the significant digits
+            // are bounded so the number cannot overflow.
+            let (digits, radix, max_len) = match num.strip_prefix('x') {
+                Some(hex) if hex.bytes().all(|b| b.is_ascii_hexdigit()) => (hex, 16, 6),
+                None if num.bytes().all(|b| b.is_ascii_digit()) => (num, 10, 7),
+                Some(_) | None => return Err(bad()),
             };
+            if digits.is_empty() {
+                return Err(bad());
+            }
+            let significant = match digits.trim_start_matches('0') {
+                "" => "0",
+                s => s,
+            };
+            if significant.len() > max_len {
+                return Err(bad());
+            }
+            let code = u32::from_str_radix(significant, radix).map_err(|_| bad())?;
             let c = char::from_u32(code).ok_or_else(bad)?;
             if !is_xml_char(c) {
                 return Err(ParseError::InvalidChar { code, pos });
@@ -762,6 +970,154 @@ mod tests {
         assert!(matches!(
             p(r#"<r xmlns:xml="urn:other"/>"#).unwrap_err(),
             ParseError::BadNamespaceDecl { .. }
+        ));
+    }
+
+    /// Bug found against xmllint: relative or unparseable namespace URIs were accepted, which
+    /// Canonical XML 1.0 §2.1 says must fail, and `&` in a namespace URI canonicalised
+    /// differently from libxml2.
+    #[test]
+    fn refuses_namespace_names_that_are_not_plain_absolute_uris() {
+        for uri in [
+            "rel",
+            "../x",
+            "#f",
+            "1a:b",
+            "urn:a b",
+            "urn:ü",
+            "urn:a&amp;b",
+            "urn:%zz",
+            "urn:x[1]",
+            "urn:a#b#c",
+            "urn:x{y}",
+            "urn:x&quot;",
+        ] {
+            for decl in [format!("xmlns:p=\"{uri}\""), format!("xmlns=\"{uri}\"")] {
+                let e = p(&format!("<r {decl}/>")).unwrap_err();
+                assert!(
+                    matches!(e, ParseError::BadNamespaceDecl { .. }),
+                    "{decl}: {e}"
+                );
+            }
+        }
+        for uri in [
+            "urn:a",
+            "a:",
+            "http://www.w3.org/2000/09/xmldsig#",
+            "http://e.example/p?q=1;r=%2F#frag",
+            "urn:x'y:~!$()*+,;=@",
+            "a+b.c-d:e",
+        ] {
+            assert!(
+                p(&format!("<p:r xmlns:p=\"{uri}\" xmlns=\"{uri}\"/>")).is_ok(),
+                "{uri}"
+            );
+        }
+        assert!(p(r#"<r xmlns=""/>"#).is_ok());
+    }
+
+    /// Bugs found against xmllint: quick-xml accepts these start tags; libxml2 (and XML 1.0
+    /// §3.1 with Namespaces §4) refuse them.
+    #[test]
+    fn refuses_malformed_names_and_tags() {
+        for doc in [
+            "<1a/>",
+            "<-r/>",
+            "<.r/>",
+            "<\u{B7}r/>",
+            "<a:b:c xmlns:a=\"urn:a\"/>",
+            "<a xmlns:=\"urn:a\"/>",
+            "<r xmlns:a=\"urn:a\" a:=\"2\"/>",
+            "<r :a=\"2\"/>",
+            "<r a=\"1\"b=\"2\"/>",
+            "<r a/>",
+            "<r a=1/>",
+            "<r a=\"1/>",
+        ] {
+            assert!(
+                matches!(p(doc).unwrap_err(), ParseError::Malformed { .. }),
+                "{doc}"
+            );
+        }
+        for doc in [
+            "<r\u{B7}/>",
+            "<r-.\u{300}_9 a = '1'\n\tb=\"2\" />",
+            "<t\u{EA}n/>",
+            "<r xmlns:a=\"urn:a\" a:b-c.d=\"1\"/>",
+        ] {
+            assert!(p(doc).is_ok(), "{doc}");
+        }
+    }
+
+    /// Bug found against xmllint: the XML declaration was not checked beyond its encoding.
+    #[test]
+    fn refuses_malformed_or_misplaced_xml_declarations() {
+        for doc in [
+            " <?xml version=\"1.0\"?><r/>",
+            "<r/><?xml version=\"1.0\"?>",
+            "<?xml version=\"1.0\"?><?xml version=\"1.0\"?><r/>",
+            "<?xml version=\"1.1\"?><r/>",
+            "<?xml version=\"2.0\"?><r/>",
+            "<?xml encoding=\"UTF-8\"?><r/>",
+            "<?xml?><r/>",
+            "<?xml version=\"1.0\" standalone=\"maybe\"?><r/>",
+            "<?xml version=\"1.0\" foo=\"bar\"?><r/>",
+            "<?xml version=\"1.0\" standalone=\"yes\" encoding=\"UTF-8\"?><r/>",
+            "<?xml version=\"1.0\"encoding=\"UTF-8\"?><r/>",
+        ] {
+            assert!(
+                matches!(p(doc).unwrap_err(), ParseError::Malformed { .. }),
+                "{doc}"
+            );
+        }
+        for doc in [
+            "<?xml version=\"1.0\"?><r/>",
+            "<?xml version='1.0' encoding='utf-8' standalone='no' ?>\n<r/>",
+            "\u{FEFF}<?xml version = \"1.0\" standalone=\"yes\"?><r/>",
+        ] {
+            assert!(p(doc).is_ok(), "{doc}");
+        }
+    }
+
+    /// Bug found against xmllint: `]]>` in character data was accepted (XML 1.0 §2.4).
+    #[test]
+    fn refuses_cdata_end_in_text() {
+        assert!(matches!(
+            p("<r>a]]>b</r>").unwrap_err(),
+            ParseError::Malformed { .. }
+        ));
+        assert_eq!(
+            p("<r>]]&gt;]]<![CDATA[]]]]><![CDATA[>]]></r>")
+                .unwrap()
+                .root
+                .text(),
+            "]]>]]]]>"
+        );
+    }
+
+    /// Bugs found: `&#x+41;` was accepted (`from_str_radix` takes a sign) and `&#00000065;`
+    /// refused (libxml2 and XML 1.0 §4.1 allow leading zeros).
+    #[test]
+    fn char_refs_signs_and_leading_zeros() {
+        assert!(matches!(
+            p("<r>&#x+41;</r>").unwrap_err(),
+            ParseError::BadCharRef { .. }
+        ));
+        assert!(matches!(
+            p("<r a='&#+65;'/>").unwrap_err(),
+            ParseError::BadCharRef { .. }
+        ));
+        assert_eq!(
+            p("<r>&#00000065;&#x0000000041;</r>").unwrap().root.text(),
+            "AA"
+        );
+        assert!(matches!(
+            p("<r>&#x0110000;</r>").unwrap_err(),
+            ParseError::BadCharRef { .. }
+        ));
+        assert!(matches!(
+            p("<r>&#99999999;</r>").unwrap_err(),
+            ParseError::BadCharRef { .. }
         ));
     }
 
