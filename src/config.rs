@@ -55,6 +55,8 @@ pub struct Config {
     pub organ_name: String,
     /// Where the sled store and audit log live.
     pub data_dir: PathBuf,
+    /// The procedure catalog (`config/procedures.toml`).
+    pub catalog: PathBuf,
     /// Listening addresses.
     pub listen: Listen,
     /// Keys.
@@ -264,6 +266,7 @@ impl Config {
             }
         };
         fix(&mut self.data_dir);
+        fix(&mut self.catalog);
         fix(&mut self.keys.keystore);
         if let Some(p) = &mut self.keys.passphrase_file {
             fix(p);
@@ -394,6 +397,7 @@ mod tests {
     const GOOD: &str = r#"
 organ = "TU.BENTRE"
 data_dir = "data"
+catalog = "procedures.toml"
 [listen]
 api = "127.0.0.1:7401"
 exchange = "127.0.0.1:7402"

@@ -1,0 +1,75 @@
+//! `lienthong serve --config FILE`: runs a gateway until SIGTERM or SIGINT, then shuts down
+//! gracefully (stop accepting, finish in-flight work, flush) and exits 0.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::CliError;
+use lienthong::config::Config;
+use lienthong::policy::Catalog;
+
+/// Arguments of `lienthong serve`.
+#[derive(Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// The gateway configuration (TOML).
+    #[arg(long)]
+    config: PathBuf,
+}
+
+/// Logs go to stderr; `LIENTHONG_LOG` sets the filter (default `info`).
+pub(crate) fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LIENTHONG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}
+
+pub(crate) fn run(a: ServeArgs) -> Result<(), CliError> {
+    init_logging();
+    let config = Config::load(&a.config).map_err(CliError::usage)?;
+    let catalog = Catalog::load(&config.catalog).map_err(CliError::usage)?;
+    let keys = lienthong::gateway::keys::load(&config).map_err(CliError::usage)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::usage(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(async move {
+        let running = lienthong::gateway::start(config, keys, catalog)
+            .await
+            .map_err(CliError::usage)?;
+        // One machine-readable line on stdout: tests, the demo and supervisors wait for it.
+        println!(
+            "{}",
+            serde_json::json!({
+                "ready": true,
+                "api": format!("https://{}", running.api_addr),
+                "exchange": format!("https://{}", running.exchange_addr),
+            })
+        );
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        running.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => {}
+                _ = i.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

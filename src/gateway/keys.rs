@@ -1,0 +1,102 @@
+//! Loads the keys a gateway runs with from its keystore (or a PKCS#11 token for signing).
+
+use std::sync::Arc;
+
+use rustls_pki_types::PrivatePkcs8KeyDer;
+
+use super::GatewayKeys;
+use crate::config::Config;
+use crate::pki::{Keystore, Passphrase};
+use crate::tls::{TlsIdentity, certs_from_pem};
+
+/// Why the keys could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeysError {
+    /// No passphrase: neither `keys.passphrase_file` nor `LIENTHONG_PASSPHRASE`.
+    #[error("no keystore passphrase: set keys.passphrase_file or LIENTHONG_PASSPHRASE")]
+    NoPassphrase,
+    /// The keystore refused.
+    #[error(transparent)]
+    Keystore(#[from] crate::pki::KeystoreError),
+    /// PKI error (PKCS#11 and friends).
+    #[error(transparent)]
+    Pki(#[from] crate::pki::PkiError),
+    /// A key has no certificate installed.
+    #[error("key {0} has no certificate installed (keys install-cert)")]
+    NoCertificate(String),
+    /// Certificates or anchors are malformed.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// A file could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        reason: String,
+    },
+}
+
+fn passphrase(config: &Config) -> Result<Passphrase, KeysError> {
+    if let Some(f) = &config.keys.passphrase_file {
+        return Ok(Passphrase::from_file(f)?);
+    }
+    match Passphrase::from_env() {
+        Some(p) => Ok(p?),
+        None => Err(KeysError::NoPassphrase),
+    }
+}
+
+/// Loads the signing key, the TLS key, their chains, and the anchors and CRLs for TLS.
+pub fn load(config: &Config) -> Result<GatewayKeys, KeysError> {
+    let pass = passphrase(config)?;
+    let ks = Keystore::open(&config.keys.keystore)?;
+    let signer = crate::pki::load_signer(&config.keys.signing, Some(&ks), Some(&pass))?;
+    let chain_pem = ks
+        .cert_chain_pem(&config.keys.signing)?
+        .ok_or_else(|| KeysError::NoCertificate(config.keys.signing.clone()))?;
+    let signing_chain = certs_from_pem(chain_pem.as_bytes(), "signing certificate")?;
+
+    let tls_der = ks.load_pkcs8(&config.keys.tls, &pass)?;
+    let tls_chain_pem = ks
+        .cert_chain_pem(&config.keys.tls)?
+        .ok_or_else(|| KeysError::NoCertificate(config.keys.tls.clone()))?;
+    let chain = certs_from_pem(tls_chain_pem.as_bytes(), "TLS certificate")?;
+    let mut roots = Vec::new();
+    for a in &config.trust.anchors {
+        let pem = std::fs::read(a).map_err(|e| KeysError::Read {
+            path: a.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        roots.extend(certs_from_pem(&pem, &a.display().to_string())?);
+    }
+    let mut crls = Vec::new();
+    for c in &config.trust.crls {
+        let bytes = std::fs::read(c).map_err(|e| KeysError::Read {
+            path: c.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        use rustls_pki_types::pem::PemObject;
+        let der = if bytes.starts_with(b"-----") {
+            rustls_pki_types::CertificateRevocationListDer::from_pem_slice(&bytes)
+                .map_err(|e| KeysError::Read {
+                    path: c.display().to_string(),
+                    reason: e.to_string(),
+                })?
+        } else {
+            rustls_pki_types::CertificateRevocationListDer::from(bytes)
+        };
+        crls.push(der);
+    }
+    Ok(GatewayKeys {
+        signer: Arc::from(signer),
+        signing_chain,
+        tls: TlsIdentity {
+            chain,
+            key: PrivatePkcs8KeyDer::from(tls_der.to_vec()),
+            roots,
+            crls,
+        },
+    })
+}

@@ -1,0 +1,281 @@
+//! The running gateway: shared state, start-up, and graceful shutdown.
+//!
+//! `start` opens the store, builds the TLS configurations, starts the API listener, the
+//! exchange listener and one relay worker per peer. `Running::shutdown` stops accepting, lets
+//! in-flight requests and deliveries finish, flushes the store and returns.
+
+pub mod metrics;
+pub mod receive;
+pub mod submit;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls_pki_types::CertificateDer;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+
+use crate::api::auth::Authenticator;
+use crate::api::server::{ListenerLimits, serve_tls};
+use crate::config::Config;
+use crate::policy::Catalog;
+use crate::relay::client::PeerClient;
+use crate::sign::{Signer, TrustStore};
+use crate::store::{SledStore, Store, StoreLimits};
+use crate::tls::TlsIdentity;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// TLS material was refused.
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    /// Trust material was refused.
+    #[error("trust: {0}")]
+    Trust(#[from] crate::sign::TrustError),
+    /// A listener could not bind.
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The OS error.
+        reason: String,
+    },
+    /// A peer entry is unusable.
+    #[error("peer: {0}")]
+    Peer(#[from] crate::relay::client::ClientError),
+}
+
+/// The keys a gateway runs with. The signer never reveals its key; the TLS key is held by rustls.
+pub struct GatewayKeys {
+    /// The organ's document-signing key.
+    pub signer: Arc<dyn Signer>,
+    /// Its certificate chain, leaf first.
+    pub signing_chain: Vec<CertificateDer<'static>>,
+    /// The gateway's TLS identity and the anchors/CRLs for peers.
+    pub tls: TlsIdentity,
+}
+
+/// State shared by every handler and worker.
+pub struct Shared {
+    /// The validated configuration.
+    pub config: Config,
+    /// The durable store.
+    pub store: Arc<dyn Store>,
+    /// Keys.
+    pub keys: GatewayKeys,
+    /// Trust anchors and CRLs for document signatures and receipts.
+    pub trust: TrustStore,
+    /// The procedure catalog.
+    pub catalog: Catalog,
+    /// API clients.
+    pub auth: Authenticator,
+    /// One client per peer.
+    pub peers: HashMap<String, Arc<PeerClient>>,
+    /// Wakes a peer's relay worker when its outbox grows.
+    pub wake: HashMap<String, Arc<Notify>>,
+    /// Bumped whenever any inbox here grows (long polls wait on it).
+    pub inbox_events: watch::Sender<u64>,
+    /// Counters for `/metrics`.
+    pub metrics: metrics::Metrics,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("organ", &self.config.organ)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// Wakes the relay worker of `peer`.
+    pub fn wake_peer(&self, peer: &str) {
+        if let Some(n) = self.wake.get(peer) {
+            n.notify_one();
+        }
+    }
+
+    /// Tells long polls that an inbox grew.
+    pub fn inbox_grew(&self) {
+        self.inbox_events.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+/// A started gateway.
+pub struct Running {
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    tasks: tokio::task::JoinSet<()>,
+    /// Where the office/inbox API listens.
+    pub api_addr: std::net::SocketAddr,
+    /// Where the exchange API listens.
+    pub exchange_addr: std::net::SocketAddr,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("api", &self.api_addr)
+            .field("exchange", &self.exchange_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Running {
+    /// The shared state (tests and the demo read metrics from it).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Stops accepting, finishes in-flight requests and deliveries, flushes the store.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        let store = self.shared.store.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || store.flush()).await {
+            tracing::error!(error = %e, "final flush did not run");
+        }
+    }
+}
+
+async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, GatewayError> {
+    TcpListener::bind(addr).await.map_err(|e| GatewayError::Bind {
+        addr: addr.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Starts a gateway.
+pub async fn start(
+    config: Config,
+    keys: GatewayKeys,
+    catalog: Catalog,
+) -> Result<Running, GatewayError> {
+    let store_dir = config.data_dir.join("store");
+    let limits = StoreLimits {
+        max_outbox_per_peer: config.limits.max_outbox_per_peer,
+        ..StoreLimits::default()
+    };
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&store_dir, limits)?);
+
+    let mut trust = TrustStore::new();
+    for a in &config.trust.anchors {
+        trust.add_anchors_pem_file(a)?;
+    }
+    for c in &config.trust.crls {
+        trust.add_crl_file(c)?;
+    }
+
+    let client_tls = crate::tls::exchange_client_config(&keys.tls)?;
+    let exchange_tls = crate::tls::exchange_server_config(&keys.tls)?;
+    let api_tls = crate::tls::api_server_config(&keys.tls)?;
+    let connect_timeout = Duration::from_millis(config.retry.connect_timeout_ms);
+    let mut peers = HashMap::new();
+    let mut wake = HashMap::new();
+    for p in &config.peers {
+        let client = PeerClient::new(&p.organ, &p.url, client_tls.clone(), connect_timeout)?;
+        peers.insert(p.organ.clone(), Arc::new(client));
+        wake.insert(p.organ.clone(), Arc::new(Notify::new()));
+    }
+    let auth = Authenticator::new(&config.clients);
+    let api_listener = bind(config.listen.api).await?;
+    let exchange_listener = bind(config.listen.exchange).await?;
+    let api_addr = api_listener.local_addr().map_err(|e| GatewayError::Bind {
+        addr: config.listen.api.to_string(),
+        reason: e.to_string(),
+    })?;
+    let exchange_addr = exchange_listener
+        .local_addr()
+        .map_err(|e| GatewayError::Bind {
+            addr: config.listen.exchange.to_string(),
+            reason: e.to_string(),
+        })?;
+    let listener_limits = ListenerLimits {
+        max_connections: config.limits.max_connections,
+        handshake_timeout: Duration::from_secs(config.limits.header_timeout_secs),
+        header_timeout: Duration::from_secs(config.limits.header_timeout_secs),
+    };
+
+    let (inbox_events, _) = watch::channel(0u64);
+    let shared = Arc::new(Shared {
+        config,
+        store,
+        keys,
+        trust,
+        catalog,
+        auth,
+        peers,
+        wake,
+        inbox_events,
+        metrics: metrics::Metrics::default(),
+    });
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(serve_tls(
+        api_listener,
+        api_tls,
+        crate::api::routes::api_router(shared.clone()),
+        listener_limits.clone(),
+        shutdown_rx.clone(),
+    ));
+    tasks.spawn(serve_tls(
+        exchange_listener,
+        exchange_tls,
+        crate::api::routes::exchange_router(shared.clone()),
+        listener_limits,
+        shutdown_rx.clone(),
+    ));
+    for peer in shared.peers.keys() {
+        tasks.spawn(crate::relay::worker::run(
+            shared.clone(),
+            peer.clone(),
+            shutdown_rx.clone(),
+        ));
+    }
+    tracing::info!(organ = %shared.config.organ, api = %api_addr, exchange = %exchange_addr, "gateway started");
+    Ok(Running {
+        shared,
+        shutdown,
+        tasks,
+        api_addr,
+        exchange_addr,
+    })
+}
+
+/// Milliseconds since the Unix epoch (the store's time unit).
+pub fn now_ms() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// RFC 3339 for a millisecond timestamp.
+pub fn rfc3339_ms(ms: i64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs blocking store or crypto work off the reactor, turning a panicked task into an error.
+pub async fn blocking<T, F>(f: F) -> Result<T, crate::api::problem::Problem>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| crate::api::problem::Problem::internal("blocking task", e))
+}
