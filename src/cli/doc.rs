@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use lienthong::doc::c14n::{Options, canonicalize};
 use lienthong::doc::envelope::{
-    Attachment, Body, Code, DocumentType, Envelope, EnvelopeLimits, MessageHeader, OtherInfo,
-    Organization, PromulgationInfo, SignerInfo, compute_document_id, parse_envelope,
+    Attachment, Body, Code, DocumentType, Envelope, EnvelopeLimits, MessageHeader, Organization,
+    OtherInfo, PromulgationInfo, SignerInfo, compute_document_id, parse_envelope,
 };
 use lienthong::doc::label::{Label, Level};
 use lienthong::doc::types::{BusinessDocType, EdxmlDate, OrganId, Priority, ProcedureCode};
@@ -180,9 +180,7 @@ fn content_type(path: &Path) -> &'static str {
         Some("txt") => "text/plain; charset=utf-8",
         Some("xml") => "application/xml",
         Some("doc") => "application/msword",
-        Some("docx") => {
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-        }
+        Some("docx") => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         Some("odt") => "application/vnd.oasis.opendocument.text",
         Some("png") => "image/png",
         Some("jpg" | "jpeg") => "image/jpeg",
@@ -191,7 +189,8 @@ fn content_type(path: &Path) -> &'static str {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, CliError> {
-    std::fs::read(path).map_err(|e| CliError::usage(format!("{}: cannot read: {e}", path.display())))
+    std::fs::read(path)
+        .map_err(|e| CliError::usage(format!("{}: cannot read: {e}", path.display())))
 }
 
 fn new(a: &NewArgs) -> Result<(), CliError> {
@@ -212,16 +211,16 @@ fn new(a: &NewArgs) -> Result<(), CliError> {
         a.from_name.clone().unwrap_or_else(|| organ_name(&a.from)),
     );
     from.organ_add = known_organ(&a.from).map(|(_, p)| p.to_owned());
-    let to: Vec<Organization> = a
-        .to
-        .iter()
-        .map(|t| Organization::new(t.clone(), organ_name(t)))
-        .collect();
+    let to: Vec<Organization> =
+        a.to.iter()
+            .map(|t| Organization::new(t.clone(), organ_name(t)))
+            .collect();
     let mut to_places: Vec<String> = to.iter().map(|t| t.organ_name.clone()).collect();
     to_places.push("Lưu Văn phòng".to_owned());
-    let place = a.place.clone().unwrap_or_else(|| {
-        known_organ(&a.from).map_or_else(String::new, |(_, p)| p.to_owned())
-    });
+    let place = a
+        .place
+        .clone()
+        .unwrap_or_else(|| known_organ(&a.from).map_or_else(String::new, |(_, p)| p.to_owned()));
 
     let mut attachments = Vec::with_capacity(a.attach.len());
     for (i, p) in a.attach.iter().enumerate() {
@@ -394,7 +393,10 @@ fn show(a: &ShowArgs) -> Result<(), CliError> {
     }
     line(
         "Number:",
-        &format!("{}-{} ({})", h.code.number, h.code.notation, h.document_type.name),
+        &format!(
+            "{}-{} ({})",
+            h.code.number, h.code.notation, h.document_type.name
+        ),
     );
     line("Date:", &h.promulgation.date.to_string());
     line("Subject:", subject.unwrap_or(WITHHELD));
@@ -414,14 +416,22 @@ fn show(a: &ShowArgs) -> Result<(), CliError> {
         "Priority:",
         &format!("{} ({})", env.priority().name_vi(), env.priority().code()),
     );
-    line("Signed:", if env.signature.is_some() { "yes" } else { "no" });
+    line(
+        "Signed:",
+        if env.signature.is_some() { "yes" } else { "no" },
+    );
     if env.body.attachments.is_empty() {
         line("Attachments:", "none");
     }
     for x in &env.body.attachments {
         line(
             "Attachment:",
-            &format!("{} ({}, {} bytes)", x.file_name, x.content_type, x.data.len()),
+            &format!(
+                "{} ({}, {} bytes)",
+                x.file_name,
+                x.content_type,
+                x.data.len()
+            ),
         );
     }
     if a.content {

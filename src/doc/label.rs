@@ -159,7 +159,16 @@ mod tests {
 
     #[test]
     fn level_refuses_other_spellings() {
-        for bad in ["", "Thuong", "MAT", "toi_mat", "tuyệt-mật", "Mật", "secret", " mat"] {
+        for bad in [
+            "",
+            "Thuong",
+            "MAT",
+            "toi_mat",
+            "tuyệt-mật",
+            "Mật",
+            "secret",
+            " mat",
+        ] {
             assert_eq!(
                 bad.parse::<Level>(),
                 Err(UnknownLevel {

@@ -646,10 +646,7 @@ mod tests {
             let c: ProcedureCode = ok.parse().unwrap();
             assert_eq!(c.to_string(), ok);
         }
-        assert_eq!(
-            "TCCB-22".parse::<ProcedureCode>().unwrap().field(),
-            "TCCB"
-        );
+        assert_eq!("TCCB-22".parse::<ProcedureCode>().unwrap().field(), "TCCB");
         for bad in [
             "ABCDEFGHI-01",
             "vb-01",

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 
 use super::{
-    Attachment, Body, EDXML_NS, Envelope, Extensions, MessageHeader, OtherInfo, Organization,
+    Attachment, Body, EDXML_NS, Envelope, Extensions, MessageHeader, Organization, OtherInfo,
     ResponseFor, TraceHeader,
 };
 use crate::doc::label::{LABEL_NS, LABEL_PREFIX, Label};

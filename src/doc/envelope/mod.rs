@@ -55,9 +55,7 @@ use std::collections::BTreeSet;
 use super::label::{Label, UnknownLevel};
 use super::parse::{Limits, ParseError, parse};
 use super::tree::{Document, Element};
-use super::types::{
-    BusinessDocType, EdxmlDate, EdxmlTimestamp, OrganId, Priority, ValueError,
-};
+use super::types::{BusinessDocType, EdxmlDate, EdxmlTimestamp, OrganId, Priority, ValueError};
 use super::write::write_document;
 
 /// The edXML namespace (QCVN 102:2016).
@@ -623,7 +621,11 @@ pub fn parse_envelope(
 }
 
 /// Prefixes (`None` for the default namespace) used in `e`'s subtree but declared outside it.
-fn free_prefixes(e: &Element, declared: &BTreeSet<Option<String>>, out: &mut BTreeSet<Option<String>>) {
+fn free_prefixes(
+    e: &Element,
+    declared: &BTreeSet<Option<String>>,
+    out: &mut BTreeSet<Option<String>>,
+) {
     let mut here = declared.clone();
     for d in &e.ns_decls {
         here.insert(d.prefix.clone());

@@ -8,7 +8,7 @@ use base64::Engine as _;
 
 use super::{
     Attachment, Body, Code, DSIG_NS, DocumentType, EDXML_NS, Envelope, EnvelopeError,
-    EnvelopeLimits, Extension, Extensions, MessageHeader, OtherInfo, Organization,
+    EnvelopeLimits, Extension, Extensions, MessageHeader, Organization, OtherInfo,
     PromulgationInfo, ResponseFor, SignerInfo, TraceHeader, free_prefixes,
 };
 use crate::doc::label::{LABEL_NS, Label, Level};
@@ -137,9 +137,7 @@ fn children<'a>(
         };
         let cpath = format!("{path}/{}", c.qname());
         let ns = c.ns.as_deref().unwrap_or("");
-        let slot = slots
-            .iter()
-            .position(|s| s.ns == ns && s.local == c.local);
+        let slot = slots.iter().position(|s| s.ns == ns && s.local == c.local);
         match slot {
             Some(j) => {
                 let taken = found.get(j).map_or(0, Vec::len);

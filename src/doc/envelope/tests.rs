@@ -1,3 +1,5 @@
+#![allow(clippy::string_slice)]
+
 use super::*;
 use crate::doc::c14n::{Options, canonicalize};
 use crate::doc::label::Level;
@@ -134,14 +136,15 @@ fn unknown_level_is_refused() {
 #[test]
 fn label_parts_are_all_required_and_checked() {
     let x = mutated("<lt:Public>true</lt:Public>", "");
-    assert!(
-        matches!(read(&x), Err(EnvelopeError::Missing { path }) if path.ends_with("Public"))
-    );
+    assert!(matches!(read(&x), Err(EnvelopeError::Missing { path }) if path.ends_with("Public")));
     let x = mutated("<lt:Public>true", "<lt:Public>1");
     assert!(matches!(read(&x), Err(EnvelopeError::InvalidValue { .. })));
     let x = mutated("<lt:Procedure>VB-01", "<lt:Procedure>vb-01");
     assert!(matches!(read(&x), Err(EnvelopeError::InvalidValue { .. })));
-    let x = mutated("<lt:Public>true</lt:Public>", "<lt:Public>true</lt:Public><lt:Extra/>");
+    let x = mutated(
+        "<lt:Public>true</lt:Public>",
+        "<lt:Public>true</lt:Public><lt:Extra/>",
+    );
     assert!(matches!(
         read(&x),
         Err(EnvelopeError::UnexpectedElement { .. })
@@ -162,9 +165,15 @@ fn invalid_organ_id_names_path_and_value() {
 
 #[test]
 fn dates_bad_refused_and_dmy_accepted() {
-    let x = mutated("<PromulgationDate>2017/03/21", "<PromulgationDate>2017-03-21");
+    let x = mutated(
+        "<PromulgationDate>2017/03/21",
+        "<PromulgationDate>2017-03-21",
+    );
     assert!(matches!(read(&x), Err(EnvelopeError::BadDate { value, .. }) if value == "2017-03-21"));
-    let x = mutated("<PromulgationDate>2017/03/21", "<PromulgationDate>21/03/2017");
+    let x = mutated(
+        "<PromulgationDate>2017/03/21",
+        "<PromulgationDate>21/03/2017",
+    );
     let env = read(&x).unwrap();
     assert_eq!(env, sample());
     assert!(text_of(&env).contains("<PromulgationDate>2017/03/21<"));
@@ -183,21 +192,39 @@ fn structure_errors_are_named() {
     let x = mutated("<Content>", "<Subject>x</Subject><Content>");
     assert!(matches!(read(&x), Err(EnvelopeError::Duplicate { .. })));
     let x = mutated("<BussinessDocType>0</BussinessDocType>", "");
-    let x = x.replacen("<DocumentId>", "<BussinessDocType>0</BussinessDocType><DocumentId>", 1);
+    let x = x.replacen(
+        "<DocumentId>",
+        "<BussinessDocType>0</BussinessDocType><DocumentId>",
+        1,
+    );
     assert!(matches!(read(&x), Err(EnvelopeError::OutOfOrder { .. })));
     let x = mutated("<Subject>", "<f:X xmlns:f=\"urn:f\"/><Subject>");
     assert!(matches!(read(&x), Err(EnvelopeError::ForeignElement { ns, .. }) if ns == "urn:f"));
     let x = mutated("<Subject>", "<X xmlns=\"\"/><Subject>");
-    assert!(matches!(read(&x), Err(EnvelopeError::ForeignElement { .. })));
+    assert!(matches!(
+        read(&x),
+        Err(EnvelopeError::ForeignElement { .. })
+    ));
     let x = mutated("<CodeNumber>", "<Unknown/><CodeNumber>");
-    assert!(matches!(read(&x), Err(EnvelopeError::UnexpectedElement { .. })));
+    assert!(matches!(
+        read(&x),
+        Err(EnvelopeError::UnexpectedElement { .. })
+    ));
     let x = mutated("<Subject>", "<Subject lang=\"vi\">");
-    assert!(matches!(read(&x), Err(EnvelopeError::UnexpectedAttribute { name, .. }) if name == "lang"));
+    assert!(
+        matches!(read(&x), Err(EnvelopeError::UnexpectedAttribute { name, .. }) if name == "lang")
+    );
     let x = mutated("<Subject>", "stray<Subject>");
-    assert!(matches!(read(&x), Err(EnvelopeError::UnexpectedText { .. })));
+    assert!(matches!(
+        read(&x),
+        Err(EnvelopeError::UnexpectedText { .. })
+    ));
     let x = mutated("<Subject>Về", "<Subject><b/>Về");
     assert!(matches!(read(&x), Err(EnvelopeError::NotText { .. })));
-    let x = mutated("<DocumentId>HU.CHAUTHANH,2017/03/21,07/NQ/ĐUK<", "<DocumentId><");
+    let x = mutated(
+        "<DocumentId>HU.CHAUTHANH,2017/03/21,07/NQ/ĐUK<",
+        "<DocumentId><",
+    );
     assert!(matches!(read(&x), Err(EnvelopeError::InvalidValue { .. })));
     assert!(matches!(
         read("<edXMLEnvelope/>"),
@@ -210,7 +237,11 @@ fn structure_errors_are_named() {
 fn unknown_edxml_elements_are_kept_in_place() {
     let x = mutated("<Subject>", "<Extra a=\"1\">x<Inner/></Extra><Subject>");
     let x = x.replacen("</edXMLBody>", "<Tail/></edXMLBody>", 1);
-    let x = x.replacen("<OrganName>Văn phòng Tỉnh", "<OrganCode>9</OrganCode><OrganName>Văn phòng Tỉnh", 1);
+    let x = x.replacen(
+        "<OrganName>Văn phòng Tỉnh",
+        "<OrganCode>9</OrganCode><OrganName>Văn phòng Tỉnh",
+        1,
+    );
     let env = read(&x).unwrap();
     let ext = &env.header.ext.0;
     assert_eq!(ext.len(), 1);
@@ -234,7 +265,11 @@ fn kept_elements_carry_the_declarations_they_use() {
              xmlns:e=\"http://www.mic.gov.vn/TBT/QCVN_102_2016\" xmlns:f=\"urn:f\"",
             1,
         )
-        .replacen("<Subject>", "<e:Extra f:a=\"1\"><f:in/></e:Extra><Subject>", 1);
+        .replacen(
+            "<Subject>",
+            "<e:Extra f:a=\"1\"><f:in/></e:Extra><Subject>",
+            1,
+        );
     let (doc, env) = parse_envelope(x.as_bytes(), &EnvelopeLimits::default()).unwrap();
     let kept = &env.header.ext.0[0].element;
     let prefixes: Vec<_> = kept.ns_decls.iter().map(|d| d.prefix.clone()).collect();
@@ -269,7 +304,11 @@ fn signature_is_kept_opaque() {
     assert!(sig.is(DSIG_NS, "Signature"));
     assert_eq!(read(&text_of(&env)).unwrap(), env);
     // A second signature is refused.
-    let x = x.replacen("</edXMLHeader>", "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"/></edXMLHeader>", 1);
+    let x = x.replacen(
+        "</edXMLHeader>",
+        "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"/></edXMLHeader>",
+        1,
+    );
     assert!(matches!(read(&x), Err(EnvelopeError::Duplicate { .. })));
 }
 
@@ -278,7 +317,11 @@ fn attachment_checks() {
     let x = mutated("<Size>5<", "<Size>6<");
     assert!(matches!(
         read(&x),
-        Err(EnvelopeError::SizeMismatch { declared: 6, actual: 5, .. })
+        Err(EnvelopeError::SizeMismatch {
+            declared: 6,
+            actual: 5,
+            ..
+        })
     ));
     // "hellp" instead of "hello": same size, other digest.
     let x = mutated("aGVsbG8=", "aGVsbHA=");
@@ -291,8 +334,14 @@ fn attachment_checks() {
     );
     let x = mutated("aGVsbG8=", "aGVs*G8=");
     assert!(matches!(read(&x), Err(EnvelopeError::BadBase64 { .. })));
-    let x = mutated("Attachment ContentId=\"att-1\"", "Attachment ContentId=\"att-2\"");
-    assert!(matches!(read(&x), Err(EnvelopeError::AttachmentMismatch { .. })));
+    let x = mutated(
+        "Attachment ContentId=\"att-1\"",
+        "Attachment ContentId=\"att-2\"",
+    );
+    assert!(matches!(
+        read(&x),
+        Err(EnvelopeError::AttachmentMismatch { .. })
+    ));
     let x = mutated("<FileName>a.txt", "<FileName>../a.txt");
     assert!(matches!(read(&x), Err(EnvelopeError::InvalidValue { .. })));
     let x = mutated("<ContentType>text/plain", "<ContentType>text");
@@ -310,8 +359,15 @@ fn attachment_checks() {
     ));
     let mut none = sample();
     none.body.attachments.clear();
-    let t = text_of(&none).replacen("<edXMLManifest/>", "<edXMLManifest/><Attachment ContentId=\"x\"/>", 1);
-    assert!(matches!(read(&t), Err(EnvelopeError::AttachmentMismatch { .. })));
+    let t = text_of(&none).replacen(
+        "<edXMLManifest/>",
+        "<edXMLManifest/><Attachment ContentId=\"x\"/>",
+        1,
+    );
+    assert!(matches!(
+        read(&t),
+        Err(EnvelopeError::AttachmentMismatch { .. })
+    ));
 }
 
 fn limited(env: &Envelope, limits: &EnvelopeLimits) -> Result<Envelope, EnvelopeError> {
@@ -328,9 +384,15 @@ fn limits_hold_at_n_and_refuse_n_plus_1() {
 
     let mut env = sample();
     env.header.to = (0..3).map(|i| organ(&format!("X{i}"), "x")).collect();
-    let l = EnvelopeLimits { max_recipients: 3, ..base.clone() };
+    let l = EnvelopeLimits {
+        max_recipients: 3,
+        ..base.clone()
+    };
     assert!(limited(&env, &l).is_ok());
-    let l = EnvelopeLimits { max_recipients: 2, ..base.clone() };
+    let l = EnvelopeLimits {
+        max_recipients: 2,
+        ..base.clone()
+    };
     assert!(is_limit(limited(&env, &l), "max_recipients"));
 
     let mut env = sample();
@@ -342,42 +404,84 @@ fn limits_hold_at_n_and_refuse_n_plus_1() {
             data: vec![7; 10],
         })
         .collect();
-    let l = EnvelopeLimits { max_attachments: 3, ..base.clone() };
+    let l = EnvelopeLimits {
+        max_attachments: 3,
+        ..base.clone()
+    };
     assert!(limited(&env, &l).is_ok());
-    let l = EnvelopeLimits { max_attachments: 2, ..base.clone() };
+    let l = EnvelopeLimits {
+        max_attachments: 2,
+        ..base.clone()
+    };
     assert!(is_limit(limited(&env, &l), "max_attachments"));
-    let l = EnvelopeLimits { max_attachment_bytes: 10, ..base.clone() };
+    let l = EnvelopeLimits {
+        max_attachment_bytes: 10,
+        ..base.clone()
+    };
     assert!(limited(&env, &l).is_ok());
-    let l = EnvelopeLimits { max_attachment_bytes: 9, ..base.clone() };
+    let l = EnvelopeLimits {
+        max_attachment_bytes: 9,
+        ..base.clone()
+    };
     assert!(is_limit(limited(&env, &l), "max_attachment_bytes"));
-    let l = EnvelopeLimits { max_total_attachment_bytes: 30, ..base.clone() };
+    let l = EnvelopeLimits {
+        max_total_attachment_bytes: 30,
+        ..base.clone()
+    };
     assert!(limited(&env, &l).is_ok());
-    let l = EnvelopeLimits { max_total_attachment_bytes: 29, ..base.clone() };
+    let l = EnvelopeLimits {
+        max_total_attachment_bytes: 29,
+        ..base.clone()
+    };
     assert!(is_limit(limited(&env, &l), "max_total_attachment_bytes"));
 
     let mut env = sample();
     env.header.subject = "ạ".repeat(10);
     env.header.content = "ư".repeat(20);
     env.header.to_places = vec!["p".into(); 4];
-    let l = EnvelopeLimits { max_subject_chars: 10, ..base.clone() };
+    let l = EnvelopeLimits {
+        max_subject_chars: 10,
+        ..base.clone()
+    };
     assert!(limited(&env, &l).is_ok());
-    let l = EnvelopeLimits { max_subject_chars: 9, ..base.clone() };
+    let l = EnvelopeLimits {
+        max_subject_chars: 9,
+        ..base.clone()
+    };
     assert!(is_limit(limited(&env, &l), "max_subject_chars"));
-    let l = EnvelopeLimits { max_content_chars: 20, ..base.clone() };
+    let l = EnvelopeLimits {
+        max_content_chars: 20,
+        ..base.clone()
+    };
     assert!(limited(&env, &l).is_ok());
-    let l = EnvelopeLimits { max_content_chars: 19, ..base.clone() };
+    let l = EnvelopeLimits {
+        max_content_chars: 19,
+        ..base.clone()
+    };
     assert!(is_limit(limited(&env, &l), "max_content_chars"));
-    let l = EnvelopeLimits { max_list_items: 4, ..base.clone() };
+    let l = EnvelopeLimits {
+        max_list_items: 4,
+        ..base.clone()
+    };
     assert!(limited(&env, &l).is_ok());
-    let l = EnvelopeLimits { max_list_items: 3, ..base.clone() };
+    let l = EnvelopeLimits {
+        max_list_items: 3,
+        ..base.clone()
+    };
     assert!(is_limit(limited(&env, &l), "max_list_items"));
 
     // The longest field of the sample is the manifest Digest: 44 characters of base64.
     let longest = sample().body.attachments[0].digest_b64().len();
     assert_eq!(longest, 44);
-    let l = EnvelopeLimits { max_field_chars: longest, ..base.clone() };
+    let l = EnvelopeLimits {
+        max_field_chars: longest,
+        ..base.clone()
+    };
     assert!(limited(&sample(), &l).is_ok());
-    let l = EnvelopeLimits { max_field_chars: longest - 1, ..base };
+    let l = EnvelopeLimits {
+        max_field_chars: longest - 1,
+        ..base
+    };
     assert!(is_limit(limited(&sample(), &l), "max_field_chars"));
 }
 
