@@ -1,3 +1,5 @@
+#![allow(clippy::string_slice)]
+
 use super::*;
 use crate::doc::c14n::{Options, canonicalize};
 use crate::doc::label::Level;
@@ -488,4 +490,25 @@ fn attachment_debug_hides_bytes() {
     let a = &sample().body.attachments[0];
     let d = format!("{a:?}");
     assert!(d.contains("size: 5") && !d.contains("104"), "{d}");
+}
+
+#[test]
+fn another_layout_reads_the_same_and_is_rewritten_in_ours() {
+    let ours = text_of(&sample());
+    // No indentation, comments, a prefixed label namespace of another name, dd/MM/yyyy.
+    let theirs = ours
+        .replace("\n", "")
+        .replace("  ", "")
+        .replacen("<Subject>", "<!-- trích yếu --><Subject>", 1)
+        .replace("lt:", "nhan:")
+        .replace("xmlns:lt=", "xmlns:nhan=")
+        .replacen(
+            "<PromulgationDate>2017/03/21",
+            "<PromulgationDate>21/03/2017",
+            1,
+        );
+    assert_ne!(theirs, ours);
+    let env = read(&theirs).unwrap();
+    assert_eq!(env, sample());
+    assert_eq!(text_of(&env), ours);
 }
