@@ -4,7 +4,10 @@
 //! an attacker reaches for is refused here, each with a named error: DOCTYPE (and so every entity
 //! declaration, billion laughs, XXE), entities other than the five predefined, processing
 //! instructions, non-UTF-8 encodings, unbound prefixes, duplicate attributes, content after the
-//! root, and every size past [`Limits`]. Work is linear in the input: one pass, no backtracking,
+//! root, and every size past [`Limits`]. Where quick-xml is lenient (names, start-tag syntax, the
+//! XML declaration, `]]>` in text) the checks here make the accepted language match libxml2's,
+//! and namespace names must be plain absolute URIs so exclusive c14n has one answer
+//! (`tests/c14n_xmllint.rs` compares against `xmllint --exc-c14n`). Work is linear in the input: one pass, no backtracking,
 //! no expansion.
 
 use std::collections::HashSet;
