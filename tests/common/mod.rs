@@ -10,6 +10,8 @@
     clippy::string_slice
 )]
 
+pub mod gateways;
+
 use std::sync::OnceLock;
 
 use rcgen::{

@@ -1,0 +1,209 @@
+//! Three real gateways (district → province → central) as child processes on loopback: real
+//! mutual TLS, real sled stores on disk, documents signed with the demo PKI.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
+
+mod common;
+
+use common::gateways::{Demo, eventually, submit};
+use lienthong::sign::{TrustStore, VerifyOptions, verify};
+
+fn trust(demo: &Demo) -> TrustStore {
+    let mut t = TrustStore::new();
+    t.add_anchors_pem_file(demo.root()).unwrap();
+    t
+}
+
+fn inbox_ids(demo: &Demo, role: &str, wait: u64) -> Vec<String> {
+    let r = demo
+        .client(role, "receive")
+        .get(&format!("/api/v1/inbox?limit=100&wait={wait}"))
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["message_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn documents_relay_one_and_two_hops_and_arrive_once() {
+    let mut demo = Demo::new();
+    demo.start_all();
+    let office = demo.client("district", "submit");
+
+    let to_province = demo.envelope(&["TU.BENTRE"], "thuong", "VB-01", 0, "Nghị quyết chuyển đổi số");
+    let r = submit(&office, &to_province);
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id1 = r.json()["message_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        r.header("location").unwrap(),
+        format!("/api/v1/documents/{id1}")
+    );
+
+    let to_central = demo.envelope(&["VPTW"], "thuong", "VB-01", 3, "Thông báo hỏa tốc");
+    let r = submit(&office, &to_central);
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id2 = r.json()["message_id"].as_str().unwrap().to_owned();
+
+    let mat = demo.envelope(&["TU.BENTRE"], "mat", "TCCB-05", 1, "Báo cáo mật");
+    let r = submit(&office, &mat);
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id3 = r.json()["message_id"].as_str().unwrap().to_owned();
+
+    // The province's receiving system long-polls until both of its documents are there.
+    let got = eventually("province inbox", 60, || {
+        let ids = inbox_ids(&demo, "province", 5);
+        (ids.contains(&id1) && ids.contains(&id3)).then_some(ids)
+    });
+    assert_eq!(got.iter().filter(|i| **i == id1).count(), 1);
+
+    // Fetch: the bytes are the signed envelope, and they verify with the demo anchor.
+    let rcv = demo.client("province", "receive");
+    let f = rcv.get(&format!("/api/v1/inbox/{id1}")).unwrap();
+    assert_eq!(f.status, 200);
+    assert_eq!(f.header("content-type"), Some("application/xml"));
+    let v = verify(&f.body, &trust(&demo), &VerifyOptions::now()).unwrap();
+    assert_eq!(v.signer().organ(), "HU.CHAUTHANH");
+
+    // Two hops: the central office gets the Hỏa tốc notice, with the trace of both hops.
+    let central = eventually("central inbox", 60, || {
+        let ids = inbox_ids(&demo, "central", 5);
+        ids.contains(&id2).then_some(ids)
+    });
+    assert_eq!(central.iter().filter(|i| **i == id2).count(), 1);
+    let meta = demo
+        .client("central", "receive")
+        .get(&format!("/api/v1/inbox/{id2}/meta"))
+        .unwrap()
+        .json();
+    let trace: Vec<&str> = meta["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["organ"].as_str().unwrap())
+        .collect();
+    assert_eq!(trace, vec!["HU.CHAUTHANH", "TU.BENTRE"]);
+    assert_eq!(meta["priority"], 3);
+
+    // Ack is idempotent and removes the document from the pending list.
+    let a = rcv.post(&format!("/api/v1/inbox/{id1}/ack"), "application/json", b"").unwrap();
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.json()["already_acked"], false);
+    let a = rcv.post(&format!("/api/v1/inbox/{id1}/ack"), "application/json", b"").unwrap();
+    assert_eq!(a.json()["already_acked"], true);
+    assert!(!inbox_ids(&demo, "province", 0).contains(&id1));
+
+    // The district office sees the delivery with the province's receipt.
+    let st = office.get(&format!("/api/v1/documents/{id1}")).unwrap();
+    assert_eq!(st.status, 200);
+    let st = st.json();
+    assert_eq!(st["recipients"][0]["state"], "delivered", "{st}");
+    assert_eq!(st["recipients"][0]["via"], "TU.BENTRE");
+
+    // Graceful shutdown exits 0.
+    assert_eq!(demo.stop("district"), Some(0));
+}
+
+#[test]
+fn refusals_at_the_door() {
+    let mut demo = Demo::new();
+    demo.start("district");
+    let office = demo.client("district", "submit");
+
+    // Tối mật never travels: 422 with the rule.
+    let secret = demo.envelope(&["TU.BENTRE"], "toi-mat", "VB-01", 0, "Tài liệu tối mật");
+    let r = submit(&office, &secret);
+    assert_eq!(r.status, 422);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        r.json()["type"],
+        "urn:lienthong:problem:policy/crypto-channel-only"
+    );
+    // The refusal does not echo the classified subject.
+    assert!(!r.text().contains("Tài liệu tối mật"));
+
+    let ok = demo.envelope(&["TU.BENTRE"], "thuong", "VB-01", 0, "Công văn");
+    // No token: 401. A receive-only token: 403. Wrong media type: 415.
+    assert_eq!(submit(&office.with_token(None), &ok).status, 401);
+    assert_eq!(submit(&office.with_token(Some("lt_wrong")), &ok).status, 401);
+    assert_eq!(submit(&demo.client("district", "receive"), &ok).status, 403);
+    let r = office
+        .post("/api/v1/documents", "application/json", &ok)
+        .unwrap();
+    assert_eq!(r.status, 415);
+    // Malformed XML: 400 with the parser's reason.
+    let r = submit(&office, b"<edXMLEnvelope><unclosed></edXMLEnvelope>");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["type"], "urn:lienthong:problem:envelope/invalid");
+    // A DOCTYPE is refused by the one XML door.
+    let r = submit(&office, b"<!DOCTYPE x [<!ENTITY a \"b\">]><x>&a;</x>");
+    assert_eq!(r.status, 400);
+    // Unknown procedure: refused by rule 1.
+    let unknown = String::from_utf8(ok.clone())
+        .unwrap()
+        .replace("<lt:Procedure>VB-01</lt:Procedure>", "<lt:Procedure>ZZ-99</lt:Procedure>");
+    let r = submit(&office, unknown.as_bytes());
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json()["type"], "urn:lienthong:problem:policy/unknown-procedure");
+    // Sending as another organ: 403.
+    let other = String::from_utf8(ok.clone())
+        .unwrap()
+        .replacen("<OrganId>HU.CHAUTHANH</OrganId>", "<OrganId>TU.BENTRE</OrganId>", 1);
+    let r = submit(&office, other.as_bytes());
+    assert_eq!(r.status, 403, "{}", r.text());
+    // Oversized: 413.
+    let big = vec![b' '; 17 * 1024 * 1024];
+    let r = submit(&office, &big);
+    assert_eq!(r.status, 413);
+    // Ids that are not ids: 400, never a path.
+    let r = demo
+        .client("district", "receive")
+        .get("/api/v1/inbox/..%2F..%2Fetc%2Fpasswd")
+        .unwrap();
+    assert_eq!(r.status, 400);
+    // Nothing of the above was stored.
+    let sent = office.get("/api/v1/documents").unwrap().json();
+    assert_eq!(sent["documents"].as_array().unwrap().len(), 0, "{sent}");
+}
+
+#[test]
+fn exchange_requires_a_client_certificate() {
+    let mut demo = Demo::new();
+    demo.start("province");
+    // The API client presents no certificate: the exchange listener refuses the handshake.
+    let g = demo.gw("province");
+    let c = lienthong::client::Client::new(demo.root(), &g.exchange_url, None).unwrap();
+    assert!(c.get("/healthz").is_err());
+    // The API listener itself accepts it.
+    let c = lienthong::client::Client::new(demo.root(), &g.api_url, None).unwrap();
+    assert_eq!(c.get("/healthz").unwrap().status, 200);
+}
+
+#[test]
+fn peer_down_then_up_delivers_once() {
+    let mut demo = Demo::new();
+    demo.start("district");
+    demo.start("province");
+    let office = demo.client("district", "submit");
+    let xml = demo.envelope(&["VPTW"], "thuong", "VB-01", 0, "Gửi Trung ương khi mạng gián đoạn");
+    let r = submit(&office, &xml);
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["message_id"].as_str().unwrap().to_owned();
+    // The province has it queued for the central office, which is down.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    demo.start("central");
+    let ids = eventually("central inbox after restart", 60, || {
+        let ids = inbox_ids(&demo, "central", 5);
+        ids.contains(&id).then_some(ids)
+    });
+    assert_eq!(ids.iter().filter(|i| **i == id).count(), 1);
+}
