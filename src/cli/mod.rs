@@ -1,9 +1,12 @@
 //! Subcommands, one module per group. Each returns `Result<(), CliError>`; `main` prints the
 //! message and exits with its code.
 
+pub(crate) mod demo;
 pub(crate) mod doc;
 pub(crate) mod keys;
 pub(crate) mod pki;
+pub(crate) mod quickstart;
+pub(crate) mod serve;
 pub(crate) mod sign;
 
 use clap::{Parser, Subcommand};
@@ -56,6 +59,20 @@ enum Command {
     /// A small CA for staff and tests: init, issue, revoke, CRL.
     #[command(subcommand)]
     Pki(pki::PkiCommand),
+    /// Run a gateway.
+    Serve(serve::ServeArgs),
+    /// The quickstart (three gateways, documents relayed end to end), or `demo setup`.
+    Demo(DemoArgs),
+}
+
+/// `lienthong demo [setup …]`.
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+struct DemoArgs {
+    #[command(subcommand)]
+    command: Option<demo::DemoCommand>,
+    #[command(flatten)]
+    run: quickstart::QuickstartArgs,
 }
 
 pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
@@ -65,5 +82,10 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Verify(a) => sign::run_verify(a),
         Command::Keys(c) => keys::run(c),
         Command::Pki(c) => pki::run(c),
+        Command::Serve(a) => serve::run(a),
+        Command::Demo(DemoArgs {
+            command: Some(c), ..
+        }) => demo::run(c),
+        Command::Demo(DemoArgs { command: None, run }) => quickstart::run(run),
     }
 }

@@ -1,0 +1,512 @@
+//! `lienthong demo`: the quickstart. Sets up three gateways (central, province, district) on
+//! loopback, starts them as child processes, drives them through the real HTTPS API as the
+//! district office and as the receiving systems, and prints a report — or exits non-zero with
+//! the step that did not behave.
+
+use std::io::{BufRead, BufReader, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde::Serialize;
+
+use super::CliError;
+use lienthong::client::Client;
+use lienthong::demo::{DemoSetup, SetupOptions};
+use lienthong::sign::{TrustStore, VerifyOptions, verify};
+
+/// Arguments of `lienthong demo` (the quickstart).
+#[derive(Args, Debug)]
+pub(crate) struct QuickstartArgs {
+    /// Where to write the demo (default: a fresh directory under the system temp dir).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Leave the three gateways running and print how to reach them; stop with Ctrl-C.
+    #[arg(long)]
+    keep_running: bool,
+    /// Print the report as JSON (steps and documents).
+    #[arg(long)]
+    json: bool,
+    /// PBKDF2 iterations for the demo keys (default 600,000; lower only for tests).
+    #[arg(long, hide = true)]
+    pbkdf2_iterations: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct Step {
+    name: String,
+    ok: bool,
+    detail: String,
+}
+
+#[derive(Serialize, Default, Clone)]
+struct DocRow {
+    id: String,
+    from: String,
+    to: String,
+    level: String,
+    priority: u8,
+    hops: Vec<String>,
+    signer: String,
+    delivered_ms: Option<u64>,
+    status: String,
+    refused_reason: Option<String>,
+    #[serde(skip)]
+    title: String,
+}
+
+#[derive(Serialize)]
+struct Report {
+    dir: PathBuf,
+    steps: Vec<Step>,
+    documents: Vec<DocRow>,
+}
+
+struct Gateways {
+    children: Vec<(String, Child)>,
+}
+
+impl Drop for Gateways {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.children {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+        }
+        for (_, c) in &mut self.children {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if matches!(c.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+struct Progress {
+    plain: bool,
+    quiet: bool,
+}
+
+impl Progress {
+    fn step(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.plain {
+            eprintln!("- {text}");
+        } else {
+            eprintln!("\x1b[1m▸\x1b[0m {text}");
+        }
+    }
+}
+
+fn exe() -> Result<PathBuf, CliError> {
+    std::env::current_exe().map_err(|e| CliError::usage(format!("cannot find myself: {e}")))
+}
+
+fn start_gateway(dir: &Path, role: &str, config: &Path) -> Result<Child, CliError> {
+    let log = dir.join(format!("{role}.log"));
+    let logf = std::fs::File::create(&log)
+        .map_err(|e| CliError::usage(format!("cannot write {}: {e}", log.display())))?;
+    let mut child = Command::new(exe()?)
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(logf)
+        .spawn()
+        .map_err(|e| CliError::usage(format!("cannot start the {role} gateway: {e}")))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| CliError::usage("no stdout from the gateway"))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let _ = tx.send(line);
+        let mut sink = String::new();
+        while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+            sink.clear();
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(line) if line.contains("\"ready\":true") => Ok(child),
+        _ => {
+            let _ = child.kill();
+            Err(CliError::invalid(format!(
+                "the {role} gateway did not start; see {}",
+                log.display()
+            )))
+        }
+    }
+}
+
+fn new_doc(
+    dir: &Path,
+    name: &str,
+    to: &str,
+    level: &str,
+    procedure: &str,
+    priority: u8,
+    code: &str,
+    notation: &str,
+    subject: &str,
+) -> Result<Vec<u8>, CliError> {
+    let out = dir.join("documents").join(format!("{name}.xml"));
+    if let Some(p) = out.parent() {
+        std::fs::create_dir_all(p).map_err(|e| CliError::usage(e.to_string()))?;
+    }
+    let mut cmd = Command::new(exe()?);
+    cmd.args(["doc", "new", "--from", "HU.CHAUTHANH", "--to", to])
+        .args(["--code", code, "--notation", notation, "--subject", subject])
+        .args(["--level", level, "--procedure", procedure])
+        .args(["--priority", &priority.to_string(), "-o"])
+        .arg(&out);
+    if level == "thuong" {
+        cmd.arg("--public");
+    }
+    let o = cmd
+        .output()
+        .map_err(|e| CliError::usage(format!("doc new: {e}")))?;
+    if !o.status.success() {
+        return Err(CliError::invalid(format!(
+            "doc new {name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        )));
+    }
+    std::fs::read(&out).map_err(|e| CliError::usage(e.to_string()))
+}
+
+pub(crate) fn run(a: QuickstartArgs) -> Result<(), CliError> {
+    let progress = Progress {
+        plain: !std::io::stderr().is_terminal(),
+        quiet: a.json,
+    };
+    let dir = match a.dir {
+        Some(d) => d,
+        None => {
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            std::env::temp_dir().join(format!("lienthong-demo-{stamp}-{}", std::process::id()))
+        }
+    };
+    let mut steps: Vec<Step> = Vec::new();
+    let mut docs: Vec<DocRow> = Vec::new();
+
+    progress.step(&format!("writing the demo PKI, keystores, tokens and configs to {}", dir.display()));
+    let setup = lienthong::demo::setup(
+        &dir,
+        &SetupOptions {
+            base_port: None,
+            pbkdf2_iterations: a.pbkdf2_iterations,
+        },
+    )
+    .map_err(CliError::usage)?;
+    steps.push(Step {
+        name: "setup".into(),
+        ok: true,
+        detail: format!("demo PKI and three gateway configs in {}", dir.display()),
+    });
+
+    progress.step("starting three gateways: central (VPTW), province (TU.BENTRE), district (HU.CHAUTHANH)");
+    let mut gateways = Gateways {
+        children: Vec::new(),
+    };
+    for g in &setup.gateways {
+        let child = start_gateway(&setup.dir, &g.role, &g.config)?;
+        gateways.children.push((g.role.clone(), child));
+    }
+    steps.push(Step {
+        name: "start".into(),
+        ok: true,
+        detail: setup
+            .gateways
+            .iter()
+            .map(|g| format!("{} {}", g.organ, g.api_url))
+            .collect::<Vec<_>>()
+            .join(", "),
+    });
+
+    let result = drive(&setup, &progress, &mut steps, &mut docs);
+    let report = Report {
+        dir: setup.dir.clone(),
+        steps,
+        documents: docs,
+    };
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| CliError::usage(e.to_string()))?
+        );
+    } else {
+        print_report(&report, &setup);
+    }
+    if let Err(e) = result {
+        return Err(e);
+    }
+    if let Some(bad) = report.steps.iter().find(|s| !s.ok) {
+        return Err(CliError::invalid(format!("step {} failed: {}", bad.name, bad.detail)));
+    }
+    if a.keep_running {
+        print_keep_running(&setup);
+        wait_for_ctrl_c();
+        eprintln!("stopping the gateways…");
+    }
+    drop(gateways);
+    Ok(())
+}
+
+fn wait_for_ctrl_c() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    if let Ok(rt) = rt {
+        rt.block_on(async {
+            let _ = tokio::signal::ctrl_c().await;
+        });
+    }
+}
+
+fn client(setup: &DemoSetup, role: &str, token_role: &str) -> Result<Client, CliError> {
+    let g = setup
+        .gateway(role)
+        .ok_or_else(|| CliError::usage(format!("no {role} gateway")))?;
+    let token = match token_role {
+        "submit" => &g.tokens.submit,
+        "receive" => &g.tokens.receive,
+        _ => &g.tokens.admin,
+    };
+    Client::new(&setup.root_pem, &g.api_url, Some(token)).map_err(CliError::usage)
+}
+
+fn drive(
+    setup: &DemoSetup,
+    progress: &Progress,
+    steps: &mut Vec<Step>,
+    docs: &mut Vec<DocRow>,
+) -> Result<(), CliError> {
+    let office = client(setup, "district", "submit")?;
+    let dir = &setup.dir;
+    let plan: [(&str, &str, &str, &str, u8, &str, &str, &str, bool); 5] = [
+        ("nghi-quyet", "TU.BENTRE", "thuong", "VB-01", 0, "07", "NQ/HU", "Nghị quyết về đẩy mạnh chuyển đổi số trong các cơ quan Đảng", true),
+        ("thong-bao-hoa-toc", "VPTW", "thuong", "VB-01", 3, "12", "TB/HU", "Thông báo hỏa tốc về tình hình bão lũ", true),
+        ("bao-cao-mat", "TU.BENTRE", "mat", "VB-01", 1, "25", "BC/HU", "Báo cáo mật về công tác bảo vệ chính trị nội bộ", true),
+        ("tai-lieu-toi-mat", "TU.BENTRE", "toi-mat", "VB-01", 0, "03", "BC/HU", "Tài liệu tối mật", false),
+        ("quy-hoach-can-bo", "TU.BENTRE", "thuong", "TCCB-05", 0, "31", "TTr/HU", "Tờ trình quy hoạch cán bộ", true),
+    ];
+    progress.step("the district office submits five documents through the HTTPS API");
+    let mut submitted: Vec<(String, Instant, usize)> = Vec::new();
+    for (name, to, level, procedure, priority, code, notation, subject, expect_ok) in plan {
+        let xml = new_doc(dir, name, to, level, procedure, priority, code, notation, subject)?;
+        let t0 = Instant::now();
+        let r = office
+            .post("/api/v1/documents", "application/xml", &xml)
+            .map_err(CliError::invalid)?;
+        let j = r.json();
+        let mut row = DocRow {
+            from: "HU.CHAUTHANH".into(),
+            to: to.into(),
+            level: j["level"].as_str().unwrap_or(level).to_owned(),
+            priority,
+            title: name.into(),
+            ..DocRow::default()
+        };
+        if r.status == 202 {
+            row.id = j["message_id"].as_str().unwrap_or_default().to_owned();
+            row.status = "queued".into();
+            submitted.push((row.id.clone(), t0, docs.len()));
+            steps.push(Step {
+                name: format!("submit {name}"),
+                ok: expect_ok,
+                detail: format!("202 accepted, effective level {}", row.level),
+            });
+        } else {
+            let reason = j["detail"].as_str().unwrap_or_default().to_owned();
+            row.status = format!("refused {}", r.status);
+            row.refused_reason = Some(reason.clone());
+            steps.push(Step {
+                name: format!("submit {name}"),
+                ok: !expect_ok && r.status == 422,
+                detail: format!("{} {}: {reason}", r.status, j["type"].as_str().unwrap_or("")),
+            });
+        }
+        docs.push(row);
+    }
+
+    progress.step("the receiving systems of the province and the central office long-poll their inboxes");
+    let mut trust = TrustStore::new();
+    trust
+        .add_anchors_pem_file(&setup.root_pem)
+        .map_err(CliError::usage)?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut pending: Vec<(String, Instant, usize)> = submitted.clone();
+    while !pending.is_empty() && Instant::now() < deadline {
+        for role in ["province", "central"] {
+            let rcv = client(setup, role, "receive")?;
+            let r = rcv
+                .get("/api/v1/inbox?limit=100&wait=2")
+                .map_err(CliError::invalid)?;
+            let list = r.json();
+            for d in list["documents"].as_array().cloned().unwrap_or_default() {
+                let id = d["message_id"].as_str().unwrap_or_default().to_owned();
+                let Some(pos) = pending.iter().position(|(p, _, _)| *p == id) else {
+                    continue;
+                };
+                let (_, t0, row) = pending.remove(pos);
+                let delivered_ms = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
+                let fetched = rcv
+                    .get(&format!("/api/v1/inbox/{id}"))
+                    .map_err(CliError::invalid)?;
+                let meta = rcv
+                    .get(&format!("/api/v1/inbox/{id}/meta"))
+                    .map_err(CliError::invalid)?
+                    .json();
+                let verified = verify(&fetched.body, &trust, &VerifyOptions::now());
+                let ack = rcv
+                    .post(&format!("/api/v1/inbox/{id}/ack"), "application/json", b"")
+                    .map_err(CliError::invalid)?;
+                if let Some(r) = docs.get_mut(row) {
+                    r.delivered_ms = Some(delivered_ms);
+                    r.hops = meta["trace"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|h| h["organ"].as_str().map(str::to_owned))
+                        .chain(std::iter::once(role_organ(role)))
+                        .collect();
+                    match &verified {
+                        Ok(v) => r.signer = v.signer().organ().to_owned(),
+                        Err(e) => r.signer = format!("INVALID: {e}"),
+                    }
+                    r.status = if ack.status == 200 {
+                        "received, verified, acknowledged".into()
+                    } else {
+                        format!("ack failed {}", ack.status)
+                    };
+                    steps.push(Step {
+                        name: format!("receive {}", r.title),
+                        ok: verified.is_ok() && ack.status == 200,
+                        detail: format!(
+                            "{role} inbox after {delivered_ms} ms via {}; signature {}",
+                            r.hops.join(" → "),
+                            if verified.is_ok() { "valid" } else { "INVALID" }
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    for (id, _, row) in pending {
+        steps.push(Step {
+            name: format!(
+                "receive {}",
+                docs.get(row).map(|r| r.title.clone()).unwrap_or_default()
+            ),
+            ok: false,
+            detail: format!("{id} did not arrive within 60 s"),
+        });
+    }
+
+    progress.step("the district office follows its documents");
+    for row in docs.iter_mut().filter(|r| !r.id.is_empty()) {
+        let st = office
+            .get(&format!("/api/v1/documents/{}", row.id))
+            .map_err(CliError::invalid)?
+            .json();
+        let states: Vec<String> = st["recipients"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| r["state"].as_str().map(str::to_owned))
+            .collect();
+        steps.push(Step {
+            name: format!("track {}", row.title),
+            ok: states.iter().all(|s| s == "delivered"),
+            detail: format!("sender sees: {}", states.join(", ")),
+        });
+    }
+    Ok(())
+}
+
+fn role_organ(role: &str) -> String {
+    match role {
+        "central" => "VPTW",
+        "province" => "TU.BENTRE",
+        _ => "HU.CHAUTHANH",
+    }
+    .to_owned()
+}
+
+fn print_report(report: &Report, setup: &DemoSetup) {
+    println!();
+    println!(
+        "{:<20} {:<27} {:<8} {:<4} {:<32} {:<13} {:>6}  {}",
+        "document", "from → to", "level", "prio", "hops", "signed by", "ms", "status"
+    );
+    for d in &report.documents {
+        println!(
+            "{:<20} {:<27} {:<8} {:<4} {:<32} {:<13} {:>6}  {}",
+            d.title,
+            format!("{} → {}", d.from, d.to),
+            d.level,
+            d.priority,
+            if d.hops.is_empty() { "-".to_owned() } else { d.hops.join("→") },
+            if d.signer.is_empty() { "-" } else { d.signer.as_str() },
+            d.delivered_ms.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
+            match &d.refused_reason {
+                Some(r) => format!("{}: {r}", d.status),
+                None => d.status.clone(),
+            }
+        );
+    }
+    println!();
+    let failed: Vec<_> = report.steps.iter().filter(|s| !s.ok).collect();
+    if failed.is_empty() {
+        println!("all {} steps behaved as expected.", report.steps.len());
+    } else {
+        for s in failed {
+            println!("FAILED {}: {}", s.name, s.detail);
+        }
+    }
+    println!();
+    println!("where to look next:");
+    println!("  demo directory : {}", setup.dir.display());
+    println!("  tokens and URLs: {}/demo.json", setup.dir.display());
+    println!("  gateway logs   : {}/<central|province|district>.log", setup.dir.display());
+    println!("  verify a file  : lienthong verify --trust {} FILE.xml", setup.root_pem.display());
+    println!("  run it again   : lienthong demo --keep-running");
+}
+
+fn print_keep_running(setup: &DemoSetup) {
+    println!();
+    println!("the gateways keep running; Ctrl-C stops them.");
+    for g in &setup.gateways {
+        println!("{} ({}): {}", g.role, g.organ, g.api_url);
+        println!(
+            "  curl --cacert {} -H 'Authorization: Bearer {}' {}/api/v1/inbox?wait=30",
+            setup.root_pem.display(),
+            g.tokens.receive,
+            g.api_url
+        );
+    }
+    if let Some(d) = setup.gateway("district") {
+        println!(
+            "  submit: curl --cacert {} -H 'Authorization: Bearer {}' -H 'Content-Type: application/xml' --data-binary @{}/documents/nghi-quyet.xml {}/api/v1/documents",
+            setup.root_pem.display(),
+            d.tokens.submit,
+            setup.dir.display(),
+            d.api_url
+        );
+    }
+}
