@@ -15,6 +15,8 @@
 //! Modules:
 //! - [`doc`]: the XML tree, its one parser (with limits), the writer, exclusive c14n, and the
 //!   typed edXML envelope.
+//! - [`store`]: durable storage (messages, outbox per peer, inbox per organ, dedup) behind the
+//!   [`store::Store`] trait, on sled with group commit.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -24,4 +26,5 @@ pub mod doc;
 pub mod policy;
 pub mod relay;
 pub mod sign;
+pub mod store;
 pub mod tls;

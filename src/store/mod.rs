@@ -1,0 +1,261 @@
+//! Durable storage: messages, the outbox of each peer, the inbox of each local organ, dedup,
+//! delivery states, receipts (as hop records) and status events — behind one [`Store`] trait.
+//!
+//! # The durability contract
+//!
+//! Every method says either **durable on return** or **not durable until flush**. A method that
+//! is durable on return does not return `Ok` before a storage-engine flush that covers its write
+//! has completed. The HTTP layer replies 2xx, sends a receipt or acknowledges only after such a
+//! method returned (DESIGN "Durable before ack"). Delivery is at-least-once on the wire and
+//! exactly-once in the inbox: [`Store::accept`] deduplicates by [`MessageId`], atomically with
+//! the write.
+//!
+//! # Group commit
+//!
+//! A flush costs a disk round trip, so writers share them: each writer commits its sled
+//! transaction, takes a ticket (a generation number) and waits until a flush that started after
+//! its commit has finished. One writer at a time — the leader — runs `Db::flush` on behalf of
+//! everyone who committed before the flush began; writers arriving meanwhile wait for the next
+//! one. With N concurrent writers the number of flushes per document falls towards 1/N.
+//! [`StoreStats::flushes`] and [`StoreStats::durable_writes`] expose the ratio. No background
+//! thread, no lock held during the flush (only the "a leader is flushing" flag).
+//!
+//! # What a sled 0.34 flush guarantees (and what it does not)
+//!
+//! sled 0.34 appends every write to a log made of segments in one file (`<dir>/db`).
+//! `Db::flush` seals the current in-memory IO buffer and waits until every buffer up to the
+//! highest reserved log sequence number is written with `pwrite` and then made stable. On Linux
+//! "stable" is `sync_file_range(WAIT_BEFORE | WRITE | WAIT_AFTER)` over the written range, not
+//! `fsync`/`fdatasync`: the data pages are written to the device, but the call neither flushes
+//! the device's volatile write cache nor commits file metadata (sled falls back to `fsync` only
+//! where `sync_file_range` is unavailable, and calls `fsync` when it truncates or allocates
+//! segments and when it writes a snapshot). Hence:
+//!
+//! - a **process crash** (panic, `kill -9`, OOM kill) after a durable-on-return method returned
+//!   loses nothing: the data already left the process; `tests/store_crash.rs` checks this;
+//! - a **power loss or kernel crash** may lose recent writes on a device with a volatile write
+//!   cache, or where the file's size change was not yet journalled; on copy-on-write file
+//!   systems (btrfs) `sync_file_range` guarantees even less. This is a known limitation of sled
+//!   0.34 (sled issue 1452 "Data is not written durably", and 1351 for btrfs). Run on storage
+//!   with power-loss protection, or drop in another engine behind this trait.
+//!
+//! The trait hides sled entirely (keys, trees, transactions), so a different engine (an
+//! `fdatasync`-ing log, SQLite in WAL mode with `synchronous=FULL`, …) can replace
+//! [`SledStore`] without touching the gateway.
+//!
+//! # Layout (sled implementation)
+//!
+//! Values are JSON; keys are binary and big-endian so that sled's byte order is queue order:
+//! outbox `peer ‖ lane ‖ seq`, inbox `organ ‖ lane ‖ seq`, sent index `from ‖ received_at ‖ seq`,
+//! statuses `id ‖ at_ms ‖ seq`, where `seq` comes from sled's monotonic `generate_id` (FIFO
+//! within a lane) and strings are length-prefixed (so one organ's prefix never matches another's).
+
+mod group_commit;
+mod keys;
+mod sled_store;
+pub mod types;
+
+use std::time::Duration;
+
+pub use sled_store::SledStore;
+pub use types::{
+    Accept, AcceptOutcome, AckOutcome, Delivery, DeliveryKind, HopRecord, InboxItem, Lane,
+    MessageId, MessageMeta, Origin, OutboxDepth, OutboxEntry, OutboxKey, Priority, PurgeReport,
+    SentCursor, SentItem, StatusEvent, StoreStats,
+};
+
+/// Limits and tuning of a store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreLimits {
+    /// Back-pressure: an accept that would put more than this many entries in one peer's outbox
+    /// is refused with [`StoreError::OutboxFull`] (the API answers 503 with Retry-After).
+    /// Default 100 000.
+    pub max_outbox_per_peer: u64,
+    /// How long a flush leader waits for companions before flushing. Default zero: flush as
+    /// soon as the previous flush ends (writers arriving during a flush still share the next).
+    pub flush_window: Duration,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        Self {
+            max_outbox_per_peer: 100_000,
+            flush_window: Duration::ZERO,
+        }
+    }
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The storage engine failed.
+    #[error("the store failed to {op}: {reason}")]
+    Sled {
+        /// What the store was doing.
+        op: &'static str,
+        /// The engine's error, as text.
+        reason: String,
+    },
+    /// A stored record could not be read back.
+    #[error("the store holds an unreadable record in tree {tree} at key {key}")]
+    Corrupt {
+        /// The sled tree.
+        tree: &'static str,
+        /// The key, hex.
+        key: String,
+    },
+    /// Back-pressure: the peer's outbox is full.
+    #[error("the outbox for peer {peer} holds {depth} messages, its limit; try again later")]
+    OutboxFull {
+        /// The peer organ.
+        peer: String,
+        /// Entries in its outbox now.
+        depth: u64,
+    },
+    /// No such message (for this organ), or no such outbox entry.
+    #[error("no message {id} here")]
+    NotFound {
+        /// The id asked for.
+        id: MessageId,
+    },
+    /// Text that should be a message id is not one.
+    #[error("not a message id: {reason}")]
+    InvalidId {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An argument the store refuses.
+    #[error("the store refuses this {field}: {reason}")]
+    Invalid {
+        /// Which argument.
+        field: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The operating system's random generator failed.
+    #[error("the system random generator failed to produce a message id")]
+    Random,
+}
+
+impl StoreError {
+    pub(crate) fn sled(op: &'static str, e: impl std::fmt::Display) -> Self {
+        Self::Sled {
+            op,
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// The gateway's one durable store. Synchronous: call it from async code with
+/// `tokio::task::spawn_blocking`. Implementations are cheap to clone (shared state inside).
+pub trait Store: Send + Sync {
+    /// Stores a message and queues it, atomically, or recognises it as already stored.
+    ///
+    /// **Durable on return** (every outcome: a `Duplicate` also waits for a flush covering the
+    /// first write). Dedup by `meta.id`: same digest → [`AcceptOutcome::Duplicate`] (or
+    /// `DuplicatePurged` after retention), other digest → [`AcceptOutcome::Conflict`]; both
+    /// change nothing. Otherwise stores bytes and metadata, adds an inbox entry per `local`
+    /// organ, an outbox entry per `forward` pair (lane of its priority), and the delivery states.
+    /// Refuses with [`StoreError::OutboxFull`] and changes nothing if a peer's outbox would hold
+    /// more than `max_outbox_per_peer` entries; [`StoreError::Invalid`] for a priority above 4,
+    /// no recipient, or a recipient named twice.
+    fn accept(&self, a: Accept) -> Result<AcceptOutcome, StoreError>;
+
+    /// Up to `limit` entries of `peer`'s outbox whose next attempt time is at or before
+    /// `now_ms`: top lane first, FIFO within a lane. Read only.
+    fn outbox_next(
+        &self,
+        peer: &str,
+        limit: usize,
+        now_ms: i64,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// The bytes of a stored message, to send. Read only.
+    fn outbox_bytes(&self, id: &MessageId) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The peer accepted the entry: removes it from the outbox, records
+    /// [`Delivery::Delivered`] and a [`HopRecord`] with the receipt, atomically.
+    /// **Durable on return.** [`StoreError::NotFound`] if the entry is no longer queued.
+    fn mark_delivered(
+        &self,
+        peer: &str,
+        entry: &OutboxEntry,
+        receipt: String,
+        at_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// A delivery attempt failed: counts it, keeps the error and the next attempt time, and
+    /// sets [`Delivery::InTransit`]. **Not durable until flush** (losing it only repeats an
+    /// attempt early). [`StoreError::NotFound`] if the entry is no longer queued.
+    fn record_failure(
+        &self,
+        peer: &str,
+        entry: &OutboxEntry,
+        error: &str,
+        next_attempt_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Gives up on an entry: removes it from the outbox and records
+    /// [`Delivery::DeadLettered`]. **Durable on return.** [`StoreError::NotFound`] if the
+    /// entry is no longer queued.
+    fn dead_letter(
+        &self,
+        peer: &str,
+        entry: &OutboxEntry,
+        reason: &str,
+        at_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Entries per peer and lane, non-zero ones only (metrics). Read only.
+    fn outbox_depths(&self) -> Result<Vec<OutboxDepth>, StoreError>;
+
+    /// Up to `limit` pending (not acknowledged) items of `organ`'s inbox, top lane first, oldest
+    /// first within a lane. Read only.
+    fn inbox_list(&self, organ: &str, limit: usize) -> Result<Vec<InboxItem>, StoreError>;
+
+    /// A message of `organ`'s inbox (pending or acknowledged), only if `organ` is one of its
+    /// local recipients — never another organ's. Read only.
+    fn inbox_get(
+        &self,
+        organ: &str,
+        id: &MessageId,
+    ) -> Result<Option<(MessageMeta, Vec<u8>)>, StoreError>;
+
+    /// Acknowledges an inbox item; idempotent. **Durable on return** (both outcomes).
+    /// [`StoreError::NotFound`] if `organ` has no such item.
+    fn inbox_ack(&self, organ: &str, id: &MessageId) -> Result<AckOutcome, StoreError>;
+
+    /// Messages sent by `from`, oldest first by `received_at_ms`, from `since_ms` on, keeping
+    /// those with at least one recipient in state `state`; at most `limit`, continuing after
+    /// `cursor`. Returns the page and the cursor of the next page (`None` at the end). Read only.
+    fn sent_list(
+        &self,
+        from: &str,
+        state: Option<DeliveryKind>,
+        since_ms: Option<i64>,
+        limit: usize,
+        cursor: Option<&SentCursor>,
+    ) -> Result<(Vec<SentItem>, Option<SentCursor>), StoreError>;
+
+    /// A message's metadata and delivery states. Read only.
+    fn message(&self, id: &MessageId) -> Result<Option<SentItem>, StoreError>;
+
+    /// Records a status event. **Durable on return.**
+    fn put_status(&self, event: StatusEvent) -> Result<(), StoreError>;
+
+    /// The status events of a message, in time order (ties in arrival order). Read only.
+    fn statuses(&self, id: &MessageId) -> Result<Vec<StatusEvent>, StoreError>;
+
+    /// Makes every write that returned before this call durable. **Durable on return.**
+    fn flush(&self) -> Result<(), StoreError>;
+
+    /// Counters for health and metrics. Read only.
+    fn stats(&self) -> Result<StoreStats, StoreError>;
+
+    /// Retention: removes bytes, metadata, delivery states, statuses and index entries of
+    /// messages finished before `cutoff_ms` — every recipient [`Delivery::Delivered`] or local
+    /// and acknowledged (dead letters are kept for operators) — keeping the dedup tombstone
+    /// (id → digest) so a late duplicate is still recognised. **Durable on return.**
+    fn purge_acked_older_than(&self, cutoff_ms: i64) -> Result<PurgeReport, StoreError>;
+}

@@ -1,0 +1,901 @@
+//! The [`Store`] on sled 0.34: one `Db`, ten trees, multi-tree transactions for every change
+//! that must be atomic, and group commit for durability (see the module docs of `store`).
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+
+use super::group_commit::GroupCommit;
+use super::keys;
+use super::types::{hex_decode, hex_encode};
+use super::{
+    Accept, AcceptOutcome, AckOutcome, Delivery, DeliveryKind, HopRecord, InboxItem, Lane,
+    MessageId, MessageMeta, OutboxDepth, OutboxEntry, OutboxKey, Priority, PurgeReport, SentCursor,
+    SentItem, StatusEvent, Store, StoreError, StoreLimits, StoreStats,
+};
+
+/// sled's page cache size. Modest: the gateway's working set is the queue heads, and the OS page
+/// cache holds the rest of the log.
+const CACHE_CAPACITY: u64 = 64 * 1024 * 1024;
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+// Tree names (also used in `StoreError::Corrupt`).
+const T_META: &str = "meta";
+const T_BYTES: &str = "bytes";
+const T_DEDUP: &str = "dedup";
+const T_DELIVERIES: &str = "deliveries";
+const T_OUTBOX: &str = "outbox";
+const T_INBOX: &str = "inbox";
+const T_MEMBERSHIP: &str = "membership";
+const T_SENT: &str = "sent";
+const T_STATUS: &str = "status";
+const T_COUNTERS: &str = "counters";
+
+/// The metadata record: the public metadata plus what purging needs to find every index entry.
+#[derive(Serialize, Deserialize)]
+struct MessageRecord {
+    meta: MessageMeta,
+    /// Key of this message in the sent index.
+    sent_key: Vec<u8>,
+    /// Local recipient organs (inbox/membership entries).
+    local: Vec<String>,
+}
+
+/// One outbox entry's value.
+#[derive(Serialize, Deserialize)]
+struct OutboxRecord {
+    message: MessageId,
+    recipient: String,
+    priority: u8,
+    attempts: u32,
+    next_attempt_ms: i64,
+    last_error: Option<String>,
+}
+
+/// Inbox membership of (organ, message): where its pending entry is and whether it was acked.
+/// This is also the authorisation record of `inbox_get`: no membership, no access.
+#[derive(Serialize, Deserialize)]
+struct Membership {
+    inbox_key: Vec<u8>,
+    acked: bool,
+}
+
+struct Trees {
+    meta: sled::Tree,
+    bytes: sled::Tree,
+    dedup: sled::Tree,
+    deliveries: sled::Tree,
+    outbox: sled::Tree,
+    inbox: sled::Tree,
+    membership: sled::Tree,
+    sent: sled::Tree,
+    status: sled::Tree,
+    counters: sled::Tree,
+}
+
+struct Inner {
+    db: sled::Db,
+    t: Trees,
+    limits: StoreLimits,
+    commit: GroupCommit,
+}
+
+/// The sled 0.34 implementation of [`Store`]. Clones share one database.
+#[derive(Clone)]
+pub struct SledStore {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SledStore")
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::sled("encode a record", e))
+}
+
+fn decode<T: DeserializeOwned>(tree: &'static str, key: &[u8], v: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(v).map_err(|_| StoreError::Corrupt {
+        tree,
+        key: hex_encode(key),
+    })
+}
+
+fn abort<T>(e: StoreError) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+/// Decoding inside a transaction: a corrupt record aborts it.
+fn tx_decode<T: DeserializeOwned>(tree: &'static str, key: &[u8], v: &[u8]) -> TxResult<T> {
+    decode(tree, key, v).map_err(ConflictableTransactionError::Abort)
+}
+
+fn tx_error(op: &'static str) -> impl Fn(TransactionError<StoreError>) -> StoreError {
+    move |e| match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::sled(op, e),
+    }
+}
+
+fn counter_add(t: &TransactionalTree, key: &[u8], n: u64) -> TxResult<()> {
+    let v = keys::counter_value(t.get(key)?.as_deref()).saturating_add(n);
+    t.insert(key, &v.to_be_bytes())?;
+    Ok(())
+}
+
+fn counter_sub(t: &TransactionalTree, key: &[u8], n: u64) -> TxResult<()> {
+    let v = keys::counter_value(t.get(key)?.as_deref()).saturating_sub(n);
+    if v == 0 {
+        t.remove(key)?;
+    } else {
+        t.insert(key, &v.to_be_bytes())?;
+    }
+    Ok(())
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in directory `path`.
+    ///
+    /// sled's own periodic flush is switched off (`flush_every_ms(None)`): the store flushes
+    /// itself, so that durability is a property of the methods, not of a timer.
+    pub fn open(path: impl AsRef<Path>, limits: StoreLimits) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(CACHE_CAPACITY)
+            .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|e| StoreError::sled("open the database", e))?;
+        let tree = |name: &'static str| {
+            db.open_tree(name)
+                .map_err(|e| StoreError::sled("open a tree", e))
+        };
+        let t = Trees {
+            meta: tree(T_META)?,
+            bytes: tree(T_BYTES)?,
+            dedup: tree(T_DEDUP)?,
+            deliveries: tree(T_DELIVERIES)?,
+            outbox: tree(T_OUTBOX)?,
+            inbox: tree(T_INBOX)?,
+            membership: tree(T_MEMBERSHIP)?,
+            sent: tree(T_SENT)?,
+            status: tree(T_STATUS)?,
+            counters: tree(T_COUNTERS)?,
+        };
+        let commit = GroupCommit::new(limits.flush_window);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                t,
+                limits,
+                commit,
+            }),
+        })
+    }
+
+    fn t(&self) -> &Trees {
+        &self.inner.t
+    }
+
+    /// Waits until everything written before this call is covered by a completed flush.
+    fn durable(&self) -> Result<(), StoreError> {
+        self.wait(self.inner.commit.ticket())
+    }
+
+    /// Waits until a flush covers `ticket`.
+    fn wait(&self, ticket: u64) -> Result<(), StoreError> {
+        self.inner.commit.wait_durable(ticket, || {
+            self.inner
+                .db
+                .flush()
+                .map(|_| ())
+                .map_err(|e| StoreError::sled("flush", e))
+        })
+    }
+
+    fn read_record(&self, id: &MessageId) -> Result<Option<MessageRecord>, StoreError> {
+        let key = id.as_bytes();
+        match self
+            .t()
+            .meta
+            .get(key)
+            .map_err(|e| StoreError::sled("read", e))?
+        {
+            Some(v) => decode(T_META, key, &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn deliveries_of(&self, id: &MessageId) -> Result<Vec<(String, Delivery)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.t().deliveries.scan_prefix(id.as_bytes()) {
+            let (k, v) = kv.map_err(|e| StoreError::sled("read", e))?;
+            let recipient = k
+                .get(16..)
+                .and_then(|r| std::str::from_utf8(r).ok())
+                .ok_or_else(|| StoreError::Corrupt {
+                    tree: T_DELIVERIES,
+                    key: hex_encode(&k),
+                })?;
+            out.push((recipient.to_owned(), decode(T_DELIVERIES, &k, &v)?));
+        }
+        Ok(out)
+    }
+
+    /// Checks that an outbox handle belongs to `peer` and returns the peer's key prefix.
+    fn entry_prefix(peer: &str, entry: &OutboxEntry) -> Result<Vec<u8>, StoreError> {
+        let prefix = keys::string_prefix(peer, "peer")?;
+        if entry.key.0.starts_with(&prefix) && entry.key.0.len() == prefix.len() + 9 {
+            Ok(prefix)
+        } else {
+            Err(StoreError::Invalid {
+                field: "outbox entry",
+                reason: "the entry does not belong to this peer's outbox",
+            })
+        }
+    }
+
+    /// Removes an outbox entry and sets its delivery state, atomically; returns the record.
+    fn finish_entry(
+        &self,
+        peer: &str,
+        entry: &OutboxEntry,
+        op: &'static str,
+        state: impl Fn(&OutboxRecord) -> Delivery,
+        hop: Option<HopRecord>,
+    ) -> Result<(), StoreError> {
+        let prefix = Self::entry_prefix(peer, entry)?;
+        let lane = keys::queue_key_lane(&entry.key.0, prefix.len()).ok_or(StoreError::Invalid {
+            field: "outbox entry",
+            reason: "the entry key has no lane",
+        })?;
+        let counter = keys::outbox_counter_key(&prefix, lane);
+        let t = self.t();
+        let writer = self.inner.commit.begin();
+        (&t.outbox, &t.deliveries, &t.meta, &t.counters)
+            .transaction(|(outbox, deliveries, meta, counters)| {
+                let key = entry.key.0.as_slice();
+                let Some(v) = outbox.remove(key)? else {
+                    return abort(StoreError::NotFound { id: entry.message });
+                };
+                let rec: OutboxRecord = tx_decode(T_OUTBOX, key, &v)?;
+                counter_sub(counters, &counter, 1)?;
+                let dkey = keys::delivery_key(&rec.message, &rec.recipient);
+                let state = encode(&state(&rec)).map_err(ConflictableTransactionError::Abort)?;
+                deliveries.insert(dkey, state)?;
+                if let Some(hop) = &hop {
+                    let id = rec.message.as_bytes();
+                    let Some(v) = meta.get(id)? else {
+                        return abort(StoreError::Corrupt {
+                            tree: T_META,
+                            key: hex_encode(id),
+                        });
+                    };
+                    let mut record: MessageRecord = tx_decode(T_META, id, &v)?;
+                    record.meta.hops.push(hop.clone());
+                    let v = encode(&record).map_err(ConflictableTransactionError::Abort)?;
+                    meta.insert(id, v)?;
+                }
+                Ok(())
+            })
+            .map_err(tx_error(op))?;
+        self.wait(writer.ticket())
+    }
+
+    fn check_accept(a: &Accept) -> Result<(), StoreError> {
+        Priority::try_from(a.meta.priority)?;
+        if a.local.is_empty() && a.forward.is_empty() {
+            return Err(StoreError::Invalid {
+                field: "recipients",
+                reason: "a message goes to at least one organ",
+            });
+        }
+        let mut seen = HashSet::new();
+        let recipients = a.local.iter().chain(a.forward.iter().map(|(_, r)| r));
+        for r in recipients {
+            keys::string_prefix(r, "recipient")?;
+            if !seen.insert(r.as_str()) {
+                return Err(StoreError::Invalid {
+                    field: "recipients",
+                    reason: "a recipient organ is named twice",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Store for SledStore {
+    fn accept(&self, a: Accept) -> Result<AcceptOutcome, StoreError> {
+        Self::check_accept(&a)?;
+        let lane = Priority::try_from(a.meta.priority)?.lane();
+        let id = a.meta.id;
+        let idk = id.as_bytes();
+        let from_prefix = keys::string_prefix(&a.meta.from, "from")?;
+        // Per peer: key prefix and number of entries this accept adds.
+        let mut per_peer: BTreeMap<&str, (Vec<u8>, u64)> = BTreeMap::new();
+        for (peer, _) in &a.forward {
+            let prefix = keys::string_prefix(peer, "peer")?;
+            per_peer.entry(peer.as_str()).or_insert((prefix, 0)).1 += 1;
+        }
+        let local_prefixes = a
+            .local
+            .iter()
+            .map(|o| keys::string_prefix(o, "organ"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let queued = a
+            .forward
+            .iter()
+            .map(|(peer, _)| {
+                encode(&Delivery::Queued {
+                    next_hop: peer.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let local_state = encode(&Delivery::Local)?;
+        let max = self.inner.limits.max_outbox_per_peer;
+        let t = self.t();
+        let writer = self.inner.commit.begin();
+        let outcome = (
+            &t.meta,
+            &t.bytes,
+            &t.dedup,
+            &t.deliveries,
+            &t.outbox,
+            &t.inbox,
+            &t.membership,
+            &t.sent,
+            &t.counters,
+        )
+            .transaction(
+                |(meta, bytes, dedup, deliveries, outbox, inbox, membership, sent, counters)| {
+                    // Dedup first, before any write: exactly-once in the inbox.
+                    if let Some(existing) = dedup.get(idk)? {
+                        if existing.as_ref() != a.meta.digest_hex.as_bytes() {
+                            return Ok(AcceptOutcome::Conflict {
+                                id,
+                                existing_digest_hex: String::from_utf8_lossy(&existing)
+                                    .into_owned(),
+                            });
+                        }
+                        return match meta.get(idk)? {
+                            Some(v) => {
+                                let record: MessageRecord = tx_decode(T_META, idk, &v)?;
+                                Ok(AcceptOutcome::Duplicate {
+                                    meta: Box::new(record.meta),
+                                })
+                            }
+                            None => Ok(AcceptOutcome::DuplicatePurged { id }),
+                        };
+                    }
+                    // Back-pressure, also before any write (the transaction sees the counters
+                    // it reads consistently, so two racing accepts cannot both squeeze in).
+                    for (peer, (prefix, adding)) in &per_peer {
+                        let mut depth = 0u64;
+                        for l in Lane::ALL {
+                            let c = counters.get(keys::outbox_counter_key(prefix, l))?;
+                            depth = depth.saturating_add(keys::counter_value(c.as_deref()));
+                        }
+                        if depth.saturating_add(*adding) > max {
+                            return abort(StoreError::OutboxFull {
+                                peer: (*peer).to_owned(),
+                                depth,
+                            });
+                        }
+                    }
+                    let seq = meta.generate_id()?;
+                    let sent_key = keys::sent_key(&from_prefix, a.meta.received_at_ms, seq);
+                    let record = MessageRecord {
+                        meta: a.meta.clone(),
+                        sent_key: sent_key.clone(),
+                        local: a.local.clone(),
+                    };
+                    let record = encode(&record).map_err(ConflictableTransactionError::Abort)?;
+                    dedup.insert(idk, a.meta.digest_hex.as_bytes())?;
+                    meta.insert(idk, record)?;
+                    bytes.insert(idk, a.bytes.as_slice())?;
+                    sent.insert(sent_key, idk)?;
+                    counter_add(counters, keys::MESSAGES_COUNTER, 1)?;
+                    for (organ, prefix) in a.local.iter().zip(&local_prefixes) {
+                        let inbox_key = keys::queue_key(prefix, lane, seq);
+                        inbox.insert(inbox_key.clone(), idk)?;
+                        let m = encode(&Membership {
+                            inbox_key,
+                            acked: false,
+                        })
+                        .map_err(ConflictableTransactionError::Abort)?;
+                        membership.insert(keys::membership_key(prefix, &id), m)?;
+                        deliveries
+                            .insert(keys::delivery_key(&id, organ), local_state.as_slice())?;
+                    }
+                    for ((peer, recipient), state) in a.forward.iter().zip(&queued) {
+                        let prefix = per_peer.get(peer.as_str()).map(|(p, _)| p);
+                        let Some(prefix) = prefix else {
+                            continue; // unreachable: every forward peer is in per_peer
+                        };
+                        let entry = OutboxRecord {
+                            message: id,
+                            recipient: recipient.clone(),
+                            priority: a.meta.priority,
+                            attempts: 0,
+                            next_attempt_ms: 0,
+                            last_error: None,
+                        };
+                        let entry = encode(&entry).map_err(ConflictableTransactionError::Abort)?;
+                        // A fresh sequence number per entry keeps FIFO across messages.
+                        let entry_seq = meta.generate_id()?;
+                        outbox.insert(keys::queue_key(prefix, lane, entry_seq), entry)?;
+                        counter_add(counters, &keys::outbox_counter_key(prefix, lane), 1)?;
+                        deliveries.insert(keys::delivery_key(&id, recipient), state.as_slice())?;
+                    }
+                    Ok(AcceptOutcome::Stored)
+                },
+            )
+            .map_err(tx_error("accept a message"))?;
+
+        match outcome {
+            // A duplicate's first write may still be waiting for its flush in another thread:
+            // answering "already have it" is an acknowledgement too, so it waits as well.
+            AcceptOutcome::Stored | AcceptOutcome::Duplicate { .. } => {
+                self.wait(writer.ticket())?;
+            }
+            _ => drop(writer),
+        }
+        Ok(outcome)
+    }
+
+    fn outbox_next(
+        &self,
+        peer: &str,
+        limit: usize,
+        now_ms: i64,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let prefix = keys::string_prefix(peer, "peer")?;
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        // Key order is lane then sequence: top lane first, FIFO within a lane.
+        for kv in self.t().outbox.scan_prefix(&prefix) {
+            let (k, v) = kv.map_err(|e| StoreError::sled("read the outbox", e))?;
+            let rec: OutboxRecord = decode(T_OUTBOX, &k, &v)?;
+            if rec.next_attempt_ms > now_ms {
+                continue;
+            }
+            out.push(OutboxEntry {
+                key: OutboxKey(k.to_vec()),
+                message: rec.message,
+                recipient: rec.recipient,
+                priority: rec.priority,
+                attempts: rec.attempts,
+                next_attempt_ms: rec.next_attempt_ms,
+            });
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn outbox_bytes(&self, id: &MessageId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.t()
+            .bytes
+            .get(id.as_bytes())
+            .map(|v| v.map(|v| v.to_vec()))
+            .map_err(|e| StoreError::sled("read message bytes", e))
+    }
+
+    fn mark_delivered(
+        &self,
+        peer: &str,
+        entry: &OutboxEntry,
+        receipt: String,
+        at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let hop = HopRecord {
+            organ: peer.to_owned(),
+            at_ms,
+            receipt: Some(receipt.clone()),
+        };
+        self.finish_entry(
+            peer,
+            entry,
+            "mark a delivery",
+            |_| Delivery::Delivered {
+                via: peer.to_owned(),
+                at_ms,
+                receipt: receipt.clone(),
+            },
+            Some(hop),
+        )
+    }
+
+    fn record_failure(
+        &self,
+        peer: &str,
+        entry: &OutboxEntry,
+        error: &str,
+        next_attempt_ms: i64,
+    ) -> Result<(), StoreError> {
+        Self::entry_prefix(peer, entry)?;
+        let t = self.t();
+        (&t.outbox, &t.deliveries)
+            .transaction(|(outbox, deliveries)| {
+                let key = entry.key.0.as_slice();
+                let Some(v) = outbox.get(key)? else {
+                    return abort(StoreError::NotFound { id: entry.message });
+                };
+                let mut rec: OutboxRecord = tx_decode(T_OUTBOX, key, &v)?;
+                rec.attempts = rec.attempts.saturating_add(1);
+                rec.last_error = Some(error.to_owned());
+                rec.next_attempt_ms = next_attempt_ms;
+                let state = Delivery::InTransit {
+                    next_hop: peer.to_owned(),
+                    attempts: rec.attempts,
+                    last_error: error.to_owned(),
+                    next_attempt_ms,
+                };
+                let state = encode(&state).map_err(ConflictableTransactionError::Abort)?;
+                deliveries.insert(keys::delivery_key(&rec.message, &rec.recipient), state)?;
+                let rec = encode(&rec).map_err(ConflictableTransactionError::Abort)?;
+                outbox.insert(key, rec)?;
+                Ok(())
+            })
+            .map_err(tx_error("record a failed delivery"))
+        // Not durable until flush, by contract: a lost failure only repeats an attempt.
+    }
+
+    fn dead_letter(
+        &self,
+        peer: &str,
+        entry: &OutboxEntry,
+        reason: &str,
+        at_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.finish_entry(
+            peer,
+            entry,
+            "dead-letter a message",
+            |_| Delivery::DeadLettered {
+                reason: reason.to_owned(),
+                at_ms,
+            },
+            None,
+        )
+    }
+
+    fn outbox_depths(&self) -> Result<Vec<OutboxDepth>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.t().counters.scan_prefix(b"o") {
+            let (k, v) = kv.map_err(|e| StoreError::sled("read counters", e))?;
+            let corrupt = || StoreError::Corrupt {
+                tree: T_COUNTERS,
+                key: hex_encode(&k),
+            };
+            // b'o' ‖ len(u16) ‖ peer ‖ lane
+            let len = k
+                .get(1..3)
+                .and_then(|b| <[u8; 2]>::try_from(b).ok())
+                .map(|b| usize::from(u16::from_be_bytes(b)))
+                .ok_or_else(corrupt)?;
+            let peer = k
+                .get(3..3 + len)
+                .and_then(|p| std::str::from_utf8(p).ok())
+                .ok_or_else(corrupt)?;
+            let lane = k
+                .get(3 + len)
+                .copied()
+                .and_then(Lane::from_rank)
+                .ok_or_else(corrupt)?;
+            let count = keys::counter_value(Some(&v));
+            if count > 0 {
+                out.push(OutboxDepth {
+                    peer: peer.to_owned(),
+                    lane,
+                    count,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn inbox_list(&self, organ: &str, limit: usize) -> Result<Vec<InboxItem>, StoreError> {
+        let prefix = keys::string_prefix(organ, "organ")?;
+        let mut out = Vec::new();
+        for kv in self.t().inbox.scan_prefix(&prefix).take(limit) {
+            let (k, v) = kv.map_err(|e| StoreError::sled("read the inbox", e))?;
+            let raw = <[u8; 16]>::try_from(v.as_ref()).map_err(|_| StoreError::Corrupt {
+                tree: T_INBOX,
+                key: hex_encode(&k),
+            })?;
+            let id = MessageId::from_bytes(raw);
+            let record = self.read_record(&id)?.ok_or_else(|| StoreError::Corrupt {
+                tree: T_META,
+                key: hex_encode(&raw),
+            })?;
+            out.push(InboxItem {
+                id,
+                meta: record.meta,
+            });
+        }
+        Ok(out)
+    }
+
+    fn inbox_get(
+        &self,
+        organ: &str,
+        id: &MessageId,
+    ) -> Result<Option<(MessageMeta, Vec<u8>)>, StoreError> {
+        let prefix = keys::string_prefix(organ, "organ")?;
+        let member = self
+            .t()
+            .membership
+            .get(keys::membership_key(&prefix, id))
+            .map_err(|e| StoreError::sled("read the inbox", e))?;
+        // Membership is the authorisation: another organ's message is simply not there.
+        if member.is_none() {
+            return Ok(None);
+        }
+        let Some(record) = self.read_record(id)? else {
+            return Ok(None);
+        };
+        let Some(bytes) = self.outbox_bytes(id)? else {
+            return Ok(None);
+        };
+        Ok(Some((record.meta, bytes)))
+    }
+
+    fn inbox_ack(&self, organ: &str, id: &MessageId) -> Result<AckOutcome, StoreError> {
+        let prefix = keys::string_prefix(organ, "organ")?;
+        let mkey = keys::membership_key(&prefix, id);
+        let t = self.t();
+        let writer = self.inner.commit.begin();
+        let outcome = (&t.inbox, &t.membership)
+            .transaction(|(inbox, membership)| {
+                let Some(v) = membership.get(&mkey)? else {
+                    return abort(StoreError::NotFound { id: *id });
+                };
+                let mut m: Membership = tx_decode(T_MEMBERSHIP, &mkey, &v)?;
+                if m.acked {
+                    return Ok(AckOutcome::AlreadyAcked);
+                }
+                inbox.remove(m.inbox_key.as_slice())?;
+                m.acked = true;
+                let m = encode(&m).map_err(ConflictableTransactionError::Abort)?;
+                membership.insert(mkey.as_slice(), m)?;
+                Ok(AckOutcome::Acked)
+            })
+            .map_err(tx_error("acknowledge an inbox item"))?;
+        // AlreadyAcked too: the first ack may still be waiting for its flush.
+        self.wait(writer.ticket())?;
+        Ok(outcome)
+    }
+
+    fn sent_list(
+        &self,
+        from: &str,
+        state: Option<DeliveryKind>,
+        since_ms: Option<i64>,
+        limit: usize,
+        cursor: Option<&SentCursor>,
+    ) -> Result<(Vec<SentItem>, Option<SentCursor>), StoreError> {
+        let prefix = keys::string_prefix(from, "from")?;
+        let mut page = Vec::new();
+        if limit == 0 {
+            return Ok((page, None));
+        }
+        let start = match (cursor, since_ms) {
+            (Some(c), _) => {
+                let key = hex_decode(c.as_str())
+                    .filter(|k| k.starts_with(&prefix))
+                    .ok_or(StoreError::Invalid {
+                        field: "cursor",
+                        reason: "the cursor belongs to another listing",
+                    })?;
+                Bound::Excluded(key)
+            }
+            (None, Some(since)) => {
+                let mut k = prefix.clone();
+                k.extend_from_slice(&keys::time_key(since));
+                Bound::Included(k)
+            }
+            (None, None) => Bound::Included(prefix.clone()),
+        };
+        for kv in self.t().sent.range::<Vec<u8>, _>((start, Bound::Unbounded)) {
+            let (k, v) = kv.map_err(|e| StoreError::sled("read the sent index", e))?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let raw = <[u8; 16]>::try_from(v.as_ref()).map_err(|_| StoreError::Corrupt {
+                tree: T_SENT,
+                key: hex_encode(&k),
+            })?;
+            let id = MessageId::from_bytes(raw);
+            let Some(record) = self.read_record(&id)? else {
+                continue; // purged between the index read and this one
+            };
+            let deliveries = self.deliveries_of(&id)?;
+            if let Some(kind) = state {
+                if !deliveries.iter().any(|(_, d)| d.kind() == kind) {
+                    continue;
+                }
+            }
+            page.push((record.meta, deliveries));
+            if page.len() >= limit {
+                return Ok((page, Some(SentCursor(hex_encode(&k)))));
+            }
+        }
+        Ok((page, None))
+    }
+
+    fn message(&self, id: &MessageId) -> Result<Option<SentItem>, StoreError> {
+        let Some(record) = self.read_record(id)? else {
+            return Ok(None);
+        };
+        Ok(Some((record.meta, self.deliveries_of(id)?)))
+    }
+
+    fn put_status(&self, event: StatusEvent) -> Result<(), StoreError> {
+        // edXML status codes are two digits, "01" to "16".
+        let code_ok = matches!(event.code.parse::<u8>(), Ok(1..=16)) && event.code.len() == 2;
+        if !code_ok {
+            return Err(StoreError::Invalid {
+                field: "status code",
+                reason: "a status code is \"01\" to \"16\"",
+            });
+        }
+        // Fail closed: statuses are recorded only for messages this store knows.
+        if self.read_record(&event.message)?.is_none() {
+            return Err(StoreError::NotFound { id: event.message });
+        }
+        let value = encode(&event)?;
+        let writer = self.inner.commit.begin();
+        let seq = self
+            .inner
+            .db
+            .generate_id()
+            .map_err(|e| StoreError::sled("number a status event", e))?;
+        self.t()
+            .status
+            .insert(keys::status_key(&event.message, event.at_ms, seq), value)
+            .map_err(|e| StoreError::sled("record a status event", e))?;
+        self.wait(writer.ticket())
+    }
+
+    fn statuses(&self, id: &MessageId) -> Result<Vec<StatusEvent>, StoreError> {
+        self.t()
+            .status
+            .scan_prefix(id.as_bytes())
+            .map(|kv| {
+                let (k, v) = kv.map_err(|e| StoreError::sled("read status events", e))?;
+                decode(T_STATUS, &k, &v)
+            })
+            .collect()
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.durable()
+    }
+
+    fn stats(&self) -> Result<StoreStats, StoreError> {
+        let messages = self
+            .t()
+            .counters
+            .get(keys::MESSAGES_COUNTER)
+            .map_err(|e| StoreError::sled("read counters", e))?;
+        let bytes_on_disk = self
+            .inner
+            .db
+            .size_on_disk()
+            .map_err(|e| StoreError::sled("measure the database", e))?;
+        let (flushes, durable_writes) = self.inner.commit.counts();
+        Ok(StoreStats {
+            messages: keys::counter_value(messages.as_deref()),
+            bytes_on_disk,
+            flushes,
+            durable_writes,
+        })
+    }
+
+    fn purge_acked_older_than(&self, cutoff_ms: i64) -> Result<PurgeReport, StoreError> {
+        let mut report = PurgeReport::default();
+        let t = self.t();
+        for kv in t.meta.iter() {
+            let (k, v) = kv.map_err(|e| StoreError::sled("read metadata", e))?;
+            let record: MessageRecord = decode(T_META, &k, &v)?;
+            let id = record.meta.id;
+            if record.meta.received_at_ms >= cutoff_ms {
+                continue;
+            }
+            let deliveries = self.deliveries_of(&id)?;
+            let mut memberships = Vec::new();
+            let mut finished = !deliveries.is_empty();
+            for (recipient, d) in &deliveries {
+                match d {
+                    Delivery::Delivered { .. } => {}
+                    Delivery::Local => {
+                        let prefix = keys::string_prefix(recipient, "organ")?;
+                        let mkey = keys::membership_key(&prefix, &id);
+                        let acked = match t
+                            .membership
+                            .get(&mkey)
+                            .map_err(|e| StoreError::sled("read the inbox", e))?
+                        {
+                            Some(v) => decode::<Membership>(T_MEMBERSHIP, &mkey, &v)?.acked,
+                            None => false,
+                        };
+                        finished &= acked;
+                        memberships.push(mkey);
+                    }
+                    // Queued, in transit, or dead-lettered (kept for operators).
+                    _ => finished = false,
+                }
+            }
+            if !finished {
+                continue;
+            }
+            let delivery_keys: Vec<Vec<u8>> = deliveries
+                .iter()
+                .map(|(r, _)| keys::delivery_key(&id, r))
+                .collect();
+            let status_keys = t
+                .status
+                .scan_prefix(id.as_bytes())
+                .keys()
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StoreError::sled("read status events", e))?;
+            let size = (
+                &t.meta,
+                &t.bytes,
+                &t.deliveries,
+                &t.membership,
+                &t.sent,
+                &t.status,
+                &t.counters,
+            )
+                .transaction(
+                    |(meta, bytes, deliveries, membership, sent, status, counters)| {
+                        let idk = id.as_bytes();
+                        // Gone already (a concurrent purge): nothing to do, nothing to count.
+                        if meta.remove(idk)?.is_none() {
+                            return Ok(None);
+                        }
+                        let size = bytes.remove(idk)?.map_or(0, |b| b.len());
+                        sent.remove(record.sent_key.as_slice())?;
+                        for k in &delivery_keys {
+                            deliveries.remove(k.as_slice())?;
+                        }
+                        for k in &memberships {
+                            membership.remove(k.as_slice())?;
+                        }
+                        for k in &status_keys {
+                            status.remove(k)?;
+                        }
+                        counter_sub(counters, keys::MESSAGES_COUNTER, 1)?;
+                        // The dedup tombstone (id → digest) stays: a late duplicate is
+                        // still recognised and not delivered twice.
+                        Ok(Some(size))
+                    },
+                )
+                .map_err(tx_error("purge a message"))?;
+            if let Some(size) = size {
+                report.messages += 1;
+                report.bytes += u64::try_from(size).unwrap_or(u64::MAX);
+            }
+        }
+        self.durable()?;
+        Ok(report)
+    }
+}

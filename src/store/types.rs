@@ -1,0 +1,640 @@
+//! The records the store keeps and hands out: ids, priorities, message metadata, delivery
+//! states, outbox/inbox entries and status events.
+//!
+//! Everything here is serde-serialisable: values are stored as JSON inside sled; keys are built
+//! separately (binary, big-endian) in `keys.rs` so that sled's byte order is the order we want.
+
+use std::fmt;
+use std::str::FromStr;
+
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::StoreError;
+
+// === impl MessageId ===
+
+/// A message id: 128 random bits, written as 32 lowercase hex characters.
+///
+/// The HTTP layer parses ids from URLs with [`FromStr`]; anything that is not exactly 32
+/// lowercase hex characters (a path such as `../x`, upper case, whitespace, a longer string) is
+/// refused, so an id can never be used to walk out of a key space or a directory.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId([u8; 16]);
+
+impl MessageId {
+    /// Number of characters in the text form.
+    pub const TEXT_LEN: usize = 32;
+
+    /// A fresh random id from the operating system's CSPRNG (ring `SystemRandom`).
+    pub fn random() -> Result<Self, StoreError> {
+        let mut raw = [0u8; 16];
+        SystemRandom::new()
+            .fill(&mut raw)
+            .map_err(|_| StoreError::Random)?;
+        Ok(Self(raw))
+    }
+
+    /// The id from its 16 raw bytes.
+    pub const fn from_bytes(raw: [u8; 16]) -> Self {
+        Self(raw)
+    }
+
+    /// The 16 raw bytes (the binary key used inside the store).
+    pub const fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl FromStr for MessageId {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let text = s.as_bytes();
+        if text.len() != Self::TEXT_LEN {
+            return Err(StoreError::InvalidId {
+                reason: "a message id has exactly 32 characters",
+            });
+        }
+        let mut raw = [0u8; 16];
+        for (byte, pair) in raw.iter_mut().zip(text.chunks_exact(2)) {
+            let (hi, lo) = match pair {
+                [hi, lo] => (hex_value(*hi), hex_value(*lo)),
+                _ => (None, None),
+            };
+            match (hi, lo) {
+                (Some(hi), Some(lo)) => *byte = (hi << 4) | lo,
+                _ => {
+                    return Err(StoreError::InvalidId {
+                        reason: "a message id is lowercase hexadecimal only",
+                    });
+                }
+            }
+        }
+        Ok(Self(raw))
+    }
+}
+
+/// Value of one lowercase hex digit; upper case is refused so that each id has one spelling.
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MessageId({self})")
+    }
+}
+
+impl Serialize for MessageId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for MessageId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+// === impl Priority ===
+
+/// Priority of a document ("độ khẩn"), 0..=4. `MessageMeta::priority` holds the raw `u8`;
+/// this type names the values and maps them to delivery lanes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct Priority(u8);
+
+impl Priority {
+    /// 0 — Thường (normal).
+    pub const THUONG: Self = Self(0);
+    /// 1 — Khẩn (urgent).
+    pub const KHAN: Self = Self(1);
+    /// 2 — Thượng khẩn (very urgent).
+    pub const THUONG_KHAN: Self = Self(2);
+    /// 3 — Hỏa tốc (flash).
+    pub const HOA_TOC: Self = Self(3);
+    /// 4 — Hỏa tốc hẹn giờ (flash, timed).
+    pub const HOA_TOC_HEN_GIO: Self = Self(4);
+
+    /// The priority for a raw value, `None` above 4.
+    pub const fn new(raw: u8) -> Option<Self> {
+        if raw <= 4 { Some(Self(raw)) } else { None }
+    }
+
+    /// The raw value 0..=4.
+    pub const fn get(self) -> u8 {
+        self.0
+    }
+
+    /// The lane this priority is queued in: 3 and 4 share the top lane.
+    pub const fn lane(self) -> Lane {
+        match self.0 {
+            0 => Lane::Thuong,
+            1 => Lane::Khan,
+            2 => Lane::ThuongKhan,
+            _ => Lane::HoaToc,
+        }
+    }
+
+    /// The Vietnamese name of the priority.
+    pub const fn name_vi(self) -> &'static str {
+        match self.0 {
+            0 => "Thường",
+            1 => "Khẩn",
+            2 => "Thượng khẩn",
+            3 => "Hỏa tốc",
+            _ => "Hỏa tốc hẹn giờ",
+        }
+    }
+}
+
+impl TryFrom<u8> for Priority {
+    type Error = StoreError;
+
+    fn try_from(raw: u8) -> Result<Self, Self::Error> {
+        Self::new(raw).ok_or(StoreError::Invalid {
+            field: "priority",
+            reason: "a priority is 0 to 4",
+        })
+    }
+}
+
+impl From<Priority> for u8 {
+    fn from(p: Priority) -> Self {
+        p.0
+    }
+}
+
+/// A delivery lane. Outbox and inbox are served top lane first, FIFO within a lane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lane {
+    /// Priorities 3 (Hỏa tốc) and 4 (Hỏa tốc hẹn giờ).
+    HoaToc,
+    /// Priority 2 (Thượng khẩn).
+    ThuongKhan,
+    /// Priority 1 (Khẩn).
+    Khan,
+    /// Priority 0 (Thường).
+    Thuong,
+}
+
+impl Lane {
+    /// All lanes, served in this order.
+    pub const ALL: [Lane; 4] = [Lane::HoaToc, Lane::ThuongKhan, Lane::Khan, Lane::Thuong];
+
+    /// The rank in serving order (0 served first); this byte is part of the queue keys.
+    pub const fn rank(self) -> u8 {
+        match self {
+            Lane::HoaToc => 0,
+            Lane::ThuongKhan => 1,
+            Lane::Khan => 2,
+            Lane::Thuong => 3,
+        }
+    }
+
+    /// The lane for a rank byte read back from a key.
+    pub const fn from_rank(rank: u8) -> Option<Lane> {
+        match rank {
+            0 => Some(Lane::HoaToc),
+            1 => Some(Lane::ThuongKhan),
+            2 => Some(Lane::Khan),
+            3 => Some(Lane::Thuong),
+            _ => None,
+        }
+    }
+
+    /// A stable ASCII label (metrics).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Lane::HoaToc => "hoa_toc",
+            Lane::ThuongKhan => "thuong_khan",
+            Lane::Khan => "khan",
+            Lane::Thuong => "thuong",
+        }
+    }
+}
+
+impl fmt::Display for Lane {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// === message records ===
+
+/// How a message reached this gateway.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Origin {
+    /// Submitted by an office of this gateway.
+    Submitted,
+    /// Relayed to us by a peer gateway.
+    Relayed {
+        /// The peer organ that sent it to us.
+        from_peer: String,
+    },
+}
+
+/// One hop a message took (appended when a peer receipt comes back).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HopRecord {
+    /// The organ (gateway) reached.
+    pub organ: String,
+    /// When, in ms since the Unix epoch.
+    pub at_ms: i64,
+    /// The signed receipt text produced by the relay layer, opaque to the store.
+    pub receipt: Option<String>,
+}
+
+/// What the store knows about a message besides its bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageMeta {
+    /// The message id (dedup key).
+    pub id: MessageId,
+    /// The edXML document id.
+    pub document_id: String,
+    /// The sending organ.
+    pub from: String,
+    /// The final recipient organs.
+    pub to: Vec<String>,
+    /// Priority 0..=4 (see [`Priority`]).
+    pub priority: u8,
+    /// Classification level label.
+    pub level: String,
+    /// Digest of the bytes (hex); a re-sent id with another digest is a conflict.
+    pub digest_hex: String,
+    /// Size of the bytes.
+    pub size: u64,
+    /// When this gateway received it, ms since the Unix epoch.
+    pub received_at_ms: i64,
+    /// Submitted here or relayed by a peer.
+    pub origin: Origin,
+    /// Hops recorded so far.
+    pub hops: Vec<HopRecord>,
+}
+
+/// Delivery state of a message for one recipient organ.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Delivery {
+    /// Waiting in the outbox of `next_hop`, never tried.
+    Queued {
+        /// The peer gateway it goes to next.
+        next_hop: String,
+    },
+    /// Tried and failed at least once; will be retried.
+    InTransit {
+        /// The peer gateway it goes to next.
+        next_hop: String,
+        /// Attempts so far.
+        attempts: u32,
+        /// The last error, as text.
+        last_error: String,
+        /// Not retried before this time (ms since the Unix epoch).
+        next_attempt_ms: i64,
+    },
+    /// Accepted by the next hop, which returned a receipt.
+    Delivered {
+        /// The peer that accepted it.
+        via: String,
+        /// When.
+        at_ms: i64,
+        /// The receipt text.
+        receipt: String,
+    },
+    /// Given up on.
+    DeadLettered {
+        /// Why.
+        reason: String,
+        /// When.
+        at_ms: i64,
+    },
+    /// Placed in this gateway's inbox for that organ.
+    Local,
+}
+
+impl Delivery {
+    /// The state without its details (for filtering).
+    pub const fn kind(&self) -> DeliveryKind {
+        match self {
+            Delivery::Queued { .. } => DeliveryKind::Queued,
+            Delivery::InTransit { .. } => DeliveryKind::InTransit,
+            Delivery::Delivered { .. } => DeliveryKind::Delivered,
+            Delivery::DeadLettered { .. } => DeliveryKind::DeadLettered,
+            Delivery::Local => DeliveryKind::Local,
+        }
+    }
+}
+
+/// The name of a [`Delivery`] state, used as a filter in [`Store::sent_list`](super::Store::sent_list).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryKind {
+    /// [`Delivery::Queued`].
+    Queued,
+    /// [`Delivery::InTransit`].
+    InTransit,
+    /// [`Delivery::Delivered`].
+    Delivered,
+    /// [`Delivery::DeadLettered`].
+    DeadLettered,
+    /// [`Delivery::Local`].
+    Local,
+}
+
+impl DeliveryKind {
+    /// The snake_case name (as in JSON and query strings).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DeliveryKind::Queued => "queued",
+            DeliveryKind::InTransit => "in_transit",
+            DeliveryKind::Delivered => "delivered",
+            DeliveryKind::DeadLettered => "dead_lettered",
+            DeliveryKind::Local => "local",
+        }
+    }
+}
+
+impl FromStr for DeliveryKind {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            DeliveryKind::Queued,
+            DeliveryKind::InTransit,
+            DeliveryKind::Delivered,
+            DeliveryKind::DeadLettered,
+            DeliveryKind::Local,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or(StoreError::Invalid {
+            field: "state",
+            reason: "a state is queued, in_transit, delivered, dead_lettered or local",
+        })
+    }
+}
+
+/// A status event reported for a message by an organ (edXML status codes "01".."16").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusEvent {
+    /// The message.
+    pub message: MessageId,
+    /// The organ reporting.
+    pub organ: String,
+    /// The status code, "01".."16".
+    pub code: String,
+    /// Free text.
+    pub note: Option<String>,
+    /// When, ms since the Unix epoch.
+    pub at_ms: i64,
+}
+
+// === inputs and outputs of the Store trait ===
+
+/// A message to accept: bytes, metadata and where it goes.
+#[derive(Clone, Debug)]
+pub struct Accept {
+    /// Metadata (its `id` is the dedup key).
+    pub meta: MessageMeta,
+    /// The document bytes as signed.
+    pub bytes: Vec<u8>,
+    /// Organs whose inbox on this gateway receives it.
+    pub local: Vec<String>,
+    /// `(next hop peer organ, final recipient organ)` pairs queued for relay.
+    pub forward: Vec<(String, String)>,
+}
+
+/// What [`Store::accept`](super::Store::accept) did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AcceptOutcome {
+    /// Stored, queued and durable.
+    Stored,
+    /// This id was already stored with the same digest; nothing changed. Durable: the earlier
+    /// write is covered by a flush before this is returned.
+    Duplicate {
+        /// The metadata stored the first time.
+        meta: Box<MessageMeta>,
+    },
+    /// This id was stored with the same digest and has since been purged (retention); only its
+    /// dedup tombstone remains. Nothing changed.
+    DuplicatePurged {
+        /// The id.
+        id: MessageId,
+    },
+    /// This id is already stored with a different digest; nothing changed.
+    Conflict {
+        /// The id.
+        id: MessageId,
+        /// The digest stored for it.
+        existing_digest_hex: String,
+    },
+}
+
+/// Opaque handle of an outbox entry (its key), given back to `mark_delivered` and friends.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct OutboxKey(pub(super) Vec<u8>);
+
+impl fmt::Debug for OutboxKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "OutboxKey(")?;
+        for b in &self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// One message waiting for one peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// The handle to pass back.
+    pub key: OutboxKey,
+    /// The message.
+    pub message: MessageId,
+    /// The final recipient organ this entry delivers to.
+    pub recipient: String,
+    /// Priority 0..=4.
+    pub priority: u8,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// Not retried before this time (ms since the Unix epoch; 0 = at once).
+    pub next_attempt_ms: i64,
+}
+
+/// Depth of one lane of one peer's outbox (metrics).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxDepth {
+    /// The peer organ.
+    pub peer: String,
+    /// The lane.
+    pub lane: Lane,
+    /// Entries waiting.
+    pub count: u64,
+}
+
+/// A pending (not yet acknowledged) inbox item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboxItem {
+    /// The message id.
+    pub id: MessageId,
+    /// Its metadata.
+    pub meta: MessageMeta,
+}
+
+/// What [`Store::inbox_ack`](super::Store::inbox_ack) did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AckOutcome {
+    /// Acknowledged now.
+    Acked,
+    /// Was already acknowledged; nothing changed.
+    AlreadyAcked,
+}
+
+/// A message as the sender sees it: metadata and per-recipient delivery states.
+pub type SentItem = (MessageMeta, Vec<(String, Delivery)>);
+
+/// Opaque position in a [`Store::sent_list`](super::Store::sent_list) listing, safe to put in
+/// a URL (lowercase hex).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SentCursor(pub(super) String);
+
+impl SentCursor {
+    /// The text form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SentCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for SentCursor {
+    type Err = StoreError;
+
+    /// Checks the form only (even-length lowercase hex, bounded); the store checks the content.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let ok = !s.is_empty()
+            && s.len() <= 1024
+            && s.len() % 2 == 0
+            && s.bytes().all(|c| hex_value(c).is_some());
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(StoreError::Invalid {
+                field: "cursor",
+                reason: "a cursor is the text a previous listing returned",
+            })
+        }
+    }
+}
+
+/// Counters for health and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    /// Messages whose metadata is held (purged ones are not counted).
+    pub messages: u64,
+    /// sled's `size_on_disk`.
+    pub bytes_on_disk: u64,
+    /// Real sled flushes performed by this process since open.
+    pub flushes: u64,
+    /// Durable writes acknowledged since open (each waited for a flush covering it); the
+    /// ratio `flushes / durable_writes` shows how well group commit batches.
+    pub durable_writes: u64,
+}
+
+/// What [`Store::purge_acked_older_than`](super::Store::purge_acked_older_than) removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PurgeReport {
+    /// Messages whose bytes, metadata and indexes were removed (dedup tombstone kept).
+    pub messages: u64,
+    /// Bytes of documents removed.
+    pub bytes: u64,
+}
+
+pub(super) fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    s.as_bytes()
+        .chunks(2)
+        .map(|pair| match pair {
+            [hi, lo] => Some((hex_value(*hi)? << 4) | hex_value(*lo)?),
+            _ => None,
+        })
+        .collect()
+}
+
+pub(super) fn hex_encode(bytes: &[u8]) -> String {
+    use fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_round_trips_and_refuses_other_text() {
+        let id = MessageId::random().unwrap();
+        let text = id.to_string();
+        assert_eq!(text.len(), 32);
+        assert_eq!(text.parse::<MessageId>().unwrap(), id);
+        for bad in [
+            "",
+            "../../../../etc/passwd",
+            "0123456789ABCDEF0123456789abcdef",
+            "0123456789abcdef0123456789abcde",
+            "0123456789abcdef0123456789abcdef0",
+            "0123456789abcdef/123456789abcdef",
+            "0123456789abcdef 123456789abcdef",
+            "0123456789abcdeé123456789abcdef",
+        ] {
+            assert!(
+                matches!(bad.parse::<MessageId>(), Err(StoreError::InvalidId { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn lanes_put_flash_first() {
+        assert_eq!(Priority::HOA_TOC.lane(), Priority::HOA_TOC_HEN_GIO.lane());
+        let ranks: Vec<u8> = (0..=4)
+            .map(|p| Priority::new(p).unwrap().lane().rank())
+            .collect();
+        assert_eq!(ranks, vec![3, 2, 1, 0, 0]);
+        assert!(Priority::new(5).is_none());
+    }
+
+    #[test]
+    fn cursor_hex_round_trip() {
+        let raw = vec![0u8, 1, 0xab, 0xff];
+        let c: SentCursor = hex_encode(&raw).parse().unwrap();
+        assert_eq!(hex_decode(c.as_str()).unwrap(), raw);
+        assert!("zz".parse::<SentCursor>().is_err());
+        assert!("abc".parse::<SentCursor>().is_err());
+    }
+}
