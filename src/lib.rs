@@ -15,7 +15,10 @@
 //! Modules:
 //! - [`doc`]: the XML tree, its one parser (with limits), the writer, exclusive c14n, and the
 //!   typed edXML envelope.
+//! - [`pki`]: the encrypted keystore, CSRs, the small CA (issue, revoke, CRL), the demo PKI and
+//!   PKCS#11 tokens; [`pki::load_signer`] turns a key reference into a signer.
 #![forbid(unsafe_code)]
 
 pub mod doc;
+pub mod pki;
 pub mod sign;

@@ -244,7 +244,9 @@ mod tests {
     #[test]
     fn sorts_attributes_and_escapes() {
         assert_eq!(
-            c14n("<r xmlns:z=\"urn:a\" b=\"&quot;\t\" z:a=\"1\" a=\"&lt;&amp;>\">&amp;&lt;&gt;&#13;<!--c--></r>"),
+            c14n(
+                "<r xmlns:z=\"urn:a\" b=\"&quot;\t\" z:a=\"1\" a=\"&lt;&amp;>\">&amp;&lt;&gt;&#13;<!--c--></r>"
+            ),
             "<r xmlns:z=\"urn:a\" a=\"&lt;&amp;>\" b=\"&quot; \" z:a=\"1\">&amp;&lt;&gt;&#xD;</r>"
         );
     }
@@ -266,7 +268,11 @@ mod tests {
 
     #[test]
     fn inclusive_prefix_list_renders_unused_bindings() {
-        let d = parse(br#"<r xmlns:p="urn:p" xmlns="urn:d"><s/></r>"#, &Limits::default()).unwrap();
+        let d = parse(
+            br#"<r xmlns:p="urn:p" xmlns="urn:d"><s/></r>"#,
+            &Limits::default(),
+        )
+        .unwrap();
         let prefixes = vec!["p".to_owned()];
         let out = canonicalize(
             &d.root,
@@ -284,8 +290,11 @@ mod tests {
 
     #[test]
     fn subtree_takes_ancestor_bindings() {
-        let d = parse(br#"<ds:a xmlns:ds="urn:ds"><ds:b><ds:c/></ds:b></ds:a>"#, &Limits::default())
-            .unwrap();
+        let d = parse(
+            br#"<ds:a xmlns:ds="urn:ds"><ds:b><ds:c/></ds:b></ds:a>"#,
+            &Limits::default(),
+        )
+        .unwrap();
         let b = d.root.elements().next().unwrap();
         let out = canonicalize(b, &d.root.ns_decls, &Options::default());
         assert_eq!(out, br#"<ds:b xmlns:ds="urn:ds"><ds:c></ds:c></ds:b>"#);

@@ -107,7 +107,9 @@ pub enum ParseError {
         pos: u64,
     },
     /// An entity reference other than the five predefined ones.
-    #[error("entity &{name}; at byte {pos} refused: only &lt; &gt; &amp; &apos; &quot; are allowed")]
+    #[error(
+        "entity &{name}; at byte {pos} refused: only &lt; &gt; &amp; &apos; &quot; are allowed"
+    )]
     UnknownEntity {
         /// Entity name.
         name: String,
@@ -611,7 +613,10 @@ fn resolve_reference(name: &str, pos: u64) -> Result<char, ParseError> {
                     u32::from_str_radix(hex, 16).map_err(|_| bad())?
                 }
                 Some(_) => return Err(bad()),
-                None if !num.is_empty() && num.len() <= 7 && num.bytes().all(|b| b.is_ascii_digit()) => {
+                None if !num.is_empty()
+                    && num.len() <= 7
+                    && num.bytes().all(|b| b.is_ascii_digit()) =>
+                {
                     num.parse::<u32>().map_err(|_| bad())?
                 }
                 None => return Err(bad()),
@@ -718,10 +723,22 @@ mod tests {
 
     #[test]
     fn refuses_nul_and_bad_char_refs() {
-        assert!(matches!(p("<r>\0</r>").unwrap_err(), ParseError::InvalidChar { .. }));
-        assert!(matches!(p("<r>&#0;</r>").unwrap_err(), ParseError::InvalidChar { .. }));
-        assert!(matches!(p("<r>&#xZZ;</r>").unwrap_err(), ParseError::BadCharRef { .. }));
-        assert!(matches!(p("<r a='&#1;'/>").unwrap_err(), ParseError::InvalidChar { .. }));
+        assert!(matches!(
+            p("<r>\0</r>").unwrap_err(),
+            ParseError::InvalidChar { .. }
+        ));
+        assert!(matches!(
+            p("<r>&#0;</r>").unwrap_err(),
+            ParseError::InvalidChar { .. }
+        ));
+        assert!(matches!(
+            p("<r>&#xZZ;</r>").unwrap_err(),
+            ParseError::BadCharRef { .. }
+        ));
+        assert!(matches!(
+            p("<r a='&#1;'/>").unwrap_err(),
+            ParseError::InvalidChar { .. }
+        ));
     }
 
     #[test]
@@ -734,7 +751,10 @@ mod tests {
 
     #[test]
     fn refuses_unbound_prefix_and_bad_decls() {
-        assert!(matches!(p("<x:r/>").unwrap_err(), ParseError::UnboundPrefix { .. }));
+        assert!(matches!(
+            p("<x:r/>").unwrap_err(),
+            ParseError::UnboundPrefix { .. }
+        ));
         assert!(matches!(
             p(r#"<r xmlns:x=""/>"#).unwrap_err(),
             ParseError::BadNamespaceDecl { .. }
@@ -747,8 +767,14 @@ mod tests {
 
     #[test]
     fn refuses_content_outside_root() {
-        assert!(matches!(p("<r/><s/>").unwrap_err(), ParseError::ContentOutsideRoot { .. }));
-        assert!(matches!(p("<r/>text").unwrap_err(), ParseError::ContentOutsideRoot { .. }));
+        assert!(matches!(
+            p("<r/><s/>").unwrap_err(),
+            ParseError::ContentOutsideRoot { .. }
+        ));
+        assert!(matches!(
+            p("<r/>text").unwrap_err(),
+            ParseError::ContentOutsideRoot { .. }
+        ));
         assert!(matches!(p("  ").unwrap_err(), ParseError::NoRoot));
     }
 
@@ -791,13 +817,29 @@ mod tests {
             max_elements: 2,
             ..Limits::default()
         };
-        assert!(parse(b"<r><a/></r>", &Limits { max_bytes: 11, ..limits.clone() }).is_ok());
+        assert!(
+            parse(
+                b"<r><a/></r>",
+                &Limits {
+                    max_bytes: 11,
+                    ..limits.clone()
+                }
+            )
+            .is_ok()
+        );
         assert!(matches!(
             parse(b"<r><a/></r>", &limits).unwrap_err(),
             ParseError::TooLarge { limit: 10, .. }
         ));
         assert!(matches!(
-            parse(b"<r><a/><b/></r>", &Limits { max_bytes: 100, ..limits }).unwrap_err(),
+            parse(
+                b"<r><a/><b/></r>",
+                &Limits {
+                    max_bytes: 100,
+                    ..limits
+                }
+            )
+            .unwrap_err(),
             ParseError::TooManyElements { limit: 2 }
         ));
     }
@@ -824,7 +866,13 @@ mod tests {
 
     #[test]
     fn malformed_is_refused() {
-        assert!(matches!(p("<r><a></r>").unwrap_err(), ParseError::Malformed { .. }));
-        assert!(matches!(p("<r>").unwrap_err(), ParseError::Malformed { .. }));
+        assert!(matches!(
+            p("<r><a></r>").unwrap_err(),
+            ParseError::Malformed { .. }
+        ));
+        assert!(matches!(
+            p("<r>").unwrap_err(),
+            ParseError::Malformed { .. }
+        ));
     }
 }

@@ -20,9 +20,7 @@ pub enum KeyError {
         reason: String,
     },
     /// ring refused the key for every supported algorithm.
-    #[error(
-        "key {name}: not an RSA (2048–4096 bit), ECDSA P-256 or Ed25519 PKCS#8 key ({reason})"
-    )]
+    #[error("key {name}: not an RSA (2048–4096 bit), ECDSA P-256 or Ed25519 PKCS#8 key ({reason})")]
     Unsupported {
         /// Key name or path.
         name: String,
