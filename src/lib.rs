@@ -17,12 +17,15 @@
 //!   typed edXML envelope.
 //! - [`store`]: durable storage (messages, outbox per peer, inbox per organ, dedup) behind the
 //!   [`store::Store`] trait, on sled with group commit.
+//! - [`pki`]: the encrypted keystore, CSRs, the small CA (issue, revoke, CRL), the demo PKI and
+//!   PKCS#11 tokens; [`pki::load_signer`] turns a key reference into a signer.
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod client;
 pub mod config;
 pub mod doc;
+pub mod pki;
 pub mod policy;
 pub mod relay;
 pub mod sign;

@@ -1,16 +1,335 @@
-//! `lienthong pki …` (being built).
+//! `lienthong pki …`: a small CA for staff and tests (init, issue, revoke, CRL).
+//!
+//! The passphrase that seals the CA keys (and, for `init`, every demo key) comes from
+//! `LIENTHONG_PASSPHRASE` or `--passphrase-file`; the test/demo PBKDF2 knob of `keys` applies
+//! here too (`LIENTHONG_INSECURE_PBKDF2_ITERATIONS`).
+
+use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
+use time::{Duration, OffsetDateTime};
+
+use lienthong::pki::ca::Issued;
+use lienthong::pki::demo::{self, DemoLeaf, DemoOptions};
+use lienthong::pki::{Ca, CaError, PkiError, Profile, RevocationReason};
 
 use super::CliError;
+use super::keys::{ks_err, passphrase, pbkdf2_knob};
+
+/// The demo organs (shared constants of the project): `--organ VPTW` picks up the name.
+const KNOWN_ORGANS: [(&str, &str); 3] = [
+    ("VPTW", "Văn phòng Trung ương Đảng"),
+    ("TU.BENTRE", "Văn phòng Tỉnh ủy Bến Tre"),
+    ("HU.CHAUTHANH", "Văn phòng Huyện ủy Châu Thành"),
+];
 
 /// `lienthong pki` subcommands.
 #[derive(Subcommand, Debug)]
 pub(crate) enum PkiCommand {
-    /// Placeholder until the subcommands land.
-    Help,
+    /// Create a CA plus a signing and a TLS certificate for each organ.
+    Init {
+        /// The directory to create the PKI in.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Organ id, or ID=NAME; repeatable. Known ids get their official name.
+        #[arg(long = "organ", required = true)]
+        organs: Vec<String>,
+        /// Leaf validity in days.
+        #[arg(long, default_value_t = 1825)]
+        days: u32,
+        /// CA validity in days.
+        #[arg(long, default_value_t = 3650)]
+        ca_days: u32,
+        /// Validity of the initial (empty) CRL in days.
+        #[arg(long, default_value_t = 7)]
+        crl_days: u32,
+        /// Start of validity, YYYY-MM-DD (default: now). Fixed dates make reproducible demos.
+        #[arg(long)]
+        not_before: Option<String>,
+        /// Also write the organ keys as plain PKCS#8 PEM (DEMO FIXTURES ONLY).
+        #[arg(long)]
+        export_plain_keys: bool,
+        /// File holding the passphrase (else LIENTHONG_PASSPHRASE).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issue a certificate for a CSR.
+    Issue {
+        /// The CA directory.
+        #[arg(long)]
+        ca: PathBuf,
+        /// The PEM CSR.
+        #[arg(long)]
+        csr: PathBuf,
+        /// signing or tls.
+        #[arg(long)]
+        profile: String,
+        /// Validity in days.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Write the chain (leaf + intermediate) here instead of stdout.
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+        /// File holding the passphrase (else LIENTHONG_PASSPHRASE).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+        /// Machine-readable summary on stderr-free stdout (needs -o).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a certificate this CA issued (takes effect in the next CRL).
+    Revoke {
+        /// The CA directory.
+        #[arg(long)]
+        ca: PathBuf,
+        /// Serial number, hexadecimal.
+        #[arg(long)]
+        serial: String,
+        /// keyCompromise, superseded, cessationOfOperation, affiliationChanged, …
+        #[arg(long)]
+        reason: String,
+    },
+    /// Sign a CRL with the intermediate.
+    Crl {
+        /// The CA directory.
+        #[arg(long)]
+        ca: PathBuf,
+        /// Days until nextUpdate.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// Output file (default DIR/crl.pem).
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+        /// File holding the passphrase (else LIENTHONG_PASSPHRASE).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
 }
 
-pub(crate) fn run(_c: PkiCommand) -> Result<(), CliError> {
-    Err(CliError::usage("this command is not built yet"))
+pub(crate) fn run(c: PkiCommand) -> Result<(), CliError> {
+    let now = OffsetDateTime::now_utc();
+    match c {
+        PkiCommand::Init {
+            dir,
+            organs,
+            days,
+            ca_days,
+            crl_days,
+            not_before,
+            export_plain_keys,
+            passphrase_file,
+            json,
+        } => {
+            let pass = passphrase(passphrase_file.as_deref())?;
+            let not_before = match not_before {
+                Some(d) => parse_date(&d)?,
+                None => now,
+            };
+            let organs: Vec<(String, String)> = organs.iter().map(|o| organ_arg(o)).collect();
+            let pairs: Vec<(&str, &str)> = organs
+                .iter()
+                .map(|(i, n)| (i.as_str(), n.as_str()))
+                .collect();
+            let mut opts = DemoOptions::new(pass, not_before);
+            if let Some(n) = pbkdf2_knob()? {
+                opts.pbkdf2_iterations = n;
+            }
+            opts.ca_days = ca_days;
+            opts.leaf_days = days;
+            opts.crl_days = crl_days;
+            opts.export_plain_keys = export_plain_keys;
+            let made = demo::generate(&dir, &pairs, &opts).map_err(pki_err)?;
+            if json {
+                let leaf = |l: &DemoLeaf| {
+                    serde_json::json!({
+                        "key": l.key_name,
+                        "algorithm": l.algorithm.as_str(),
+                        "cert": l.cert_pem,
+                        "plain_key": l.plain_key_pem,
+                        "serial": l.serial_hex,
+                        "subject": l.subject,
+                        "not_after": date(l.not_after),
+                        "fingerprint_sha256": l.fingerprint,
+                    })
+                };
+                let organs: Vec<_> = made
+                    .organs
+                    .iter()
+                    .map(|o| {
+                        serde_json::json!({
+                            "id": o.id, "name": o.name, "dir": o.dir, "chain": o.chain_pem,
+                            "signing": leaf(&o.signing), "tls": leaf(&o.tls),
+                        })
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "dir": made.dir, "root": made.root_pem,
+                        "intermediate": made.intermediate_pem, "crl": made.crl_pem,
+                        "organs": organs,
+                    })
+                );
+            } else {
+                println!("trust anchor   {}", made.root_pem.display());
+                println!("intermediate   {}", made.intermediate_pem.display());
+                println!("CRL (empty)    {}", made.crl_pem.display());
+                for o in &made.organs {
+                    for l in [&o.signing, &o.tls] {
+                        println!(
+                            "{:<14} {:<8} {:<8} serial {}  expires {}  {}",
+                            o.id,
+                            l.key_name,
+                            l.algorithm.as_str(),
+                            l.serial_hex,
+                            date(l.not_after),
+                            l.cert_pem.display()
+                        );
+                    }
+                }
+                if export_plain_keys {
+                    println!("plain PKCS#8 key files were written: DEMO ONLY, never production");
+                }
+            }
+            Ok(())
+        }
+        PkiCommand::Issue {
+            ca,
+            csr,
+            profile,
+            days,
+            output,
+            passphrase_file,
+            json,
+        } => {
+            let profile: Profile = profile.parse().map_err(|e: CaError| CliError::usage(e))?;
+            let csr_pem = std::fs::read_to_string(&csr)
+                .map_err(|e| CliError::usage(format!("cannot read {}: {e}", csr.display())))?;
+            let pass = passphrase(passphrase_file.as_deref())?;
+            let mut ca = Ca::open(&ca).map_err(ca_err)?;
+            let issued: Issued = ca
+                .issue(
+                    &csr_pem,
+                    profile,
+                    now,
+                    now + Duration::days(i64::from(days)),
+                    &pass,
+                )
+                .map_err(ca_err)?;
+            let s = &issued.summary;
+            match output {
+                Some(p) => {
+                    write(&p, &issued.chain_pem)?;
+                    if json {
+                        println!(
+                            "{}",
+                            serde_json::json!({
+                                "serial": s.serial_hex, "subject": s.subject, "organ": s.organ,
+                                "profile": profile.as_str(), "not_after": date(s.not_after),
+                                "cert": p,
+                            })
+                        );
+                    } else {
+                        println!(
+                            "issued {} certificate serial {} for {} (organ {}), expires {}: {}",
+                            profile.as_str(),
+                            s.serial_hex,
+                            s.subject,
+                            s.organ.as_deref().unwrap_or("-"),
+                            date(s.not_after),
+                            p.display()
+                        );
+                    }
+                }
+                None => print!("{}", issued.chain_pem),
+            }
+            Ok(())
+        }
+        PkiCommand::Revoke { ca, serial, reason } => {
+            let reason: RevocationReason =
+                reason.parse().map_err(|e: CaError| CliError::usage(e))?;
+            let mut ca = Ca::open(&ca).map_err(ca_err)?;
+            let r = ca.revoke(&serial, reason, now).map_err(ca_err)?;
+            println!(
+                "revoked serial {} ({}); publish a new CRL with `lienthong pki crl`",
+                r.serial, r.reason
+            );
+            Ok(())
+        }
+        PkiCommand::Crl {
+            ca,
+            days,
+            output,
+            passphrase_file,
+        } => {
+            let pass = passphrase(passphrase_file.as_deref())?;
+            let mut ca = Ca::open(&ca).map_err(ca_err)?;
+            let next = now + Duration::days(i64::from(days));
+            let pem = ca.crl(now, next, &pass).map_err(ca_err)?;
+            let out = output.unwrap_or_else(|| ca.dir().join("crl.pem"));
+            write(&out, &pem)?;
+            println!(
+                "CRL with {} revoked certificate(s), next update {}: {}",
+                ca.revoked().len(),
+                date(next),
+                out.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn organ_arg(o: &str) -> (String, String) {
+    if let Some((id, name)) = o.split_once('=') {
+        return (id.to_owned(), name.to_owned());
+    }
+    let name = KNOWN_ORGANS
+        .iter()
+        .find(|(id, _)| *id == o)
+        .map_or(o, |(_, n)| n);
+    (o.to_owned(), name.to_owned())
+}
+
+fn parse_date(d: &str) -> Result<OffsetDateTime, CliError> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(d, &fmt)
+        .map(|d| d.midnight().assume_utc())
+        .map_err(|e| CliError::usage(format!("--not-before {d:?}: expected YYYY-MM-DD ({e})")))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), CliError> {
+    std::fs::write(path, text)
+        .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))
+}
+
+fn date(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+fn ca_err(e: CaError) -> CliError {
+    match e {
+        CaError::Keystore(k) => ks_err(k),
+        CaError::NotInitialised { .. }
+        | CaError::AlreadyInitialised { .. }
+        | CaError::UnknownProfile { .. }
+        | CaError::UnknownReason { .. }
+        | CaError::BadSerial { .. }
+        | CaError::Io { .. } => CliError::usage(e),
+        other => CliError::invalid(other),
+    }
+}
+
+fn pki_err(e: PkiError) -> CliError {
+    match e {
+        PkiError::Keystore(k) => ks_err(k),
+        PkiError::Ca(c) => ca_err(c),
+        PkiError::InvalidOrgan { .. }
+        | PkiError::NoKeystore { .. }
+        | PkiError::NoPassphrase { .. } => CliError::usage(e),
+        other => CliError::invalid(other),
+    }
 }
