@@ -65,6 +65,9 @@ pub enum DemoError {
     /// The PKI could not be made.
     #[error(transparent)]
     Pki(#[from] PkiError),
+    /// The demo passphrase was refused.
+    #[error(transparent)]
+    Keystore(#[from] crate::pki::KeystoreError),
     /// Randomness failed.
     #[error("the system random source failed")]
     Random,

@@ -24,7 +24,9 @@
 pub mod api;
 pub mod client;
 pub mod config;
+pub mod demo;
 pub mod doc;
+pub mod gateway;
 pub mod pki;
 pub mod policy;
 pub mod relay;

@@ -3,4 +3,5 @@
 
 pub mod auth;
 pub mod problem;
+pub mod routes;
 pub mod server;

@@ -52,7 +52,7 @@ fn passphrase(config: &Config) -> Result<Passphrase, KeysError> {
 pub fn load(config: &Config) -> Result<GatewayKeys, KeysError> {
     let pass = passphrase(config)?;
     let ks = Keystore::open(&config.keys.keystore)?;
-    let signer = crate::pki::load_signer(&config.keys.signing, Some(&ks), Some(&pass))?;
+    let signer = crate::pki::load_signer(&config.keys.signing, Some(&config.keys.keystore), Some(&pass))?;
     let chain_pem = ks
         .cert_chain_pem(&config.keys.signing)?
         .ok_or_else(|| KeysError::NoCertificate(config.keys.signing.clone()))?;

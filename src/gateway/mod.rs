@@ -4,6 +4,7 @@
 //! exchange listener and one relay worker per peer. `Running::shutdown` stops accepting, lets
 //! in-flight requests and deliveries finish, flushes the store and returns.
 
+pub mod keys;
 pub mod metrics;
 pub mod receive;
 pub mod submit;
@@ -159,7 +160,7 @@ pub async fn start(
 ) -> Result<Running, GatewayError> {
     let store_dir = config.data_dir.join("store");
     let limits = StoreLimits {
-        max_outbox_per_peer: config.limits.max_outbox_per_peer,
+        max_outbox_per_peer: u64::try_from(config.limits.max_outbox_per_peer).unwrap_or(u64::MAX),
         ..StoreLimits::default()
     };
     let store: Arc<dyn Store> = Arc::new(SledStore::open(&store_dir, limits)?);

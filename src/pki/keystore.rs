@@ -756,6 +756,20 @@ impl Keystore {
     }
 
     /// Decrypts key `name`. A wrong passphrase is [`KeystoreError::WrongPassphrase`].
+    /// The decrypted PKCS#8 DER of a key, for the one consumer that must hold the key itself:
+    /// rustls, for the gateway's TLS key. Zeroized on drop; never printed.
+    pub fn load_pkcs8(
+        &self,
+        name: &str,
+        passphrase: &Passphrase,
+    ) -> Result<Zeroizing<Vec<u8>>, KeystoreError> {
+        // Load first: the same checks (authenticated public key, algorithm) as for signing.
+        self.load(name, passphrase)?;
+        let (path, file) = self.read_file(name)?;
+        open_file(&path, &file, passphrase)
+    }
+
+    /// Decrypts a key.
     pub fn load(&self, name: &str, passphrase: &Passphrase) -> Result<LoadedKey, KeystoreError> {
         let (path, file) = self.read_file(name)?;
         let info = self.info_from_file(&path, &file)?;

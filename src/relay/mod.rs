@@ -2,3 +2,4 @@
 //! backoff, dead letters.
 
 pub mod client;
+pub mod worker;

@@ -518,6 +518,13 @@ pub type SentItem = (MessageMeta, Vec<(String, Delivery)>);
 pub struct SentCursor(pub(super) String);
 
 impl SentCursor {
+    /// A cursor from its text form, as a client sends it back (`?cursor=`). An invalid cursor
+    /// only makes a page start elsewhere; it never reaches another organ's documents, because
+    /// `sent_list` filters by sender.
+    pub fn from_query(text: String) -> Self {
+        Self(text)
+    }
+
     /// The text form.
     pub fn as_str(&self) -> &str {
         &self.0
