@@ -748,3 +748,34 @@ fn concurrent_writers_are_all_durable_and_share_flushes() {
         ids.len()
     );
 }
+
+#[test]
+fn racing_accepts_of_one_id_store_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // Used as the gateway will: a shared trait object.
+    let store: Arc<dyn Store> = Arc::new(open(&dir));
+    let a = accept_of(1, 1, "race", &[CHAUTHANH], &[(BENTRE, VPTW)]);
+    let id = a.meta.id;
+    let outcomes: Vec<AcceptOutcome> = (0..6)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let a = a.clone();
+            std::thread::spawn(move || store.accept(a).unwrap())
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    let stored = outcomes
+        .iter()
+        .filter(|o| **o == AcceptOutcome::Stored)
+        .count();
+    let duplicates = outcomes
+        .iter()
+        .filter(|o| matches!(o, AcceptOutcome::Duplicate { meta } if meta.id == id))
+        .count();
+    assert_eq!((stored, duplicates), (1, 5));
+    assert_eq!(store.inbox_list(CHAUTHANH, 10).unwrap().len(), 1);
+    assert_eq!(store.outbox_next(BENTRE, 10, 0).unwrap().len(), 1);
+    assert_eq!(store.stats().unwrap().messages, 1);
+}

@@ -191,6 +191,23 @@ mod tests {
     }
 
     #[test]
+    fn flush_window_waits_for_later_writers() {
+        let gc = Arc::new(GroupCommit::new(Duration::from_millis(200)));
+        let first = gc.ticket();
+        let leader = {
+            let gc = Arc::clone(&gc);
+            std::thread::spawn(move || gc.wait_durable(first, || Ok(())).unwrap())
+        };
+        // Arrives while the leader sleeps out its window: covered by the same flush.
+        std::thread::sleep(Duration::from_millis(20));
+        let second = gc.ticket();
+        leader.join().unwrap();
+        gc.wait_durable(second, || panic!("a second flush"))
+            .unwrap();
+        assert_eq!(gc.counts(), (1, 2));
+    }
+
+    #[test]
     fn failed_flush_is_reported_and_retried_by_next_writer() {
         let gc = GroupCommit::new(Duration::ZERO);
         let t = gc.ticket();
