@@ -1,6 +1,7 @@
 //! Subcommands, one module per group. Each returns `Result<(), CliError>`; `main` prints the
 //! message and exits with its code.
 
+pub(crate) mod audit;
 pub(crate) mod doc;
 pub(crate) mod keys;
 pub(crate) mod pki;
@@ -56,6 +57,9 @@ enum Command {
     /// A small CA for staff and tests: init, issue, revoke, CRL.
     #[command(subcommand)]
     Pki(pki::PkiCommand),
+    /// Verify and export the hash-chained audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
@@ -65,5 +69,6 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Verify(a) => sign::run_verify(a),
         Command::Keys(c) => keys::run(c),
         Command::Pki(c) => pki::run(c),
+        Command::Audit(c) => audit::run(c),
     }
 }
