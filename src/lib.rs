@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod audit;
 pub mod client;
 pub mod config;
 pub mod demo;

@@ -1,6 +1,7 @@
 //! Subcommands, one module per group. Each returns `Result<(), CliError>`; `main` prints the
 //! message and exits with its code.
 
+pub(crate) mod audit;
 pub(crate) mod demo;
 pub(crate) mod doc;
 pub(crate) mod keys;
@@ -59,6 +60,9 @@ enum Command {
     /// A small CA for staff and tests: init, issue, revoke, CRL.
     #[command(subcommand)]
     Pki(pki::PkiCommand),
+    /// Verify and export the hash-chained audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Run a gateway.
     Serve(serve::ServeArgs),
     /// The quickstart (three gateways, documents relayed end to end), or `demo setup`.
@@ -82,6 +86,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Verify(a) => sign::run_verify(a),
         Command::Keys(c) => keys::run(c),
         Command::Pki(c) => pki::run(c),
+        Command::Audit(c) => audit::run(c),
         Command::Serve(a) => serve::run(a),
         Command::Demo(DemoArgs {
             command: Some(c), ..
