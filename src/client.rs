@@ -130,7 +130,12 @@ impl Client {
     }
 
     /// POST a body.
-    pub fn post(&self, path: &str, content_type: &str, body: &[u8]) -> Result<Response, ClientError> {
+    pub fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<Response, ClientError> {
         self.request("POST", path, Some(body), &[("content-type", content_type)])
     }
 
@@ -144,15 +149,15 @@ impl Client {
     ) -> Result<Response, ClientError> {
         let io = |e: std::io::Error| ClientError::Io(e.to_string());
         let tcp = TcpStream::connect(&self.hostport).map_err(io)?;
-        tcp.set_read_timeout(Some(Duration::from_secs(90))).map_err(io)?;
+        tcp.set_read_timeout(Some(Duration::from_secs(90)))
+            .map_err(io)?;
         let host = self
             .hostport
             .rsplit_once(':')
             .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']'))
             .unwrap_or("localhost")
             .to_owned();
-        let name =
-            ServerName::try_from(host).map_err(|e| ClientError::Url(e.to_string()))?;
+        let name = ServerName::try_from(host).map_err(|e| ClientError::Url(e.to_string()))?;
         let conn = rustls::ClientConnection::new(self.config.clone(), name)
             .map_err(|e| ClientError::Io(e.to_string()))?;
         let mut tls = rustls::StreamOwned::new(conn, tcp);

@@ -176,7 +176,10 @@ pub fn setup(dir: &Path, options: &SetupOptions) -> Result<DemoSetup, DemoError>
     })?;
 
     let passphrase = Passphrase::new(DEMO_PASSPHRASE.to_owned())?;
-    let mut opts = DemoOptions::new(passphrase, time::OffsetDateTime::now_utc() - time::Duration::hours(1));
+    let mut opts = DemoOptions::new(
+        passphrase,
+        time::OffsetDateTime::now_utc() - time::Duration::hours(1),
+    );
     if let Some(i) = options.pbkdf2_iterations {
         opts.pbkdf2_iterations = i;
     }

@@ -85,6 +85,10 @@ fn key(id: &TlsIdentity) -> PrivateKeyDer<'static> {
 pub fn exchange_server_config(id: &TlsIdentity) -> Result<Arc<ServerConfig>, TlsError> {
     let verifier = WebPkiClientVerifier::builder_with_provider(roots(id)?, provider())
         .with_crls(id.crls.iter().cloned())
+        // The CRLs we hold are the issuing CA's, covering leaf certificates; an intermediate
+        // is trusted through its anchor. Stale CRLs are refused (nextUpdate enforced).
+        .only_check_end_entity_revocation()
+        .enforce_revocation_expiration()
         .build()
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
     let mut config = ServerConfig::builder_with_provider(provider())
@@ -102,6 +106,8 @@ pub fn exchange_server_config(id: &TlsIdentity) -> Result<Arc<ServerConfig>, Tls
 pub fn api_server_config(id: &TlsIdentity) -> Result<Arc<ServerConfig>, TlsError> {
     let verifier = WebPkiClientVerifier::builder_with_provider(roots(id)?, provider())
         .with_crls(id.crls.iter().cloned())
+        .only_check_end_entity_revocation()
+        .enforce_revocation_expiration()
         .allow_unauthenticated()
         .build()
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
@@ -122,6 +128,8 @@ pub fn exchange_client_config(id: &TlsIdentity) -> Result<Arc<ClientConfig>, Tls
     let verifier =
         rustls::client::WebPkiServerVerifier::builder_with_provider(roots(id)?, provider())
             .with_crls(id.crls.iter().cloned())
+            .only_check_end_entity_revocation()
+            .enforce_revocation_expiration()
             .build()
             .map_err(|e| TlsError::Rustls(e.to_string()))?;
     let mut config = ClientConfig::builder_with_provider(provider())

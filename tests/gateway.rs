@@ -40,7 +40,13 @@ fn documents_relay_one_and_two_hops_and_arrive_once() {
     demo.start_all();
     let office = demo.client("district", "submit");
 
-    let to_province = demo.envelope(&["TU.BENTRE"], "thuong", "VB-01", 0, "Nghị quyết chuyển đổi số");
+    let to_province = demo.envelope(
+        &["TU.BENTRE"],
+        "thuong",
+        "VB-01",
+        0,
+        "Nghị quyết chuyển đổi số",
+    );
     let r = submit(&office, &to_province);
     assert_eq!(r.status, 202, "{}", r.text());
     let id1 = r.json()["message_id"].as_str().unwrap().to_owned();
@@ -95,10 +101,14 @@ fn documents_relay_one_and_two_hops_and_arrive_once() {
     assert_eq!(meta["priority"], 3);
 
     // Ack is idempotent and removes the document from the pending list.
-    let a = rcv.post(&format!("/api/v1/inbox/{id1}/ack"), "application/json", b"").unwrap();
+    let a = rcv
+        .post(&format!("/api/v1/inbox/{id1}/ack"), "application/json", b"")
+        .unwrap();
     assert_eq!(a.status, 200, "{}", a.text());
     assert_eq!(a.json()["already_acked"], false);
-    let a = rcv.post(&format!("/api/v1/inbox/{id1}/ack"), "application/json", b"").unwrap();
+    let a = rcv
+        .post(&format!("/api/v1/inbox/{id1}/ack"), "application/json", b"")
+        .unwrap();
     assert_eq!(a.json()["already_acked"], true);
     assert!(!inbox_ids(&demo, "province", 0).contains(&id1));
 
@@ -134,7 +144,10 @@ fn refusals_at_the_door() {
     let ok = demo.envelope(&["TU.BENTRE"], "thuong", "VB-01", 0, "Công văn");
     // No token: 401. A receive-only token: 403. Wrong media type: 415.
     assert_eq!(submit(&office.with_token(None), &ok).status, 401);
-    assert_eq!(submit(&office.with_token(Some("lt_wrong")), &ok).status, 401);
+    assert_eq!(
+        submit(&office.with_token(Some("lt_wrong")), &ok).status,
+        401
+    );
     assert_eq!(submit(&demo.client("district", "receive"), &ok).status, 403);
     let r = office
         .post("/api/v1/documents", "application/json", &ok)
@@ -148,16 +161,22 @@ fn refusals_at_the_door() {
     let r = submit(&office, b"<!DOCTYPE x [<!ENTITY a \"b\">]><x>&a;</x>");
     assert_eq!(r.status, 400);
     // Unknown procedure: refused by rule 1.
-    let unknown = String::from_utf8(ok.clone())
-        .unwrap()
-        .replace("<lt:Procedure>VB-01</lt:Procedure>", "<lt:Procedure>ZZ-99</lt:Procedure>");
+    let unknown = String::from_utf8(ok.clone()).unwrap().replace(
+        "<lt:Procedure>VB-01</lt:Procedure>",
+        "<lt:Procedure>ZZ-99</lt:Procedure>",
+    );
     let r = submit(&office, unknown.as_bytes());
     assert_eq!(r.status, 422, "{}", r.text());
-    assert_eq!(r.json()["type"], "urn:lienthong:problem:policy/unknown-procedure");
+    assert_eq!(
+        r.json()["type"],
+        "urn:lienthong:problem:policy/unknown-procedure"
+    );
     // Sending as another organ: 403.
-    let other = String::from_utf8(ok.clone())
-        .unwrap()
-        .replacen("<OrganId>HU.CHAUTHANH</OrganId>", "<OrganId>TU.BENTRE</OrganId>", 1);
+    let other = String::from_utf8(ok.clone()).unwrap().replacen(
+        "<OrganId>HU.CHAUTHANH</OrganId>",
+        "<OrganId>TU.BENTRE</OrganId>",
+        1,
+    );
     let r = submit(&office, other.as_bytes());
     assert_eq!(r.status, 403, "{}", r.text());
     // Oversized: 413.
@@ -194,7 +213,13 @@ fn peer_down_then_up_delivers_once() {
     demo.start("district");
     demo.start("province");
     let office = demo.client("district", "submit");
-    let xml = demo.envelope(&["VPTW"], "thuong", "VB-01", 0, "Gửi Trung ương khi mạng gián đoạn");
+    let xml = demo.envelope(
+        &["VPTW"],
+        "thuong",
+        "VB-01",
+        0,
+        "Gửi Trung ương khi mạng gián đoạn",
+    );
     let r = submit(&office, &xml);
     assert_eq!(r.status, 202, "{}", r.text());
     let id = r.json()["message_id"].as_str().unwrap().to_owned();

@@ -71,7 +71,11 @@ fn kill9_loses_and_duplicates_nothing_acknowledged() {
 
     for round in 0..3 {
         std::thread::sleep(Duration::from_millis(1200));
-        let victim = if round % 2 == 0 { "district" } else { "province" };
+        let victim = if round % 2 == 0 {
+            "district"
+        } else {
+            "province"
+        };
         demo.kill9(victim);
         std::thread::sleep(Duration::from_millis(300));
         demo.start(victim);
@@ -92,7 +96,11 @@ fn kill9_loses_and_duplicates_nothing_acknowledged() {
         let r = rcv.get("/api/v1/inbox?limit=500").unwrap();
         let mut counts: HashMap<String, usize> = HashMap::new();
         for d in r.json()["documents"].as_array().unwrap() {
-            assert_ne!(d["document_id"].as_str().unwrap(), refused_doc_id, "a refused document arrived");
+            assert_ne!(
+                d["document_id"].as_str().unwrap(),
+                refused_doc_id,
+                "a refused document arrived"
+            );
             *counts
                 .entry(d["message_id"].as_str().unwrap().to_owned())
                 .or_default() += 1;

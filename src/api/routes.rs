@@ -79,7 +79,10 @@ async fn not_found() -> Problem {
 async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, Problem> {
     match Limited::new(body, limit).collect().await {
         Ok(b) => Ok(b.to_bytes().to_vec()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             Err(Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "request/too-large",
@@ -100,8 +103,9 @@ fn caller(shared: &Shared, headers: &HeaderMap, peer: &PeerIdentity) -> Result<C
 }
 
 fn parse_id(id: &str) -> Result<MessageId, Problem> {
-    id.parse()
-        .map_err(|_| Problem::bad_request("request/bad-id", "a message id is 32 lowercase hex digits"))
+    id.parse().map_err(|_| {
+        Problem::bad_request("request/bad-id", "a message id is 32 lowercase hex digits")
+    })
 }
 
 fn store_problem(e: StoreError) -> Problem {
@@ -121,7 +125,8 @@ async fn readyz(State(shared): Shr) -> Response {
     let store = shared.store.clone();
     match blocking(move || store.stats()).await {
         Ok(Ok(_)) => "ready\n".into_response(),
-        _ => Problem::unavailable("store/unavailable", "the store is not readable", 5).into_response(),
+        _ => Problem::unavailable("store/unavailable", "the store is not readable", 5)
+            .into_response(),
     }
 }
 
@@ -195,9 +200,10 @@ async fn document(
     let id = parse_id(&id)?;
     let store = shared.store.clone();
     let mid = id.clone();
-    let (item, statuses) = blocking(move || Ok::<_, StoreError>((store.message(&mid)?, store.statuses(&mid)?)))
-        .await?
-        .map_err(store_problem)?;
+    let (item, statuses) =
+        blocking(move || Ok::<_, StoreError>((store.message(&mid)?, store.statuses(&mid)?)))
+            .await?
+            .map_err(store_problem)?;
     // Another organ's document is indistinguishable from a missing one.
     let Some((meta, deliveries)) = item.filter(|(m, _)| m.from == caller.organ) else {
         return Err(Problem::not_found("no such document"));
@@ -264,9 +270,10 @@ async fn sent_list(
     let cursor = q.cursor.map(SentCursor::from_query);
     let store = shared.store.clone();
     let organ = caller.organ.clone();
-    let (items, next) = blocking(move || store.sent_list(&organ, state, since, limit, cursor.as_ref()))
-        .await?
-        .map_err(store_problem)?;
+    let (items, next) =
+        blocking(move || store.sent_list(&organ, state, since, limit, cursor.as_ref()))
+            .await?
+            .map_err(store_problem)?;
     let docs: Vec<serde_json::Value> = items
         .iter()
         .map(|(m, d)| {
@@ -378,7 +385,10 @@ async fn inbox_get(
     let (meta, bytes) = inbox_item(&shared, &caller, &id).await?;
     let mut r = bytes.into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
     for (k, v) in [
         ("x-lienthong-from", meta.from.clone()),
         ("x-lienthong-level", meta.level.clone()),

@@ -202,7 +202,10 @@ pub(crate) fn run(a: QuickstartArgs) -> Result<(), CliError> {
     let mut steps: Vec<Step> = Vec::new();
     let mut docs: Vec<DocRow> = Vec::new();
 
-    progress.step(&format!("writing the demo PKI, keystores, tokens and configs to {}", dir.display()));
+    progress.step(&format!(
+        "writing the demo PKI, keystores, tokens and configs to {}",
+        dir.display()
+    ));
     let setup = lienthong::demo::setup(
         &dir,
         &SetupOptions {
@@ -217,7 +220,9 @@ pub(crate) fn run(a: QuickstartArgs) -> Result<(), CliError> {
         detail: format!("demo PKI and three gateway configs in {}", dir.display()),
     });
 
-    progress.step("starting three gateways: central (VPTW), province (TU.BENTRE), district (HU.CHAUTHANH)");
+    progress.step(
+        "starting three gateways: central (VPTW), province (TU.BENTRE), district (HU.CHAUTHANH)",
+    );
     let mut gateways = Gateways {
         children: Vec::new(),
     };
@@ -254,7 +259,10 @@ pub(crate) fn run(a: QuickstartArgs) -> Result<(), CliError> {
         return Err(e);
     }
     if let Some(bad) = report.steps.iter().find(|s| !s.ok) {
-        return Err(CliError::invalid(format!("step {} failed: {}", bad.name, bad.detail)));
+        return Err(CliError::invalid(format!(
+            "step {} failed: {}",
+            bad.name, bad.detail
+        )));
     }
     if a.keep_running {
         print_keep_running(&setup);
@@ -297,16 +305,68 @@ fn drive(
     let office = client(setup, "district", "submit")?;
     let dir = &setup.dir;
     let plan: [(&str, &str, &str, &str, u8, &str, &str, &str, bool); 5] = [
-        ("nghi-quyet", "TU.BENTRE", "thuong", "VB-01", 0, "07", "NQ/HU", "Nghị quyết về đẩy mạnh chuyển đổi số trong các cơ quan Đảng", true),
-        ("thong-bao-hoa-toc", "VPTW", "thuong", "VB-01", 3, "12", "TB/HU", "Thông báo hỏa tốc về tình hình bão lũ", true),
-        ("bao-cao-mat", "TU.BENTRE", "mat", "VB-01", 1, "25", "BC/HU", "Báo cáo mật về công tác bảo vệ chính trị nội bộ", true),
-        ("tai-lieu-toi-mat", "TU.BENTRE", "toi-mat", "VB-01", 0, "03", "BC/HU", "Tài liệu tối mật", false),
-        ("quy-hoach-can-bo", "TU.BENTRE", "thuong", "TCCB-05", 0, "31", "TTr/HU", "Tờ trình quy hoạch cán bộ", true),
+        (
+            "nghi-quyet",
+            "TU.BENTRE",
+            "thuong",
+            "VB-01",
+            0,
+            "07",
+            "NQ/HU",
+            "Nghị quyết về đẩy mạnh chuyển đổi số trong các cơ quan Đảng",
+            true,
+        ),
+        (
+            "thong-bao-hoa-toc",
+            "VPTW",
+            "thuong",
+            "VB-01",
+            3,
+            "12",
+            "TB/HU",
+            "Thông báo hỏa tốc về tình hình bão lũ",
+            true,
+        ),
+        (
+            "bao-cao-mat",
+            "TU.BENTRE",
+            "mat",
+            "VB-01",
+            1,
+            "25",
+            "BC/HU",
+            "Báo cáo mật về công tác bảo vệ chính trị nội bộ",
+            true,
+        ),
+        (
+            "tai-lieu-toi-mat",
+            "TU.BENTRE",
+            "toi-mat",
+            "VB-01",
+            0,
+            "03",
+            "BC/HU",
+            "Tài liệu tối mật",
+            false,
+        ),
+        (
+            "quy-hoach-can-bo",
+            "TU.BENTRE",
+            "thuong",
+            "TCCB-05",
+            0,
+            "31",
+            "TTr/HU",
+            "Tờ trình quy hoạch cán bộ",
+            true,
+        ),
     ];
     progress.step("the district office submits five documents through the HTTPS API");
     let mut submitted: Vec<(String, Instant, usize)> = Vec::new();
     for (name, to, level, procedure, priority, code, notation, subject, expect_ok) in plan {
-        let xml = new_doc(dir, name, to, level, procedure, priority, code, notation, subject)?;
+        let xml = new_doc(
+            dir, name, to, level, procedure, priority, code, notation, subject,
+        )?;
         let t0 = Instant::now();
         let r = office
             .post("/api/v1/documents", "application/xml", &xml)
@@ -336,13 +396,19 @@ fn drive(
             steps.push(Step {
                 name: format!("submit {name}"),
                 ok: !expect_ok && r.status == 422,
-                detail: format!("{} {}: {reason}", r.status, j["type"].as_str().unwrap_or("")),
+                detail: format!(
+                    "{} {}: {reason}",
+                    r.status,
+                    j["type"].as_str().unwrap_or("")
+                ),
             });
         }
         docs.push(row);
     }
 
-    progress.step("the receiving systems of the province and the central office long-poll their inboxes");
+    progress.step(
+        "the receiving systems of the province and the central office long-poll their inboxes",
+    );
     let mut trust = TrustStore::new();
     trust
         .add_anchors_pem_file(&setup.root_pem)
@@ -461,9 +527,19 @@ fn print_report(report: &Report, setup: &DemoSetup) {
             format!("{} → {}", d.from, d.to),
             d.level,
             d.priority,
-            if d.hops.is_empty() { "-".to_owned() } else { d.hops.join("→") },
-            if d.signer.is_empty() { "-" } else { d.signer.as_str() },
-            d.delivered_ms.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
+            if d.hops.is_empty() {
+                "-".to_owned()
+            } else {
+                d.hops.join("→")
+            },
+            if d.signer.is_empty() {
+                "-"
+            } else {
+                d.signer.as_str()
+            },
+            d.delivered_ms
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "-".into()),
             match &d.refused_reason {
                 Some(r) => format!("{}: {r}", d.status),
                 None => d.status.clone(),
@@ -483,8 +559,14 @@ fn print_report(report: &Report, setup: &DemoSetup) {
     println!("where to look next:");
     println!("  demo directory : {}", setup.dir.display());
     println!("  tokens and URLs: {}/demo.json", setup.dir.display());
-    println!("  gateway logs   : {}/<central|province|district>.log", setup.dir.display());
-    println!("  verify a file  : lienthong verify --trust {} FILE.xml", setup.root_pem.display());
+    println!(
+        "  gateway logs   : {}/<central|province|district>.log",
+        setup.dir.display()
+    );
+    println!(
+        "  verify a file  : lienthong verify --trust {} FILE.xml",
+        setup.root_pem.display()
+    );
     println!("  run it again   : lienthong demo --keep-running");
 }
 

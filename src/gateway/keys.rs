@@ -52,7 +52,11 @@ fn passphrase(config: &Config) -> Result<Passphrase, KeysError> {
 pub fn load(config: &Config) -> Result<GatewayKeys, KeysError> {
     let pass = passphrase(config)?;
     let ks = Keystore::open(&config.keys.keystore)?;
-    let signer = crate::pki::load_signer(&config.keys.signing, Some(&config.keys.keystore), Some(&pass))?;
+    let signer = crate::pki::load_signer(
+        &config.keys.signing,
+        Some(&config.keys.keystore),
+        Some(&pass),
+    )?;
     let chain_pem = ks
         .cert_chain_pem(&config.keys.signing)?
         .ok_or_else(|| KeysError::NoCertificate(config.keys.signing.clone()))?;
@@ -79,11 +83,12 @@ pub fn load(config: &Config) -> Result<GatewayKeys, KeysError> {
         })?;
         use rustls_pki_types::pem::PemObject;
         let der = if bytes.starts_with(b"-----") {
-            rustls_pki_types::CertificateRevocationListDer::from_pem_slice(&bytes)
-                .map_err(|e| KeysError::Read {
+            rustls_pki_types::CertificateRevocationListDer::from_pem_slice(&bytes).map_err(|e| {
+                KeysError::Read {
                     path: c.display().to_string(),
                     reason: e.to_string(),
-                })?
+                }
+            })?
         } else {
             rustls_pki_types::CertificateRevocationListDer::from(bytes)
         };

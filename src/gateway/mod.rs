@@ -146,10 +146,12 @@ impl Running {
 }
 
 async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, GatewayError> {
-    TcpListener::bind(addr).await.map_err(|e| GatewayError::Bind {
-        addr: addr.to_string(),
-        reason: e.to_string(),
-    })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| GatewayError::Bind {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        })
 }
 
 /// Starts a gateway.

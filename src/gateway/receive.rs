@@ -32,7 +32,9 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, Problem> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| Problem::bad_request("exchange/missing-header", format!("{name} is required")))
+        .ok_or_else(|| {
+            Problem::bad_request("exchange/missing-header", format!("{name} is required"))
+        })
 }
 
 /// Encodes a hop trace for [`H_TRACE`].
@@ -42,7 +44,10 @@ pub fn encode_trace(hops: &[HopRecord]) -> String {
 
 fn decode_trace(s: &str) -> Result<Vec<HopRecord>, Problem> {
     if s.len() > MAX_TRACE_BYTES {
-        return Err(Problem::bad_request("exchange/bad-trace", "trace header too large"));
+        return Err(Problem::bad_request(
+            "exchange/bad-trace",
+            "trace header too large",
+        ));
     }
     let raw = URL_SAFE_NO_PAD
         .decode(s)
@@ -64,28 +69,48 @@ pub async fn receive(
         p
     };
     let Some(peer) = peer else {
-        return Err(refuse(Problem::forbidden("a client certificate is required")));
+        return Err(refuse(Problem::forbidden(
+            "a client certificate is required",
+        )));
     };
-    let Some(link) = shared.config.peers.iter().find(|p| p.organ == peer).cloned() else {
-        return Err(refuse(Problem::forbidden(format!("{peer} is not a configured peer"))));
+    let Some(link) = shared
+        .config
+        .peers
+        .iter()
+        .find(|p| p.organ == peer)
+        .cloned()
+    else {
+        return Err(refuse(Problem::forbidden(format!(
+            "{peer} is not a configured peer"
+        ))));
     };
-    let id: MessageId = header(&headers, H_MESSAGE_ID)?
-        .parse()
-        .map_err(|_| refuse(Problem::bad_request("exchange/bad-id", "message id is not 32 hex digits")))?;
+    let id: MessageId = header(&headers, H_MESSAGE_ID)?.parse().map_err(|_| {
+        refuse(Problem::bad_request(
+            "exchange/bad-id",
+            "message id is not 32 hex digits",
+        ))
+    })?;
     let for_organs: Vec<String> = header(&headers, H_FOR)?
         .split(',')
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
         .collect();
     if for_organs.is_empty() {
-        return Err(refuse(Problem::bad_request("exchange/no-recipient", "no recipient named")));
+        return Err(refuse(Problem::bad_request(
+            "exchange/no-recipient",
+            "no recipient named",
+        )));
     }
     let trace = decode_trace(header(&headers, H_TRACE)?).map_err(&refuse)?;
     if trace.len() + 1 > shared.config.limits.max_hops {
         return Err(refuse(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "relay/too-many-hops",
-            format!("{} hops, over the limit of {}", trace.len() + 1, shared.config.limits.max_hops),
+            format!(
+                "{} hops, over the limit of {}",
+                trace.len() + 1,
+                shared.config.limits.max_hops
+            ),
         )));
     }
     if trace.iter().any(|h| h.organ == shared.config.organ) {
@@ -98,8 +123,8 @@ pub async fn receive(
 
     // Verify before anything is stored.
     let s = shared.clone();
-    let verified = blocking(move || verify(&body, &s.trust, &VerifyOptions::now()).map(|v| (v, body)))
-        .await?;
+    let verified =
+        blocking(move || verify(&body, &s.trust, &VerifyOptions::now()).map(|v| (v, body))).await?;
     let (verified, body) = verified.map_err(|e| {
         refuse(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -131,7 +156,10 @@ pub async fn receive(
     }
     let effective = d.effective().unwrap_or(Level::TuyetMat);
 
-    let to: Vec<String> = envelope.recipients().map(|o| o.as_str().to_owned()).collect();
+    let to: Vec<String> = envelope
+        .recipients()
+        .map(|o| o.as_str().to_owned())
+        .collect();
     let mut local = Vec::new();
     let mut forward = Vec::new();
     for organ in &for_organs {
@@ -222,7 +250,6 @@ pub async fn receive(
                 "this message id was received with another digest",
             )));
         }
-        Ok(other) => return Err(Problem::internal("accept", format!("{other:?}"))),
         Err(StoreError::OutboxFull { peer: p, depth }) => {
             return Err(refuse(Problem::unavailable(
                 "store/outbox-full",

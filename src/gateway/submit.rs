@@ -35,9 +35,14 @@ pub struct Submitted {
 const DSIG_NS: &str = crate::sign::dsig::DSIG_NS;
 
 /// Handles one submission.
-pub async fn submit(shared: Arc<Shared>, caller: Caller, body: Vec<u8>) -> Result<Submitted, Problem> {
+pub async fn submit(
+    shared: Arc<Shared>,
+    caller: Caller,
+    body: Vec<u8>,
+) -> Result<Submitted, Problem> {
     let limits = EnvelopeLimits::default();
-    let parsed = blocking(move || parse_envelope(&body, &limits).map(|(d, e)| (d, e, body))).await?;
+    let parsed =
+        blocking(move || parse_envelope(&body, &limits).map(|(d, e)| (d, e, body))).await?;
     let (mut doc, envelope, body) = parsed.map_err(|e| {
         shared.metrics.refused("envelope/invalid");
         Problem::bad_request("envelope/invalid", e.to_string())
@@ -134,8 +139,12 @@ pub async fn submit(shared: Arc<Shared>, caller: Caller, body: Vec<u8>) -> Resul
         let bytes = if already_signed {
             body
         } else {
-            sign_document(&mut doc, worker.keys.signer.as_ref(), &worker.keys.signing_chain)
-                .map_err(|e| Problem::internal("signing", e))?;
+            sign_document(
+                &mut doc,
+                worker.keys.signer.as_ref(),
+                &worker.keys.signing_chain,
+            )
+            .map_err(|e| Problem::internal("signing", e))?;
             write_document(&doc)
         };
         // Verify what will be sent, exactly as a peer will: a bad office signature or a
@@ -157,7 +166,10 @@ pub async fn submit(shared: Arc<Shared>, caller: Caller, body: Vec<u8>) -> Resul
         id: id.clone(),
         document_id: envelope.document_id().to_owned(),
         from: from.clone(),
-        to: envelope.recipients().map(|o| o.as_str().to_owned()).collect(),
+        to: envelope
+            .recipients()
+            .map(|o| o.as_str().to_owned())
+            .collect(),
         priority: envelope.priority().code(),
         level: effective.token().to_owned(),
         digest_hex,

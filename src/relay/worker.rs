@@ -134,12 +134,7 @@ async fn deliver(shared: &Arc<Shared>, peer: &str, id: &MessageId, group: &[Outb
     let for_organs: Vec<String> = meta
         .to
         .iter()
-        .filter(|r| {
-            shared
-                .config
-                .next_hop(r)
-                .is_some_and(|p| p.organ == peer)
-        })
+        .filter(|r| shared.config.next_hop(r).is_some_and(|p| p.organ == peer))
         .cloned()
         .collect();
     let mut hops = meta.hops.clone();
@@ -156,22 +151,37 @@ async fn deliver(shared: &Arc<Shared>, peer: &str, id: &MessageId, group: &[Outb
     ];
     let timeout = Duration::from_millis(shared.config.retry.attempt_timeout_ms);
     let outcome = match client
-        .post(super::worker::EXCHANGE_PATH, &headers, Bytes::from(bytes), timeout)
+        .post(
+            super::worker::EXCHANGE_PATH,
+            &headers,
+            Bytes::from(bytes),
+            timeout,
+        )
         .await
     {
         Ok(resp) if resp.status == 200 => {
             match serde_json::from_slice::<SignedReceipt>(&resp.body) {
                 Ok(receipt) => {
                     let trust = &shared.trust;
-                    match receipt.verify(peer, &id.to_string(), &meta.digest_hex, trust, &VerifyOptions::now()) {
-                        Ok(_) => Outcome::Delivered(String::from_utf8_lossy(&resp.body).into_owned()),
+                    match receipt.verify(
+                        peer,
+                        &id.to_string(),
+                        &meta.digest_hex,
+                        trust,
+                        &VerifyOptions::now(),
+                    ) {
+                        Ok(_) => {
+                            Outcome::Delivered(String::from_utf8_lossy(&resp.body).into_owned())
+                        }
                         Err(e) => Outcome::Failed(format!("receipt refused: {e}")),
                     }
                 }
                 Err(e) => Outcome::Failed(format!("receipt is not JSON: {e}")),
             }
         }
-        Ok(resp) if (400..500).contains(&resp.status) && resp.status != 408 && resp.status != 429 => {
+        Ok(resp)
+            if (400..500).contains(&resp.status) && resp.status != 408 && resp.status != 429 =>
+        {
             let detail = serde_json::from_slice::<serde_json::Value>(&resp.body)
                 .ok()
                 .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_owned))
@@ -182,50 +192,59 @@ async fn deliver(shared: &Arc<Shared>, peer: &str, id: &MessageId, group: &[Outb
         Err(e) => Outcome::Failed(e.to_string()),
     };
 
+    let failure = match &outcome {
+        Outcome::Delivered(_) => None,
+        Outcome::Refused(r) | Outcome::Failed(r) => Some(r.clone()),
+    };
     let store = shared.store.clone();
     let peer_s = peer.to_owned();
     let group = group.to_vec();
     let retry = shared.config.retry.clone();
     let received_at = meta.received_at_ms;
-    let result = tokio::task::spawn_blocking(move || -> Result<&'static str, crate::store::StoreError> {
-        let now = now_ms();
-        match outcome {
-            Outcome::Delivered(receipt) => {
-                for e in &group {
-                    store.mark_delivered(&peer_s, e, receipt.clone(), now)?;
-                }
-                Ok("delivered")
-            }
-            Outcome::Refused(reason) => {
-                for e in &group {
-                    store.dead_letter(&peer_s, e, &reason, now)?;
-                }
-                Ok("dead-lettered")
-            }
-            Outcome::Failed(reason) => {
-                let mut verdict = "retry";
-                for e in &group {
-                    let attempts = e.attempts + 1;
-                    if attempts >= retry.max_attempts {
-                        store.dead_letter(
-                            &peer_s,
-                            e,
-                            &format!("gave up after {attempts} attempts: {reason}"),
-                            now,
-                        )?;
-                        verdict = "dead-lettered";
-                    } else {
-                        let jitter = jitter();
-                        let wait = retry.backoff(attempts, jitter);
-                        let next = now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
-                        store.record_failure(&peer_s, e, &reason, next)?;
+    let result =
+        tokio::task::spawn_blocking(move || -> Result<&'static str, crate::store::StoreError> {
+            let now = now_ms();
+            match outcome {
+                Outcome::Delivered(receipt) => {
+                    for e in &group {
+                        store.mark_delivered(&peer_s, e, receipt.clone(), now)?;
                     }
+                    Ok("delivered")
                 }
-                Ok(verdict)
+                Outcome::Refused(reason) => {
+                    for e in &group {
+                        store.dead_letter(&peer_s, e, &reason, now)?;
+                    }
+                    Ok("dead-lettered")
+                }
+                Outcome::Failed(reason) => {
+                    let mut verdict = "retry";
+                    for e in &group {
+                        let attempts = e.attempts + 1;
+                        if attempts >= retry.max_attempts {
+                            store.dead_letter(
+                                &peer_s,
+                                e,
+                                &format!("gave up after {attempts} attempts: {reason}"),
+                                now,
+                            )?;
+                            verdict = "dead-lettered";
+                        } else {
+                            let jitter = jitter();
+                            let wait = retry.backoff(attempts, jitter);
+                            let next =
+                                now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+                            store.record_failure(&peer_s, e, &reason, next)?;
+                        }
+                    }
+                    Ok(verdict)
+                }
             }
-        }
-    })
-    .await;
+        })
+        .await;
+    if let Some(reason) = &failure {
+        tracing::info!(message = %id, peer, reason = %reason, "delivery attempt failed");
+    }
     match result {
         Ok(Ok("delivered")) => {
             shared.metrics.delivered.fetch_add(1, Ordering::Relaxed);

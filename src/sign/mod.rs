@@ -1,6 +1,6 @@
 //! XML-DSig: enveloped signatures over the whole edXML envelope, and their verification.
 //!
-//! [`sign_document`] appends the one `Signature` lienthong writes; [`verify`] is the only way to
+//! [`sign_document`] appends the one `Signature` lienthong writes; [`verify()`] is the only way to
 //! obtain a [`VerifiedDocument`].
 
 pub mod algorithm;

@@ -149,19 +149,42 @@ impl Demo {
     }
 
     /// A fresh unsigned envelope from the district, made with `lienthong doc new`.
-    pub fn envelope(&self, to: &[&str], level: &str, procedure: &str, priority: u8, subject: &str) -> Vec<u8> {
+    pub fn envelope(
+        &self,
+        to: &[&str],
+        level: &str,
+        procedure: &str,
+        priority: u8,
+        subject: &str,
+    ) -> Vec<u8> {
         let out = self.dir.path().join(format!("doc-{}.xml", rand_suffix()));
         let mut cmd = Command::new(bin());
         cmd.args(["doc", "new", "--from", "HU.CHAUTHANH"]);
         for t in to {
             cmd.args(["--to", t]);
         }
-        cmd.args(["--code", &format!("{}", 10 + rand_suffix() % 80), "--notation", "TB/HU"])
-            .args(["--subject", subject, "--level", level, "--procedure", procedure])
-            .args(["--priority", &priority.to_string(), "--public", "-o"])
-            .arg(&out);
+        cmd.args([
+            "--code",
+            &format!("{}", 10 + rand_suffix() % 80),
+            "--notation",
+            "TB/HU",
+        ])
+        .args([
+            "--subject",
+            subject,
+            "--level",
+            level,
+            "--procedure",
+            procedure,
+        ])
+        .args(["--priority", &priority.to_string(), "--public", "-o"])
+        .arg(&out);
         let o = cmd.output().unwrap();
-        assert!(o.status.success(), "doc new: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "doc new: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         std::fs::read(out).unwrap()
     }
 }
