@@ -110,6 +110,12 @@ fn kill9_loses_and_duplicates_nothing_acknowledged() {
             .all(|id| counts.contains_key(id))
             .then_some(counts)
     });
+    eprintln!(
+        "accepted {}, in doubt {}, delivered {}",
+        accepted.len(),
+        in_doubt.load(Ordering::Relaxed),
+        counts.len()
+    );
     for (id, n) in &counts {
         assert_eq!(*n, 1, "{id} listed {n} times");
     }
