@@ -199,7 +199,7 @@ async fn document(
     caller.require(Role::Submit)?;
     let id = parse_id(&id)?;
     let store = shared.store.clone();
-    let mid = id.clone();
+    let mid = id;
     let (item, statuses) =
         blocking(move || Ok::<_, StoreError>((store.message(&mid)?, store.statuses(&mid)?)))
             .await?

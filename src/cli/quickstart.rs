@@ -148,17 +148,33 @@ fn start_gateway(dir: &Path, role: &str, config: &Path) -> Result<Child, CliErro
     }
 }
 
-fn new_doc(
-    dir: &Path,
-    name: &str,
-    to: &str,
-    level: &str,
-    procedure: &str,
+/// One document the district office submits in the quickstart.
+#[derive(Clone, Copy)]
+struct Planned {
+    name: &'static str,
+    to: &'static str,
+    level: &'static str,
+    procedure: &'static str,
     priority: u8,
-    code: &str,
-    notation: &str,
-    subject: &str,
-) -> Result<Vec<u8>, CliError> {
+    code: &'static str,
+    notation: &'static str,
+    subject: &'static str,
+    /// Whether the gateway should accept it.
+    expect_ok: bool,
+}
+
+fn new_doc(dir: &Path, p: &Planned) -> Result<Vec<u8>, CliError> {
+    let Planned {
+        name,
+        to,
+        level,
+        procedure,
+        priority,
+        code,
+        notation,
+        subject,
+        ..
+    } = *p;
     let out = dir.join("documents").join(format!("{name}.xml"));
     if let Some(p) = out.parent() {
         std::fs::create_dir_all(p).map_err(|e| CliError::usage(e.to_string()))?;
@@ -255,9 +271,7 @@ pub(crate) fn run(a: QuickstartArgs) -> Result<(), CliError> {
     } else {
         print_report(&report, &setup);
     }
-    if let Err(e) = result {
-        return Err(e);
-    }
+    result?;
     if let Some(bad) = report.steps.iter().find(|s| !s.ok) {
         return Err(CliError::invalid(format!(
             "step {} failed: {}",
@@ -304,69 +318,75 @@ fn drive(
 ) -> Result<(), CliError> {
     let office = client(setup, "district", "submit")?;
     let dir = &setup.dir;
-    let plan: [(&str, &str, &str, &str, u8, &str, &str, &str, bool); 5] = [
-        (
-            "nghi-quyet",
-            "TU.BENTRE",
-            "thuong",
-            "VB-01",
-            0,
-            "07",
-            "NQ/HU",
-            "Nghị quyết về đẩy mạnh chuyển đổi số trong các cơ quan Đảng",
-            true,
-        ),
-        (
-            "thong-bao-hoa-toc",
-            "VPTW",
-            "thuong",
-            "VB-01",
-            3,
-            "12",
-            "TB/HU",
-            "Thông báo hỏa tốc về tình hình bão lũ",
-            true,
-        ),
-        (
-            "bao-cao-mat",
-            "TU.BENTRE",
-            "mat",
-            "VB-01",
-            1,
-            "25",
-            "BC/HU",
-            "Báo cáo mật về công tác bảo vệ chính trị nội bộ",
-            true,
-        ),
-        (
-            "tai-lieu-toi-mat",
-            "TU.BENTRE",
-            "toi-mat",
-            "VB-01",
-            0,
-            "03",
-            "BC/HU",
-            "Tài liệu tối mật",
-            false,
-        ),
-        (
-            "quy-hoach-can-bo",
-            "TU.BENTRE",
-            "thuong",
-            "TCCB-05",
-            0,
-            "31",
-            "TTr/HU",
-            "Tờ trình quy hoạch cán bộ",
-            true,
-        ),
+    let plan: [Planned; 5] = [
+        Planned {
+            name: "nghi-quyet",
+            to: "TU.BENTRE",
+            level: "thuong",
+            procedure: "VB-01",
+            priority: 0,
+            code: "07",
+            notation: "NQ/HU",
+            subject: "Nghị quyết về đẩy mạnh chuyển đổi số trong các cơ quan Đảng",
+            expect_ok: true,
+        },
+        Planned {
+            name: "thong-bao-hoa-toc",
+            to: "VPTW",
+            level: "thuong",
+            procedure: "VB-01",
+            priority: 3,
+            code: "12",
+            notation: "TB/HU",
+            subject: "Thông báo hỏa tốc về tình hình bão lũ",
+            expect_ok: true,
+        },
+        Planned {
+            name: "bao-cao-mat",
+            to: "TU.BENTRE",
+            level: "mat",
+            procedure: "VB-01",
+            priority: 1,
+            code: "25",
+            notation: "BC/HU",
+            subject: "Báo cáo mật về công tác bảo vệ chính trị nội bộ",
+            expect_ok: true,
+        },
+        Planned {
+            name: "tai-lieu-toi-mat",
+            to: "TU.BENTRE",
+            level: "toi-mat",
+            procedure: "VB-01",
+            priority: 0,
+            code: "03",
+            notation: "BC/HU",
+            subject: "Tài liệu tối mật",
+            expect_ok: false,
+        },
+        Planned {
+            name: "quy-hoach-can-bo",
+            to: "TU.BENTRE",
+            level: "thuong",
+            procedure: "TCCB-05",
+            priority: 0,
+            code: "31",
+            notation: "TTr/HU",
+            subject: "Tờ trình quy hoạch cán bộ",
+            expect_ok: true,
+        },
     ];
     progress.step("the district office submits five documents through the HTTPS API");
     let mut submitted: Vec<(String, Instant, usize)> = Vec::new();
-    for (name, to, level, procedure, priority, code, notation, subject, expect_ok) in plan {
-        let xml = new_doc(
-            dir, name, to, level, procedure, priority, code, notation, subject,
-        )?;
+    for p in plan {
+        let Planned {
+            name,
+            to,
+            level,
+            priority,
+            expect_ok,
+            ..
+        } = p;
+        let xml = new_doc(dir, &p)?;
         let t0 = Instant::now();
         let r = office
             .post("/api/v1/documents", "application/xml", &xml)
@@ -375,13 +395,23 @@ fn drive(
         let mut row = DocRow {
             from: "HU.CHAUTHANH".into(),
             to: to.into(),
-            level: j["level"].as_str().unwrap_or(level).to_owned(),
+            level: j
+                .get("level")
+                .unwrap_or(&serde_json::Value::Null)
+                .as_str()
+                .unwrap_or(level)
+                .to_owned(),
             priority,
             title: name.into(),
             ..DocRow::default()
         };
         if r.status == 202 {
-            row.id = j["message_id"].as_str().unwrap_or_default().to_owned();
+            row.id = j
+                .get("message_id")
+                .unwrap_or(&serde_json::Value::Null)
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             row.status = "queued".into();
             submitted.push((row.id.clone(), t0, docs.len()));
             steps.push(Step {
@@ -390,7 +420,12 @@ fn drive(
                 detail: format!("202 accepted, effective level {}", row.level),
             });
         } else {
-            let reason = j["detail"].as_str().unwrap_or_default().to_owned();
+            let reason = j
+                .get("detail")
+                .unwrap_or(&serde_json::Value::Null)
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             row.status = format!("refused {}", r.status);
             row.refused_reason = Some(reason.clone());
             steps.push(Step {
@@ -399,7 +434,10 @@ fn drive(
                 detail: format!(
                     "{} {}: {reason}",
                     r.status,
-                    j["type"].as_str().unwrap_or("")
+                    j.get("type")
+                        .unwrap_or(&serde_json::Value::Null)
+                        .as_str()
+                        .unwrap_or("")
                 ),
             });
         }
@@ -422,8 +460,19 @@ fn drive(
                 .get("/api/v1/inbox?limit=100&wait=2")
                 .map_err(CliError::invalid)?;
             let list = r.json();
-            for d in list["documents"].as_array().cloned().unwrap_or_default() {
-                let id = d["message_id"].as_str().unwrap_or_default().to_owned();
+            for d in list
+                .get("documents")
+                .unwrap_or(&serde_json::Value::Null)
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+            {
+                let id = d
+                    .get("message_id")
+                    .unwrap_or(&serde_json::Value::Null)
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
                 let Some(pos) = pending.iter().position(|(p, _, _)| *p == id) else {
                     continue;
                 };
@@ -442,12 +491,19 @@ fn drive(
                     .map_err(CliError::invalid)?;
                 if let Some(r) = docs.get_mut(row) {
                     r.delivered_ms = Some(delivered_ms);
-                    r.hops = meta["trace"]
+                    r.hops = meta
+                        .get("trace")
+                        .unwrap_or(&serde_json::Value::Null)
                         .as_array()
                         .cloned()
                         .unwrap_or_default()
                         .iter()
-                        .filter_map(|h| h["organ"].as_str().map(str::to_owned))
+                        .filter_map(|h| {
+                            h.get("organ")
+                                .unwrap_or(&serde_json::Value::Null)
+                                .as_str()
+                                .map(str::to_owned)
+                        })
                         .chain(std::iter::once(role_organ(role)))
                         .collect();
                     match &verified {
@@ -489,12 +545,19 @@ fn drive(
             .get(&format!("/api/v1/documents/{}", row.id))
             .map_err(CliError::invalid)?
             .json();
-        let states: Vec<String> = st["recipients"]
+        let states: Vec<String> = st
+            .get("recipients")
+            .unwrap_or(&serde_json::Value::Null)
             .as_array()
             .cloned()
             .unwrap_or_default()
             .iter()
-            .filter_map(|r| r["state"].as_str().map(str::to_owned))
+            .filter_map(|r| {
+                r.get("state")
+                    .unwrap_or(&serde_json::Value::Null)
+                    .as_str()
+                    .map(str::to_owned)
+            })
             .collect();
         steps.push(Step {
             name: format!("track {}", row.title),
@@ -517,8 +580,8 @@ fn role_organ(role: &str) -> String {
 fn print_report(report: &Report, setup: &DemoSetup) {
     println!();
     println!(
-        "{:<20} {:<27} {:<8} {:<4} {:<32} {:<13} {:>6}  {}",
-        "document", "from → to", "level", "prio", "hops", "signed by", "ms", "status"
+        "{:<20} {:<27} {:<8} {:<4} {:<32} {:<13} {:>6}  status",
+        "document", "from → to", "level", "prio", "hops", "signed by", "ms"
     );
     for d in &report.documents {
         println!(

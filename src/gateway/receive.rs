@@ -206,7 +206,7 @@ pub async fn receive(
 
     let digest_hex = hex(verified.digest());
     let meta = MessageMeta {
-        id: id.clone(),
+        id,
         document_id: envelope.document_id().to_owned(),
         from: envelope.header.from.organ_id.as_str().to_owned(),
         to,

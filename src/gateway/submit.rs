@@ -163,7 +163,7 @@ pub async fn submit(
 
     let id = MessageId::random().map_err(|e| Problem::internal("message id", e))?;
     let meta = MessageMeta {
-        id: id.clone(),
+        id,
         document_id: envelope.document_id().to_owned(),
         from: from.clone(),
         to: envelope

@@ -72,7 +72,7 @@ pub async fn run(shared: Arc<Shared>, peer: String, mut shutdown: watch::Receive
                     }
                 }
                 None => {
-                    groups.insert(order.len(), (e.message.clone(), vec![e.clone()]));
+                    groups.insert(order.len(), (e.message, vec![e.clone()]));
                     order.push(e.message);
                 }
             }
@@ -91,7 +91,7 @@ pub async fn run(shared: Arc<Shared>, peer: String, mut shutdown: watch::Receive
                 p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
                 _ = shutdown.changed() => break,
             };
-            busy.insert(id.clone());
+            busy.insert(id);
             let shared = shared.clone();
             let peer = peer.clone();
             let done = done_tx.clone();
@@ -116,7 +116,7 @@ async fn deliver(shared: &Arc<Shared>, peer: &str, id: &MessageId, group: &[Outb
         return;
     };
     let store = shared.store.clone();
-    let mid = id.clone();
+    let mid = *id;
     let loaded = tokio::task::spawn_blocking(move || {
         let bytes = store.outbox_bytes(&mid)?;
         let meta = store.message(&mid)?;
