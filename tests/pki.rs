@@ -1038,3 +1038,57 @@ fn secrets_are_never_printed() {
         );
     }
 }
+
+/// The committed demo PKI (`certs/`, made by `certs/gen.sh`) is complete and consistent:
+/// checked at a fixed time inside its validity, so it does not depend on today's date.
+#[test]
+fn committed_demo_pki_is_consistent() {
+    let certs = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs");
+    let root = der_certs(&certs.join("root.pem")).remove(0);
+    let anchors = [webpki::anchor_from_trusted_cert(&root).unwrap()];
+    // 2027-06-01T00:00:00Z.
+    let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_811_808_000));
+    for organ in ["VPTW", "TU.BENTRE", "HU.CHAUTHANH"] {
+        let dir = certs.join(organ);
+        let chain = der_certs(&dir.join("signing.cert.pem"));
+        let ee = webpki::EndEntityCert::try_from(&chain[0]).unwrap();
+        ee.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &anchors,
+            &chain[1..],
+            at,
+            webpki::KeyUsage::required_if_present(lienthong::pki::DOC_SIGNING_EKU_DER),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            cert::summarize("leaf", &chain[0]).unwrap().organ.as_deref(),
+            Some(organ)
+        );
+        // The plain PEM copy is the certified key.
+        let signer = lienthong::sign::Pkcs8Signer::from_pem(
+            "signing",
+            &fs::read(dir.join("signing.key.pem")).unwrap(),
+        )
+        .unwrap();
+        let sig = signer.sign(b"demo").unwrap();
+        use x509_parser::prelude::FromDer;
+        let (_, x) = x509_parser::certificate::X509Certificate::from_der(&chain[0]).unwrap();
+        verify_with_spki(signer.algorithm(), x.public_key().raw, b"demo", &sig);
+        // The keystore lists without a passphrase, with the certificate installed.
+        let info = Keystore::open(&dir).unwrap().info("signing").unwrap();
+        assert_eq!(info.algorithm, KeyAlgorithm::Rsa2048);
+        assert!(info.certificate.is_some());
+        assert_eq!(der_certs(&dir.join("chain.pem")).len(), 2);
+    }
+    use rustls_pki_types::pem::PemObject;
+    use x509_parser::prelude::FromDer;
+    let crl_der =
+        rustls_pki_types::CertificateRevocationListDer::from_pem_file(certs.join("crl.pem"))
+            .unwrap();
+    let (_, crl) =
+        x509_parser::revocation_list::CertificateRevocationList::from_der(&crl_der).unwrap();
+    assert_eq!(crl.iter_revoked_certificates().count(), 0);
+    assert!(crl.next_update().unwrap().timestamp() > 1_900_000_000);
+}
