@@ -1092,3 +1092,96 @@ fn committed_demo_pki_is_consistent() {
     assert_eq!(crl.iter_revoked_certificates().count(), 0);
     assert!(crl.next_update().unwrap().timestamp() > 1_900_000_000);
 }
+
+/// The CA's refusals, each with its specific error: a forged request, a request without an
+/// organ binding, a TLS request without host names, a leaf outliving its issuer.
+#[test]
+fn ca_refuses_bad_requests() {
+    use lienthong::pki::csr::{self, CsrError, CsrRequest};
+    use lienthong::pki::{Ca, CaError, Profile};
+    let dir = tempfile::tempdir().unwrap();
+    let pki = demo_pki(&dir.path().join("ca"));
+    let mut ca = Ca::open(&pki.dir).unwrap();
+    let ks = keystore(&dir.path().join("ks"));
+    ks.generate("k", KeyAlgorithm::P256, &pass(), OffsetDateTime::now_utc())
+        .unwrap();
+    let key = ks.load("k", &pass()).unwrap();
+    let request = CsrRequest {
+        organ: "VPTW".to_owned(),
+        common_name: "K".to_owned(),
+        dns_names: Vec::new(),
+        ip_addresses: Vec::new(),
+    };
+    let good = csr::create(&key, &request).unwrap();
+    let now = OffsetDateTime::now_utc();
+    let later = now + time::Duration::days(30);
+
+    // Forged: one bit of the signed content changed.
+    use rustls_pki_types::CertificateSigningRequestDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut der = CertificateSigningRequestDer::from_pem_slice(good.as_bytes())
+        .unwrap()
+        .as_ref()
+        .to_vec();
+    let pos = der.windows(4).position(|w| w == b"VPTW").unwrap();
+    der[pos] = b'X';
+    let forged = lienthong::pki::cert::pem_block("CERTIFICATE REQUEST", &der);
+    let r = ca.issue(&forged, Profile::Signing, now, later, &pass());
+    assert!(
+        matches!(r, Err(CaError::Csr(CsrError::Invalid { .. }))),
+        "{r:?}"
+    );
+
+    // No organ SAN: a request made by another tool.
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    let plain = rcgen::KeyPair::generate().unwrap();
+    let no_organ = params.serialize_request(&plain).unwrap().pem().unwrap();
+    let r = ca.issue(&no_organ, Profile::Signing, now, later, &pass());
+    assert!(
+        matches!(r, Err(CaError::Csr(CsrError::OrganBinding { found: 0 }))),
+        "{r:?}"
+    );
+
+    // TLS without DNS/IP names.
+    let r = ca.issue(&good, Profile::Tls, now, later, &pass());
+    assert!(matches!(r, Err(CaError::TlsWithoutNames)), "{r:?}");
+
+    // Outliving the intermediate (demo CA: 10 years).
+    let r = ca.issue(
+        &good,
+        Profile::Signing,
+        now,
+        now + time::Duration::days(20 * 365),
+        &pass(),
+    );
+    assert!(matches!(r, Err(CaError::OutlivesIssuer { .. })), "{r:?}");
+
+    // Wrong CA passphrase.
+    let r = ca.issue(
+        &good,
+        Profile::Signing,
+        now,
+        later,
+        &Passphrase::new("x".into()).unwrap(),
+    );
+    assert!(
+        matches!(
+            r,
+            Err(CaError::Keystore(KeystoreError::WrongPassphrase { .. }))
+        ),
+        "{r:?}"
+    );
+
+    // And the twin: the good request is issued, with a fresh serial recorded in the state.
+    let before = ca.issued().len();
+    let issued = ca
+        .issue(&good, Profile::Signing, now, later, &pass())
+        .unwrap();
+    assert_eq!(ca.issued().len(), before + 1);
+    assert_eq!(
+        Ca::open(&pki.dir).unwrap().issued().last().unwrap().serial,
+        issued.summary.serial_hex
+    );
+    assert_eq!(issued.summary.organ.as_deref(), Some("VPTW"));
+}
