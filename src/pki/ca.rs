@@ -15,8 +15,13 @@
 //! Every certificate gets explicit validity dates (rcgen's default is 1975–4096). Profiles
 //! (RFC 5280 §4.2.1.3 key usage, §4.2.1.12 EKU, §4.2.1.6 SAN):
 //! - `signing`: digitalSignature + nonRepudiation, EKU docSigning (RFC 9336), SAN URI organ.
-//! - `tls`: digitalSignature (+ keyEncipherment for RSA), EKU serverAuth + clientAuth, SAN URI
-//!   organ plus the DNS names and IP addresses of the request.
+//! - `tls`: digitalSignature, EKU serverAuth + clientAuth, SAN URI organ plus the DNS names and
+//!   IP addresses of the request.
+//!
+//! Revocation: the CRL is signed by the intermediate and covers the leaves it issued. The root
+//! issues no CRL (it certifies only the intermediate), so verifiers check revocation at
+//! end-entity depth (rustls-webpki `RevocationCheckDepth::EndEntity`) with nextUpdate enforced
+//! (`ExpirationPolicy::Enforce`).
 
 use std::fs;
 use std::path::{Path, PathBuf};

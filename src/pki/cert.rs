@@ -84,7 +84,7 @@ pub fn chain_to_pem(chain: &[CertificateDer<'_>]) -> String {
 }
 
 /// One PEM block with 64-column base64 (RFC 7468 §2).
-pub(crate) fn pem_block(label: &str, der: &[u8]) -> String {
+pub fn pem_block(label: &str, der: &[u8]) -> String {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");

@@ -1,0 +1,265 @@
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
+//! Signing on a PKCS#11 token (SoftHSM2), through `pki::load_signer` and `Pkcs11Signer`.
+//!
+//! SoftHSM reads `SOFTHSM2_CONF` when the module initialises, and the token PIN and module path
+//! come from the environment too; a test cannot set its own environment without `unsafe`
+//! (forbidden here). So each test prepares a private token directory, then re-runs itself in a
+//! child process (this same test binary, filtered to this one test) with that environment; the
+//! child does the checks and the parent asserts it succeeded.
+//!
+//! Needs `softhsm2-util` and `pkcs11-tool` (Debian: `softhsm2`, `opensc`; CI installs them).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lienthong::pki::pkcs11::{Pkcs11Pin, Pkcs11Signer};
+use lienthong::pki::{Pkcs11Error, Pkcs11Uri, PkiError, load_signer};
+use lienthong::sign::{SignatureAlgorithm, Signer};
+
+const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+const CHILD: &str = "LIENTHONG_TEST_SOFTHSM_DIR";
+const PIN: &str = "1234";
+
+fn tool(dir: &Path, prog: &str, args: &[&str]) {
+    let out = Command::new(prog)
+        .args(args)
+        .env("SOFTHSM2_CONF", dir.join("softhsm2.conf"))
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{prog} is needed for PKCS#11 tests (apt install softhsm2 opensc): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "{prog} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `body` in a child process that sees a fresh SoftHSM token `T` (user PIN 1234) holding
+/// an RSA-2048 key `K` (id 01) and a P-256 key `E` (id 02), with `LIENTHONG_PKCS11_MODULE` and
+/// `LIENTHONG_PKCS11_PIN` set. `body` gets the directory holding `K.spki.der` / `E.spki.der`,
+/// the public keys as exported by pkcs11-tool (an independent reading of the token).
+fn with_token(test_name: &str, body: impl FnOnce(&Path)) {
+    if let Some(dir) = std::env::var_os(CHILD) {
+        body(Path::new(&dir));
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let tokens = dir.join("tokens");
+    std::fs::create_dir(&tokens).unwrap();
+    std::fs::write(
+        dir.join("softhsm2.conf"),
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .unwrap();
+    tool(
+        dir,
+        "softhsm2-util",
+        &[
+            "--init-token",
+            "--free",
+            "--label",
+            "T",
+            "--pin",
+            PIN,
+            "--so-pin",
+            "5678",
+        ],
+    );
+    for (label, id, key_type) in [("K", "01", "rsa:2048"), ("E", "02", "EC:prime256v1")] {
+        tool(
+            dir,
+            "pkcs11-tool",
+            &[
+                "--module",
+                MODULE,
+                "--login",
+                "--pin",
+                PIN,
+                "--keypairgen",
+                "--key-type",
+                key_type,
+                "--label",
+                label,
+                "--id",
+                id,
+            ],
+        );
+        let out = dir.join(format!("{label}.spki.der"));
+        tool(
+            dir,
+            "pkcs11-tool",
+            &[
+                "--module",
+                MODULE,
+                "--read-object",
+                "--type",
+                "pubkey",
+                "--label",
+                label,
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        );
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, dir)
+        .env("SOFTHSM2_CONF", dir.join("softhsm2.conf"))
+        .env("LIENTHONG_PKCS11_MODULE", MODULE)
+        .env("LIENTHONG_PKCS11_PIN", PIN)
+        .env_remove("LIENTHONG_PKCS11_PIN_FILE")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "the child ran the test: {stdout}"
+    );
+}
+
+fn verify(alg: SignatureAlgorithm, spki_der: &[u8], msg: &[u8], sig: &[u8]) {
+    use x509_parser::prelude::FromDer;
+    let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki_der).unwrap();
+    let ring_alg: &dyn ring::signature::VerificationAlgorithm = match alg {
+        SignatureAlgorithm::RsaSha256 => &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        SignatureAlgorithm::EcdsaP256Sha256 => &ring::signature::ECDSA_P256_SHA256_FIXED,
+        _ => panic!("unexpected algorithm {alg:?}"),
+    };
+    ring::signature::UnparsedPublicKey::new(ring_alg, spki.subject_public_key.data.to_vec())
+        .verify(msg, sig)
+        .expect("the token's signature verifies with ring");
+}
+
+#[test]
+fn rsa_and_p256_keys_sign_on_the_token_and_verify_with_ring() {
+    with_token(
+        "rsa_and_p256_keys_sign_on_the_token_and_verify_with_ring",
+        |dir| {
+            let msg = b"<SignedInfo>canonical bytes</SignedInfo>";
+            for (uri, label, alg) in [
+                (
+                    "pkcs11:token=T;object=K",
+                    "K",
+                    SignatureAlgorithm::RsaSha256,
+                ),
+                (
+                    "pkcs11:token=T;id=%02;type=private",
+                    "E",
+                    SignatureAlgorithm::EcdsaP256Sha256,
+                ),
+            ] {
+                let signer = load_signer(uri, None, None).unwrap();
+                assert_eq!(signer.algorithm(), alg);
+                let sig = signer.sign(msg).unwrap();
+                if alg == SignatureAlgorithm::EcdsaP256Sha256 {
+                    assert_eq!(sig.len(), 64, "ECDSA is r || s");
+                }
+                let exported = std::fs::read(dir.join(format!("{label}.spki.der"))).unwrap();
+                verify(alg, &exported, msg, &sig);
+                // A changed message does not verify (the check can fail).
+                let mut bad = msg.to_vec();
+                bad[0] ^= 1;
+                use x509_parser::prelude::FromDer;
+                let (_, spki) =
+                    x509_parser::x509::SubjectPublicKeyInfo::from_der(&exported).unwrap();
+                let ring_alg: &dyn ring::signature::VerificationAlgorithm = match alg {
+                    SignatureAlgorithm::RsaSha256 => &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                    _ => &ring::signature::ECDSA_P256_SHA256_FIXED,
+                };
+                assert!(
+                    ring::signature::UnparsedPublicKey::new(
+                        ring_alg,
+                        spki.subject_public_key.data.to_vec()
+                    )
+                    .verify(&bad, &sig)
+                    .is_err()
+                );
+                // The signer's own reading of the public key agrees with pkcs11-tool's.
+                let direct = Pkcs11Signer::open(
+                    &Pkcs11Uri::parse(uri).unwrap(),
+                    Path::new(MODULE),
+                    &Pkcs11Pin::new(PIN.to_owned()),
+                )
+                .unwrap();
+                let mine_der = direct.spki_der();
+                let (_, mine) =
+                    x509_parser::x509::SubjectPublicKeyInfo::from_der(&mine_der).unwrap();
+                assert_eq!(mine.subject_public_key.data, spki.subject_public_key.data);
+                assert!(!format!("{direct:?}").contains(PIN));
+            }
+        },
+    );
+}
+
+#[test]
+fn token_refusals_are_specific() {
+    with_token("token_refusals_are_specific", |dir| {
+        let uri = |s: &str| Pkcs11Uri::parse(s).unwrap();
+        let pin = Pkcs11Pin::new(PIN.to_owned());
+        let module = Path::new(MODULE);
+        assert!(matches!(
+            Pkcs11Signer::open(
+                &uri("pkcs11:token=T;object=K"),
+                module,
+                &Pkcs11Pin::new("0000".into())
+            ),
+            Err(Pkcs11Error::WrongPin { .. })
+        ));
+        assert!(matches!(
+            Pkcs11Signer::open(&uri("pkcs11:token=T;object=nope"), module, &pin),
+            Err(Pkcs11Error::KeyNotFound { .. })
+        ));
+        assert!(matches!(
+            Pkcs11Signer::open(&uri("pkcs11:token=nope;object=K"), module, &pin),
+            Err(Pkcs11Error::TokenNotFound { .. })
+        ));
+        assert!(matches!(
+            Pkcs11Signer::open(
+                &uri("pkcs11:object=K"),
+                Path::new("/nonexistent/module.so"),
+                &pin
+            ),
+            Err(Pkcs11Error::Module { .. })
+        ));
+        assert!(matches!(
+            load_signer("pkcs11:token=T;object=K?pin-value=1234", None, None),
+            Err(PkiError::Pkcs11(Pkcs11Error::PinInUri))
+        ));
+        assert!(matches!(
+            load_signer("pkcs11:token=T;object=K;colour=red", None, None),
+            Err(PkiError::Pkcs11(Pkcs11Error::Uri { .. }))
+        ));
+        // The PIN can come from a file named in the URI (RFC 7512 pin-source), not only the env.
+        let pin_file: PathBuf = dir.join("pin.txt");
+        std::fs::write(&pin_file, format!("{PIN}\n")).unwrap();
+        let with_source = uri(&format!(
+            "pkcs11:token=T;object=K?module-path={MODULE}&pin-source=file:{}",
+            pin_file.display()
+        ));
+        assert_eq!(with_source.pin_source.as_deref(), Some(pin_file.as_path()));
+        let signer = Pkcs11Signer::open(
+            &with_source,
+            with_source.module_path.as_deref().unwrap(),
+            &Pkcs11Pin::from_file(&pin_file).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(signer.sign(b"x").unwrap().len(), 256);
+    });
+}
