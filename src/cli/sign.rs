@@ -8,17 +8,26 @@ use rustls_pki_types::pem::PemObject;
 
 use super::CliError;
 use lienthong::doc::{Limits, parse, write::write_document};
-use lienthong::sign::{Pkcs8Signer, TrustStore, VerifyOptions, sign_document, verify};
+use lienthong::sign::{Pkcs8Signer, Signer, TrustStore, VerifyOptions, sign_document, verify};
 
 /// Arguments of `lienthong sign`.
 #[derive(Args, Debug)]
 pub(crate) struct SignArgs {
-    /// The signing key: a PKCS#8 PEM file.
+    /// The signing key: a PKCS#8 PEM file, a key name in the keystore (`--keystore`), or a
+    /// token object `pkcs11:token=T;object=K` (module from LIENTHONG_PKCS11_MODULE, PIN from
+    /// LIENTHONG_PKCS11_PIN or a PIN file — never argv).
     #[arg(long)]
-    key: PathBuf,
-    /// The signer's certificate (PEM). Further certificates in the file are taken as its chain.
+    key: String,
+    /// The signer's certificate (PEM); further certificates in the file are its chain. Optional
+    /// for a keystore key: the certificate installed with it is used.
     #[arg(long)]
-    cert: PathBuf,
+    cert: Option<PathBuf>,
+    /// Keystore directory (else LIENTHONG_KEYSTORE).
+    #[arg(long, env = "LIENTHONG_KEYSTORE")]
+    keystore: Option<PathBuf>,
+    /// File holding the keystore passphrase (else LIENTHONG_PASSPHRASE).
+    #[arg(long)]
+    passphrase_file: Option<PathBuf>,
     /// Intermediate certificates (PEM) to embed after the signer's certificate.
     #[arg(long)]
     chain: Option<PathBuf>,
@@ -70,18 +79,53 @@ fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, CliError> {
     Ok(certs)
 }
 
+/// Resolves `--key` to a signer, and the certificate chain installed with a keystore key.
+fn signer_for(a: &SignArgs) -> Result<(Box<dyn Signer>, Option<String>), CliError> {
+    if a.key.starts_with("pkcs11:") {
+        let s = lienthong::pki::load_signer(&a.key, None, None).map_err(CliError::usage)?;
+        return Ok((s, None));
+    }
+    let path = Path::new(&a.key);
+    if path.is_file() {
+        let key_pem = zeroize::Zeroizing::new(read(path)?);
+        let s = Pkcs8Signer::from_pem(&a.key, &key_pem).map_err(CliError::usage)?;
+        return Ok((Box::new(s), None));
+    }
+    let dir = a.keystore.clone().ok_or_else(|| {
+        CliError::usage(format!(
+            "--key {}: not a file, not pkcs11:, and no --keystore (or LIENTHONG_KEYSTORE)",
+            a.key
+        ))
+    })?;
+    let pass = super::keys::passphrase(a.passphrase_file.as_deref())?;
+    let s =
+        lienthong::pki::load_signer(&a.key, Some(&dir), Some(&pass)).map_err(CliError::usage)?;
+    let ks = lienthong::pki::Keystore::open(&dir).map_err(CliError::usage)?;
+    let chain = ks.cert_chain_pem(&a.key).map_err(CliError::usage)?;
+    Ok((s, chain))
+}
+
 pub(crate) fn run_sign(a: SignArgs) -> Result<(), CliError> {
-    let key_pem = zeroize::Zeroizing::new(read(&a.key)?);
-    let signer =
-        Pkcs8Signer::from_pem(&a.key.display().to_string(), &key_pem).map_err(CliError::usage)?;
-    let mut chain = certs(&a.cert)?;
+    let (signer, installed) = signer_for(&a)?;
+    let mut chain = match (&a.cert, installed) {
+        (Some(c), _) => certs(c)?,
+        (None, Some(pem)) => CertificateDer::pem_slice_iter(pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| CliError::usage(format!("installed certificate of {}: {e}", a.key)))?,
+        (None, None) => {
+            return Err(CliError::usage(format!(
+                "--cert is required: {} has no installed certificate",
+                a.key
+            )));
+        }
+    };
     if let Some(c) = &a.chain {
         chain.extend(certs(c)?);
     }
     let input = read(&a.input)?;
     let mut doc = parse(&input, &Limits::default())
         .map_err(|e| CliError::invalid(format!("{}: {e}", a.input.display())))?;
-    sign_document(&mut doc, &signer, &chain)
+    sign_document(&mut doc, signer.as_ref(), &chain)
         .map_err(|e| CliError::invalid(format!("{}: {e}", a.input.display())))?;
     let out = write_document(&doc);
     match &a.output {

@@ -212,6 +212,26 @@ impl TestPki {
         }
     }
 
+    /// A docSigning certificate for a public key held elsewhere (a PKCS#11 token): `spki_der`
+    /// is its SubjectPublicKeyInfo. Returns leaf then intermediate.
+    pub fn leaf_for_spki(&self, spki_der: &[u8], organ: &str) -> Vec<CertificateDer<'static>> {
+        let key = rcgen::SubjectPublicKeyInfo::from_der(spki_der).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let mut p = CertificateParams::default();
+        p.distinguished_name
+            .push(DnType::CommonName, format!("Token key of {organ}"));
+        p.subject_alt_names = vec![SanType::URI(
+            format!("urn:lienthong:organ:{organ}").try_into().unwrap(),
+        )];
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(DOC_SIGNING.to_vec())];
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.not_before = now - Duration::days(1);
+        p.not_after = now + Duration::days(30);
+        p.serial_number = Some(SerialNumber::from(77u64));
+        let cert = p.signed_by(&key, &self.inter).unwrap();
+        vec![cert.der().clone(), self.inter.der().clone()]
+    }
+
     /// A CRL from the intermediate revoking `serials`.
     pub fn crl(&self, serials: &[u64], next_update_in: Duration) -> Vec<u8> {
         let now = OffsetDateTime::now_utc();
