@@ -119,8 +119,27 @@ fn documents_relay_one_and_two_hops_and_arrive_once() {
     assert_eq!(st["recipients"][0]["state"], "delivered", "{st}");
     assert_eq!(st["recipients"][0]["via"], "TU.BENTRE");
 
-    // Graceful shutdown exits 0.
+    // Graceful shutdown exits 0 and seals the audit log with a signed checkpoint.
     assert_eq!(demo.stop("district"), Some(0));
+    let data = demo.setup.dir.join("district").join("data");
+    let out = std::process::Command::new(common::gateways::bin())
+        .args(["audit", "verify", "--json", "--data"])
+        .arg(&data)
+        .arg("--trust")
+        .arg(demo.root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = std::fs::read_to_string(data.join("audit").join("audit.log")).unwrap();
+    assert!(log.contains("submission-accepted") && log.contains("relayed"), "{log}");
+    assert!(log.contains("checkpoint"));
+    // The classified subject of the mat report never reaches the log.
+    assert!(!log.contains("Báo cáo mật"));
 }
 
 #[test]

@@ -437,11 +437,17 @@ async fn inbox_ack(
     // Only what this client may see may be acknowledged.
     inbox_item(&shared, &caller, &id).await?;
     let mid = parse_id(&id)?;
-    let store = shared.store.clone();
+    let s = shared.clone();
     let organ = caller.organ.clone();
-    let outcome = blocking(move || store.inbox_ack(&organ, &mid))
-        .await?
-        .map_err(store_problem)?;
+    let outcome = blocking(move || {
+        let r = s.store.inbox_ack(&organ, &mid);
+        if matches!(r, Ok(AckOutcome::Acked)) {
+            s.audit(crate::audit::Event::acked(&organ, &mid.to_string()));
+        }
+        r
+    })
+    .await?
+    .map_err(store_problem)?;
     if outcome == AckOutcome::Acked {
         shared
             .metrics

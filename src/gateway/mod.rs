@@ -39,6 +39,9 @@ pub enum GatewayError {
     /// Trust material was refused.
     #[error("trust: {0}")]
     Trust(#[from] crate::sign::TrustError),
+    /// The audit log could not be opened (or its tail is damaged beyond a torn line).
+    #[error("audit log: {0}")]
+    Audit(#[from] crate::audit::AuditError),
     /// A listener could not bind.
     #[error("cannot listen on {addr}: {reason}")]
     Bind {
@@ -84,6 +87,8 @@ pub struct Shared {
     pub inbox_events: watch::Sender<u64>,
     /// Counters for `/metrics`.
     pub metrics: metrics::Metrics,
+    /// The hash-chained audit log (every decision; fsynced on append).
+    pub audit: Arc<crate::audit::AuditLog>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -99,6 +104,14 @@ impl Shared {
     pub fn wake_peer(&self, peer: &str) {
         if let Some(n) = self.wake.get(peer) {
             n.notify_one();
+        }
+    }
+
+    /// Records an audit event. Blocking (fsync): call from a blocking task. A failed append is
+    /// logged loudly; the decision it records has already been made durable in the store.
+    pub fn audit(&self, event: crate::audit::Event) {
+        if let Err(e) = self.audit.append(event) {
+            tracing::error!(error = %e, "audit append failed");
         }
     }
 
@@ -138,8 +151,21 @@ impl Running {
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
-        let store = self.shared.store.clone();
-        if let Err(e) = tokio::task::spawn_blocking(move || store.flush()).await {
+        let shared = self.shared.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            if let Err(e) = shared.store.flush() {
+                tracing::error!(error = %e, "final flush failed");
+            }
+            // Seal the log with a signed checkpoint over its head.
+            if let Err(e) = shared
+                .audit
+                .checkpoint(shared.keys.signer.as_ref(), &shared.keys.signing_chain)
+            {
+                tracing::error!(error = %e, "audit checkpoint failed");
+            }
+        })
+        .await;
+        if let Err(e) = done {
             tracing::error!(error = %e, "final flush did not run");
         }
     }
@@ -187,6 +213,13 @@ pub async fn start(
         wake.insert(p.organ.clone(), Arc::new(Notify::new()));
     }
     let auth = Authenticator::new(&config.clients);
+    let audit = Arc::new(crate::audit::AuditLog::open(
+        &config.data_dir,
+        &config.organ,
+    )?);
+    if let Some(r) = audit.recovery() {
+        tracing::warn!(recovery = %r, "audit log tail repaired at start");
+    }
     let api_listener = bind(config.listen.api).await?;
     let exchange_listener = bind(config.listen.exchange).await?;
     let api_addr = api_listener.local_addr().map_err(|e| GatewayError::Bind {
@@ -217,6 +250,7 @@ pub async fn start(
         wake,
         inbox_events,
         metrics: metrics::Metrics::default(),
+        audit,
     });
 
     let (shutdown, shutdown_rx) = watch::channel(false);

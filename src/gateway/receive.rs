@@ -14,6 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::submit::hex;
 use super::{Shared, blocking, now_ms, rfc3339_ms};
 use crate::api::problem::Problem;
+use crate::audit::Event;
 use crate::doc::label::Level;
 use crate::policy::{Facts, Way, decide};
 use crate::sign::{ReceiptBody, SignedReceipt, VerifyOptions, verify};
@@ -226,8 +227,21 @@ pub async fn receive(
         local: local.clone(),
         forward: forward.clone(),
     };
-    let store = shared.store.clone();
-    match blocking(move || store.accept(accept)).await? {
+    let s = shared.clone();
+    let (mid, did, from_peer) = (
+        id.to_string(),
+        envelope.document_id().to_owned(),
+        peer.clone(),
+    );
+    let outcome = blocking(move || {
+        let r = s.store.accept(accept);
+        if matches!(r, Ok(AcceptOutcome::Stored)) {
+            s.audit(Event::received(&from_peer, &mid, &did));
+        }
+        r
+    })
+    .await?;
+    match outcome {
         Ok(AcceptOutcome::Stored) => {
             shared
                 .metrics

@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use super::{Shared, blocking, now_ms};
 use crate::api::auth::Caller;
 use crate::api::problem::Problem;
+use crate::audit::Event;
 use crate::doc::envelope::{EnvelopeLimits, parse_envelope};
 use crate::doc::label::Level;
 use crate::doc::write::write_document;
@@ -65,6 +66,7 @@ pub async fn submit(
         )));
     }
 
+    let from_organ = from.clone();
     let label = envelope.label();
     let facts = Facts {
         level: Some(label.level),
@@ -80,6 +82,21 @@ pub async fn submit(
     );
     if !d.allowed() {
         shared.metrics.refused(d.rule().name());
+        let (s, doc_id, rule, reason) = (
+            shared.clone(),
+            envelope.document_id().to_owned(),
+            d.rule().name(),
+            d.reason().to_owned(),
+        );
+        blocking(move || {
+            s.audit(Event::policy_refused(
+                &s.config.organ,
+                None,
+                rule,
+                &format!("{doc_id}: {reason}"),
+            ))
+        })
+        .await?;
         return Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             &format!("policy/{}", d.rule().name()),
@@ -184,8 +201,16 @@ pub async fn submit(
         local: local.clone(),
         forward: forward.clone(),
     };
-    let store = shared.store.clone();
-    let outcome = blocking(move || store.accept(accept)).await?;
+    let store = shared.clone();
+    let (mid, did) = (id.to_string(), envelope.document_id().to_owned());
+    let outcome = blocking(move || {
+        let r = store.store.accept(accept);
+        if matches!(r, Ok(AcceptOutcome::Stored)) {
+            store.audit(Event::submission_accepted(&from_organ, &mid, &did));
+        }
+        r
+    })
+    .await?;
     match outcome {
         Ok(AcceptOutcome::Stored) => {}
         Ok(other) => {

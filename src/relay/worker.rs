@@ -197,6 +197,8 @@ async fn deliver(shared: &Arc<Shared>, peer: &str, id: &MessageId, group: &[Outb
         Outcome::Refused(r) | Outcome::Failed(r) => Some(r.clone()),
     };
     let store = shared.store.clone();
+    let audit_shared = shared.clone();
+    let mid_s = id.to_string();
     let peer_s = peer.to_owned();
     let group = group.to_vec();
     let retry = shared.config.retry.clone();
@@ -209,6 +211,7 @@ async fn deliver(shared: &Arc<Shared>, peer: &str, id: &MessageId, group: &[Outb
                     for e in &group {
                         store.mark_delivered(&peer_s, e, receipt.clone(), now)?;
                     }
+                    audit_shared.audit(crate::audit::Event::relayed(&peer_s, &mid_s));
                     Ok("delivered")
                 }
                 Outcome::Refused(reason) => {
