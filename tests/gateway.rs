@@ -136,7 +136,10 @@ fn documents_relay_one_and_two_hops_and_arrive_once() {
         String::from_utf8_lossy(&out.stderr)
     );
     let log = std::fs::read_to_string(data.join("audit").join("audit.log")).unwrap();
-    assert!(log.contains("submission-accepted") && log.contains("relayed"), "{log}");
+    assert!(
+        log.contains("submission-accepted") && log.contains("relayed"),
+        "{log}"
+    );
     assert!(log.contains("checkpoint"));
     // The classified subject of the mat report never reaches the log.
     assert!(!log.contains("Báo cáo mật"));
@@ -250,4 +253,61 @@ fn peer_down_then_up_delivers_once() {
         ids.contains(&id).then_some(ids)
     });
     assert_eq!(ids.iter().filter(|i| **i == id).count(), 1);
+}
+
+#[test]
+fn hoa_toc_overtakes_a_backlog_of_thuong() {
+    let mut demo = Demo::new();
+    demo.start("district");
+    let office = demo.client("district", "submit");
+    // The province is down: a backlog of Thường builds up in the district's outbox.
+    let normal = demo.envelope(&["TU.BENTRE"], "thuong", "VB-01", 0, "Công văn thường");
+    let mut backlog = Vec::new();
+    for _ in 0..30 {
+        let r = submit(&office, &normal);
+        assert_eq!(r.status, 202, "{}", r.text());
+        backlog.push(r.json()["message_id"].as_str().unwrap().to_owned());
+    }
+    let urgent = demo.envelope(&["TU.BENTRE"], "thuong", "VB-01", 3, "Hỏa tốc");
+    let r = submit(&office, &urgent);
+    assert_eq!(r.status, 202);
+    let hoa_toc = r.json()["message_id"].as_str().unwrap().to_owned();
+
+    demo.start("province");
+    let rcv = demo.client("province", "receive");
+    let received_at = |id: &str| -> time::OffsetDateTime {
+        let meta = rcv.get(&format!("/api/v1/inbox/{id}/meta")).unwrap().json();
+        time::OffsetDateTime::parse(
+            meta["received_at"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    eventually("the whole backlog", 60, || {
+        let ids = inbox_ids(&demo, "province", 2);
+        backlog.iter().all(|b| ids.contains(b)).then_some(())
+    });
+    let urgent_at = received_at(&hoa_toc);
+    let earlier = backlog
+        .iter()
+        .filter(|b| received_at(b) < urgent_at)
+        .count();
+    // At most one batch in flight (the relay's concurrency, 8) may land before it.
+    assert!(
+        earlier < 8,
+        "{earlier} Thường documents arrived before the Hỏa tốc one"
+    );
+    // The receiving system sees the Hỏa tốc document first.
+    assert_eq!(inbox_ids(&demo, "province", 0).first(), Some(&hoa_toc));
+
+    // Metrics count what happened, with no subject in them.
+    let m = demo.client("district", "admin").get("/metrics").unwrap();
+    assert_eq!(m.status, 200);
+    let text = m.text();
+    assert!(
+        text.contains("lienthong_submitted_total{organ=\"HU.CHAUTHANH\"} 31"),
+        "{text}"
+    );
+    assert!(text.contains("lienthong_delivered_total"), "{text}");
+    assert!(!text.contains("Hỏa tốc") && !text.contains("Công văn"));
 }
