@@ -311,3 +311,62 @@ fn hoa_toc_overtakes_a_backlog_of_thuong() {
     assert!(text.contains("lienthong_delivered_total"), "{text}");
     assert!(!text.contains("Hỏa tốc") && !text.contains("Công văn"));
 }
+
+#[test]
+fn revocation_takes_effect_on_sighup() {
+    let mut demo = Demo::new();
+    demo.start("district");
+    demo.start("province");
+    let office = demo.client("district", "submit");
+    let pki_dir = demo.setup.dir.join("pki");
+    // Cryptography staff revoke the district's signing certificate and publish a new CRL.
+    let cert = std::fs::read(pki_dir.join("HU.CHAUTHANH").join("signing.cert.pem")).unwrap();
+    let der = lienthong::tls::certs_from_pem(&cert, "signing").unwrap();
+    let serial = lienthong::pki::cert::summarize("signing", der[0].as_ref())
+        .unwrap()
+        .serial_hex;
+    let ca = |args: &[&str]| {
+        let out = std::process::Command::new(common::gateways::bin())
+            .args(["pki"])
+            .args(args)
+            .arg("--ca")
+            .arg(&pki_dir)
+            .env("LIENTHONG_PASSPHRASE", lienthong::demo::DEMO_PASSPHRASE)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ca(&["revoke", "--serial", &serial, "--reason", "keyCompromise"]);
+    ca(&["crl"]);
+
+    // The province reloads its CRLs on SIGHUP; the district has not (it still signs).
+    demo.signal("province", "HUP");
+    eventually("the reload in the province log", 20, || {
+        demo.log("province").contains("CRLs reloaded").then_some(())
+    });
+    let xml = demo.envelope(
+        &["TU.BENTRE"],
+        "thuong",
+        "VB-01",
+        0,
+        "Ký bằng chứng thư đã thu hồi",
+    );
+    let r = submit(&office, &xml);
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["message_id"].as_str().unwrap().to_owned();
+    // The province refuses it (revoked signer): a final refusal, dead-lettered with the reason.
+    let st = eventually("dead letter", 30, || {
+        let st = office
+            .get(&format!("/api/v1/documents/{id}"))
+            .unwrap()
+            .json();
+        (st["recipients"][0]["state"] == "dead_lettered").then_some(st)
+    });
+    let reason = st["recipients"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("revoked"), "{reason}");
+    assert!(!inbox_ids(&demo, "province", 0).contains(&id));
+}

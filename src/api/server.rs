@@ -33,16 +33,18 @@ pub struct ListenerLimits {
     pub header_timeout: Duration,
 }
 
+/// Yields the TLS configuration for each new connection (it changes on CRL reload).
+pub type TlsSource = Arc<dyn Fn() -> Arc<ServerConfig> + Send + Sync>;
+
 /// Serves `router` on `listener` over TLS until `shutdown` turns true; then stops accepting,
 /// lets in-flight requests finish, and returns.
 pub async fn serve_tls(
     listener: TcpListener,
-    tls: Arc<ServerConfig>,
+    tls: TlsSource,
     router: Router,
     limits: ListenerLimits,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let acceptor = TlsAcceptor::from(tls);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut tasks = tokio::task::JoinSet::new();
     loop {
@@ -60,7 +62,7 @@ pub async fn serve_tls(
             },
             _ = shutdown.changed() => break,
         };
-        let acceptor = acceptor.clone();
+        let acceptor = TlsAcceptor::from(tls());
         let router = router.clone();
         let limits = limits.clone();
         let mut conn_shutdown = shutdown.clone();

@@ -50,26 +50,32 @@ pub(crate) fn run(a: ServeArgs) -> Result<(), CliError> {
                 "exchange": format!("https://{}", running.exchange_addr),
             })
         );
-        wait_for_signal().await;
+        wait_for_signal(running.shared().clone()).await;
         tracing::info!("shutting down");
         running.shutdown().await;
         Ok(())
     })
 }
 
-async fn wait_for_signal() {
+/// Waits for SIGTERM or SIGINT; on SIGHUP re-reads the CRL files and keeps running.
+async fn wait_for_signal(shared: std::sync::Arc<lienthong::gateway::Shared>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut t), Ok(mut i)) => {
-            tokio::select! {
-                _ = t.recv() => {}
-                _ = i.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => return,
+            _ = int.recv() => return,
+            _ = hup.recv() => match shared.reload_crls() {
+                Ok(n) => tracing::info!(crls = n, "CRLs reloaded"),
+                Err(e) => tracing::error!(error = %e, "CRL reload refused; keeping the previous lists"),
+            },
         }
     }
 }

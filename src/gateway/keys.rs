@@ -105,3 +105,21 @@ pub fn load(config: &Config) -> Result<GatewayKeys, KeysError> {
         },
     })
 }
+
+/// Reads one CRL file, PEM or DER.
+pub fn read_crl(
+    path: &std::path::Path,
+) -> Result<rustls_pki_types::CertificateRevocationListDer<'static>, KeysError> {
+    use rustls_pki_types::pem::PemObject;
+    let read_err = |reason: String| KeysError::Read {
+        path: path.display().to_string(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| read_err(e.to_string()))?;
+    if bytes.starts_with(b"-----") {
+        rustls_pki_types::CertificateRevocationListDer::from_pem_slice(&bytes)
+            .map_err(|e| read_err(e.to_string()))
+    } else {
+        Ok(rustls_pki_types::CertificateRevocationListDer::from(bytes))
+    }
+}

@@ -73,8 +73,11 @@ pub struct Shared {
     pub store: Arc<dyn Store>,
     /// Keys.
     pub keys: GatewayKeys,
-    /// Trust anchors and CRLs for document signatures and receipts.
-    pub trust: TrustStore,
+    /// Trust anchors and CRLs for document signatures and receipts; replaced on reload.
+    trust: std::sync::RwLock<Arc<TrustStore>>,
+    /// The TLS server configurations, replaced on reload (new connections use the new one).
+    api_tls: std::sync::RwLock<Arc<rustls::ServerConfig>>,
+    exchange_tls: std::sync::RwLock<Arc<rustls::ServerConfig>>,
     /// The procedure catalog.
     pub catalog: Catalog,
     /// API clients.
@@ -99,7 +102,69 @@ impl std::fmt::Debug for Shared {
     }
 }
 
+fn read<T: Clone>(lock: &std::sync::RwLock<T>) -> T {
+    match lock.read() {
+        Ok(g) => g.clone(),
+        Err(p) => p.into_inner().clone(),
+    }
+}
+
+fn write<T>(lock: &std::sync::RwLock<T>, value: T) {
+    match lock.write() {
+        Ok(mut g) => *g = value,
+        Err(p) => *p.into_inner() = value,
+    }
+}
+
+fn trust_store(config: &Config) -> Result<TrustStore, GatewayError> {
+    let mut trust = TrustStore::new();
+    for a in &config.trust.anchors {
+        trust.add_anchors_pem_file(a)?;
+    }
+    for c in &config.trust.crls {
+        trust.add_crl_file(c)?;
+    }
+    Ok(trust)
+}
+
 impl Shared {
+    /// The current trust store (anchors and CRLs).
+    pub fn trust(&self) -> Arc<TrustStore> {
+        read(&self.trust)
+    }
+
+    /// Re-reads the CRL files named in the config (on SIGHUP): document verification, receipts,
+    /// both TLS listeners and every peer client use the new lists from the next check on.
+    /// On any error nothing is replaced.
+    pub fn reload_crls(&self) -> Result<usize, GatewayError> {
+        let trust = trust_store(&self.config)?;
+        let mut crls = Vec::new();
+        for c in &self.config.trust.crls {
+            crls.push(crate::gateway::keys::read_crl(c).map_err(|e| {
+                GatewayError::Trust(crate::sign::TrustError::BadCrl {
+                    path: c.display().to_string(),
+                    reason: e.to_string(),
+                })
+            })?);
+        }
+        let id = TlsIdentity {
+            chain: self.keys.tls.chain.clone(),
+            key: self.keys.tls.key.clone_key(),
+            roots: self.keys.tls.roots.clone(),
+            crls,
+        };
+        let api = crate::tls::api_server_config(&id)?;
+        let exchange = crate::tls::exchange_server_config(&id)?;
+        let client = crate::tls::exchange_client_config(&id)?;
+        write(&self.trust, Arc::new(trust));
+        write(&self.api_tls, api);
+        write(&self.exchange_tls, exchange);
+        for p in self.peers.values() {
+            p.set_tls(client.clone());
+        }
+        Ok(self.config.trust.crls.len())
+    }
+
     /// Wakes the relay worker of `peer`.
     pub fn wake_peer(&self, peer: &str) {
         if let Some(n) = self.wake.get(peer) {
@@ -193,13 +258,7 @@ pub async fn start(
     };
     let store: Arc<dyn Store> = Arc::new(SledStore::open(&store_dir, limits)?);
 
-    let mut trust = TrustStore::new();
-    for a in &config.trust.anchors {
-        trust.add_anchors_pem_file(a)?;
-    }
-    for c in &config.trust.crls {
-        trust.add_crl_file(c)?;
-    }
+    let trust = trust_store(&config)?;
 
     let client_tls = crate::tls::exchange_client_config(&keys.tls)?;
     let exchange_tls = crate::tls::exchange_server_config(&keys.tls)?;
@@ -243,7 +302,9 @@ pub async fn start(
         config,
         store,
         keys,
-        trust,
+        trust: std::sync::RwLock::new(Arc::new(trust)),
+        api_tls: std::sync::RwLock::new(api_tls),
+        exchange_tls: std::sync::RwLock::new(exchange_tls),
         catalog,
         auth,
         peers,
@@ -255,16 +316,18 @@ pub async fn start(
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
+    let s = shared.clone();
     tasks.spawn(serve_tls(
         api_listener,
-        api_tls,
+        Arc::new(move || read(&s.api_tls)),
         crate::api::routes::api_router(shared.clone()),
         listener_limits.clone(),
         shutdown_rx.clone(),
     ));
+    let s = shared.clone();
     tasks.spawn(serve_tls(
         exchange_listener,
-        exchange_tls,
+        Arc::new(move || read(&s.exchange_tls)),
         crate::api::routes::exchange_router(shared.clone()),
         listener_limits,
         shutdown_rx.clone(),

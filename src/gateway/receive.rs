@@ -125,7 +125,8 @@ pub async fn receive(
     // Verify before anything is stored.
     let s = shared.clone();
     let verified =
-        blocking(move || verify(&body, &s.trust, &VerifyOptions::now()).map(|v| (v, body))).await?;
+        blocking(move || verify(&body, &s.trust(), &VerifyOptions::now()).map(|v| (v, body)))
+            .await?;
     let (verified, body) = verified.map_err(|e| {
         refuse(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,

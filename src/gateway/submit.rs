@@ -166,7 +166,7 @@ pub async fn submit(
         };
         // Verify what will be sent, exactly as a peer will: a bad office signature or a
         // misconfigured key is refused here, before anything is queued.
-        let verified = verify(&bytes, &worker.trust, &VerifyOptions::now()).map_err(|e| {
+        let verified = verify(&bytes, &worker.trust(), &VerifyOptions::now()).map_err(|e| {
             Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "signature/refused",

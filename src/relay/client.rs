@@ -70,7 +70,7 @@ pub struct PeerClient {
     peer: String,
     addr: SocketAddr,
     name: ServerName<'static>,
-    connector: TlsConnector,
+    connector: std::sync::RwLock<TlsConnector>,
     connect_timeout: Duration,
     conn: Mutex<Option<SendRequest<Full<Bytes>>>>,
 }
@@ -123,15 +123,34 @@ impl PeerClient {
             peer: peer.to_owned(),
             addr: SocketAddr::new(ip, port),
             name,
-            connector: TlsConnector::from(tls),
+            connector: std::sync::RwLock::new(TlsConnector::from(tls)),
             connect_timeout,
             conn: Mutex::new(None),
         })
     }
 
+    /// Replaces the TLS configuration (CRL reload); the pooled connection is dropped so the
+    /// next request handshakes under the new lists.
+    pub fn set_tls(&self, tls: Arc<ClientConfig>) {
+        match self.connector.write() {
+            Ok(mut c) => *c = TlsConnector::from(tls),
+            Err(p) => *p.into_inner() = TlsConnector::from(tls),
+        }
+        if let Ok(mut conn) = self.conn.try_lock() {
+            *conn = None;
+        }
+    }
+
     /// The peer organ.
     pub fn peer(&self) -> &str {
         &self.peer
+    }
+
+    fn current_connector(&self) -> TlsConnector {
+        match self.connector.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
     }
 
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
@@ -149,7 +168,7 @@ impl PeerClient {
         let _ = tcp.set_nodelay(true);
         let tls = tokio::time::timeout(
             self.connect_timeout,
-            self.connector.connect(self.name.clone(), tcp),
+            self.current_connector().connect(self.name.clone(), tcp),
         )
         .await
         .map_err(|_| ClientError::Handshake {

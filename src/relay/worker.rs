@@ -162,7 +162,7 @@ async fn deliver(shared: &Arc<Shared>, peer: &str, id: &MessageId, group: &[Outb
         Ok(resp) if resp.status == 200 => {
             match serde_json::from_slice::<SignedReceipt>(&resp.body) {
                 Ok(receipt) => {
-                    let trust = &shared.trust;
+                    let trust = &shared.trust();
                     match receipt.verify(
                         peer,
                         &id.to_string(),

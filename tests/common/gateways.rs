@@ -128,6 +128,18 @@ impl Demo {
         }
     }
 
+    /// Sends a signal (e.g. `HUP`) to a running gateway.
+    pub fn signal(&self, role: &str, sig: &str) {
+        let (_, c) = self.children.iter().find(|(r, _)| r == role).unwrap();
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(c.id().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig} {role}");
+    }
+
     pub fn log(&self, role: &str) -> String {
         std::fs::read_to_string(self.dir.path().join(format!("{role}.log"))).unwrap_or_default()
     }
