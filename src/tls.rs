@@ -83,32 +83,31 @@ fn key(id: &TlsIdentity) -> PrivateKeyDer<'static> {
 /// Server side of the exchange: a client certificate chaining to the anchors (and not revoked)
 /// is required.
 pub fn exchange_server_config(id: &TlsIdentity) -> Result<Arc<ServerConfig>, TlsError> {
-    let verifier = WebPkiClientVerifier::builder_with_provider(roots(id)?, provider())
-        .with_crls(id.crls.iter().cloned())
-        // The CRLs we hold are the issuing CA's, covering leaf certificates; an intermediate
-        // is trusted through its anchor. Stale CRLs are refused (nextUpdate enforced).
-        .only_check_end_entity_revocation()
-        .enforce_revocation_expiration()
-        .build()
-        .map_err(|e| TlsError::Rustls(e.to_string()))?;
-    let mut config = ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(VERSIONS)
-        .map_err(|e| TlsError::Rustls(e.to_string()))?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(id.chain.clone(), key(id))
-        .map_err(|e| TlsError::Rustls(e.to_string()))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    server_config(id, true)
 }
 
 /// Server side of the office/inbox API: a client certificate is optional (bearer tokens are the
 /// usual credential) but, if presented, must verify.
 pub fn api_server_config(id: &TlsIdentity) -> Result<Arc<ServerConfig>, TlsError> {
-    let verifier = WebPkiClientVerifier::builder_with_provider(roots(id)?, provider())
+    server_config(id, false)
+}
+
+fn server_config(
+    id: &TlsIdentity,
+    client_cert_required: bool,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let builder = WebPkiClientVerifier::builder_with_provider(roots(id)?, provider())
         .with_crls(id.crls.iter().cloned())
+        // The CRLs we hold are the issuing CA's, covering leaf certificates; an intermediate
+        // is trusted through its anchor. Stale CRLs are refused (nextUpdate enforced).
         .only_check_end_entity_revocation()
-        .enforce_revocation_expiration()
-        .allow_unauthenticated()
+        .enforce_revocation_expiration();
+    let builder = if client_cert_required {
+        builder
+    } else {
+        builder.allow_unauthenticated()
+    };
+    let verifier = builder
         .build()
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
     let mut config = ServerConfig::builder_with_provider(provider())

@@ -65,6 +65,19 @@ impl Problem {
         )
     }
 
+    /// 422 for a policy refusal: the type names the rule; the detail never carries a subject.
+    pub fn policy(d: &crate::policy::Decision, context: Option<&str>) -> Self {
+        let detail = match context {
+            Some(c) => format!("{c}: {}", d.reason()),
+            None => d.reason().to_owned(),
+        };
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("policy/{}", d.rule().name()),
+            detail,
+        )
+    }
+
     /// 503 with Retry-After.
     pub fn unavailable(kind: &str, detail: impl Into<String>, retry_after: u64) -> Self {
         Self {

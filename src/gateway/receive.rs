@@ -136,11 +136,7 @@ pub async fn receive(
     })?;
     let envelope = verified.envelope();
     let label = envelope.label();
-    let facts = Facts {
-        level: Some(label.level),
-        procedure: Some(label.procedure.as_str()),
-        public: label.public,
-    };
+    let facts = Facts::of(label);
     let d = decide(
         &facts,
         &shared.catalog,
@@ -150,11 +146,7 @@ pub async fn receive(
         },
     );
     if !d.allowed() {
-        return Err(refuse(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &format!("policy/{}", d.rule().name()),
-            d.reason().to_owned(),
-        )));
+        return Err(refuse(Problem::policy(&d, None)));
     }
     let effective = d.effective().unwrap_or(Level::TuyetMat);
 
@@ -197,10 +189,9 @@ pub async fn receive(
             },
         );
         if !d.allowed() {
-            return Err(refuse(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &format!("policy/{}", d.rule().name()),
-                format!("onward to {organ}: {}", d.reason()),
+            return Err(refuse(Problem::policy(
+                &d,
+                Some(&format!("onward to {organ}")),
             )));
         }
         forward.push((next.organ.clone(), organ.clone()));

@@ -68,11 +68,7 @@ pub async fn submit(
 
     let from_organ = from.clone();
     let label = envelope.label();
-    let facts = Facts {
-        level: Some(label.level),
-        procedure: Some(label.procedure.as_str()),
-        public: label.public,
-    };
+    let facts = Facts::of(label);
     let d = decide(
         &facts,
         &shared.catalog,
@@ -97,11 +93,7 @@ pub async fn submit(
             ))
         })
         .await?;
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &format!("policy/{}", d.rule().name()),
-            d.reason().to_owned(),
-        ));
+        return Err(Problem::policy(&d, None));
     }
     let effective = d.effective().unwrap_or(Level::TuyetMat);
 
@@ -135,11 +127,7 @@ pub async fn submit(
         );
         if !d.allowed() {
             shared.metrics.refused(d.rule().name());
-            return Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &format!("policy/{}", d.rule().name()),
-                format!("recipient {to}: {}", d.reason()),
-            ));
+            return Err(Problem::policy(&d, Some(&format!("recipient {to}"))));
         }
         forward.push((peer.organ.clone(), to.clone()));
         routes.push((to, peer.organ.clone()));

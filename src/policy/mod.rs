@@ -67,6 +67,17 @@ pub struct Facts<'a> {
     pub public: bool,
 }
 
+impl<'a> Facts<'a> {
+    /// The facts of a signed label.
+    pub fn of(label: &'a crate::doc::label::Label) -> Self {
+        Self {
+            level: Some(label.level),
+            procedure: Some(label.procedure.as_str()),
+            public: label.public,
+        }
+    }
+}
+
 /// The rule that decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
