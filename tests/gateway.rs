@@ -112,6 +112,72 @@ fn documents_relay_one_and_two_hops_and_arrive_once() {
     assert_eq!(a.json()["already_acked"], true);
     assert!(!inbox_ids(&demo, "province", 0).contains(&id1));
 
+    // The receiving system reports progress; bad reports are refused.
+    let status = |c: &lienthong::client::Client, id: &str, body: &str| {
+        c.post(
+            &format!("/api/v1/inbox/{id}/status"),
+            "application/json",
+            body.as_bytes(),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        status(&rcv, &id1, r#"{"code":"06","note":"Đã hoàn thành"}"#).status,
+        200
+    );
+    assert_eq!(status(&rcv, &id1, r#"{"code":"02"}"#).status, 400);
+    assert_eq!(status(&rcv, &id1, r#"{"code":"03"}"#).status, 400);
+    assert_eq!(status(&rcv, &id1, r#"{"code":"06","extra":1}"#).status, 400);
+    // Another organ's document is not there for this client.
+    assert_eq!(status(&rcv, &id2, r#"{"code":"05"}"#).status, 404);
+    // The central office acknowledges the two-hop document: 03 travels back through the province.
+    let rcv_c = demo.client("central", "receive");
+    assert_eq!(
+        rcv_c
+            .post(&format!("/api/v1/inbox/{id2}/ack"), "application/json", b"")
+            .unwrap()
+            .status,
+        200
+    );
+    let codes = |id: &str| -> Vec<(String, String)> {
+        office
+            .get(&format!("/api/v1/documents/{id}"))
+            .unwrap()
+            .json()["statuses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["organ"].as_str().unwrap().to_owned(),
+                    s["code"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    eventually("statuses 03 and 06 back at the district", 30, || {
+        let c = codes(&id1);
+        (c.contains(&("TU.BENTRE".into(), "03".into()))
+            && c.contains(&("TU.BENTRE".into(), "06".into())))
+        .then_some(())
+    });
+    eventually(
+        "status 03 from the central office, two hops back",
+        30,
+        || {
+            codes(&id2)
+                .contains(&("VPTW".into(), "03".into()))
+                .then_some(())
+        },
+    );
+    // Each status arrives once, even though relays may be retried.
+    assert_eq!(codes(&id1).len(), 2, "{:?}", codes(&id1));
+    let st = office
+        .get(&format!("/api/v1/documents/{id1}"))
+        .unwrap()
+        .json();
+    assert_eq!(st["statuses"][0]["meaning_en"], "accepted");
+
     // The district office sees the delivery with the province's receipt.
     let st = office.get(&format!("/api/v1/documents/{id1}")).unwrap();
     assert_eq!(st.status, 200);

@@ -36,6 +36,7 @@ pub fn api_router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/inbox/{id}", get(inbox_get))
         .route("/api/v1/inbox/{id}/meta", get(inbox_meta))
         .route("/api/v1/inbox/{id}/ack", post(inbox_ack))
+        .route("/api/v1/inbox/{id}/status", post(inbox_status))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(move |req, next| {
             with_timeout(req, next, timeout)
@@ -49,6 +50,7 @@ pub fn exchange_router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route(crate::relay::worker::EXCHANGE_PATH, post(exchange))
+        .route(crate::gateway::status::STATUS_PATH, post(exchange_status))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(move |req, next| {
             with_timeout(req, next, timeout)
@@ -435,7 +437,7 @@ async fn inbox_ack(
     let caller = caller(&shared, &headers, &peer)?;
     caller.require(Role::Receive)?;
     // Only what this client may see may be acknowledged.
-    inbox_item(&shared, &caller, &id).await?;
+    let (meta, _) = inbox_item(&shared, &caller, &id).await?;
     let mid = parse_id(&id)?;
     let s = shared.clone();
     let organ = caller.organ.clone();
@@ -453,6 +455,15 @@ async fn inbox_ack(
             .metrics
             .acked
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Status 03 "accepted" goes back to the sender once the receiving system has it.
+        let event = crate::store::StatusEvent {
+            message: mid,
+            organ: caller.organ.clone(),
+            code: "03".to_owned(),
+            note: None,
+            at_ms: crate::gateway::now_ms(),
+        };
+        crate::gateway::status::record(&shared, event, &meta.from).await?;
     }
     Ok(Json(serde_json::json!({
         "message_id": id,
@@ -462,7 +473,61 @@ async fn inbox_ack(
     .into_response())
 }
 
+/// Largest status body (a code and a short note).
+const MAX_STATUS_BODY: usize = 16 * 1024;
+
+async fn inbox_status(
+    State(shared): Shr,
+    Extension(peer): Extension<PeerIdentity>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, Problem> {
+    let caller = caller(&shared, &headers, &peer)?;
+    caller.require(Role::Receive)?;
+    let (meta, _) = inbox_item(&shared, &caller, &id).await?;
+    let body = read_body(body, MAX_STATUS_BODY).await?;
+    let report: crate::gateway::status::Report = serde_json::from_slice(&body)
+        .map_err(|e| Problem::bad_request("request/json", e.to_string()))?;
+    let event =
+        crate::gateway::status::report(&shared, &caller.organ, meta.id, &meta.from, report).await?;
+    Ok(Json(serde_json::json!({
+        "message_id": id,
+        "code": event.code,
+        "at": rfc3339_ms(event.at_ms),
+    }))
+    .into_response())
+}
+
 // === exchange ===
+
+async fn exchange_status(
+    State(shared): Shr,
+    Extension(peer): Extension<PeerIdentity>,
+    body: Body,
+) -> Result<Response, Problem> {
+    let Some(organ) = peer.organ else {
+        return Err(Problem::forbidden("a client certificate is required"));
+    };
+    if !shared.config.peers.iter().any(|p| p.organ == organ) {
+        return Err(Problem::forbidden(format!(
+            "{organ} is not a configured peer"
+        )));
+    }
+    let body = read_body(body, MAX_STATUS_BODY).await?;
+    let relayed: crate::gateway::status::Relayed = serde_json::from_slice(&body)
+        .map_err(|e| Problem::bad_request("request/json", e.to_string()))?;
+    let store = shared.store.clone();
+    let id = relayed.event.message;
+    let known = blocking(move || store.message(&id))
+        .await?
+        .map_err(store_problem)?;
+    let Some((meta, _)) = known else {
+        return Err(Problem::not_found("no such document here"));
+    };
+    crate::gateway::status::record(&shared, relayed.event, &meta.from).await?;
+    Ok(Json(serde_json::json!({ "recorded": true })).into_response())
+}
 
 async fn exchange(
     State(shared): Shr,

@@ -489,6 +489,14 @@ fn drive(
                 let ack = rcv
                     .post(&format!("/api/v1/inbox/{id}/ack"), "application/json", b"")
                     .map_err(CliError::invalid)?;
+                // The receiving system reports the document handled (06); 03 went with the ack.
+                let _ = rcv
+                    .post(
+                        &format!("/api/v1/inbox/{id}/status"),
+                        "application/json",
+                        r#"{"code":"06","note":"Đã xử lý xong"}"#.as_bytes(),
+                    )
+                    .map_err(CliError::invalid)?;
                 if let Some(r) = docs.get_mut(row) {
                     r.delivered_ms = Some(delivered_ms);
                     r.hops = meta
@@ -539,12 +547,40 @@ fn drive(
         });
     }
 
-    progress.step("the district office follows its documents");
+    progress.step("the district office follows its documents: receipts and statuses 03, 06");
     for row in docs.iter_mut().filter(|r| !r.id.is_empty()) {
-        let st = office
-            .get(&format!("/api/v1/documents/{}", row.id))
-            .map_err(CliError::invalid)?
-            .json();
+        // Statuses travel back hop by hop; give them a moment.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let st = loop {
+            let st = office
+                .get(&format!("/api/v1/documents/{}", row.id))
+                .map_err(CliError::invalid)?
+                .json();
+            let codes: Vec<String> = st
+                .get("statuses")
+                .and_then(|v| v.as_array())
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|s| s.get("code").and_then(|c| c.as_str()).map(str::to_owned))
+                .collect();
+            if (codes.contains(&"03".to_owned()) && codes.contains(&"06".to_owned()))
+                || Instant::now() > deadline
+            {
+                row.status = if codes.is_empty() {
+                    row.status.clone()
+                } else {
+                    format!("delivered; statuses {} back at sender", codes.join(", "))
+                };
+                steps.push(Step {
+                    name: format!("statuses {}", row.title),
+                    ok: codes.contains(&"03".to_owned()) && codes.contains(&"06".to_owned()),
+                    detail: format!("sender received statuses: {}", codes.join(", ")),
+                });
+                break st;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
         let states: Vec<String> = st
             .get("recipients")
             .unwrap_or(&serde_json::Value::Null)

@@ -7,6 +7,7 @@
 pub mod keys;
 pub mod metrics;
 pub mod receive;
+pub mod status;
 pub mod submit;
 
 use std::collections::HashMap;

@@ -77,7 +77,11 @@ pub async fn run(shared: Arc<Shared>, peer: String, mut shutdown: watch::Receive
                 }
             }
         }
+        let statuses_pending = relay_statuses(&shared, &peer).await;
         if groups.is_empty() {
+            if statuses_pending {
+                continue;
+            }
             tokio::select! {
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(IDLE_POLL) => {}
@@ -103,6 +107,67 @@ pub async fn run(shared: Arc<Shared>, peer: String, mut shutdown: watch::Receive
         }
     }
     while inflight.join_next().await.is_some() {}
+}
+
+/// Sends queued status events to `peer`; true when more are waiting (to loop again at once).
+async fn relay_statuses(shared: &Arc<Shared>, peer: &str) -> bool {
+    const BATCH: usize = 32;
+    let store = shared.store.clone();
+    let p = peer.to_owned();
+    let queued = match tokio::task::spawn_blocking(move || store.status_outbox(&p, BATCH)).await {
+        Ok(Ok(q)) => q,
+        _ => return false,
+    };
+    let Some(client) = shared.peers.get(peer).cloned() else {
+        return false;
+    };
+    let timeout = Duration::from_millis(shared.config.retry.attempt_timeout_ms);
+    let full = queued.len() == BATCH;
+    for (key, event) in queued {
+        let body = match serde_json::to_vec(&crate::gateway::status::Relayed { event }) {
+            Ok(b) => b,
+            Err(_) => continue,
+        };
+        let headers = [("content-type", "application/json".to_owned())];
+        let sent = match client
+            .post(
+                crate::gateway::status::STATUS_PATH,
+                &headers,
+                Bytes::from(body),
+                timeout,
+            )
+            .await
+        {
+            Ok(r) if r.status == 200 => true,
+            // A refusal is final: keeping it would block the queue forever.
+            Ok(r) if (400..500).contains(&r.status) => {
+                tracing::warn!(
+                    peer,
+                    status = r.status,
+                    "status event refused by the peer; dropped"
+                );
+                true
+            }
+            Ok(r) => {
+                tracing::debug!(peer, status = r.status, "status relay failed; will retry");
+                return false;
+            }
+            Err(e) => {
+                tracing::debug!(peer, error = %e, "status relay failed; will retry");
+                return false;
+            }
+        };
+        if sent {
+            let store = shared.store.clone();
+            if !matches!(
+                tokio::task::spawn_blocking(move || store.status_sent(&key)).await,
+                Ok(Ok(()))
+            ) {
+                return false;
+            }
+        }
+    }
+    full
 }
 
 enum Outcome {

@@ -247,6 +247,23 @@ pub trait Store: Send + Sync {
     /// The status events of a message, in time order (ties in arrival order). Read only.
     fn statuses(&self, id: &MessageId) -> Result<Vec<StatusEvent>, StoreError>;
 
+    /// Records a status event here and, when `forward_to` names a peer, queues it for that peer
+    /// (towards the document's sender), atomically. An event already recorded (same message,
+    /// organ, code and time: a retried relay) is neither recorded nor queued again.
+    /// **Durable on return.** [`StoreError::NotFound`] for a message this store does not know.
+    fn relay_status(&self, event: StatusEvent, forward_to: Option<&str>) -> Result<(), StoreError>;
+
+    /// Up to `limit` status events queued for `peer`, oldest first, with their queue keys.
+    /// Read only.
+    fn status_outbox(
+        &self,
+        peer: &str,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, StatusEvent)>, StoreError>;
+
+    /// The peer took a queued status event: removes it. **Durable on return.**
+    fn status_sent(&self, key: &[u8]) -> Result<(), StoreError>;
+
     /// Makes every write that returned before this call durable. **Durable on return.**
     fn flush(&self) -> Result<(), StoreError>;
 

@@ -38,6 +38,7 @@ const T_MEMBERSHIP: &str = "membership";
 const T_SENT: &str = "sent";
 const T_STATUS: &str = "status";
 const T_COUNTERS: &str = "counters";
+const T_STATUS_OUT: &str = "status_out";
 
 /// The metadata record: the public metadata plus what purging needs to find every index entry.
 #[derive(Serialize, Deserialize)]
@@ -79,6 +80,8 @@ struct Trees {
     sent: sled::Tree,
     status: sled::Tree,
     counters: sled::Tree,
+    /// Status events waiting to be relayed: peer, 0x00, sequence (big-endian) → event.
+    status_out: sled::Tree,
 }
 
 struct Inner {
@@ -173,6 +176,7 @@ impl SledStore {
             sent: tree(T_SENT)?,
             status: tree(T_STATUS)?,
             counters: tree(T_COUNTERS)?,
+            status_out: tree(T_STATUS_OUT)?,
         };
         let commit = GroupCommit::new(limits.flush_window);
         Ok(Self {
@@ -783,6 +787,81 @@ impl Store for SledStore {
                 decode(T_STATUS, &k, &v)
             })
             .collect()
+    }
+
+    fn relay_status(&self, event: StatusEvent, forward_to: Option<&str>) -> Result<(), StoreError> {
+        let code_ok = matches!(event.code.parse::<u8>(), Ok(1..=16)) && event.code.len() == 2;
+        if !code_ok {
+            return Err(StoreError::Invalid {
+                field: "status code",
+                reason: "a status code is \"01\" to \"16\"",
+            });
+        }
+        if self.read_record(&event.message)?.is_none() {
+            return Err(StoreError::NotFound { id: event.message });
+        }
+        // A retried relay brings the same event again: recorded once, forwarded once.
+        let seen = self
+            .statuses(&event.message)?
+            .iter()
+            .any(|e| e.organ == event.organ && e.code == event.code && e.at_ms == event.at_ms);
+        if seen {
+            return self.durable();
+        }
+        let value = encode(&event)?;
+        let writer = self.inner.commit.begin();
+        let seq = self
+            .inner
+            .db
+            .generate_id()
+            .map_err(|e| StoreError::sled("number a status event", e))?;
+        let status_key = keys::status_key(&event.message, event.at_ms, seq);
+        let out_key = forward_to.map(|peer| {
+            let mut k = peer.as_bytes().to_vec();
+            k.push(0);
+            k.extend_from_slice(&seq.to_be_bytes());
+            k
+        });
+        let result: Result<(), TransactionError<StoreError>> =
+            (&self.t().status, &self.t().status_out).transaction(|(status, out)| {
+                status.insert(status_key.as_slice(), value.as_slice())?;
+                if let Some(k) = &out_key {
+                    out.insert(k.as_slice(), value.as_slice())?;
+                }
+                Ok(())
+            });
+        result.map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::sled("relay a status event", e),
+        })?;
+        self.wait(writer.ticket())
+    }
+
+    fn status_outbox(
+        &self,
+        peer: &str,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, StatusEvent)>, StoreError> {
+        let mut prefix = peer.as_bytes().to_vec();
+        prefix.push(0);
+        self.t()
+            .status_out
+            .scan_prefix(&prefix)
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv.map_err(|e| StoreError::sled("read the status outbox", e))?;
+                Ok((k.to_vec(), decode(T_STATUS_OUT, &k, &v)?))
+            })
+            .collect()
+    }
+
+    fn status_sent(&self, key: &[u8]) -> Result<(), StoreError> {
+        let writer = self.inner.commit.begin();
+        self.t()
+            .status_out
+            .remove(key)
+            .map_err(|e| StoreError::sled("remove a relayed status event", e))?;
+        self.wait(writer.ticket())
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -1,0 +1,127 @@
+//! edXML status messages flowing back to the sender: a receiving system reports 02/04/05/06,
+//! an acknowledgement reports 03, and each hop records the event and queues it towards the
+//! sender's gateway along the same routes, durably, until the sender's gateway has it.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::{Shared, blocking, now_ms};
+use crate::api::problem::Problem;
+use crate::store::{MessageId, StatusEvent, StoreError};
+
+/// The exchange path for status events.
+pub const STATUS_PATH: &str = "/exchange/v1/status";
+
+/// Codes a receiving system may report itself (03 comes with the acknowledgement).
+pub const REPORTABLE: [&str; 4] = ["02", "04", "05", "06"];
+
+/// Longest note, in characters (a refusal reason, not a document).
+const MAX_NOTE_CHARS: usize = 1000;
+
+/// A status report from a receiving system.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    /// "02" refused, "04" assigned, "05" in progress, "06" completed.
+    pub code: String,
+    /// Required for 02 (the reason); optional otherwise.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A status event as it travels between gateways.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relayed {
+    /// The event.
+    pub event: StatusEvent,
+}
+
+/// Records `event` here and queues it towards the sender of its message (unless the sender is
+/// this gateway's organ). Durable when it returns Ok.
+pub async fn record(shared: &Arc<Shared>, event: StatusEvent, sender: &str) -> Result<(), Problem> {
+    let next = if sender == shared.config.organ {
+        None
+    } else {
+        Some(
+            shared
+                .config
+                .next_hop(sender)
+                .map(|p| p.organ.clone())
+                .ok_or_else(|| {
+                    Problem::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "routing/no-route",
+                        format!("no route back to {sender}"),
+                    )
+                })?,
+        )
+    };
+    let s = shared.clone();
+    let hop = next.clone();
+    blocking(move || {
+        let audit =
+            crate::audit::Event::status(&event.organ, &event.message.to_string(), &event.code);
+        let r = s.store.relay_status(event, hop.as_deref());
+        if r.is_ok() {
+            s.audit(audit);
+        }
+        r
+    })
+    .await?
+    .map_err(|e| match e {
+        StoreError::NotFound { .. } => Problem::not_found("no such document"),
+        StoreError::Invalid { reason, .. } => Problem::bad_request("status/invalid", reason),
+        other => Problem::internal("status", other),
+    })?;
+    if let Some(p) = next {
+        shared.wake_peer(&p);
+    }
+    Ok(())
+}
+
+/// A receiving system of `organ` reports on message `id` (which it may see).
+pub async fn report(
+    shared: &Arc<Shared>,
+    organ: &str,
+    id: MessageId,
+    sender: &str,
+    report: Report,
+) -> Result<StatusEvent, Problem> {
+    if !REPORTABLE.contains(&report.code.as_str()) {
+        return Err(Problem::bad_request(
+            "status/code",
+            "a receiving system reports 02, 04, 05 or 06 (03 comes with the acknowledgement)",
+        ));
+    }
+    let note = report
+        .note
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    if report.code == "02" && note.is_none() {
+        return Err(Problem::bad_request(
+            "status/reason-required",
+            "a refusal (02) needs a reason in note",
+        ));
+    }
+    if note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
+    {
+        return Err(Problem::bad_request(
+            "status/note-too-long",
+            format!("the note is over {MAX_NOTE_CHARS} characters"),
+        ));
+    }
+    let event = StatusEvent {
+        message: id,
+        organ: organ.to_owned(),
+        code: report.code,
+        note,
+        at_ms: now_ms(),
+    };
+    record(shared, event.clone(), sender).await?;
+    Ok(event)
+}
