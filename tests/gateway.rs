@@ -436,3 +436,60 @@ fn revocation_takes_effect_on_sighup() {
     assert!(reason.contains("revoked"), "{reason}");
     assert!(!inbox_ids(&demo, "province", 0).contains(&id));
 }
+
+#[test]
+fn forged_or_unsigned_traces_are_refused() {
+    let mut demo = Demo::new();
+    demo.start("province");
+    // Act as the district gateway itself (its real TLS identity), but send a bad trace.
+    let config = lienthong::config::Config::load(&demo.gw("district").config).unwrap();
+    let keys = lienthong::gateway::keys::load(&config).unwrap();
+    let tls = lienthong::tls::exchange_client_config(&keys.tls).unwrap();
+    let client = lienthong::relay::client::PeerClient::new(
+        "TU.BENTRE",
+        &demo.gw("province").exchange_url,
+        tls,
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    // A properly signed document from the district.
+    let xml = demo.envelope(&["TU.BENTRE"], "thuong", "VB-01", 0, "Vết giả mạo");
+    let mut doc = lienthong::doc::parse(&xml, &lienthong::doc::Limits::default()).unwrap();
+    lienthong::sign::sign_document(&mut doc, keys.signer.as_ref(), &keys.signing_chain).unwrap();
+    let signed = lienthong::doc::write::write_document(&doc);
+    let id = lienthong::store::MessageId::random().unwrap().to_string();
+    let unsigned_hop = lienthong::gateway::receive::encode_trace(&[lienthong::store::HopRecord {
+        organ: "HU.CHAUTHANH".into(),
+        at_ms: 0,
+        receipt: None,
+    }]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let post = |trace: String| {
+        rt.block_on(client.post(
+            lienthong::relay::worker::EXCHANGE_PATH,
+            &[
+                ("content-type", "application/xml".to_owned()),
+                ("x-lienthong-message-id", id.clone()),
+                ("x-lienthong-for", "TU.BENTRE".to_owned()),
+                ("x-lienthong-trace", trace),
+            ],
+            bytes::Bytes::from(signed.clone()),
+            std::time::Duration::from_secs(10),
+        ))
+        .unwrap()
+    };
+    let r = post(unsigned_hop);
+    assert_eq!(r.status, 422);
+    let p: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(p["type"], "urn:lienthong:problem:relay/bad-trace", "{p}");
+    // A trace that does not start at the sender.
+    let wrong_start = lienthong::gateway::receive::encode_trace(&[lienthong::store::HopRecord {
+        organ: "VPTW".into(),
+        at_ms: 0,
+        receipt: None,
+    }]);
+    let r = post(wrong_start);
+    assert_eq!(r.status, 422);
+    // Nothing reached the inbox.
+    assert!(inbox_ids(&demo, "province", 0).is_empty());
+}

@@ -57,6 +57,46 @@ fn decode_trace(s: &str) -> Result<Vec<HopRecord>, Problem> {
         .map_err(|e| Problem::bad_request("exchange/bad-trace", format!("trace: {e}")))
 }
 
+/// Every hop record must be signed by the gateway of its organ over this message and digest;
+/// the trace starts at the sender's organ and ends at the peer that is calling.
+fn check_trace(
+    shared: &Shared,
+    trace: &[HopRecord],
+    peer: &str,
+    from: &str,
+    id: &MessageId,
+    digest_hex: &str,
+) -> Result<(), Problem> {
+    let bad =
+        |detail: String| Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "relay/bad-trace", detail);
+    match (trace.first(), trace.last()) {
+        (Some(first), Some(last)) if first.organ == from && last.organ == peer => {}
+        _ => {
+            return Err(bad(format!(
+                "the trace must start at the sender {from} and end at the calling peer {peer}"
+            )));
+        }
+    }
+    let trust = shared.trust();
+    for hop in trace {
+        let receipt: SignedReceipt = hop
+            .receipt
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok())
+            .ok_or_else(|| bad(format!("hop {} is not signed", hop.organ)))?;
+        receipt
+            .verify(
+                &hop.organ,
+                &id.to_string(),
+                digest_hex,
+                &trust,
+                &VerifyOptions::now(),
+            )
+            .map_err(|e| bad(format!("hop {}: {e}", hop.organ)))?;
+    }
+    Ok(())
+}
+
 /// Handles one delivery from `peer` (the organ its verified client certificate is bound to).
 pub async fn receive(
     shared: Arc<Shared>,
@@ -135,6 +175,15 @@ pub async fn receive(
         ))
     })?;
     let envelope = verified.envelope();
+    check_trace(
+        &shared,
+        &trace,
+        &peer,
+        envelope.header.from.organ_id.as_str(),
+        &id,
+        &hex(verified.digest()),
+    )
+    .map_err(&refuse)?;
     let label = envelope.label();
     let facts = Facts::of(label);
     let d = decide(

@@ -202,11 +202,33 @@ async fn deliver(shared: &Arc<Shared>, peer: &str, id: &MessageId, group: &[Outb
         .filter(|r| shared.config.next_hop(r).is_some_and(|p| p.organ == peer))
         .cloned()
         .collect();
+    // Our own hop record, signed by this gateway's organ key: the next hop (and every hop
+    // after it) can prove this gateway held exactly this document at that time.
+    let hop_body = crate::sign::ReceiptBody {
+        message_id: id.to_string(),
+        digest_sha256: meta.digest_hex.clone(),
+        organ: shared.config.organ.clone(),
+        status: "01".to_owned(),
+        at: crate::gateway::rfc3339_ms(meta.received_at_ms),
+    };
+    let signer = shared.clone();
+    let signed_hop = tokio::task::spawn_blocking(move || {
+        SignedReceipt::sign(
+            &hop_body,
+            signer.keys.signer.as_ref(),
+            &signer.keys.signing_chain,
+        )
+        .ok()
+        .and_then(|r| serde_json::to_string(&r).ok())
+    })
+    .await
+    .ok()
+    .flatten();
     let mut hops = meta.hops.clone();
     hops.push(HopRecord {
         organ: shared.config.organ.clone(),
         at_ms: meta.received_at_ms,
-        receipt: None,
+        receipt: signed_hop,
     });
     let headers = [
         ("content-type", "application/xml".to_owned()),
