@@ -493,3 +493,42 @@ fn forged_or_unsigned_traces_are_refused() {
     // Nothing reached the inbox.
     assert!(inbox_ids(&demo, "province", 0).is_empty());
 }
+
+#[test]
+fn portal_shows_public_procedures_and_never_a_secret_one() {
+    let mut demo = Demo::new();
+    demo.start("province");
+    let anon = demo.client("province", "none");
+    let catalog =
+        lienthong::policy::Catalog::load(&demo.setup.dir.join("procedures.toml")).unwrap();
+    let secret: Vec<_> = catalog
+        .all()
+        .filter(|p| !p.public || p.level != lienthong::doc::label::Level::Thuong)
+        .collect();
+    assert!(secret.len() >= 8);
+    let json = anon.get("/public/v1/procedures").unwrap();
+    assert_eq!(json.status, 200);
+    let html = anon.get("/portal").unwrap();
+    assert_eq!(html.status, 200);
+    assert!(
+        html.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let listed: Vec<String> = json.json()["procedures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(listed.contains(&"VB-01".to_owned()));
+    assert_eq!(listed.len(), catalog.len() - secret.len());
+    // Absent, not redacted: neither code nor name appears anywhere, page or JSON or 404 page.
+    let not_found = anon.get("/portal/TCCB-05").unwrap();
+    for p in &secret {
+        for body in [json.text(), html.text(), not_found.text()] {
+            assert!(!body.contains(&p.code), "{} leaked", p.code);
+            assert!(!body.contains(&p.name), "{} leaked", p.name);
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! metrics — all on the one TLS listener in [`server`].
 
 pub mod auth;
+pub mod portal;
 pub mod problem;
 pub mod routes;
 pub mod server;

@@ -30,6 +30,8 @@ pub fn api_router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/public/v1/procedures", get(super::portal::procedures_json))
+        .route("/portal", get(super::portal::page))
         .route("/api/v1/documents", post(submit).get(sent_list))
         .route("/api/v1/documents/{id}", get(document))
         .route("/api/v1/inbox", get(inbox_list))

@@ -601,6 +601,54 @@ fn drive(
             detail: format!("sender sees: {}", states.join(", ")),
         });
     }
+    progress.step("the provincial portal lists its public procedures; no secret one is there");
+    let portal = Client::new(
+        &setup.root_pem,
+        &setup
+            .gateway("province")
+            .map(|g| g.api_url.clone())
+            .unwrap_or_default(),
+        None,
+    )
+    .map_err(CliError::usage)?;
+    let listed = portal
+        .get("/public/v1/procedures")
+        .map_err(CliError::invalid)?;
+    let page = portal.get("/portal").map_err(CliError::invalid)?.text();
+    let catalog = lienthong::policy::Catalog::parse(lienthong::demo::CATALOG_TOML, "catalog")
+        .map_err(CliError::usage)?;
+    let codes: Vec<String> = listed
+        .json()
+        .get("procedures")
+        .and_then(|v| v.as_array())
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p.get("code").and_then(|c| c.as_str()).map(str::to_owned))
+        .collect();
+    let secret: Vec<&lienthong::policy::Procedure> = catalog
+        .all()
+        .filter(|p| !p.public || p.level != lienthong::doc::label::Level::Thuong)
+        .collect();
+    let leaked: Vec<&str> = secret
+        .iter()
+        .filter(|p| codes.contains(&p.code) || page.contains(&p.name))
+        .map(|p| p.code.as_str())
+        .collect();
+    steps.push(Step {
+        name: "portal".into(),
+        ok: listed.status == 200 && !codes.is_empty() && leaked.is_empty(),
+        detail: format!(
+            "{} public procedures listed; {} secret or unpublished ones absent{}",
+            codes.len(),
+            secret.len(),
+            if leaked.is_empty() {
+                String::new()
+            } else {
+                format!("; LEAKED: {}", leaked.join(", "))
+            }
+        ),
+    });
     Ok(())
 }
 
@@ -666,6 +714,17 @@ fn print_report(report: &Report, setup: &DemoSetup) {
         "  verify a file  : lienthong verify --trust {} FILE.xml",
         setup.root_pem.display()
     );
+    println!(
+        "  audit log      : lienthong audit verify --data {}/province/data --trust {}",
+        setup.dir.display(),
+        setup.root_pem.display()
+    );
+    if let Some(p) = setup.gateway("province") {
+        println!(
+            "  public portal  : {}/portal (with --keep-running)",
+            p.api_url
+        );
+    }
     println!("  run it again   : lienthong demo --keep-running");
 }
 
