@@ -34,6 +34,7 @@ fn quickstart_report_shows_every_step() {
         "submit nghi-quyet",
         "receive thong-bao-hoa-toc",
         "statuses bao-cao-mat",
+        "portal",
     ] {
         assert!(
             steps.iter().any(|s| s["name"] == name),
