@@ -136,6 +136,11 @@ async fn readyz(State(shared): Shr) -> Response {
 
 async fn metrics(State(shared): Shr) -> Response {
     let store = shared.store.clone();
+    let stats = blocking(move || store.stats())
+        .await
+        .ok()
+        .and_then(Result::ok);
+    let store = shared.store.clone();
     let depths = blocking(move || store.outbox_depths())
         .await
         .ok()
@@ -144,7 +149,26 @@ async fn metrics(State(shared): Shr) -> Response {
         .into_iter()
         .map(|d| (d.peer, format!("{:?}", d.lane).to_lowercase(), d.count))
         .collect::<Vec<_>>();
-    let text = shared.metrics.render(&shared.config.organ, &depths);
+    let mut text = shared.metrics.render(&shared.config.organ, &depths);
+    if let Some(st) = stats {
+        use std::fmt::Write;
+        let organ = &shared.config.organ;
+        for (name, kind, v) in [
+            ("lienthong_store_flushes_total", "counter", st.flushes),
+            (
+                "lienthong_store_durable_writes_total",
+                "counter",
+                st.durable_writes,
+            ),
+            ("lienthong_store_messages", "gauge", st.messages),
+            ("lienthong_store_bytes_on_disk", "gauge", st.bytes_on_disk),
+        ] {
+            let _ = writeln!(
+                text,
+                "# TYPE {name} {kind}\n{name}{{organ=\"{organ}\"}} {v}"
+            );
+        }
+    }
     let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
