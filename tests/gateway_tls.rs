@@ -209,3 +209,97 @@ fn exchange_refuses_foreign_revoked_and_non_peer_certificates() {
             .then_some(())
     });
 }
+
+/// A fake "province" that completes mutual TLS with the real province keys, then misbehaves.
+fn fake_peer(
+    demo: &Demo,
+    behaviour: &'static str,
+) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    let ks = lienthong::pki::Keystore::open(&demo.setup.dir.join("pki").join("TU.BENTRE")).unwrap();
+    let pass = lienthong::pki::Passphrase::new(PASS.to_owned()).unwrap();
+    let key = ks.load_pkcs8("tls", &pass).unwrap();
+    let chain =
+        certs_from_pem(ks.cert_chain_pem("tls").unwrap().unwrap().as_bytes(), "tls").unwrap();
+    let roots = certs_from_pem(&std::fs::read(demo.root()).unwrap(), "root").unwrap();
+    let id = TlsIdentity {
+        chain,
+        key: PrivatePkcs8KeyDer::from(key.to_vec()),
+        roots,
+        crls: Vec::new(),
+    };
+    let config = lienthong::tls::exchange_server_config(&id).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming().take(20) {
+            let Ok(tcp) = stream else { continue };
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            let mut buf = [0u8; 4096];
+            // Read (part of) the request, which completes the handshake.
+            let _ = tls.read(&mut buf);
+            match behaviour {
+                "garbage" => {
+                    let _ = tls.write_all(b"\x00\x01garbage, not HTTP\r\n\r\n");
+                    let _ = tls.flush();
+                }
+                "reset" => {
+                    let _ = tls.sock.shutdown(std::net::Shutdown::Both);
+                }
+                "refuse" => {
+                    let body = br#"{"type":"urn:lienthong:problem:policy/above-clearance","status":422,"detail":"level mat is above the clearance"}"#;
+                    let _ = write!(
+                        tls,
+                        "HTTP/1.1 422 Unprocessable Entity\r\ncontent-type: application/problem+json\r\ncontent-length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = tls.write_all(body);
+                    let _ = tls.flush();
+                }
+                _ => std::thread::sleep(Duration::from_secs(3)), // stall
+            }
+        }
+    });
+    (addr, handle)
+}
+
+#[test]
+fn faulty_peers_are_retried_then_dead_lettered_with_the_reason() {
+    for (behaviour, expect) in [
+        ("garbage", "gave up after 3 attempts"),
+        ("reset", "gave up after 3 attempts"),
+        ("stall", "gave up after 3 attempts"),
+        ("refuse", "above the clearance"),
+    ] {
+        let mut demo = Demo::new();
+        let (addr, _fake) = fake_peer(&demo, behaviour);
+        // Point the district's province peer at the fake, with a short retry policy.
+        let config = demo.gw("district").config.clone();
+        let text = std::fs::read_to_string(&config).unwrap();
+        let province = demo.gw("province").exchange_url.clone();
+        let text = text
+            .replace(&province, &format!("https://{addr}"))
+            .replace(
+                "initial_ms = 100",
+                "initial_ms = 50\nattempt_timeout_ms = 500",
+            )
+            .replace("max_attempts = 30", "max_attempts = 3");
+        std::fs::write(&config, text).unwrap();
+        demo.start("district");
+        let office = demo.client("district", "submit");
+        let xml = demo.envelope(&["TU.BENTRE"], "thuong", "VB-01", 0, "Gửi tới máy hỏng");
+        let r = submit(&office, &xml);
+        assert_eq!(r.status, 202, "{}", r.text());
+        let id = r.json()["message_id"].as_str().unwrap().to_owned();
+        let st = eventually(&format!("dead letter ({behaviour})"), 60, || {
+            let st = office
+                .get(&format!("/api/v1/documents/{id}"))
+                .unwrap()
+                .json();
+            (st["recipients"][0]["state"] == "dead_lettered").then_some(st)
+        });
+        let reason = st["recipients"][0]["reason"].as_str().unwrap();
+        assert!(reason.contains(expect), "{behaviour}: {reason}");
+    }
+}
