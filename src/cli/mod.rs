@@ -9,6 +9,7 @@ pub(crate) mod pki;
 pub(crate) mod quickstart;
 pub(crate) mod serve;
 pub(crate) mod sign;
+pub(crate) mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -65,6 +66,9 @@ enum Command {
     Audit(audit::AuditCommand),
     /// Run a gateway.
     Serve(serve::ServeArgs),
+    /// Make API bearer tokens (printed once; only their hash goes in the config).
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// The quickstart (three gateways, documents relayed end to end), or `demo setup`.
     Demo(DemoArgs),
 }
@@ -88,6 +92,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Pki(c) => pki::run(c),
         Command::Audit(c) => audit::run(c),
         Command::Serve(a) => serve::run(a),
+        Command::Token(c) => token::run(c),
         Command::Demo(DemoArgs {
             command: Some(c), ..
         }) => demo::run(c),
