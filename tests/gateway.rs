@@ -532,3 +532,36 @@ fn portal_shows_public_procedures_and_never_a_secret_one() {
         }
     }
 }
+
+#[test]
+fn openapi_is_served_and_its_paths_exist() {
+    let mut demo = Demo::new();
+    demo.start("province");
+    let c = demo.client("province", "receive");
+    let spec = c.get("/api/v1/openapi.json").unwrap();
+    assert_eq!(spec.status, 200);
+    let spec = spec.json();
+    assert_eq!(spec["openapi"], "3.1.0");
+    let paths = spec["paths"].as_object().unwrap();
+    assert!(paths.len() >= 10);
+    for (path, ops) in paths {
+        let concrete = path.replace("{id}", "0123456789abcdef0123456789abcdef");
+        for method in ops.as_object().unwrap().keys() {
+            let r = c
+                .request(
+                    &method.to_uppercase(),
+                    &concrete,
+                    Some(b"{}"),
+                    &[("content-type", "application/json")],
+                )
+                .unwrap();
+            // The route exists: any answer but the router's own "no such endpoint".
+            let text = r.text();
+            assert!(
+                !(r.status == 404 && text.contains("no such endpoint")),
+                "{method} {path} is documented but not routed"
+            );
+            assert!(r.status < 500, "{method} {path}: {}", r.status);
+        }
+    }
+}

@@ -30,6 +30,7 @@ pub fn api_router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/public/v1/procedures", get(super::portal::procedures_json))
         .route("/portal", get(super::portal::page))
         .route("/api/v1/documents", post(submit).get(sent_list))
@@ -120,6 +121,16 @@ fn store_problem(e: StoreError) -> Problem {
 }
 
 // === health ===
+
+/// The OpenAPI 3.1 description of this API (`schemas/openapi.json`).
+async fn openapi() -> Response {
+    let mut r = include_str!("../../schemas/openapi.json").into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
 
 async fn healthz() -> &'static str {
     "ok\n"
