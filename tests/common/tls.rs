@@ -375,51 +375,48 @@ async fn serve_one(
     mut tls: tokio_rustls::server::TlsStream<TcpStream>,
     seen: Arc<Mutex<HashMap<Fault, usize>>>,
 ) {
-    // A connection may carry several requests (the relay client keeps it alive).
-    while let Some((_head, body)) = read_request(&mut tls).await {
-        let body = String::from_utf8_lossy(&body);
-        let Some(fault) = Fault::ALL.into_iter().find(|f| body.contains(f.marker())) else {
-            return;
-        };
-        *seen.lock().unwrap().entry(fault).or_default() += 1;
-        match fault {
-            Fault::Garbage => {
-                let _ = tls
-                    .write_all(b"\x00\x01\x02 this is not HTTP at all \xff\xfe\r\n\r\n")
-                    .await;
-                let _ = tls.shutdown().await;
-                return;
-            }
-            Fault::Reset => {
-                // SO_LINGER 0: close() sends RST instead of FIN. (tokio deprecates set_linger
-                // because a non-zero linger blocks on drop; a zero linger never does.)
-                #[allow(deprecated)]
-                let _ = tls.get_ref().0.set_linger(Some(Duration::ZERO));
-                drop(tls);
-                return;
-            }
-            Fault::Stall => {
-                // Hold the connection open, silent, far longer than the attempt timeout.
-                tokio::time::sleep(Duration::from_secs(120)).await;
-                return;
-            }
-            Fault::Refuse422 => {
-                let problem = serde_json::json!({
-                    "type": "urn:lienthong:problem:policy/refused",
-                    "title": "Unprocessable Entity",
-                    "status": 422,
-                    "detail": FAKE_422_DETAIL,
-                })
-                .to_string();
-                let resp = format!(
-                    "HTTP/1.1 422 Unprocessable Entity\r\ncontent-type: application/problem+json\r\n\
-                     content-length: {}\r\nconnection: close\r\n\r\n{problem}",
-                    problem.len()
-                );
-                let _ = tls.write_all(resp.as_bytes()).await;
-                let _ = tls.shutdown().await;
-                return;
-            }
+    // Every fault ends the connection, so one request per connection.
+    let Some((_head, body)) = read_request(&mut tls).await else {
+        return;
+    };
+    let body = String::from_utf8_lossy(&body);
+    let Some(fault) = Fault::ALL.into_iter().find(|f| body.contains(f.marker())) else {
+        return;
+    };
+    *seen.lock().unwrap().entry(fault).or_default() += 1;
+    match fault {
+        Fault::Garbage => {
+            let _ = tls
+                .write_all(b"\x00\x01\x02 this is not HTTP at all \xff\xfe\r\n\r\n")
+                .await;
+            let _ = tls.shutdown().await;
+        }
+        Fault::Reset => {
+            // SO_LINGER 0: close() sends RST instead of FIN. (tokio deprecates set_linger
+            // because a non-zero linger blocks on drop; a zero linger never does.)
+            #[allow(deprecated)]
+            let _ = tls.get_ref().0.set_linger(Some(Duration::ZERO));
+            drop(tls);
+        }
+        Fault::Stall => {
+            // Hold the connection open, silent, far longer than the attempt timeout.
+            tokio::time::sleep(Duration::from_secs(120)).await;
+        }
+        Fault::Refuse422 => {
+            let problem = serde_json::json!({
+                "type": "urn:lienthong:problem:policy/refused",
+                "title": "Unprocessable Entity",
+                "status": 422,
+                "detail": FAKE_422_DETAIL,
+            })
+            .to_string();
+            let resp = format!(
+                "HTTP/1.1 422 Unprocessable Entity\r\ncontent-type: application/problem+json\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n{problem}",
+                problem.len()
+            );
+            let _ = tls.write_all(resp.as_bytes()).await;
+            let _ = tls.shutdown().await;
         }
     }
 }
