@@ -65,6 +65,19 @@ pub enum ClientError {
     },
 }
 
+/// An error with its causes: hyper's Display alone says only "connection error", which would
+/// leave an operator reading a dead letter without the cause (reset, EOF, …).
+fn with_sources(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 /// A client for one peer.
 pub struct PeerClient {
     peer: String,
@@ -196,7 +209,7 @@ impl PeerClient {
             .await
             .map_err(|e| ClientError::Http {
                 peer: peer(),
-                reason: e.to_string(),
+                reason: with_sources(&e),
             })?;
         tokio::spawn(async move {
             let _ = conn.await;
@@ -212,8 +225,11 @@ impl PeerClient {
         body: Bytes,
         timeout: Duration,
     ) -> Result<PeerResponse, ClientError> {
+        // Deliveries to one peer take turns on its connection. Waiting for our turn is not part
+        // of this attempt's deadline: otherwise one stalled delivery would time out every
+        // delivery queued behind it, unsent, and push them towards the dead letter.
+        let mut guard = self.conn.lock().await;
         let attempt = async {
-            let mut guard = self.conn.lock().await;
             let reusable = match guard.take() {
                 Some(mut s) => s.ready().await.is_ok().then_some(s),
                 None => None,
@@ -235,7 +251,7 @@ impl PeerClient {
                 .await
                 .map_err(|e| ClientError::Http {
                     peer: self.peer.clone(),
-                    reason: e.to_string(),
+                    reason: with_sources(&e),
                 })?;
             let status = resp.status().as_u16();
             let body = Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
@@ -243,7 +259,7 @@ impl PeerClient {
                 .await
                 .map_err(|e| ClientError::Http {
                     peer: self.peer.clone(),
-                    reason: format!("reading the response: {e}"),
+                    reason: format!("reading the response: {}", with_sources(&*e)),
                 })?
                 .to_bytes();
             *guard = Some(send);
