@@ -175,7 +175,13 @@ fn run_phase(
         })
         .collect();
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    assert_eq!(lat.len(), total, "not every document arrived");
+    if lat.len() != total {
+        for id in sent.keys().filter(|id| !arrived.contains_key(*id)) {
+            let st = office.get(&format!("/api/v1/documents/{id}")).unwrap().text();
+            eprintln!("missing {id}: {st}");
+        }
+        panic!("{} of {total} documents arrived", lat.len());
+    }
     Phase {
         docs_per_s: total as f64 / elapsed.as_secs_f64(),
         p50: pct(&lat, 0.50),
