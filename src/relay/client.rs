@@ -15,9 +15,6 @@ use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tokio_rustls::TlsConnector;
 
-/// Connections kept per peer (the relay's default concurrency).
-const POOL: usize = 8;
-
 /// Largest response a peer may send (a receipt is < 8 KiB).
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
@@ -88,10 +85,7 @@ pub struct PeerClient {
     name: ServerName<'static>,
     connector: std::sync::RwLock<TlsConnector>,
     connect_timeout: Duration,
-    /// A small pool: one HTTP/1.1 connection per concurrent delivery (HTTP/1.1 carries one
-    /// request at a time), so `retry.concurrency` deliveries to a peer really run in parallel.
-    conns: Vec<Mutex<Option<SendRequest<Full<Bytes>>>>>,
-    next: std::sync::atomic::AtomicUsize,
+    conn: Mutex<Option<SendRequest<Full<Bytes>>>>,
 }
 
 impl std::fmt::Debug for PeerClient {
@@ -144,8 +138,7 @@ impl PeerClient {
             name,
             connector: std::sync::RwLock::new(TlsConnector::from(tls)),
             connect_timeout,
-            conns: (0..POOL).map(|_| Mutex::new(None)).collect(),
-            next: std::sync::atomic::AtomicUsize::new(0),
+            conn: Mutex::new(None),
         })
     }
 
@@ -156,10 +149,8 @@ impl PeerClient {
             Ok(mut c) => *c = TlsConnector::from(tls),
             Err(p) => *p.into_inner() = TlsConnector::from(tls),
         }
-        for c in &self.conns {
-            if let Ok(mut conn) = c.try_lock() {
-                *conn = None;
-            }
+        if let Ok(mut conn) = self.conn.try_lock() {
+            *conn = None;
         }
     }
 
@@ -234,22 +225,10 @@ impl PeerClient {
         body: Bytes,
         timeout: Duration,
     ) -> Result<PeerResponse, ClientError> {
-        // Take a free connection slot, or wait for one. Waiting for a slot is not part of this
-        // attempt's deadline: otherwise one stalled delivery would time out every delivery
-        // queued behind it, unsent, and push them towards the dead letter.
-        let mut guard = match self.conns.iter().find_map(|c| c.try_lock().ok()) {
-            Some(g) => g,
-            None => {
-                let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let slot = self.conns.get(i % self.conns.len().max(1)).ok_or_else(|| {
-                    ClientError::Http {
-                        peer: self.peer.clone(),
-                        reason: "no connection slot".into(),
-                    }
-                })?;
-                slot.lock().await
-            }
-        };
+        // Deliveries to one peer take turns on its connection. Waiting for our turn is not part
+        // of this attempt's deadline: otherwise one stalled delivery would time out every
+        // delivery queued behind it, unsent, and push them towards the dead letter.
+        let mut guard = self.conn.lock().await;
         let attempt = async {
             let reusable = match guard.take() {
                 Some(mut s) => s.ready().await.is_ok().then_some(s),
