@@ -2,6 +2,7 @@
 //! message and exits with its code.
 
 pub(crate) mod audit;
+pub(crate) mod bench;
 pub(crate) mod demo;
 pub(crate) mod doc;
 pub(crate) mod keys;
@@ -65,6 +66,8 @@ enum Command {
     Audit(audit::AuditCommand),
     /// Run a gateway.
     Serve(serve::ServeArgs),
+    /// Measure throughput and latency against the raw crypto ceiling.
+    Bench(bench::BenchArgs),
     /// The quickstart (three gateways, documents relayed end to end), or `demo setup`.
     Demo(DemoArgs),
 }
@@ -88,6 +91,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Pki(c) => pki::run(c),
         Command::Audit(c) => audit::run(c),
         Command::Serve(a) => serve::run(a),
+        Command::Bench(a) => bench::run_bench(a),
         Command::Demo(DemoArgs {
             command: Some(c), ..
         }) => demo::run(c),
