@@ -48,7 +48,9 @@ fn sign_verify(
     let s = signer(what, alg)?;
     let msg = vec![0x5a_u8; MESSAGE_LEN];
     let failed = |reason: String| BenchError::Operation { what, reason };
-    let sign = rate(budget, || s.sign(&msg).map(drop).map_err(|e| failed(e.to_string())))?;
+    let sign = rate(budget, || {
+        s.sign(&msg).map(drop).map_err(|e| failed(e.to_string()))
+    })?;
     let sig = s.sign(&msg).map_err(|e| failed(e.to_string()))?;
     let public = UnparsedPublicKey::new(verify_alg, s.public_key().to_vec());
     let verify = rate(budget, || {

@@ -168,17 +168,18 @@ pub fn measure(
         .enable_all()
         .build()
         .map_err(|e| BenchError::Setup(format!("cannot start the runtime: {e}")))?;
-    let gateways = vec![start(&rt, setup, "province")?, start(&rt, setup, "district")?];
+    let gateways = vec![
+        start(&rt, setup, "province")?,
+        start(&rt, setup, "district")?,
+    ];
     let client = |role: &'static str, token: &str| -> Result<Client, BenchError> {
         let gw = setup.gateway(role).ok_or(BenchError::Gateway {
             role,
             reason: "not in the demo".into(),
         })?;
-        Client::new(&setup.root_pem, &gw.api_url, Some(token)).map_err(|e| {
-            BenchError::Gateway {
-                role,
-                reason: e.to_string(),
-            }
+        Client::new(&setup.root_pem, &gw.api_url, Some(token)).map_err(|e| BenchError::Gateway {
+            role,
+            reason: e.to_string(),
         })
     };
     let district = setup.gateway("district").ok_or(BenchError::Gateway {
@@ -196,7 +197,9 @@ pub fn measure(
     let result = (|| {
         // Warm up: TLS session caches, relay connection, sled segments, allocator.
         let warm = n.min(20).max(4);
-        let _ = run_phase(&gateways, &submit, &receive, "warm-up", warm, None, 1_000_000)?;
+        let _ = run_phase(
+            &gateways, &submit, &receive, "warm-up", warm, None, 1_000_000,
+        )?;
         progress(&format!("end to end: max rate, {n} documents"));
         let max = run_phase(&gateways, &submit, &receive, "max", n, None, 2_000_000)?;
         let target = (max.delivered_per_s / 2.0).max(1.0);
@@ -445,7 +448,10 @@ fn run_phase(
     let mut last_seen = t0;
     let mut missing = 0usize;
     for slot in &sent {
-        match slot.as_ref().and_then(|(at, id, ok)| seen.get(id).map(|s| (at, s, ok))) {
+        match slot
+            .as_ref()
+            .and_then(|(at, id, ok)| seen.get(id).map(|s| (at, s, ok)))
+        {
             Some((at, s, ok)) => {
                 latency.push(s.saturating_duration_since(*at).as_secs_f64() * 1e3);
                 submit_ms.push(ok.saturating_duration_since(*at).as_secs_f64() * 1e3);

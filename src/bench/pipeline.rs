@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::demo::DemoSetup;
 use crate::doc::c14n::{Options, canonicalize};
 use crate::doc::envelope::{
-    Attachment, Body, Code, DocumentType, Envelope, MessageHeader, OtherInfo, Organization,
+    Attachment, Body, Code, DocumentType, Envelope, MessageHeader, Organization, OtherInfo,
     PromulgationInfo, SignerInfo, compute_document_id,
 };
 use crate::doc::label::{Label, Level};
@@ -81,7 +81,8 @@ impl Material {
         let district = setup
             .gateway("district")
             .ok_or_else(|| BenchError::Setup("the demo has no district gateway".into()))?;
-        let config = Config::load(&district.config).map_err(|e| BenchError::Setup(e.to_string()))?;
+        let config =
+            Config::load(&district.config).map_err(|e| BenchError::Setup(e.to_string()))?;
         let keys = crate::gateway::keys::load(&config).map_err(|e| BenchError::Key {
             what: "district signing key",
             reason: e.to_string(),
