@@ -2,7 +2,8 @@
 //! documents submitted through the district's HTTPS API (one request per connection, several
 //! client threads) and collected by the province's receiving system (long-poll, ack).
 //!
-//! Two phases: `max` (closed loop, as fast as the gateways take them) and `paced` (open loop at
+//! Two phases: `max` (closed loop, as fast as the chain delivers, at most [`MAX_IN_FLIGHT`]
+//! documents between submit and inbox) and `paced` (open loop at
 //! half the rate `max` delivered; latency counted from each document's scheduled send time, so
 //! a stalled client does not hide queueing).
 //!
@@ -27,6 +28,10 @@ use crate::store::StoreStats;
 
 /// Client threads submitting: enough to keep both cores busy while others wait on I/O.
 const SUBMITTERS: usize = 6;
+/// Closed loop: most documents submitted but not yet seen in the inbox. Without a bound the
+/// district accepts faster than one relay link delivers, the outbox grows for the whole phase
+/// and "latency" becomes the age of a backlog; with it, `max` is the rate the chain sustains.
+pub const MAX_IN_FLIGHT: usize = 32;
 /// Threads acknowledging inbox documents.
 const ACKERS: usize = 3;
 /// Linux reports process CPU in clock ticks of 1/100 s (`USER_HZ`, fixed at 100 on every
@@ -99,6 +104,8 @@ pub struct Phase {
     pub documents: usize,
     /// Submitted document size, bytes (unsigned).
     pub document_bytes: usize,
+    /// Most documents in flight (submitted, not yet in the inbox) for `max`; `None` for paced.
+    pub max_in_flight: Option<usize>,
     /// Target rate of the paced phase, documents/s (`None` for `max`).
     pub target_per_s: Option<f64>,
     /// Submissions accepted per second (first send → last 202).
@@ -196,7 +203,7 @@ pub fn measure(
     let n = options.docs_per_phase();
     let result = (|| {
         // Warm up: TLS session caches, relay connection, sled segments, allocator.
-        let warm = n.min(20).max(4);
+        let warm = n.clamp(4, 20);
         let _ = run_phase(
             &gateways, &submit, &receive, "warm-up", warm, None, 1_000_000,
         )?;
@@ -263,6 +270,7 @@ fn run_phase(
     let next = AtomicUsize::new(0);
     let done = AtomicBool::new(false);
     let generator_ticks = AtomicUsize::new(0);
+    let seen_count = AtomicUsize::new(0);
     // seq → (scheduled or send instant, message id, 202 instant)
     let sent: Mutex<Vec<Option<(Instant, String, Instant)>>> = Mutex::new(vec![None; n]);
     let seen: Mutex<HashMap<String, Instant>> = Mutex::new(HashMap::with_capacity(n));
@@ -291,6 +299,12 @@ fn run_phase(
                     let Some(doc) = docs.get(i) else { break };
                     if done.load(Ordering::Relaxed) {
                         break;
+                    }
+                    while rate.is_none()
+                        && i >= seen_count.load(Ordering::Relaxed) + MAX_IN_FLIGHT
+                        && !done.load(Ordering::Relaxed)
+                    {
+                        std::thread::sleep(Duration::from_micros(500));
                     }
                     let at = match rate {
                         Some(r) => {
@@ -418,6 +432,7 @@ fn run_phase(
                     } else {
                         0
                     };
+                    seen_count.store(total, Ordering::Relaxed);
                     if total >= n {
                         break;
                     }
@@ -499,6 +514,7 @@ fn run_phase(
         name: name.to_owned(),
         documents: n,
         document_bytes,
+        max_in_flight: rate.is_none().then_some(MAX_IN_FLIGHT),
         target_per_s: rate,
         accepted_per_s: nf / last_accept.duration_since(t0).as_secs_f64().max(1e-9),
         delivered_per_s: nf / last_seen.duration_since(t0).as_secs_f64().max(1e-9),
