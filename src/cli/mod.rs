@@ -2,6 +2,7 @@
 //! message and exits with its code.
 
 pub(crate) mod audit;
+pub(crate) mod bench;
 pub(crate) mod demo;
 pub(crate) mod doc;
 pub(crate) mod keys;
@@ -69,6 +70,8 @@ enum Command {
     /// Make API bearer tokens (printed once; only their hash goes in the config).
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Measure throughput and latency against the raw crypto ceiling.
+    Bench(bench::BenchArgs),
     /// The quickstart (three gateways, documents relayed end to end), or `demo setup`.
     Demo(DemoArgs),
 }
@@ -93,6 +96,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Audit(c) => audit::run(c),
         Command::Serve(a) => serve::run(a),
         Command::Token(c) => token::run(c),
+        Command::Bench(a) => bench::run_bench(a),
         Command::Demo(DemoArgs {
             command: Some(c), ..
         }) => demo::run(c),

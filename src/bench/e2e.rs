@@ -1,0 +1,588 @@
+//! End to end: the district and province gateways of the demo, started in this process, with
+//! documents submitted through the district's HTTPS API (one request per connection, several
+//! client threads) and collected by the province's receiving system (long-poll, ack).
+//!
+//! Two phases: `max` (closed loop, as fast as the chain delivers, at most [`MAX_IN_FLIGHT`]
+//! documents between submit and inbox) and `paced` (open loop at
+//! half the rate `max` delivered; latency counted from each document's scheduled send time, so
+//! a stalled client does not hide queueing).
+//!
+//! CPU is read from `/proc/self/stat` over the phase, minus what the load generator's own
+//! threads used (`/proc/thread-self/stat`), so it is the two gateways' cost.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::{BenchError, BenchOptions};
+use crate::client::Client;
+use crate::config::Config;
+use crate::demo::DemoSetup;
+use crate::gateway::Running;
+use crate::policy::Catalog;
+use crate::store::StoreStats;
+
+/// Client threads submitting: enough to keep both cores busy while others wait on I/O.
+const SUBMITTERS: usize = 6;
+/// Closed loop: most documents submitted but not yet seen in the inbox. Without a bound the
+/// district accepts faster than one relay link delivers, the outbox grows for the whole phase
+/// and "latency" becomes the age of a backlog; with it, `max` is the rate the chain sustains.
+pub const MAX_IN_FLIGHT: usize = 32;
+/// Threads acknowledging inbox documents.
+const ACKERS: usize = 3;
+/// Linux reports process CPU in clock ticks of 1/100 s (`USER_HZ`, fixed at 100 on every
+/// architecture the kernel exposes to user space via /proc).
+const TICKS_PER_SEC: f64 = 100.0;
+
+/// Percentiles in milliseconds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Percentiles {
+    fn of(mut v: Vec<f64>) -> Self {
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| -> f64 {
+            let idx = ((v.len() as f64 * q).ceil() as usize).saturating_sub(1);
+            v.get(idx.min(v.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
+        Self {
+            p50: at(0.50),
+            p99: at(0.99),
+            p999: at(0.999),
+            max: v.last().copied().unwrap_or_default(),
+        }
+    }
+}
+
+/// Resident memory of the process (both gateways and the load generator) during a phase.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Rss {
+    /// At the start of the phase, MB.
+    pub start: f64,
+    /// Largest sample, MB.
+    pub max: f64,
+    /// At the end of the phase, MB.
+    pub end: f64,
+    /// `(seconds since the phase started, MB)` every sample.
+    pub samples: Vec<(f64, f64)>,
+}
+
+/// One store's counters over a phase.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct StoreDelta {
+    /// `district` or `province`.
+    pub gateway: String,
+    /// Real sled flushes.
+    pub flushes: u64,
+    /// Durable writes acknowledged (each waited for a flush covering it).
+    pub durable_writes: u64,
+    /// Growth of the data directory (files' lengths), bytes.
+    pub disk_bytes: i64,
+}
+
+/// One phase.
+#[derive(Clone, Debug, Serialize)]
+pub struct Phase {
+    /// `max` or `paced`.
+    pub name: String,
+    /// Documents submitted (and all delivered).
+    pub documents: usize,
+    /// Submitted document size, bytes (unsigned).
+    pub document_bytes: usize,
+    /// Most documents in flight (submitted, not yet in the inbox) for `max`; `None` for paced.
+    pub max_in_flight: Option<usize>,
+    /// Target rate of the paced phase, documents/s (`None` for `max`).
+    pub target_per_s: Option<f64>,
+    /// Submissions accepted per second (first send → last 202).
+    pub accepted_per_s: f64,
+    /// Deliveries per second (first send → last seen in the province inbox).
+    pub delivered_per_s: f64,
+    /// Submit → first seen in the province inbox.
+    pub latency_ms: Percentiles,
+    /// Submit → 202 from the district.
+    pub submit_ms: Percentiles,
+    /// CPU of the two gateways per document, ms (process CPU minus load generator threads).
+    pub gateway_cpu_ms_per_doc: f64,
+    /// CPU of the load generator (TLS client, polling, acks) per document, ms.
+    pub generator_cpu_ms_per_doc: f64,
+    /// Gateway CPU ÷ (wall time × cores): how busy the machine was with the gateways.
+    pub gateway_cpu_utilisation: f64,
+    /// Resident memory of the process.
+    pub rss_mb: Rss,
+    /// Data directory growth of both gateways per document, bytes.
+    pub disk_bytes_per_doc: f64,
+    /// sled flushes of both stores per 1,000 documents.
+    pub flushes_per_1000_docs: f64,
+    /// Per store.
+    pub stores: Vec<StoreDelta>,
+    /// `delivered_per_s` ÷ single-core RSA-2048 sign/s, filled in by the caller.
+    pub delivered_vs_rsa_sign: f64,
+    /// Wall time of the phase, s.
+    pub wall_secs: f64,
+}
+
+struct Gateway {
+    role: &'static str,
+    running: Running,
+    data_dir: std::path::PathBuf,
+}
+
+fn start(
+    rt: &tokio::runtime::Runtime,
+    setup: &DemoSetup,
+    role: &'static str,
+) -> Result<Gateway, BenchError> {
+    let fail = |reason: String| BenchError::Gateway { role, reason };
+    let gw = setup
+        .gateway(role)
+        .ok_or_else(|| fail("not in the demo".into()))?;
+    let config = Config::load(&gw.config).map_err(|e| fail(e.to_string()))?;
+    let catalog = Catalog::load(&config.catalog).map_err(|e| fail(e.to_string()))?;
+    let keys = crate::gateway::keys::load(&config).map_err(|e| fail(e.to_string()))?;
+    let data_dir = config.data_dir.clone();
+    let running = rt
+        .block_on(crate::gateway::start(config, keys, catalog))
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(Gateway {
+        role,
+        running,
+        data_dir,
+    })
+}
+
+/// Runs both phases; `setup` is a fresh demo.
+pub fn measure(
+    setup: &DemoSetup,
+    options: &BenchOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<Phase>, BenchError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| BenchError::Setup(format!("cannot start the runtime: {e}")))?;
+    let gateways = vec![
+        start(&rt, setup, "province")?,
+        start(&rt, setup, "district")?,
+    ];
+    let client = |role: &'static str, token: &str| -> Result<Client, BenchError> {
+        let gw = setup.gateway(role).ok_or(BenchError::Gateway {
+            role,
+            reason: "not in the demo".into(),
+        })?;
+        Client::new(&setup.root_pem, &gw.api_url, Some(token)).map_err(|e| BenchError::Gateway {
+            role,
+            reason: e.to_string(),
+        })
+    };
+    let district = setup.gateway("district").ok_or(BenchError::Gateway {
+        role: "district",
+        reason: "not in the demo".into(),
+    })?;
+    let province = setup.gateway("province").ok_or(BenchError::Gateway {
+        role: "province",
+        reason: "not in the demo".into(),
+    })?;
+    let submit = client("district", &district.tokens.submit)?;
+    let receive = client("province", &province.tokens.receive)?;
+
+    let n = options.docs_per_phase();
+    let result = (|| {
+        // Warm up: TLS session caches, relay connection, sled segments, allocator.
+        let warm = n.clamp(4, 20);
+        let _ = run_phase(
+            &gateways, &submit, &receive, "warm-up", warm, None, 1_000_000,
+        )?;
+        progress(&format!("end to end: max rate, {n} documents"));
+        let max = run_phase(&gateways, &submit, &receive, "max", n, None, 2_000_000)?;
+        let target = (max.delivered_per_s / 2.0).max(1.0);
+        progress(&format!(
+            "end to end: paced at {target:.0} documents/s, {n} documents"
+        ));
+        let paced = run_phase(
+            &gateways,
+            &submit,
+            &receive,
+            "paced",
+            n,
+            Some(target),
+            3_000_000,
+        )?;
+        Ok(vec![max, paced])
+    })();
+    for g in gateways {
+        rt.block_on(g.running.shutdown());
+    }
+    result
+}
+
+fn store_stats(g: &Gateway) -> Result<StoreStats, BenchError> {
+    g.running
+        .shared()
+        .store
+        .stats()
+        .map_err(|e| BenchError::Gateway {
+            role: g.role,
+            reason: e.to_string(),
+        })
+}
+
+/// One phase: `n` documents numbered from `seq0`, closed loop (`rate` None) or paced.
+fn run_phase(
+    gateways: &[Gateway],
+    submit: &Client,
+    receive: &Client,
+    name: &str,
+    n: usize,
+    rate: Option<f64>,
+    seq0: u64,
+) -> Result<Phase, BenchError> {
+    let mut docs = Vec::with_capacity(n);
+    for i in 0..n {
+        docs.push(super::pipeline::envelope(
+            seq0 + i as u64,
+            super::pipeline::SMALL,
+        )?);
+    }
+    let document_bytes = docs.first().map_or(0, Vec::len);
+    let stats_before = gateways
+        .iter()
+        .map(store_stats)
+        .collect::<Result<Vec<_>, _>>()?;
+    let disk_before: Vec<u64> = gateways.iter().map(|g| dir_size(&g.data_dir)).collect();
+    let cpu_before = cpu_ticks(Path::new("/proc/self/stat"));
+
+    let t0 = Instant::now();
+    let next = AtomicUsize::new(0);
+    let done = AtomicBool::new(false);
+    let generator_ticks = AtomicUsize::new(0);
+    let seen_count = AtomicUsize::new(0);
+    // seq → (scheduled or send instant, message id, 202 instant)
+    let sent: Mutex<Vec<Option<(Instant, String, Instant)>>> = Mutex::new(vec![None; n]);
+    let seen: Mutex<HashMap<String, Instant>> = Mutex::new(HashMap::with_capacity(n));
+    let failure: Mutex<Option<BenchError>> = Mutex::new(None);
+    let rss: Mutex<Vec<(f64, f64)>> = Mutex::new(Vec::new());
+    let deadline = t0 + Duration::from_secs(deadline_secs(n, rate));
+
+    std::thread::scope(|s| {
+        // RSS sampler.
+        s.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                if let Some(kb) = vm_rss_kb() {
+                    if let Ok(mut r) = rss.lock() {
+                        r.push((t0.elapsed().as_secs_f64(), kb as f64 / 1024.0));
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        // Submitters.
+        for _ in 0..SUBMITTERS {
+            s.spawn(|| {
+                let start_ticks = cpu_ticks(Path::new("/proc/thread-self/stat"));
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(doc) = docs.get(i) else { break };
+                    if done.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    while rate.is_none()
+                        && i >= seen_count.load(Ordering::Relaxed) + MAX_IN_FLIGHT
+                        && !done.load(Ordering::Relaxed)
+                    {
+                        std::thread::sleep(Duration::from_micros(500));
+                    }
+                    let at = match rate {
+                        Some(r) => {
+                            let at = t0 + Duration::from_secs_f64(i as f64 / r);
+                            if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                                std::thread::sleep(wait);
+                            }
+                            at
+                        }
+                        None => Instant::now(),
+                    };
+                    match submit.post("/api/v1/documents", "application/xml", doc) {
+                        Ok(r) if r.status == 202 => {
+                            let id = r
+                                .json()
+                                .get("message_id")
+                                .and_then(|v| v.as_str())
+                                .map(str::to_owned)
+                                .unwrap_or_default();
+                            if let Ok(mut v) = sent.lock() {
+                                if let Some(slot) = v.get_mut(i) {
+                                    *slot = Some((at, id, Instant::now()));
+                                }
+                            }
+                        }
+                        other => {
+                            let (status, detail) = match other {
+                                Ok(r) => (r.status, r.text()),
+                                Err(e) => (0, e.to_string()),
+                            };
+                            fail_once(
+                                &failure,
+                                &done,
+                                BenchError::Refused {
+                                    seq: i,
+                                    status,
+                                    detail,
+                                },
+                            );
+                            break;
+                        }
+                    }
+                }
+                let used = cpu_ticks(Path::new("/proc/thread-self/stat")) - start_ticks;
+                generator_ticks.fetch_add(used.max(0.0) as usize, Ordering::Relaxed);
+            });
+        }
+        // The receiving system: long-poll, record first sight, hand ids to the ackers.
+        s.spawn(|| {
+            let start_ticks = cpu_ticks(Path::new("/proc/thread-self/stat"));
+            let (tx, rx) = mpsc::channel::<String>();
+            let rx = Mutex::new(rx);
+            std::thread::scope(|acks| {
+                for _ in 0..ACKERS {
+                    acks.spawn(|| {
+                        let start_ticks = cpu_ticks(Path::new("/proc/thread-self/stat"));
+                        loop {
+                            let id = match rx.lock().map(|r| r.recv()) {
+                                Ok(Ok(id)) => id,
+                                _ => break,
+                            };
+                            let path = format!("/api/v1/inbox/{id}/ack");
+                            match receive.post(&path, "application/json", b"") {
+                                Ok(r) if r.status == 200 => {}
+                                other => {
+                                    let detail = match other {
+                                        Ok(r) => format!("ack HTTP {}: {}", r.status, r.text()),
+                                        Err(e) => format!("ack: {e}"),
+                                    };
+                                    fail_once(
+                                        &failure,
+                                        &done,
+                                        BenchError::Operation {
+                                            what: "inbox ack",
+                                            reason: detail,
+                                        },
+                                    );
+                                    break;
+                                }
+                            }
+                        }
+                        let used = cpu_ticks(Path::new("/proc/thread-self/stat")) - start_ticks;
+                        generator_ticks.fetch_add(used.max(0.0) as usize, Ordering::Relaxed);
+                    });
+                }
+                loop {
+                    if done.load(Ordering::Relaxed) || Instant::now() >= deadline {
+                        break;
+                    }
+                    let got = match receive.get("/api/v1/inbox?limit=500&wait=2") {
+                        Ok(r) if r.status == 200 => r.json(),
+                        other => {
+                            let detail = match other {
+                                Ok(r) => format!("inbox HTTP {}: {}", r.status, r.text()),
+                                Err(e) => format!("inbox: {e}"),
+                            };
+                            fail_once(
+                                &failure,
+                                &done,
+                                BenchError::Operation {
+                                    what: "inbox poll",
+                                    reason: detail,
+                                },
+                            );
+                            break;
+                        }
+                    };
+                    let now = Instant::now();
+                    let mut fresh = 0usize;
+                    let total = if let Ok(mut seen) = seen.lock() {
+                        for id in got
+                            .get("documents")
+                            .and_then(|d| d.as_array())
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|d| d.get("message_id").and_then(|v| v.as_str()))
+                        {
+                            if !seen.contains_key(id) {
+                                seen.insert(id.to_owned(), now);
+                                let _ = tx.send(id.to_owned());
+                                fresh += 1;
+                            }
+                        }
+                        seen.len()
+                    } else {
+                        0
+                    };
+                    seen_count.store(total, Ordering::Relaxed);
+                    if total >= n {
+                        break;
+                    }
+                    if fresh == 0 {
+                        // Everything listed is already seen and waiting for its ack: do not
+                        // spin on the API while the ackers catch up.
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                }
+                drop(tx);
+            });
+            done.store(true, Ordering::Relaxed);
+            let used = cpu_ticks(Path::new("/proc/thread-self/stat")) - start_ticks;
+            generator_ticks.fetch_add(used.max(0.0) as usize, Ordering::Relaxed);
+        });
+    });
+    let wall = t0.elapsed();
+
+    if let Some(e) = failure.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    let cpu_after = cpu_ticks(Path::new("/proc/self/stat"));
+    let sent = sent.into_inner().unwrap_or_default();
+    let seen = seen.into_inner().unwrap_or_default();
+    let mut latency = Vec::with_capacity(n);
+    let mut submit_ms = Vec::with_capacity(n);
+    let mut last_accept = t0;
+    let mut last_seen = t0;
+    let mut missing = 0usize;
+    for slot in &sent {
+        match slot
+            .as_ref()
+            .and_then(|(at, id, ok)| seen.get(id).map(|s| (at, s, ok)))
+        {
+            Some((at, s, ok)) => {
+                latency.push(s.saturating_duration_since(*at).as_secs_f64() * 1e3);
+                submit_ms.push(ok.saturating_duration_since(*at).as_secs_f64() * 1e3);
+                last_accept = last_accept.max(*ok);
+                last_seen = last_seen.max(*s);
+            }
+            None => missing += 1,
+        }
+    }
+    if missing > 0 {
+        return Err(BenchError::Undelivered {
+            missing,
+            total: n,
+            secs: deadline_secs(n, rate),
+        });
+    }
+    let stats_after = gateways
+        .iter()
+        .map(store_stats)
+        .collect::<Result<Vec<_>, _>>()?;
+    let stores: Vec<StoreDelta> = gateways
+        .iter()
+        .zip(stats_before.iter().zip(&stats_after))
+        .zip(disk_before.iter())
+        .map(|((g, (b, a)), d)| StoreDelta {
+            gateway: g.role.to_owned(),
+            flushes: a.flushes.saturating_sub(b.flushes),
+            durable_writes: a.durable_writes.saturating_sub(b.durable_writes),
+            disk_bytes: dir_size(&g.data_dir) as i64 - *d as i64,
+        })
+        .collect();
+    let nf = n as f64;
+    let generator_secs = generator_ticks.load(Ordering::Relaxed) as f64 / TICKS_PER_SEC;
+    let process_secs = (cpu_after - cpu_before) / TICKS_PER_SEC;
+    let gateway_secs = (process_secs - generator_secs).max(0.0);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+    let samples = rss.into_inner().unwrap_or_default();
+    let rss_mb = Rss {
+        start: samples.first().map_or(0.0, |s| s.1),
+        max: samples.iter().map(|s| s.1).fold(0.0, f64::max),
+        end: samples.last().map_or(0.0, |s| s.1),
+        samples,
+    };
+    Ok(Phase {
+        name: name.to_owned(),
+        documents: n,
+        document_bytes,
+        max_in_flight: rate.is_none().then_some(MAX_IN_FLIGHT),
+        target_per_s: rate,
+        accepted_per_s: nf / last_accept.duration_since(t0).as_secs_f64().max(1e-9),
+        delivered_per_s: nf / last_seen.duration_since(t0).as_secs_f64().max(1e-9),
+        latency_ms: Percentiles::of(latency),
+        submit_ms: Percentiles::of(submit_ms),
+        gateway_cpu_ms_per_doc: gateway_secs * 1e3 / nf,
+        generator_cpu_ms_per_doc: generator_secs * 1e3 / nf,
+        gateway_cpu_utilisation: gateway_secs / (wall.as_secs_f64() * cores),
+        rss_mb,
+        disk_bytes_per_doc: stores.iter().map(|s| s.disk_bytes).sum::<i64>() as f64 / nf,
+        flushes_per_1000_docs: stores.iter().map(|s| s.flushes).sum::<u64>() as f64 * 1000.0 / nf,
+        stores,
+        delivered_vs_rsa_sign: 0.0,
+        wall_secs: wall.as_secs_f64(),
+    })
+}
+
+/// Generous: a debug build on a busy machine, or a paced run, must still finish.
+fn deadline_secs(n: usize, rate: Option<f64>) -> u64 {
+    let paced = rate.map_or(0.0, |r| n as f64 / r);
+    60 + paced as u64 + (n as u64) / 10
+}
+
+fn fail_once(slot: &Mutex<Option<BenchError>>, done: &AtomicBool, e: BenchError) {
+    if let Ok(mut s) = slot.lock() {
+        if s.is_none() {
+            *s = Some(e);
+        }
+    }
+    done.store(true, Ordering::Relaxed);
+}
+
+/// utime + stime in clock ticks from a `/proc/.../stat` file (0 if unreadable).
+fn cpu_ticks(path: &Path) -> f64 {
+    let Ok(s) = std::fs::read_to_string(path) else {
+        return 0.0;
+    };
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis,
+    // where field 3 (state) comes first; utime and stime are fields 14 and 15 (proc(5)).
+    let Some((_, rest)) = s.rsplit_once(')') else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let num = |i: usize| {
+        f.get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or_default()
+    };
+    (num(11) + num(12)) as f64
+}
+
+fn vm_rss_kb() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}

@@ -1,0 +1,396 @@
+//! `lienthong bench`: how fast lienthong is, measured against the physical limit, in one run on
+//! one machine.
+//!
+//! Three layers, each measured in the same process so the numbers compare:
+//!
+//! 1. [`ceiling`]: the raw ring operations every document pays for (RSA-2048 sign/verify, P-256,
+//!    Ed25519, SHA-256). Nothing that signs RSA documents can beat the RSA sign rate.
+//! 2. [`pipeline`]: the document pipeline on ~8 KB and ~1 MB envelopes — parse, exclusive c14n,
+//!    sign (+ write), verify (with a real chain and CRL) — and its ratio to the raw RSA op.
+//! 3. [`e2e`]: two real gateways on loopback (district → province), documents submitted over
+//!    the HTTPS API and collected from the province inbox by a receiving system that long-polls
+//!    and acknowledges; throughput, latency percentiles, CPU, memory, disk and flushes per
+//!    document.
+//!
+//! Optionally [`peers`]: `xmlsec1 --sign/--verify` per document on the same document and key.
+//!
+//! Nothing here is a test: the test suite only checks that `bench --quick` produces every
+//! section (`tests/bench_smoke.rs`), never how fast.
+
+pub mod ceiling;
+pub mod e2e;
+pub mod peers;
+pub mod pipeline;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// Why the benchmark could not run to the end.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BenchError {
+    /// A key could not be generated or loaded.
+    #[error("benchmark key {what}: {reason}")]
+    Key {
+        /// Which key.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A measured operation failed (it must succeed for its timing to mean anything).
+    #[error("{what} failed during the benchmark: {reason}")]
+    Operation {
+        /// The operation.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The demo setup (PKI, configs) or the temporary directory could not be made.
+    #[error("benchmark setup: {0}")]
+    Setup(String),
+    /// A gateway could not be started or stopped.
+    #[error("gateway {role}: {reason}")]
+    Gateway {
+        /// `district` or `province`.
+        role: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A submission was refused by the gateway.
+    #[error("submission {seq} refused with HTTP {status}: {detail}")]
+    Refused {
+        /// The document's sequence number.
+        seq: usize,
+        /// HTTP status.
+        status: u16,
+        /// The problem detail.
+        detail: String,
+    },
+    /// Documents did not all reach the province inbox in time.
+    #[error("{missing} of {total} documents did not reach the inbox within {secs} s")]
+    Undelivered {
+        /// Not delivered.
+        missing: usize,
+        /// Submitted.
+        total: usize,
+        /// The deadline.
+        secs: u64,
+    },
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// Short measurements and few documents (the smoke test; ~20 s in a debug build).
+    pub quick: bool,
+    /// Documents per end-to-end phase (default 2,000; quick 40).
+    pub docs: Option<usize>,
+    /// Where to put the demo setup and the stores (default: a fresh temp directory, removed at
+    /// the end).
+    pub dir: Option<PathBuf>,
+    /// Also run `xmlsec1` on the same document and key, if it is installed (skipped with a
+    /// note otherwise).
+    pub peers: bool,
+}
+
+impl BenchOptions {
+    /// How long each micro measurement runs.
+    pub(crate) fn budget(&self) -> Duration {
+        if self.quick {
+            Duration::from_millis(150)
+        } else {
+            Duration::from_millis(1500)
+        }
+    }
+
+    /// Documents per end-to-end phase.
+    pub fn docs_per_phase(&self) -> usize {
+        self.docs
+            .unwrap_or(if self.quick { 40 } else { 2000 })
+            .max(1)
+    }
+}
+
+/// The machine and build the numbers come from.
+#[derive(Clone, Debug, Serialize)]
+pub struct Machine {
+    /// Logical cores available to this process.
+    pub cores: usize,
+    /// `debug` or `release` (`cfg!(debug_assertions)`).
+    pub profile: &'static str,
+    /// CPU model, from `/proc/cpuinfo` when readable.
+    pub cpu: String,
+    /// `--quick` was given.
+    pub quick: bool,
+    /// lienthong's version.
+    pub version: &'static str,
+}
+
+impl Machine {
+    fn detect(quick: bool) -> Self {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown".to_owned());
+        Self {
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
+            profile: if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            },
+            cpu,
+            quick,
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+/// Everything one run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    /// Where it ran.
+    pub machine: Machine,
+    /// Raw ring operations.
+    pub ceiling: ceiling::Ceiling,
+    /// Document pipeline, one row per size.
+    pub pipeline: Vec<pipeline::PipelineRow>,
+    /// End to end through two gateways, one row per phase (max, paced).
+    pub e2e: Vec<e2e::Phase>,
+    /// `xmlsec1` on the same document, when run.
+    pub peers: peers::Peers,
+    /// Wall time of the whole run, seconds.
+    pub total_secs: f64,
+}
+
+/// Runs every section; `progress` gets one line as each starts.
+pub fn run(
+    options: &BenchOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<BenchReport, BenchError> {
+    let started = Instant::now();
+    let machine = Machine::detect(options.quick);
+    progress("ceiling: raw ring operations");
+    let ceiling = ceiling::measure(options.budget())?;
+
+    let dir = WorkDir::new(options.dir.as_deref())?;
+    progress("setup: demo PKI and two gateway configs");
+    let setup = lienthong_demo(dir.path())?;
+
+    progress("pipeline: parse, c14n, sign, verify on 8 KB and 1 MB envelopes");
+    let material = pipeline::Material::load(&setup)?;
+    let pipeline = pipeline::measure(&material, &ceiling, options.budget())?;
+
+    let peers = if options.peers {
+        progress("peers: xmlsec1 on the same 8 KB document");
+        peers::measure(&material, dir.path(), options)
+    } else {
+        peers::Peers::skipped("not requested (--no-peers)")
+    };
+
+    progress("end to end: district → province over HTTPS and mTLS");
+    let mut e2e = e2e::measure(&setup, options, &mut progress)?;
+    for p in &mut e2e {
+        p.delivered_vs_rsa_sign = p.delivered_per_s / ceiling.rsa2048_sign_per_s;
+    }
+
+    Ok(BenchReport {
+        machine,
+        ceiling,
+        pipeline,
+        e2e,
+        peers,
+        total_secs: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn lienthong_demo(dir: &Path) -> Result<crate::demo::DemoSetup, BenchError> {
+    crate::demo::setup(
+        &dir.join("demo"),
+        &crate::demo::SetupOptions {
+            base_port: None,
+            // The keys are thrown away at the end: the production count only slows setup.
+            pbkdf2_iterations: Some(crate::pki::keystore::MIN_PBKDF2_ITERATIONS),
+        },
+    )
+    .map_err(|e| BenchError::Setup(e.to_string()))
+}
+
+/// The benchmark's working directory; a temporary one is removed on drop.
+struct WorkDir {
+    path: PathBuf,
+    remove: bool,
+}
+
+impl WorkDir {
+    fn new(given: Option<&Path>) -> Result<Self, BenchError> {
+        let (path, remove) = match given {
+            Some(p) => (p.to_path_buf(), false),
+            None => {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.subsec_nanos())
+                    .unwrap_or_default();
+                let name = format!("lienthong-bench-{}-{nanos}", std::process::id());
+                (std::env::temp_dir().join(name), true)
+            }
+        };
+        std::fs::create_dir_all(&path)
+            .map_err(|e| BenchError::Setup(format!("{}: {e}", path.display())))?;
+        Ok(Self { path, remove })
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if self.remove {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Runs `f` repeatedly for `budget` (after one warm-up call) and returns calls per second.
+pub(crate) fn rate(
+    budget: Duration,
+    mut f: impl FnMut() -> Result<(), BenchError>,
+) -> Result<f64, BenchError> {
+    f()?;
+    let start = Instant::now();
+    let mut n = 0u64;
+    loop {
+        f()?;
+        n += 1;
+        let elapsed = start.elapsed();
+        if elapsed >= budget {
+            return Ok(n as f64 / elapsed.as_secs_f64());
+        }
+    }
+}
+
+impl BenchReport {
+    /// The human table.
+    pub fn table(&self) -> String {
+        use std::fmt::Write as _;
+        let m = &self.machine;
+        let c = &self.ceiling;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "lienthong {} bench — {} cores ({}), {} build{}",
+            m.version,
+            m.cores,
+            m.cpu,
+            m.profile,
+            if m.quick { ", --quick" } else { "" }
+        );
+        let _ = writeln!(s, "\n1. Ceiling: ring, this process");
+        let _ = writeln!(
+            s,
+            "   {:<28} {:>12} {:>12}",
+            "operation", "sign/s", "verify/s"
+        );
+        for (name, sign, verify) in [
+            (
+                "RSA-2048 PKCS#1 SHA-256",
+                c.rsa2048_sign_per_s,
+                c.rsa2048_verify_per_s,
+            ),
+            (
+                "ECDSA P-256 SHA-256",
+                c.p256_sign_per_s,
+                c.p256_verify_per_s,
+            ),
+            ("Ed25519", c.ed25519_sign_per_s, c.ed25519_verify_per_s),
+        ] {
+            let _ = writeln!(s, "   {name:<28} {sign:>12.0} {verify:>12.0}");
+        }
+        let _ = writeln!(s, "   {:<28} {:>12.0} MB/s", "SHA-256", c.sha256_mb_per_s);
+
+        let _ = writeln!(s, "\n2. Document pipeline (RSA-2048 key, real chain + CRL)");
+        let _ = writeln!(
+            s,
+            "   {:<6} {:>11} {:>10} {:>12} {:>8} {:>13} {:>8}",
+            "size", "parse MB/s", "c14n MB/s", "sign docs/s", "of RSA", "verify docs/s", "of RSA"
+        );
+        for r in &self.pipeline {
+            let _ = writeln!(
+                s,
+                "   {:<6} {:>11.1} {:>10.1} {:>12.0} {:>7.1}% {:>13.0} {:>7.1}%",
+                r.label,
+                r.parse_mb_per_s,
+                r.c14n_mb_per_s,
+                r.sign_docs_per_s,
+                r.sign_vs_rsa_sign * 100.0,
+                r.verify_docs_per_s,
+                r.verify_vs_rsa_verify * 100.0,
+            );
+        }
+        let _ = writeln!(
+            s,
+            "\n3. End to end: district → province, 8 KB RSA-2048 documents, HTTPS submit + mTLS relay + inbox long-poll/ack"
+        );
+        let _ = writeln!(
+            s,
+            "   {:<7} {:>6} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8} {:>9} {:>8}",
+            "phase",
+            "docs",
+            "docs/s",
+            "p50 ms",
+            "p99 ms",
+            "p99.9 ms",
+            "CPU ms/doc",
+            "RSS MB",
+            "disk/doc",
+            "flush/1k",
+            "of RSA"
+        );
+        for p in &self.e2e {
+            let _ = writeln!(
+                s,
+                "   {:<7} {:>6} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>10.2} {:>9.1} {:>7.1}K {:>9.0} {:>7.1}%",
+                p.name,
+                p.documents,
+                p.delivered_per_s,
+                p.latency_ms.p50,
+                p.latency_ms.p99,
+                p.latency_ms.p999,
+                p.gateway_cpu_ms_per_doc,
+                p.rss_mb.max,
+                p.disk_bytes_per_doc / 1024.0,
+                p.flushes_per_1000_docs,
+                p.delivered_vs_rsa_sign * 100.0,
+            );
+        }
+        let _ = writeln!(
+            s,
+            "   (CPU: both gateways, the load generator's own threads subtracted; flushes: both stores; \"of RSA\": docs/s ÷ RSA-2048 sign/s)"
+        );
+
+        let _ = writeln!(s, "\n4. Peers");
+        match &self.peers.xmlsec1 {
+            Some(x) => {
+                let _ = writeln!(
+                    s,
+                    "   {} (one process per document): sign {:.0}/s, verify {:.0}/s; bare process start {:.0}/s",
+                    x.version, x.sign_docs_per_s, x.verify_docs_per_s, x.startup_per_s
+                );
+            }
+            None => {
+                let _ = writeln!(s, "   skipped: {}", self.peers.note);
+            }
+        }
+        let _ = writeln!(s, "\ntotal {:.1} s", self.total_secs);
+        s
+    }
+}

@@ -1,0 +1,47 @@
+//! `lienthong bench`: throughput and latency measured against the raw crypto ceiling, in one
+//! run (see `docs/PERFORMANCE.md`). Prints a table; `--json FILE` writes every number.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::CliError;
+use lienthong::bench::{BenchOptions, run};
+
+/// Arguments of `lienthong bench`.
+#[derive(Args, Debug)]
+pub(crate) struct BenchArgs {
+    /// Short measurements and few documents (a smoke run, not a measurement).
+    #[arg(long)]
+    quick: bool,
+    /// Write every number as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Documents per end-to-end phase (default 2000; 40 with --quick).
+    #[arg(long, value_name = "N")]
+    docs: Option<usize>,
+    /// Where to put the demo PKI and the gateway stores (default: a temp dir, removed after).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Skip the xmlsec1 comparison.
+    #[arg(long)]
+    no_peers: bool,
+}
+
+pub(crate) fn run_bench(a: BenchArgs) -> Result<(), CliError> {
+    let options = BenchOptions {
+        quick: a.quick,
+        docs: a.docs,
+        dir: a.dir,
+        peers: !a.no_peers,
+    };
+    let report = run(&options, |step| eprintln!("bench: {step}")).map_err(CliError::invalid)?;
+    print!("{}", report.table());
+    if let Some(path) = &a.json {
+        let json = serde_json::to_vec_pretty(&report)
+            .map_err(|e| CliError::usage(format!("cannot encode the report: {e}")))?;
+        std::fs::write(path, json)
+            .map_err(|e| CliError::usage(format!("{}: cannot write: {e}", path.display())))?;
+    }
+    Ok(())
+}

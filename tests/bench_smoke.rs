@@ -1,0 +1,139 @@
+//! `lienthong bench --quick --json FILE` runs through the binary and reports every section with
+//! positive numbers. A behaviour check only: no timing threshold is asserted here (the numbers
+//! belong in docs/PERFORMANCE.md, measured in a release build).
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn positive(v: &Value, path: &str) {
+    let x = v
+        .pointer(path)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("{path} is missing or not a number in {v:#}"));
+    assert!(
+        x > 0.0 && x.is_finite(),
+        "{path} = {x}, not a positive number"
+    );
+}
+
+#[test]
+fn bench_quick_writes_every_section_with_positive_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_lienthong"))
+        .args(["bench", "--quick", "--json"])
+        .arg(&json)
+        .arg("--dir")
+        .arg(dir.path().join("work"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "bench --quick failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The table names its machine and build, and every section.
+    assert!(stdout.contains("cores"), "{stdout}");
+    assert!(stdout.contains("build"), "{stdout}");
+    for section in ["Ceiling", "Document pipeline", "End to end", "Peers"] {
+        assert!(stdout.contains(section), "no {section} in:\n{stdout}");
+    }
+
+    let r: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    positive(&r, "/machine/cores");
+    let profile = r["machine"]["profile"].as_str().unwrap();
+    assert!(profile == "debug" || profile == "release", "{profile}");
+    assert_eq!(r["machine"]["quick"], true);
+
+    for k in [
+        "rsa2048_sign_per_s",
+        "rsa2048_verify_per_s",
+        "p256_sign_per_s",
+        "p256_verify_per_s",
+        "ed25519_sign_per_s",
+        "ed25519_verify_per_s",
+        "sha256_mb_per_s",
+    ] {
+        positive(&r, &format!("/ceiling/{k}"));
+    }
+
+    let rows = r["pipeline"].as_array().unwrap();
+    let labels: Vec<&str> = rows.iter().map(|p| p["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["8 KB", "1 MB"]);
+    for i in 0..rows.len() {
+        for k in [
+            "unsigned_bytes",
+            "signed_bytes",
+            "parse_mb_per_s",
+            "c14n_mb_per_s",
+            "sign_docs_per_s",
+            "verify_docs_per_s",
+            "sign_vs_rsa_sign",
+            "verify_vs_rsa_verify",
+        ] {
+            positive(&r, &format!("/pipeline/{i}/{k}"));
+        }
+    }
+    // The envelopes are the sizes the table says.
+    assert!((7_000..10_000).contains(&rows[0]["unsigned_bytes"].as_u64().unwrap()));
+    assert!((900_000..1_200_000).contains(&rows[1]["unsigned_bytes"].as_u64().unwrap()));
+
+    let phases = r["e2e"].as_array().unwrap();
+    let names: Vec<&str> = phases.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["max", "paced"]);
+    for i in 0..phases.len() {
+        for k in [
+            "documents",
+            "accepted_per_s",
+            "delivered_per_s",
+            "latency_ms/p50",
+            "latency_ms/p99",
+            "latency_ms/p999",
+            "submit_ms/p50",
+            "gateway_cpu_ms_per_doc",
+            "rss_mb/max",
+            "flushes_per_1000_docs",
+            "delivered_vs_rsa_sign",
+            "wall_secs",
+        ] {
+            positive(&r, &format!("/e2e/{i}/{k}"));
+        }
+        let p = &phases[i];
+        assert!(p["latency_ms"]["p50"].as_f64() <= p["latency_ms"]["p99"].as_f64());
+        assert!(!p["rss_mb"]["samples"].as_array().unwrap().is_empty());
+        let stores: Vec<&str> = p["stores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["gateway"].as_str().unwrap())
+            .collect();
+        assert_eq!(stores, ["province", "district"]);
+    }
+    // The paced phase ran at half the rate the max phase delivered.
+    let target = phases[1]["target_per_s"].as_f64().unwrap();
+    let max = phases[0]["delivered_per_s"].as_f64().unwrap();
+    assert!(
+        (target - (max / 2.0).max(1.0)).abs() < 1e-6,
+        "{target} vs {max}"
+    );
+
+    // Peers: measured when xmlsec1 is installed, otherwise skipped with a reason.
+    match r["peers"]["xmlsec1"].as_object() {
+        Some(_) => {
+            positive(&r, "/peers/xmlsec1/sign_docs_per_s");
+            positive(&r, "/peers/xmlsec1/verify_docs_per_s");
+            positive(&r, "/peers/xmlsec1/startup_per_s");
+        }
+        None => assert!(!r["peers"]["note"].as_str().unwrap().is_empty()),
+    }
+}
