@@ -91,7 +91,7 @@ fn bench_quick_writes_every_section_with_positive_numbers() {
     let phases = r["e2e"].as_array().unwrap();
     let names: Vec<&str> = phases.iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["max", "paced"]);
-    for i in 0..phases.len() {
+    for (i, p) in phases.iter().enumerate() {
         for k in [
             "documents",
             "accepted_per_s",
@@ -108,7 +108,6 @@ fn bench_quick_writes_every_section_with_positive_numbers() {
         ] {
             positive(&r, &format!("/e2e/{i}/{k}"));
         }
-        let p = &phases[i];
         assert!(p["latency_ms"]["p50"].as_f64() <= p["latency_ms"]["p99"].as_f64());
         assert!(!p["rss_mb"]["samples"].as_array().unwrap().is_empty());
         let stores: Vec<&str> = p["stores"]
