@@ -177,7 +177,10 @@ fn run_phase(
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     if lat.len() != total {
         for id in sent.keys().filter(|id| !arrived.contains_key(*id)) {
-            let st = office.get(&format!("/api/v1/documents/{id}")).unwrap().text();
+            let st = office
+                .get(&format!("/api/v1/documents/{id}"))
+                .unwrap()
+                .text();
             eprintln!("missing {id}: {st}");
         }
         panic!("{} of {total} documents arrived", lat.len());
