@@ -24,20 +24,11 @@ fn run(args: &[&str]) -> (i32, String) {
     )
 }
 
-#[test]
-fn new_token_authenticates_through_its_config_entry() {
-    let (code, out) = run(&[
-        "token",
-        "new",
-        "--name",
-        "dms",
-        "--organ",
-        "TU.BENTRE",
-        "--role",
-        "receive",
-        "--clearance",
-        "mat",
-    ]);
+/// Runs `token new` with `args`; returns the printed token and the `[[clients]]` entries.
+fn new_token(args: &[&str]) -> (String, String, Vec<lienthong::config::Client>) {
+    let mut all = vec!["token", "new"];
+    all.extend_from_slice(args);
+    let (code, out) = run(&all);
     assert_eq!(code, 0);
     let token = out
         .lines()
@@ -47,22 +38,37 @@ fn new_token_authenticates_through_its_config_entry() {
         .next()
         .unwrap()
         .to_owned();
-    assert!(token.starts_with("lt_") && token.len() > 40);
     let snippet: String = out
         .lines()
         .skip_while(|l| !l.starts_with("[[clients]]"))
         .collect::<Vec<_>>()
         .join("\n");
-    assert!(
-        !snippet.contains(&token),
-        "the config entry must not hold the token"
-    );
     #[derive(serde::Deserialize)]
     struct F {
         clients: Vec<lienthong::config::Client>,
     }
     let f: F = toml::from_str(&snippet).unwrap();
-    let auth = Authenticator::new(&f.clients);
+    (token, snippet, f.clients)
+}
+
+#[test]
+fn new_token_authenticates_through_its_config_entry() {
+    let (token, snippet, clients) = new_token(&[
+        "--name",
+        "dms",
+        "--organ",
+        "TU.BENTRE",
+        "--role",
+        "receive",
+        "--clearance",
+        "mat",
+    ]);
+    assert!(token.starts_with("lt_") && token.len() > 40);
+    assert!(
+        !snippet.contains(&token),
+        "the config entry must not hold the token"
+    );
+    let auth = Authenticator::new(&clients);
     let mut h = axum::http::HeaderMap::new();
     h.insert("authorization", format!("Bearer {token}").parse().unwrap());
     let caller = auth.authenticate(&h, None).unwrap();
@@ -121,28 +127,8 @@ fn bad_roles_and_organs_are_usage_errors() {
 
 #[test]
 fn repeated_failures_are_rate_limited_per_address() {
-    let (_, out) = run(&[
-        "token", "new", "--name", "d", "--organ", "VPTW", "--role", "submit",
-    ]);
-    let token = out
-        .lines()
-        .next()
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
-    let snippet: String = out
-        .lines()
-        .skip_while(|l| !l.starts_with("[[clients]]"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    #[derive(serde::Deserialize)]
-    struct F {
-        clients: Vec<lienthong::config::Client>,
-    }
-    let f: F = toml::from_str(&snippet).unwrap();
-    let auth = Authenticator::new(&f.clients);
+    let (token, _, clients) = new_token(&["--name", "d", "--organ", "VPTW", "--role", "submit"]);
+    let auth = Authenticator::new(&clients);
     let attacker: std::net::IpAddr = "127.0.0.9".parse().unwrap();
     let other: std::net::IpAddr = "127.0.0.10".parse().unwrap();
     let mut bad = axum::http::HeaderMap::new();
