@@ -65,6 +65,21 @@ pub enum ClientError {
     },
 }
 
+impl ClientError {
+    /// True when the peer itself could not be reached or refused us at the door (TCP connect,
+    /// TLS handshake, wrong certificate): nothing about the message was tried, and every other
+    /// message to this peer would fail the same way.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            Self::BadUrl { .. }
+                | Self::Connect { .. }
+                | Self::Handshake { .. }
+                | Self::WrongPeer { .. }
+        )
+    }
+}
+
 /// An error with its causes: hyper's Display alone says only "connection error", which would
 /// leave an operator reading a dead letter without the cause (reset, EOF, …).
 fn with_sources(e: &(dyn std::error::Error + 'static)) -> String {

@@ -6,7 +6,6 @@
 //! else (connect, TLS, reset, timeout, 5xx) is retried with exponential backoff and jitter until
 //! `retry.max_attempts`, then dead-lettered. Resumes from the store after a restart.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -25,6 +24,35 @@ const IDLE_POLL: Duration = Duration::from_millis(250);
 /// The exchange path on the peer.
 pub const EXCHANGE_PATH: &str = "/exchange/v1/messages";
 
+/// A peer that could not be reached (connect or TLS failed): its queue is held and only the
+/// head of the queue is sent, as a probe, at a growing interval.
+///
+/// Why a peer-level state and not only per-entry backoff: during an outage every entry fails and
+/// each gets its own random backoff, so when the peer comes back the order of delivery is the
+/// order in which those backoffs happen to expire — a Hỏa tốc document queued during the
+/// outage could wait behind a backlog of Thường ones. With the outage held here, the probe is
+/// always the head of the queue in lane order, and once it succeeds the rest drains in lane
+/// order too.
+#[derive(Debug, Clone, Copy)]
+struct Outage {
+    /// Consecutive failed probes (the first failure counts as one).
+    failures: u32,
+    /// When to probe next (unix ms).
+    probe_at: i64,
+}
+
+impl Outage {
+    fn after_failure(previous: Option<Outage>, retry: &crate::config::Retry) -> Outage {
+        let failures = previous.map_or(1, |o| o.failures.saturating_add(1));
+        let wait = retry.backoff(failures, jitter());
+        Outage {
+            failures,
+            probe_at: now_ms()
+                .saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2)),
+        }
+    }
+}
+
 /// Runs until `shutdown` turns true; in-flight deliveries finish first.
 pub async fn run(shared: Arc<Shared>, peer: String, mut shutdown: watch::Receiver<bool>) {
     let Some(wake) = shared.wake.get(&peer).cloned() else {
@@ -34,15 +62,55 @@ pub async fn run(shared: Arc<Shared>, peer: String, mut shutdown: watch::Receive
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut inflight = tokio::task::JoinSet::new();
     let mut busy: std::collections::HashSet<MessageId> = std::collections::HashSet::new();
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<MessageId>();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(MessageId, Attempt)>();
+    let mut outage: Option<Outage> = None;
     loop {
         if *shutdown.borrow() {
             break;
         }
-        while let Ok(id) = done_rx.try_recv() {
+        while let Ok((id, attempt)) = done_rx.try_recv() {
             busy.remove(&id);
+            outage = note_attempt(&shared, &peer, outage, attempt);
         }
         while inflight.try_join_next().is_some() {}
+
+        if let Some(o) = outage {
+            let wait = o.probe_at.saturating_sub(now_ms());
+            if wait > 0 {
+                let wait = Duration::from_millis(u64::try_from(wait).unwrap_or(0));
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.changed() => {}
+                    Some((id, attempt)) = done_rx.recv() => {
+                        busy.remove(&id);
+                        outage = note_attempt(&shared, &peer, outage, attempt);
+                    }
+                }
+                continue;
+            }
+            // Probe time. Let the deliveries that were under way when the outage began end
+            // first, so the probe is the only request in flight.
+            while inflight.join_next().await.is_some() {}
+            while let Ok((id, _)) = done_rx.try_recv() {
+                busy.remove(&id);
+            }
+            let head = head_of_queue(&shared, &peer, concurrency * 4).await;
+            let Some((id, group)) = head else {
+                // Nothing to deliver: the next delivery will find out whether the peer is back.
+                outage = None;
+                continue;
+            };
+            let attempt = deliver(&shared, &peer, &id, &group).await;
+            outage = match attempt {
+                Attempt::Unreachable => Some(Outage::after_failure(outage, &shared.config.retry)),
+                _ => {
+                    tracing::info!(peer = %peer, "peer reachable again; draining its queue");
+                    None
+                }
+            };
+            continue;
+        }
+
         let store = shared.store.clone();
         let p = peer.clone();
         let batch = concurrency * 4;
@@ -58,25 +126,7 @@ pub async fn run(shared: Arc<Shared>, peer: String, mut shutdown: watch::Receive
                 Vec::new()
             }
         };
-        // Group entries by message: one request carries every recipient routed via this peer.
-        let mut groups: BTreeMap<usize, (MessageId, Vec<OutboxEntry>)> = BTreeMap::new();
-        let mut order: Vec<MessageId> = Vec::new();
-        for e in entries {
-            if busy.contains(&e.message) {
-                continue;
-            }
-            match order.iter().position(|m| *m == e.message) {
-                Some(i) => {
-                    if let Some(g) = groups.get_mut(&i) {
-                        g.1.push(e);
-                    }
-                }
-                None => {
-                    groups.insert(order.len(), (e.message, vec![e.clone()]));
-                    order.push(e.message);
-                }
-            }
-        }
+        let groups = group_by_message(entries, &busy);
         let statuses_pending = relay_statuses(&shared, &peer).await;
         if groups.is_empty() {
             if statuses_pending {
@@ -86,27 +136,93 @@ pub async fn run(shared: Arc<Shared>, peer: String, mut shutdown: watch::Receive
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(IDLE_POLL) => {}
                 _ = shutdown.changed() => {}
-                Some(id) = done_rx.recv() => { busy.remove(&id); }
+                Some((id, attempt)) = done_rx.recv() => {
+                    busy.remove(&id);
+                    outage = note_attempt(&shared, &peer, outage, attempt);
+                }
             }
             continue;
         }
-        for (_, (id, group)) in groups {
+        for (id, group) in groups {
             let permit = tokio::select! {
                 p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
                 _ = shutdown.changed() => break,
             };
+            // A delivery that ended while we waited for the permit may have found the peer
+            // unreachable: stop feeding the queue into a closed door.
+            while let Ok((done_id, attempt)) = done_rx.try_recv() {
+                busy.remove(&done_id);
+                outage = note_attempt(&shared, &peer, outage, attempt);
+            }
+            if outage.is_some() {
+                break;
+            }
             busy.insert(id);
             let shared = shared.clone();
             let peer = peer.clone();
             let done = done_tx.clone();
             inflight.spawn(async move {
-                deliver(&shared, &peer, &id, &group).await;
+                let attempt = deliver(&shared, &peer, &id, &group).await;
                 drop(permit);
-                let _ = done.send(id);
+                let _ = done.send((id, attempt));
             });
         }
     }
     while inflight.join_next().await.is_some() {}
+}
+
+/// Folds one finished delivery into the peer's outage state.
+fn note_attempt(
+    shared: &Shared,
+    peer: &str,
+    outage: Option<Outage>,
+    attempt: Attempt,
+) -> Option<Outage> {
+    match (attempt, outage) {
+        (Attempt::Unreachable, None) => {
+            tracing::warn!(peer, "peer unreachable; holding its queue and probing");
+            Some(Outage::after_failure(None, &shared.config.retry))
+        }
+        // Already in an outage: the probe schedule stands.
+        (_, o) => o,
+    }
+}
+
+/// The first message of the queue in lane order, with every entry of it routed via this peer,
+/// whether or not its own retry time has come: an outage says nothing about one entry.
+async fn head_of_queue(
+    shared: &Arc<Shared>,
+    peer: &str,
+    scan: usize,
+) -> Option<(MessageId, Vec<OutboxEntry>)> {
+    let store = shared.store.clone();
+    let p = peer.to_owned();
+    let entries = tokio::task::spawn_blocking(move || store.outbox_next(&p, scan, i64::MAX))
+        .await
+        .ok()?
+        .ok()?;
+    group_by_message(entries, &std::collections::HashSet::new())
+        .into_iter()
+        .next()
+}
+
+/// Groups entries by message, in queue order, leaving out messages already in flight: one
+/// request carries every recipient routed via this peer.
+fn group_by_message(
+    entries: Vec<OutboxEntry>,
+    busy: &std::collections::HashSet<MessageId>,
+) -> Vec<(MessageId, Vec<OutboxEntry>)> {
+    let mut groups: Vec<(MessageId, Vec<OutboxEntry>)> = Vec::new();
+    for e in entries {
+        if busy.contains(&e.message) {
+            continue;
+        }
+        match groups.iter_mut().find(|(m, _)| *m == e.message) {
+            Some((_, g)) => g.push(e),
+            None => groups.push((e.message, vec![e])),
+        }
+    }
+    groups
 }
 
 /// Sends queued status events to `peer`; true when more are waiting (to loop again at once).
@@ -173,12 +289,32 @@ async fn relay_statuses(shared: &Arc<Shared>, peer: &str) -> bool {
 enum Outcome {
     Delivered(String),
     Refused(String),
-    Failed(String),
+    /// Retryable; `unreachable` when the peer itself could not be reached (connect, TLS).
+    Failed {
+        reason: String,
+        unreachable: bool,
+    },
 }
 
-async fn deliver(shared: &Arc<Shared>, peer: &str, id: &MessageId, group: &[OutboxEntry]) {
+/// What one delivery attempt came to, for the worker's outage state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attempt {
+    /// Delivered, dead-lettered, or failed with the peer answering: the peer is reachable.
+    Reached,
+    /// Connect or TLS failed: the peer is down or refuses us.
+    Unreachable,
+    /// Nothing was attempted (no client, no stored message).
+    Skipped,
+}
+
+async fn deliver(
+    shared: &Arc<Shared>,
+    peer: &str,
+    id: &MessageId,
+    group: &[OutboxEntry],
+) -> Attempt {
     let Some(client) = shared.peers.get(peer).cloned() else {
-        return;
+        return Attempt::Skipped;
     };
     let store = shared.store.clone();
     let mid = *id;
@@ -192,7 +328,7 @@ async fn deliver(shared: &Arc<Shared>, peer: &str, id: &MessageId, group: &[Outb
         Ok(Ok((Some(b), Some((meta, _))))) => (b, meta),
         other => {
             tracing::error!(message = %id, peer, "outbox entry without a stored message: {other:?}");
-            return;
+            return Attempt::Skipped;
         }
     };
     // Every final recipient of this message that goes through this peer.
@@ -260,10 +396,16 @@ async fn deliver(shared: &Arc<Shared>, peer: &str, id: &MessageId, group: &[Outb
                         Ok(_) => {
                             Outcome::Delivered(String::from_utf8_lossy(&resp.body).into_owned())
                         }
-                        Err(e) => Outcome::Failed(format!("receipt refused: {e}")),
+                        Err(e) => Outcome::Failed {
+                            reason: format!("receipt refused: {e}"),
+                            unreachable: false,
+                        },
                     }
                 }
-                Err(e) => Outcome::Failed(format!("receipt is not JSON: {e}")),
+                Err(e) => Outcome::Failed {
+                    reason: format!("receipt is not JSON: {e}"),
+                    unreachable: false,
+                },
             }
         }
         Ok(resp)
@@ -275,13 +417,30 @@ async fn deliver(shared: &Arc<Shared>, peer: &str, id: &MessageId, group: &[Outb
                 .unwrap_or_default();
             Outcome::Refused(format!("peer {peer} refused ({}): {detail}", resp.status))
         }
-        Ok(resp) => Outcome::Failed(format!("peer {peer} answered {}", resp.status)),
-        Err(e) => Outcome::Failed(e.to_string()),
+        Ok(resp) => Outcome::Failed {
+            reason: format!("peer {peer} answered {}", resp.status),
+            unreachable: false,
+        },
+        Err(e) => Outcome::Failed {
+            reason: e.to_string(),
+            unreachable: e.is_unreachable(),
+        },
     };
 
     let failure = match &outcome {
         Outcome::Delivered(_) => None,
-        Outcome::Refused(r) | Outcome::Failed(r) => Some(r.clone()),
+        Outcome::Refused(r) | Outcome::Failed { reason: r, .. } => Some(r.clone()),
+    };
+    let reached = if matches!(
+        outcome,
+        Outcome::Failed {
+            unreachable: true,
+            ..
+        }
+    ) {
+        Attempt::Unreachable
+    } else {
+        Attempt::Reached
     };
     let store = shared.store.clone();
     let audit_shared = shared.clone();
@@ -307,7 +466,10 @@ async fn deliver(shared: &Arc<Shared>, peer: &str, id: &MessageId, group: &[Outb
                     }
                     Ok("dead-lettered")
                 }
-                Outcome::Failed(reason) => {
+                Outcome::Failed {
+                    reason,
+                    unreachable,
+                } => {
                     let mut verdict = "retry";
                     for e in &group {
                         let attempts = e.attempts + 1;
@@ -320,10 +482,15 @@ async fn deliver(shared: &Arc<Shared>, peer: &str, id: &MessageId, group: &[Outb
                             )?;
                             verdict = "dead-lettered";
                         } else {
-                            let jitter = jitter();
-                            let wait = retry.backoff(attempts, jitter);
-                            let next =
-                                now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+                            // An unreachable peer is paced by the worker's outage probes;
+                            // the entry itself stays due so that it drains in lane order
+                            // once the peer is back.
+                            let next = if unreachable {
+                                now
+                            } else {
+                                let wait = retry.backoff(attempts, jitter());
+                                now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2)
+                            };
                             store.record_failure(&peer_s, e, &reason, next)?;
                         }
                     }
@@ -353,6 +520,7 @@ async fn deliver(shared: &Arc<Shared>, peer: &str, id: &MessageId, group: &[Outb
         Ok(Err(e)) => tracing::error!(message = %id, peer, error = %e, "store update failed"),
         Err(e) => tracing::error!(message = %id, peer, error = %e, "store task failed"),
     }
+    reached
 }
 
 /// A jitter factor in [0, 1] from the OS random source.
