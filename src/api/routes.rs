@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,6 +19,7 @@ use super::problem::Problem;
 use super::server::PeerIdentity;
 use crate::config::Role;
 use crate::doc::label::Level;
+use crate::gateway::recall::recall_of;
 use crate::gateway::{Shared, blocking, rfc3339_ms};
 use crate::store::{AckOutcome, DeliveryKind, MessageId, SentCursor, StoreError};
 
@@ -35,6 +37,7 @@ pub fn api_router(shared: Arc<Shared>) -> Router {
         .route("/portal", get(super::portal::page))
         .route("/api/v1/documents", post(submit).get(sent_list))
         .route("/api/v1/documents/{id}", get(document))
+        .route("/api/v1/documents/{id}/recall", post(recall))
         .route("/api/v1/inbox", get(inbox_list))
         .route("/api/v1/inbox/{id}", get(inbox_get))
         .route("/api/v1/inbox/{id}/meta", get(inbox_meta))
@@ -98,6 +101,21 @@ async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, Problem> {
             "request/body",
             format!("the body could not be read: {e}"),
         )),
+    }
+}
+
+/// Query parameters, refused as problem+json (axum's own rejection is plain text): an unknown
+/// parameter or a value of the wrong type is a 400 `request/query` naming it.
+struct Q<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Q<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(t)| Q(t))
+            .map_err(|e| Problem::bad_request("request/query", e.body_text()))
     }
 }
 
@@ -202,15 +220,37 @@ async fn submit(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mime = ct.split(';').next().unwrap_or("").trim();
-    if mime != "application/xml" && mime != "text/xml" {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "request/content-type",
-            "submit an edXML envelope as application/xml",
-        ));
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let json = match mime.as_str() {
+        "application/xml" | "text/xml" => false,
+        "application/json" => true,
+        _ => {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "request/content-type",
+                "submit an edXML envelope as application/xml, or the JSON form as \
+                 application/json",
+            ));
+        }
+    };
+    let mut body = read_body(body, shared.config.limits.max_body_bytes).await?;
+    if json {
+        let (c, name) = (caller.clone(), shared.config.organ_name.clone());
+        body = blocking(move || {
+            crate::gateway::submit::envelope_from_json(
+                &body,
+                &c,
+                &name,
+                &crate::doc::envelope::EnvelopeLimits::default(),
+            )
+        })
+        .await??;
     }
-    let body = read_body(body, shared.config.limits.max_body_bytes).await?;
     let done = crate::gateway::submit::submit(shared.clone(), caller, body).await?;
     let location = format!("/api/v1/documents/{}", done.message_id);
     let mut r = (StatusCode::ACCEPTED, Json(&done)).into_response();
@@ -273,6 +313,31 @@ async fn document(
     .into_response())
 }
 
+/// Largest recall body (a note).
+const MAX_RECALL_BODY: usize = 16 * 1024;
+
+async fn recall(
+    State(shared): Shr,
+    Extension(peer): Extension<PeerIdentity>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, Problem> {
+    let caller = caller(&shared, &headers, &peer)?;
+    caller.require(Role::Submit)?;
+    let id = parse_id(&id)?;
+    let body = read_body(body, MAX_RECALL_BODY).await?;
+    // The body is optional: no body is a recall without a note.
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        crate::gateway::recall::RecallRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| Problem::bad_request("request/json", e.to_string()))?
+    };
+    let done = crate::gateway::recall::recall(&shared, &caller, id, request).await?;
+    Ok((StatusCode::ACCEPTED, Json(&done)).into_response())
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SentQuery {
@@ -286,7 +351,7 @@ async fn sent_list(
     State(shared): Shr,
     Extension(peer): Extension<PeerIdentity>,
     headers: HeaderMap,
-    Query(q): Query<SentQuery>,
+    Q(q): Q<SentQuery>,
 ) -> Result<Response, Problem> {
     let caller = caller(&shared, &headers, &peer)?;
     caller.require(Role::Submit)?;
@@ -351,7 +416,7 @@ async fn inbox_list(
     State(shared): Shr,
     Extension(peer): Extension<PeerIdentity>,
     headers: HeaderMap,
-    Query(q): Query<InboxQuery>,
+    Q(q): Q<InboxQuery>,
 ) -> Result<Response, Problem> {
     let caller = caller(&shared, &headers, &peer)?;
     caller.require(Role::Receive)?;
@@ -364,18 +429,28 @@ async fn inbox_list(
         events.mark_unchanged();
         let store = shared.store.clone();
         let organ = caller.organ.clone();
-        let items = blocking(move || store.inbox_list(&organ, limit))
-            .await?
-            .map_err(store_problem)?;
+        let items = blocking(move || {
+            store
+                .inbox_list(&organ, limit)?
+                .into_iter()
+                .map(|i| {
+                    let statuses = store.statuses(&i.id)?;
+                    let recalled = recall_of(&statuses, &i.meta.from).is_some();
+                    Ok((i, recalled))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
+        })
+        .await?
+        .map_err(store_problem)?;
         // Above the client's clearance: absent, not redacted (policy rule 4 on the inbox way).
         let visible: Vec<_> = items
             .into_iter()
-            .filter(|i| level_of(&i.meta) <= caller.clearance)
+            .filter(|(i, _)| level_of(&i.meta) <= caller.clearance)
             .collect();
         if !visible.is_empty() || tokio::time::Instant::now() >= deadline {
             let docs: Vec<serde_json::Value> = visible
                 .iter()
-                .map(|i| {
+                .map(|(i, recalled)| {
                     serde_json::json!({
                         "message_id": i.id.to_string(),
                         "document_id": i.meta.document_id,
@@ -384,6 +459,7 @@ async fn inbox_list(
                         "priority": i.meta.priority,
                         "received_at": rfc3339_ms(i.meta.received_at_ms),
                         "size": i.meta.size,
+                        "recalled": recalled,
                     })
                 })
                 .collect();
@@ -449,6 +525,17 @@ async fn inbox_meta(
     let caller = caller(&shared, &headers, &peer)?;
     caller.require(Role::Receive)?;
     let (meta, _) = inbox_item(&shared, &caller, &id).await?;
+    let store = shared.store.clone();
+    let mid = meta.id;
+    let statuses = blocking(move || store.statuses(&mid))
+        .await?
+        .map_err(store_problem)?;
+    let recall = recall_of(&statuses, &meta.from).map(|r| {
+        serde_json::json!({
+            "at": rfc3339_ms(r.at_ms),
+            "note": r.note,
+        })
+    });
     Ok(Json(serde_json::json!({
         "message_id": meta.id.to_string(),
         "document_id": meta.document_id,
@@ -461,6 +548,8 @@ async fn inbox_meta(
         "trace": meta.hops.iter().map(|h| serde_json::json!({
             "organ": h.organ, "at": rfc3339_ms(h.at_ms),
         })).collect::<Vec<_>>(),
+        "recalled": recall.is_some(),
+        "recall": recall,
     }))
     .into_response())
 }
@@ -559,10 +648,15 @@ async fn exchange_status(
     let known = blocking(move || store.message(&id))
         .await?
         .map_err(store_problem)?;
-    let Some((meta, _)) = known else {
+    let Some((meta, deliveries)) = known else {
         return Err(Problem::not_found("no such document here"));
     };
-    crate::gateway::status::record(&shared, relayed.event, &meta.from).await?;
+    if relayed.event.code == crate::gateway::recall::RECALL_CODE {
+        // A recall travels with the document, towards its recipients.
+        crate::gateway::recall::relayed(&shared, &organ, relayed.event, &meta, &deliveries).await?;
+    } else {
+        crate::gateway::status::record(&shared, relayed.event, &meta.from).await?;
+    }
     Ok(Json(serde_json::json!({ "recorded": true })).into_response())
 }
 

@@ -6,6 +6,7 @@
 
 pub mod keys;
 pub mod metrics;
+pub mod recall;
 pub mod receive;
 pub mod status;
 pub mod submit;

@@ -14,8 +14,12 @@ use crate::store::{MessageId, StatusEvent, StoreError};
 /// The exchange path for status events.
 pub const STATUS_PATH: &str = "/exchange/v1/status";
 
-/// Codes a receiving system may report itself (03 comes with the acknowledgement).
-pub const REPORTABLE: [&str; 4] = ["02", "04", "05", "06"];
+/// Codes a receiving system may report itself (03 comes with the acknowledgement; 15 and 16
+/// answer a recall request, 13, and only after one).
+pub const REPORTABLE: [&str; 6] = ["02", "04", "05", "06", "15", "16"];
+
+/// Answers to a recall request: 15 agreed, 16 refused (QCVN 102:2016 status codes).
+const RECALL_ANSWERS: [&str; 2] = ["15", "16"];
 
 /// Longest note, in characters (a refusal reason, not a document).
 const MAX_NOTE_CHARS: usize = 1000;
@@ -60,11 +64,11 @@ pub async fn record(shared: &Arc<Shared>, event: StatusEvent, sender: &str) -> R
         )
     };
     let s = shared.clone();
-    let hop = next.clone();
+    let hops: Vec<String> = next.iter().cloned().collect();
     blocking(move || {
         let audit =
             crate::audit::Event::status(&event.organ, &event.message.to_string(), &event.code);
-        let r = s.store.relay_status(event, hop.as_deref());
+        let r = s.store.relay_status(event, &hops);
         if r.is_ok() {
             s.audit(audit);
         }
@@ -93,27 +97,36 @@ pub async fn report(
     if !REPORTABLE.contains(&report.code.as_str()) {
         return Err(Problem::bad_request(
             "status/code",
-            "a receiving system reports 02, 04, 05 or 06 (03 comes with the acknowledgement)",
+            "a receiving system reports 02, 04, 05, 06, or 15/16 after a recall request \
+             (03 comes with the acknowledgement)",
         ));
     }
-    let note = report
-        .note
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty());
-    if report.code == "02" && note.is_none() {
+    let note = clean_note(report.note)?;
+    if (report.code == "02" || report.code == "16") && note.is_none() {
         return Err(Problem::bad_request(
             "status/reason-required",
-            "a refusal (02) needs a reason in note",
+            format!("a refusal ({}) needs a reason in note", report.code),
         ));
     }
-    if note
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
-    {
-        return Err(Problem::bad_request(
-            "status/note-too-long",
-            format!("the note is over {MAX_NOTE_CHARS} characters"),
-        ));
+    if RECALL_ANSWERS.contains(&report.code.as_str()) {
+        let store = shared.store.clone();
+        let statuses = blocking(move || store.statuses(&id))
+            .await?
+            .map_err(|e| Problem::internal("status", e))?;
+        if !statuses
+            .iter()
+            .any(|s| s.code == super::recall::RECALL_CODE && s.organ == sender)
+        {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "status/no-recall",
+                format!(
+                    "{} answers a recall request, and the sender has not asked to recall this \
+                     document",
+                    report.code
+                ),
+            ));
+        }
     }
     let event = StatusEvent {
         message: id,
@@ -124,4 +137,19 @@ pub async fn report(
     };
     record(shared, event.clone(), sender).await?;
     Ok(event)
+}
+
+/// A note trimmed, empty as none, and refused over [`MAX_NOTE_CHARS`] characters.
+pub(crate) fn clean_note(note: Option<String>) -> Result<Option<String>, Problem> {
+    let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
+    {
+        return Err(Problem::bad_request(
+            "status/note-too-long",
+            format!("the note is over {MAX_NOTE_CHARS} characters"),
+        ));
+    }
+    Ok(note)
 }

@@ -238,8 +238,13 @@ async fn relay_statuses(shared: &Arc<Shared>, peer: &str) -> bool {
         return false;
     };
     let timeout = Duration::from_millis(shared.config.retry.attempt_timeout_ms);
-    let full = queued.len() == BATCH;
+    let mut full = queued.len() == BATCH;
     for (key, event) in queued {
+        // A recall request never overtakes the document it recalls (gateway::recall).
+        if crate::gateway::recall::waits_for_document(shared, peer, &event).await {
+            full = false;
+            continue;
+        }
         let body = match serde_json::to_vec(&crate::gateway::status::Relayed { event }) {
             Ok(b) => b,
             Err(_) => continue,

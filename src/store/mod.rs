@@ -247,11 +247,12 @@ pub trait Store: Send + Sync {
     /// The status events of a message, in time order (ties in arrival order). Read only.
     fn statuses(&self, id: &MessageId) -> Result<Vec<StatusEvent>, StoreError>;
 
-    /// Records a status event here and, when `forward_to` names a peer, queues it for that peer
-    /// (towards the document's sender), atomically. An event already recorded (same message,
-    /// organ, code and time: a retried relay) is neither recorded nor queued again.
+    /// Records a status event here and queues it for each peer of `forward_to` (one peer
+    /// towards the document's sender for a report; the next hops towards the recipients for a
+    /// recall request), atomically. An event already recorded (same message, organ, code and
+    /// time: a retried relay) is neither recorded nor queued again.
     /// **Durable on return.** [`StoreError::NotFound`] for a message this store does not know.
-    fn relay_status(&self, event: StatusEvent, forward_to: Option<&str>) -> Result<(), StoreError>;
+    fn relay_status(&self, event: StatusEvent, forward_to: &[String]) -> Result<(), StoreError>;
 
     /// Up to `limit` status events queued for `peer`, oldest first, with their queue keys.
     /// Read only.

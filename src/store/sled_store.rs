@@ -789,7 +789,7 @@ impl Store for SledStore {
             .collect()
     }
 
-    fn relay_status(&self, event: StatusEvent, forward_to: Option<&str>) -> Result<(), StoreError> {
+    fn relay_status(&self, event: StatusEvent, forward_to: &[String]) -> Result<(), StoreError> {
         let code_ok = matches!(event.code.parse::<u8>(), Ok(1..=16)) && event.code.len() == 2;
         if !code_ok {
             return Err(StoreError::Invalid {
@@ -816,16 +816,19 @@ impl Store for SledStore {
             .generate_id()
             .map_err(|e| StoreError::sled("number a status event", e))?;
         let status_key = keys::status_key(&event.message, event.at_ms, seq);
-        let out_key = forward_to.map(|peer| {
-            let mut k = peer.as_bytes().to_vec();
-            k.push(0);
-            k.extend_from_slice(&seq.to_be_bytes());
-            k
-        });
+        let out_keys: Vec<Vec<u8>> = forward_to
+            .iter()
+            .map(|peer| {
+                let mut k = peer.as_bytes().to_vec();
+                k.push(0);
+                k.extend_from_slice(&seq.to_be_bytes());
+                k
+            })
+            .collect();
         let result: Result<(), TransactionError<StoreError>> =
             (&self.t().status, &self.t().status_out).transaction(|(status, out)| {
                 status.insert(status_key.as_slice(), value.as_slice())?;
-                if let Some(k) = &out_key {
+                for k in &out_keys {
                     out.insert(k.as_slice(), value.as_slice())?;
                 }
                 Ok(())

@@ -1,0 +1,198 @@
+//! An office recalls a document it sent: edXML status 13 "yêu cầu lấy lại" (the request that
+//! QCVN 102:2016 carries as `BussinessDocType` 1, recall). Unlike the reports of
+//! [`super::status`], which travel back towards the sender, a recall request travels forwards,
+//! hop by hop along the routes the document took, to every recipient's gateway, where the
+//! inbox shows the document as recalled and the receiving system answers 15 (agreed) or
+//! 16 (refused) like any other status.
+//!
+//! The request is recorded once (idempotent) and made durable before the office gets its 202.
+//! A hop whose copy of the document is still queued does not get the request before the
+//! document itself (the relay worker defers it: [`waits_for_document`]), so a recall never
+//! overtakes what it recalls and is never dropped as "unknown document" on the way.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Shared, blocking, now_ms, rfc3339_ms};
+use crate::api::auth::Caller;
+use crate::api::problem::Problem;
+use crate::store::{Delivery, MessageId, MessageMeta, Origin, StatusEvent, StoreError};
+
+/// The edXML status code of a recall request.
+pub const RECALL_CODE: &str = "13";
+
+/// The body of `POST /api/v1/documents/{id}/recall` (optional: an empty body is no note).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecallRequest {
+    /// Why the office recalls the document (shown to the recipients).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// What the office gets back.
+#[derive(Debug, Serialize)]
+pub struct Recalled {
+    /// The gateway's message id.
+    pub message_id: String,
+    /// The edXML document id.
+    pub document_id: String,
+    /// Always "13".
+    pub code: &'static str,
+    /// When the recall was first requested (RFC 3339).
+    pub requested_at: String,
+    /// True when this call found the recall already requested (nothing new was written).
+    pub already_requested: bool,
+    /// The peer gateways the request is queued for (empty when every recipient is local).
+    pub relayed_to: Vec<String>,
+}
+
+/// The next hops of a message's recipients from this gateway: where the document went or is
+/// going. Local recipients need no hop; a dead-lettered copy never arrived anywhere.
+pub fn downstream_hops<'a>(deliveries: impl IntoIterator<Item = &'a Delivery>) -> Vec<String> {
+    let mut hops: Vec<String> = deliveries
+        .into_iter()
+        .filter_map(|d| match d {
+            Delivery::Queued { next_hop } | Delivery::InTransit { next_hop, .. } => {
+                Some(next_hop.clone())
+            }
+            Delivery::Delivered { via, .. } => Some(via.clone()),
+            Delivery::DeadLettered { .. } | Delivery::Local => None,
+        })
+        .collect();
+    hops.sort();
+    hops.dedup();
+    hops
+}
+
+fn store_problem(e: StoreError) -> Problem {
+    match e {
+        StoreError::NotFound { .. } => Problem::not_found("no such document"),
+        other => Problem::internal("recall", other),
+    }
+}
+
+/// The office of `caller` recalls message `id`. Only the submitting organ's own documents are
+/// found: another organ's document answers 404 exactly like a missing one (no existence leak).
+pub async fn recall(
+    shared: &Arc<Shared>,
+    caller: &Caller,
+    id: MessageId,
+    request: RecallRequest,
+) -> Result<Recalled, Problem> {
+    let note = super::status::clean_note(request.note)?;
+    let store = shared.store.clone();
+    let (item, statuses) =
+        blocking(move || Ok::<_, StoreError>((store.message(&id)?, store.statuses(&id)?)))
+            .await?
+            .map_err(store_problem)?;
+    let Some((meta, deliveries)) =
+        item.filter(|(m, _)| m.from == caller.organ && m.origin == Origin::Submitted)
+    else {
+        return Err(Problem::not_found("no such document"));
+    };
+    let hops = downstream_hops(deliveries.iter().map(|(_, d)| d));
+    if let Some(first) = statuses
+        .iter()
+        .find(|s| s.code == RECALL_CODE && s.organ == caller.organ)
+    {
+        return Ok(Recalled {
+            message_id: id.to_string(),
+            document_id: meta.document_id,
+            code: RECALL_CODE,
+            requested_at: rfc3339_ms(first.at_ms),
+            already_requested: true,
+            relayed_to: hops,
+        });
+    }
+    let event = StatusEvent {
+        message: id,
+        organ: caller.organ.clone(),
+        code: RECALL_CODE.to_owned(),
+        note,
+        at_ms: now_ms(),
+    };
+    let at_ms = event.at_ms;
+    write(shared, event, hops.clone()).await?;
+    tracing::info!(message = %id, hops = hops.len(), "recall requested");
+    Ok(Recalled {
+        message_id: id.to_string(),
+        document_id: meta.document_id,
+        code: RECALL_CODE,
+        requested_at: rfc3339_ms(at_ms),
+        already_requested: false,
+        relayed_to: hops,
+    })
+}
+
+/// A peer relays a recall request for a message this gateway holds. It must come the way the
+/// document came (from the peer that delivered it here) and name the document's sender: a
+/// recall never travels against the document, and no organ recalls another's document.
+pub async fn relayed(
+    shared: &Arc<Shared>,
+    peer: &str,
+    event: StatusEvent,
+    meta: &MessageMeta,
+    deliveries: &[(String, Delivery)],
+) -> Result<(), Problem> {
+    let came_from_peer = matches!(&meta.origin, Origin::Relayed { from_peer } if from_peer == peer);
+    if !came_from_peer || event.organ != meta.from {
+        return Err(Problem::forbidden(format!(
+            "a recall of message {} comes only from its sender {} by the way it came",
+            meta.id, meta.from
+        )));
+    }
+    let hops = downstream_hops(deliveries.iter().map(|(_, d)| d));
+    write(shared, event, hops).await
+}
+
+/// Records the event and queues it for `hops`, durably; audits and wakes the workers.
+async fn write(shared: &Arc<Shared>, event: StatusEvent, hops: Vec<String>) -> Result<(), Problem> {
+    let s = shared.clone();
+    let wake = hops.clone();
+    blocking(move || {
+        let audit =
+            crate::audit::Event::status(&event.organ, &event.message.to_string(), &event.code);
+        let r = s.store.relay_status(event, &hops);
+        if r.is_ok() {
+            s.audit(audit);
+        }
+        r
+    })
+    .await?
+    .map_err(store_problem)?;
+    for p in &wake {
+        shared.wake_peer(p);
+    }
+    // Long polls show the recalled flag: let them look again.
+    shared.inbox_grew();
+    Ok(())
+}
+
+/// True when `event` is a recall request and its document is still queued towards `peer`:
+/// the relay worker keeps the request until the document itself has been delivered there.
+pub async fn waits_for_document(shared: &Arc<Shared>, peer: &str, event: &StatusEvent) -> bool {
+    if event.code != RECALL_CODE {
+        return false;
+    }
+    let store = shared.store.clone();
+    let id = event.message;
+    match blocking(move || store.message(&id)).await {
+        Ok(Ok(Some((_, deliveries)))) => deliveries.iter().any(|(_, d)| match d {
+            Delivery::Queued { next_hop } | Delivery::InTransit { next_hop, .. } => {
+                next_hop == peer
+            }
+            Delivery::Delivered { .. } | Delivery::DeadLettered { .. } | Delivery::Local => false,
+        }),
+        // Unreadable now: try again on the next round rather than lose the order.
+        _ => true,
+    }
+}
+
+/// The recall request recorded for a message, if any (for inbox views).
+pub fn recall_of<'a>(statuses: &'a [StatusEvent], sender: &str) -> Option<&'a StatusEvent> {
+    statuses
+        .iter()
+        .find(|s| s.code == RECALL_CODE && s.organ == sender)
+}
