@@ -609,9 +609,8 @@ mod tests {
         assert_eq!(p.status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(p.kind, "request/too-large");
         assert!(p.detail.starts_with("attachments[1].data"), "{}", p.detail);
-        // At the limit: accepted.
-        let att =
-            serde_json::json!([{"file_name": "a", "content_type": "text/plain", "data": "aGk/"}]);
+        // At the limit (4 bytes): accepted.
+        let att = serde_json::json!([{"file_name": "a", "content_type": "text/plain", "data": "aGk/IQ=="}]);
         assert!(envelope_from_json(&form(att), &caller(), "VP", &limits).is_ok());
     }
 
