@@ -283,6 +283,16 @@ fn json_form_is_built_signed_and_relayed_and_every_refusal_leaves_the_store_unto
         404,
         "not-found",
     );
+    problem(
+        &office.get("/api/v1/documents?cursor=zz").unwrap(),
+        400,
+        "request/bad-cursor",
+    );
+    problem(
+        &office.get("/api/v1/documents?cursor=00ff").unwrap(),
+        400,
+        "request/bad-cursor",
+    );
     assert_eq!(store_state(&demo, "district"), before);
     let sent_after = office.get("/api/v1/documents").unwrap().json()["documents"]
         .as_array()
@@ -290,7 +300,54 @@ fn json_form_is_built_signed_and_relayed_and_every_refusal_leaves_the_store_unto
         .len();
     assert_eq!(sent_after, sent_before);
 
+    // === pagination of the sent list ===
+    let mut ids = vec![id.clone()];
+    for _ in 0..2 {
+        let r = post_json(
+            &office,
+            "/api/v1/documents",
+            &form("TU.BENTRE", "thuong", "VB-01"),
+        );
+        assert_eq!(r.status, 202, "{}", r.text());
+        ids.push(r.json()["message_id"].as_str().unwrap().to_owned());
+    }
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/documents?limit=2".to_owned();
+    loop {
+        let page = office.get(&path).unwrap();
+        assert_eq!(page.status, 200, "{}", page.text());
+        let page = page.json();
+        let docs = page["documents"].as_array().unwrap();
+        assert!(docs.len() <= 2);
+        seen.extend(
+            docs.iter()
+                .map(|d| d["message_id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/v1/documents?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    // Oldest first, each once.
+    assert_eq!(seen, ids);
+    let future = office
+        .get("/api/v1/documents?since=2100-01-01T00:00:00Z")
+        .unwrap()
+        .json();
+    assert_eq!(future["documents"].as_array().unwrap().len(), 0);
+    assert_eq!(future["next_cursor"], Value::Null);
+    let dead = office
+        .get("/api/v1/documents?state=dead_lettered")
+        .unwrap()
+        .json();
+    assert_eq!(dead["documents"].as_array().unwrap().len(), 0);
+
     // === inbox refusals (province) ===
+    for i in &ids {
+        eventually("the page's documents at the province", 60, || {
+            inbox_has(&demo, "province", i)
+        });
+    }
     let before = settled(&demo, "province");
     let unknown = "0123456789abcdef0123456789abcdef";
     problem(

@@ -134,6 +134,11 @@ fn parse_id(id: &str) -> Result<MessageId, Problem> {
 fn store_problem(e: StoreError) -> Problem {
     match e {
         StoreError::NotFound { .. } => Problem::not_found("no such document"),
+        // A cursor of another listing (or made up): the client's mistake, not ours.
+        StoreError::Invalid {
+            field: "cursor",
+            reason,
+        } => Problem::bad_request("request/bad-cursor", reason),
         other => Problem::internal("store", other),
     }
 }
@@ -308,6 +313,9 @@ async fn document(
         "priority": meta.priority,
         "submitted_at": rfc3339_ms(meta.received_at_ms),
         "recipients": deliveries.iter().map(|(o, d)| delivery_json(o, d)).collect::<Vec<_>>(),
+        "hops": meta.hops.iter().map(|h| serde_json::json!({
+            "organ": h.organ, "at": rfc3339_ms(h.at_ms),
+        })).collect::<Vec<_>>(),
         "statuses": statuses,
     }))
     .into_response())
@@ -371,7 +379,15 @@ async fn sent_list(
         None => None,
     };
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let cursor = q.cursor.map(SentCursor::from_query);
+    let cursor = match q.cursor.as_deref() {
+        Some(c) => Some(c.parse::<SentCursor>().map_err(|_| {
+            Problem::bad_request(
+                "request/bad-cursor",
+                "cursor is the next_cursor of a previous page",
+            )
+        })?),
+        None => None,
+    };
     let store = shared.store.clone();
     let organ = caller.organ.clone();
     let (items, next) =
