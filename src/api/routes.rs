@@ -145,7 +145,8 @@ fn store_problem(e: StoreError) -> Problem {
 
 // === health ===
 
-/// The OpenAPI 3.1 description of this API (`schemas/openapi.json`).
+/// The OpenAPI 3.1 description of this API: `schemas/openapi.json`, generated from the source
+/// of truth `schemas/openapi.yaml` by `scripts/openapi-json.sh` (a test keeps them equal).
 async fn openapi() -> Response {
     let mut r = include_str!("../../schemas/openapi.json").into_response();
     r.headers_mut().insert(
@@ -685,4 +686,112 @@ async fn exchange(
     let body = read_body(body, shared.config.limits.max_body_bytes).await?;
     let receipt = crate::gateway::receive::receive(shared, peer.organ, headers, body).await?;
     Ok(Json(receipt).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+
+    const YAML: &str = include_str!("../../schemas/openapi.yaml");
+    const JSON: &str = include_str!("../../schemas/openapi.json");
+
+    fn spec() -> Value {
+        serde_norway::from_str(YAML).unwrap()
+    }
+
+    /// `schemas/openapi.json` is what the gateway serves; it must be the YAML, exactly. With
+    /// `LIENTHONG_BLESS_OPENAPI=1` the test writes it instead (scripts/openapi-json.sh).
+    #[test]
+    fn served_json_is_the_yaml() {
+        let yaml = spec();
+        if std::env::var_os("LIENTHONG_BLESS_OPENAPI").is_some() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/openapi.json");
+            let mut text = serde_json::to_string_pretty(&yaml).unwrap();
+            text.push('\n');
+            std::fs::write(path, text).unwrap();
+            return;
+        }
+        let json: Value = serde_json::from_str(JSON).unwrap();
+        assert!(
+            json == yaml,
+            "schemas/openapi.json differs from schemas/openapi.yaml: run scripts/openapi-json.sh"
+        );
+        assert_eq!(yaml["openapi"], "3.1.0");
+    }
+
+    /// (path, method) of every route of `api_router`, read from this file's source: a route
+    /// added without its description fails here.
+    fn routes() -> BTreeSet<(String, String)> {
+        let src = include_str!("routes.rs");
+        let start = src.find("pub fn api_router").unwrap();
+        let end = src.find("pub fn exchange_router").unwrap();
+        let body = src.get(start..end).unwrap();
+        let mut out = BTreeSet::new();
+        for part in body.split(".route(\"").skip(1) {
+            let (path, rest) = part.split_once('"').unwrap();
+            let call = rest.split("\n        .").next().unwrap();
+            for m in ["get", "post", "put", "delete", "patch"] {
+                if call.contains(&format!("{m}(")) {
+                    out.insert((path.to_owned(), m.to_owned()));
+                }
+            }
+        }
+        out
+    }
+
+    fn spec_operations(spec: &Value) -> BTreeSet<(String, String)> {
+        spec["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, item)| {
+                item.as_object()
+                    .unwrap()
+                    .keys()
+                    .filter(|k| ["get", "post", "put", "delete", "patch"].contains(&k.as_str()))
+                    .map(|m| (path.clone(), m.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_route_is_in_the_spec_and_every_operation_is_a_route() {
+        let routes = routes();
+        assert!(routes.len() >= 15, "{routes:?}");
+        let ops = spec_operations(&spec());
+        let missing: Vec<_> = routes.difference(&ops).collect();
+        assert!(
+            missing.is_empty(),
+            "routes without a description: {missing:?}"
+        );
+        let stale: Vec<_> = ops.difference(&routes).collect();
+        assert!(stale.is_empty(), "described but not routed: {stale:?}");
+    }
+
+    /// Every operation answers problem+json for its refusals, and every operation that needs a
+    /// token documents 401 and 403.
+    #[test]
+    fn every_operation_documents_its_refusals() {
+        let spec = spec();
+        for (path, method) in spec_operations(&spec) {
+            let op = &spec["paths"][&path][&method];
+            let open = op["security"].as_array().is_some_and(Vec::is_empty);
+            let responses = op["responses"].as_object().unwrap();
+            assert!(
+                responses.keys().any(|k| k.starts_with('2')),
+                "{method} {path}: no success response"
+            );
+            if !open {
+                for code in ["400", "401", "403", "429", "500"] {
+                    assert!(
+                        responses.contains_key(code),
+                        "{method} {path}: {code} not documented"
+                    );
+                }
+            }
+        }
+    }
 }
