@@ -379,7 +379,7 @@ async fn sent_list(
         }
         None => None,
     };
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let limit = page_limit(q.limit)?;
     let cursor = match q.cursor.as_deref() {
         Some(c) => Some(c.parse::<SentCursor>().map_err(|_| {
             Problem::bad_request(
@@ -424,6 +424,20 @@ struct InboxQuery {
     wait: Option<u64>,
 }
 
+/// Largest `wait` a client may ask for (seconds); the gateway then caps it at its
+/// `max_wait_secs`. Beyond this the value is a mistake, answered 400.
+const MAX_WAIT_PARAM: u64 = 3600;
+
+/// A page size: 1 to 500, default 50. Outside is refused (400), never silently changed, so a
+/// client sees its mistake (the OpenAPI description states the range).
+fn page_limit(limit: Option<usize>) -> Result<usize, Problem> {
+    match limit {
+        None => Ok(50),
+        Some(n @ 1..=500) => Ok(n),
+        Some(_) => Err(Problem::bad_request("request/query", "limit is 1 to 500")),
+    }
+}
+
 fn level_of(meta: &crate::store::MessageMeta) -> Level {
     // Fail closed: an unreadable level is treated as the highest.
     meta.level.parse().unwrap_or(Level::TuyetMat)
@@ -437,8 +451,16 @@ async fn inbox_list(
 ) -> Result<Response, Problem> {
     let caller = caller(&shared, &headers, &peer)?;
     caller.require(Role::Receive)?;
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let wait = Duration::from_secs(q.wait.unwrap_or(0).min(shared.config.limits.max_wait_secs));
+    let limit = page_limit(q.limit)?;
+    let wait = q.wait.unwrap_or(0);
+    if wait > MAX_WAIT_PARAM {
+        return Err(Problem::bad_request(
+            "request/query",
+            format!("wait is 0 to {MAX_WAIT_PARAM} seconds"),
+        ));
+    }
+    // Capped by the gateway's own limit: a long poll ends before the request timeout.
+    let wait = Duration::from_secs(wait.min(shared.config.limits.max_wait_secs));
     let deadline = tokio::time::Instant::now() + wait;
     let mut events = shared.inbox_events.subscribe();
     loop {
