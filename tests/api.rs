@@ -257,11 +257,13 @@ fn json_form_is_built_signed_and_relayed_and_every_refusal_leaves_the_store_unto
         400,
         "request/bad-since",
     );
-    problem(
-        &office.get("/api/v1/documents?limit=-1").unwrap(),
-        400,
-        "request/query",
-    );
+    for bad in ["limit=-1", "limit=0", "limit=501", "limit=x"] {
+        problem(
+            &office.get(&format!("/api/v1/documents?{bad}")).unwrap(),
+            400,
+            "request/query",
+        );
+    }
     problem(
         &office.get("/api/v1/documents/not-an-id").unwrap(),
         400,
@@ -350,11 +352,13 @@ fn json_form_is_built_signed_and_relayed_and_every_refusal_leaves_the_store_unto
     }
     let before = settled(&demo, "province");
     let unknown = "0123456789abcdef0123456789abcdef";
-    problem(
-        &rcv.get("/api/v1/inbox?wait=abc").unwrap(),
-        400,
-        "request/query",
-    );
+    for bad in ["wait=abc", "wait=-1", "wait=3601", "limit=0", "limit=501"] {
+        problem(
+            &rcv.get(&format!("/api/v1/inbox?{bad}")).unwrap(),
+            400,
+            "request/query",
+        );
+    }
     problem(
         &rcv.get("/api/v1/inbox?limit=5&colour=1").unwrap(),
         400,
@@ -662,4 +666,116 @@ fn recall_travels_with_the_document_over_two_hops_and_is_idempotent() {
             .any(|s| s["code"] == "15" && s["organ"] == "VPTW")
             .then_some(())
     });
+}
+
+/// The receiving-system example (examples/receiving_system.rs), run against the demo: it
+/// long-polls, fetches, verifies with `lienthong verify`, acks and reports 06. `cargo test`
+/// builds examples beside the tests; when only this test binary was built (`--test api`), or
+/// the example's source is newer than its binary, it is built here.
+fn receiving_system_example() -> std::path::PathBuf {
+    // target/<profile>/deps/api-… → target/<profile>/examples/receiving_system
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("receiving_system");
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/receiving_system.rs");
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if modified(&bin) < modified(std::path::Path::new(source)) {
+        let mut build = std::process::Command::new(env!("CARGO"));
+        build.args(["build", "--quiet", "--example", "receiving_system"]);
+        if !cfg!(debug_assertions) {
+            build.arg("--release");
+        }
+        assert!(build.status().unwrap().success(), "cargo build --example");
+    }
+    bin
+}
+
+#[test]
+fn the_receiving_system_example_verifies_acks_and_reports_06() {
+    let example = receiving_system_example();
+    let mut demo = Demo::new();
+    demo.start("district");
+    demo.start("province");
+    let office = demo.client("district", "submit");
+    let mut ids = Vec::new();
+    let r = post_json(
+        &office,
+        "/api/v1/documents",
+        &form("TU.BENTRE", "mat", "TCCB-05"),
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    ids.push(r.json()["message_id"].as_str().unwrap().to_owned());
+    let xml = demo.envelope(&["TU.BENTRE"], "thuong", "VB-01", 3, "Hỏa tốc");
+    let r = submit(&office, &xml);
+    assert_eq!(r.status, 202, "{}", r.text());
+    ids.push(r.json()["message_id"].as_str().unwrap().to_owned());
+
+    let g = demo.gw("province");
+    let out = std::process::Command::new(&example)
+        .args([
+            "--count",
+            "2",
+            "--wait",
+            "5",
+            "--deadline",
+            "60",
+            "--lienthong",
+        ])
+        .arg(common::gateways::bin())
+        .env("LIENTHONG_API", &g.api_url)
+        .env("LIENTHONG_ROOT", demo.root())
+        .env("LIENTHONG_TOKEN", &g.tokens.receive)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let mut handled: Vec<String> = lines
+        .iter()
+        .map(|l| l["message_id"].as_str().unwrap().to_owned())
+        .collect();
+    handled.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(handled, expected);
+    for l in &lines {
+        assert_eq!(l["verified"], true, "{l}");
+        assert_eq!(l["signer"], "HU.CHAUTHANH");
+        assert_eq!(l["status"], "06");
+    }
+    // The inbox is empty, and 03 then 06 reach the sending office for both documents.
+    let left = demo
+        .client("province", "receive")
+        .get("/api/v1/inbox")
+        .unwrap()
+        .json();
+    assert_eq!(left["documents"], json!([]));
+    for id in &ids {
+        eventually("03 and 06 at the district", 60, || {
+            let d = office
+                .get(&format!("/api/v1/documents/{id}"))
+                .unwrap()
+                .json();
+            let codes: Vec<&str> = d["statuses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["code"].as_str().unwrap())
+                .collect();
+            (codes == ["03", "06"]).then_some(())
+        });
+    }
 }
