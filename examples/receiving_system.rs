@@ -88,14 +88,15 @@ fn verify(o: &Options, file: &Path) -> Result<String, String> {
         .map_err(|e| format!("cannot run {}: {e}", o.lienthong.display()))?;
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     if out.status.success() {
-        Ok(report["signer"]["organ"]
-            .as_str()
-            .or_else(|| report["organ"].as_str())
+        Ok(report
+            .pointer("/signer/organ")
+            .and_then(Value::as_str)
             .unwrap_or("?")
             .to_owned())
     } else {
-        let reason = report["error"]
-            .as_str()
+        let reason = report
+            .get("error")
+            .and_then(Value::as_str)
             .map(str::to_owned)
             .unwrap_or_else(|| String::from_utf8_lossy(&out.stderr).trim().to_owned());
         Err(reason)
@@ -103,7 +104,10 @@ fn verify(o: &Options, file: &Path) -> Result<String, String> {
 }
 
 fn handle(o: &Options, c: &Client, dir: &Path, item: &Value) -> Result<Value, String> {
-    let id = item["message_id"].as_str().ok_or("an item without id")?;
+    let id = item
+        .get("message_id")
+        .and_then(Value::as_str)
+        .ok_or("an item without id")?;
     let doc = ok(c.get(&format!("/api/v1/inbox/{id}")), "fetch")?;
     let file = dir.join(format!("{id}.xml"));
     std::fs::write(&file, &doc.body).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -127,8 +131,8 @@ fn handle(o: &Options, c: &Client, dir: &Path, item: &Value) -> Result<Value, St
     )?;
     Ok(json!({
         "message_id": id,
-        "document_id": item["document_id"],
-        "from": item["from"],
+        "document_id": item.get("document_id"),
+        "from": item.get("from"),
         "bytes": doc.body.len(),
         "verified": verified.is_ok(),
         "signer": verified.as_ref().ok(),
@@ -153,7 +157,8 @@ fn run(o: &Options) -> Result<(), String> {
             "poll",
         )?
         .json();
-        for item in list["documents"].as_array().into_iter().flatten() {
+        let items = list.get("documents").and_then(Value::as_array);
+        for item in items.into_iter().flatten() {
             println!("{}", handle(o, &c, &dir, item)?);
             done += 1;
         }
