@@ -237,10 +237,14 @@ fn refusals_at_the_door() {
         401
     );
     assert_eq!(submit(&demo.client("district", "receive"), &ok).status, 403);
+    let r = office.post("/api/v1/documents", "text/plain", &ok).unwrap();
+    assert_eq!(r.status, 415);
+    // XML sent as the JSON form: 400, the JSON parser's reason.
     let r = office
         .post("/api/v1/documents", "application/json", &ok)
         .unwrap();
-    assert_eq!(r.status, 415);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["type"], "urn:lienthong:problem:request/json");
     // Malformed XML: 400 with the parser's reason.
     let r = submit(&office, b"<edXMLEnvelope><unclosed></edXMLEnvelope>");
     assert_eq!(r.status, 400);
