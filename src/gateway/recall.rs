@@ -93,10 +93,7 @@ pub async fn recall(
         return Err(Problem::not_found("no such document"));
     };
     let hops = downstream_hops(deliveries.iter().map(|(_, d)| d));
-    if let Some(first) = statuses
-        .iter()
-        .find(|s| s.code == RECALL_CODE && s.organ == caller.organ)
-    {
+    if let Some(first) = recall_of(&statuses, &caller.organ) {
         return Ok(Recalled {
             message_id: id.to_string(),
             document_id: meta.document_id,
@@ -195,4 +192,53 @@ pub fn recall_of<'a>(statuses: &'a [StatusEvent], sender: &str) -> Option<&'a St
     statuses
         .iter()
         .find(|s| s.code == RECALL_CODE && s.organ == sender)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hops_are_where_the_document_went_once_each() {
+        let d = [
+            Delivery::Queued {
+                next_hop: "TU.BENTRE".into(),
+            },
+            Delivery::Delivered {
+                via: "TU.BENTRE".into(),
+                at_ms: 1,
+                receipt: String::new(),
+            },
+            Delivery::InTransit {
+                next_hop: "VPTW".into(),
+                attempts: 1,
+                last_error: String::new(),
+                next_attempt_ms: 2,
+            },
+            // Never arrived anywhere; here already: no hop.
+            Delivery::DeadLettered {
+                reason: "refused".into(),
+                at_ms: 3,
+            },
+            Delivery::Local,
+        ];
+        assert_eq!(downstream_hops(&d), ["TU.BENTRE", "VPTW"]);
+        assert!(downstream_hops(&[Delivery::Local]).is_empty());
+    }
+
+    #[test]
+    fn only_the_senders_request_counts_as_a_recall() {
+        let id = MessageId::from_bytes([7; 16]);
+        let event = |organ: &str, code: &str| StatusEvent {
+            message: id,
+            organ: organ.into(),
+            code: code.into(),
+            note: None,
+            at_ms: 1,
+        };
+        let statuses = [event("TU.BENTRE", "13"), event("HU.CHAUTHANH", "03")];
+        assert!(recall_of(&statuses, "HU.CHAUTHANH").is_none());
+        let statuses = [event("HU.CHAUTHANH", "13")];
+        assert!(recall_of(&statuses, "HU.CHAUTHANH").is_some());
+    }
 }
