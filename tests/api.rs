@@ -467,6 +467,14 @@ fn json_form_is_built_signed_and_relayed_and_every_refusal_leaves_the_store_unto
         404,
         "not-found",
     );
+    let r = rcv.request("DELETE", "/api/v1/inbox", None, &[]).unwrap();
+    problem(&r, 405, "request/method");
+    assert_eq!(r.header("allow"), Some("GET,HEAD"));
+    problem(
+        &rcv.get("/api/v1/inbox/%FF%FE/meta").unwrap(),
+        400,
+        "request/bad-id",
+    );
 
     // Ack before fetch is allowed (the receiving system says it has the document; delivery to
     // pollers is at-least-once) and idempotent; 03 goes back once.

@@ -44,6 +44,7 @@ pub fn api_router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/inbox/{id}/ack", post(inbox_ack))
         .route("/api/v1/inbox/{id}/status", post(inbox_status))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(move |req, next| {
             with_timeout(req, next, timeout)
         }))
@@ -84,6 +85,14 @@ async fn not_found() -> Problem {
     Problem::not_found("no such endpoint")
 }
 
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "request/method",
+        "this endpoint does not take that method",
+    )
+}
+
 async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, Problem> {
     match Limited::new(body, limit).collect().await {
         Ok(b) => Ok(b.to_bytes().to_vec()),
@@ -116,6 +125,23 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Q<T
             .await
             .map(|Query(t)| Q(t))
             .map_err(|e| Problem::bad_request("request/query", e.body_text()))
+    }
+}
+
+/// The `{id}` of a path, refused as problem+json (axum's own rejection, e.g. for a
+/// percent-encoding that is not UTF-8, is plain text).
+struct P(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for P {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| P(id))
+            .map_err(|_| {
+                Problem::bad_request("request/bad-id", "a message id is 32 lowercase hex digits")
+            })
     }
 }
 
@@ -278,7 +304,7 @@ async fn document(
     State(shared): Shr,
     Extension(peer): Extension<PeerIdentity>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    P(id): P,
 ) -> Result<Response, Problem> {
     let caller = caller(&shared, &headers, &peer)?;
     caller.require(Role::Submit)?;
@@ -329,7 +355,7 @@ async fn recall(
     State(shared): Shr,
     Extension(peer): Extension<PeerIdentity>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    P(id): P,
     body: Body,
 ) -> Result<Response, Problem> {
     let caller = caller(&shared, &headers, &peer)?;
@@ -532,7 +558,7 @@ async fn inbox_get(
     State(shared): Shr,
     Extension(peer): Extension<PeerIdentity>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    P(id): P,
 ) -> Result<Response, Problem> {
     let caller = caller(&shared, &headers, &peer)?;
     caller.require(Role::Receive)?;
@@ -559,7 +585,7 @@ async fn inbox_meta(
     State(shared): Shr,
     Extension(peer): Extension<PeerIdentity>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    P(id): P,
 ) -> Result<Response, Problem> {
     let caller = caller(&shared, &headers, &peer)?;
     caller.require(Role::Receive)?;
@@ -597,7 +623,7 @@ async fn inbox_ack(
     State(shared): Shr,
     Extension(peer): Extension<PeerIdentity>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    P(id): P,
 ) -> Result<Response, Problem> {
     let caller = caller(&shared, &headers, &peer)?;
     caller.require(Role::Receive)?;
@@ -645,7 +671,7 @@ async fn inbox_status(
     State(shared): Shr,
     Extension(peer): Extension<PeerIdentity>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    P(id): P,
     body: Body,
 ) -> Result<Response, Problem> {
     let caller = caller(&shared, &headers, &peer)?;
