@@ -78,6 +78,34 @@ pub struct Config {
     /// Retry policy of the relay.
     #[serde(default)]
     pub retry: Retry,
+    /// How long finished documents stay in the store.
+    #[serde(default)]
+    pub retention: Retention,
+}
+
+/// How long the gateway keeps a finished document — delivered to every next hop with a verified
+/// receipt, and acknowledged by every local receiving system — before a sweep removes its bytes,
+/// metadata, deliveries and statuses. The gateway is a transit, not the archive: the receiving
+/// office's records system keeps the document. The dedup tombstone (id → digest) stays, so a late
+/// duplicate is still recognised and never delivered twice. Queued, in-transit and dead-lettered
+/// documents are never swept.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Hours a finished document is kept after it was received (default 720 = 30 days, long
+    /// enough for status reports and operator questions; 0 = sweep as soon as finished).
+    pub keep_hours: u64,
+    /// Seconds between sweeps (default 3,600).
+    pub sweep_interval_secs: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            keep_hours: 720,
+            sweep_interval_secs: 3_600,
+        }
+    }
 }
 
 /// Listening addresses.
@@ -371,6 +399,12 @@ impl Config {
             return Err(invalid(
                 "retry",
                 "max_attempts and initial_ms must be positive".into(),
+            ));
+        }
+        if self.retention.sweep_interval_secs == 0 {
+            return Err(invalid(
+                "retention.sweep_interval_secs",
+                "must be positive".into(),
             ));
         }
         Ok(())

@@ -476,12 +476,30 @@ async fn inbox_ack(
     // Only what this client may see may be acknowledged.
     let (meta, _) = inbox_item(&shared, &caller, &id).await?;
     let mid = parse_id(&id)?;
+    // Status 03 "accepted" goes back to the sender once the receiving system has it; it is
+    // recorded in the ack's own transaction (see `Store::inbox_ack_reporting`).
+    let forward_to = crate::gateway::status::route_back(&shared, &meta.from)?;
+    let accepted = crate::store::StatusEvent {
+        message: mid,
+        organ: caller.organ.clone(),
+        code: "03".to_owned(),
+        note: None,
+        at_ms: crate::gateway::now_ms(),
+    };
     let s = shared.clone();
     let organ = caller.organ.clone();
+    let hop = forward_to.clone();
     let outcome = blocking(move || {
-        let r = s.store.inbox_ack(&organ, &mid);
+        let r = s
+            .store
+            .inbox_ack_reporting(&organ, &mid, &accepted, hop.as_deref());
         if matches!(r, Ok(AckOutcome::Acked)) {
             s.audit(crate::audit::Event::acked(&organ, &mid.to_string()));
+            s.audit(crate::audit::Event::status(
+                &organ,
+                &mid.to_string(),
+                &accepted.code,
+            ));
         }
         r
     })
@@ -492,15 +510,9 @@ async fn inbox_ack(
             .metrics
             .acked
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // Status 03 "accepted" goes back to the sender once the receiving system has it.
-        let event = crate::store::StatusEvent {
-            message: mid,
-            organ: caller.organ.clone(),
-            code: "03".to_owned(),
-            note: None,
-            at_ms: crate::gateway::now_ms(),
-        };
-        crate::gateway::status::record(&shared, event, &meta.from).await?;
+        if let Some(p) = forward_to {
+            shared.wake_peer(&p);
+        }
     }
     Ok(Json(serde_json::json!({
         "message_id": id,

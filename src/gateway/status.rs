@@ -39,26 +39,29 @@ pub struct Relayed {
     pub event: StatusEvent,
 }
 
+/// The peer a status event for `sender`'s document goes to: `None` when the sender is this
+/// gateway's own organ, a 422 problem when there is no route back.
+pub fn route_back(shared: &Shared, sender: &str) -> Result<Option<String>, Problem> {
+    if sender == shared.config.organ {
+        return Ok(None);
+    }
+    shared
+        .config
+        .next_hop(sender)
+        .map(|p| Some(p.organ.clone()))
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "routing/no-route",
+                format!("no route back to {sender}"),
+            )
+        })
+}
+
 /// Records `event` here and queues it towards the sender of its message (unless the sender is
 /// this gateway's organ). Durable when it returns Ok.
 pub async fn record(shared: &Arc<Shared>, event: StatusEvent, sender: &str) -> Result<(), Problem> {
-    let next = if sender == shared.config.organ {
-        None
-    } else {
-        Some(
-            shared
-                .config
-                .next_hop(sender)
-                .map(|p| p.organ.clone())
-                .ok_or_else(|| {
-                    Problem::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "routing/no-route",
-                        format!("no route back to {sender}"),
-                    )
-                })?,
-        )
-    };
+    let next = route_back(shared, sender)?;
     let s = shared.clone();
     let hop = next.clone();
     blocking(move || {

@@ -226,6 +226,18 @@ pub trait Store: Send + Sync {
     /// [`StoreError::NotFound`] if `organ` has no such item.
     fn inbox_ack(&self, organ: &str, id: &MessageId) -> Result<AckOutcome, StoreError>;
 
+    /// [`inbox_ack`](Self::inbox_ack), and on the first ack also records `accepted` (status 03
+    /// for the sender) and queues it for `forward_to`, in the same transaction: an ack that is
+    /// durable always has its status event durable with it, so neither a crash nor a retention
+    /// sweep between the two can lose the sender's "accepted". **Durable on return.**
+    fn inbox_ack_reporting(
+        &self,
+        organ: &str,
+        id: &MessageId,
+        accepted: &StatusEvent,
+        forward_to: Option<&str>,
+    ) -> Result<AckOutcome, StoreError>;
+
     /// Messages sent by `from`, oldest first by `received_at_ms`, from `since_ms` on, keeping
     /// those with at least one recipient in state `state`; at most `limit`, continuing after
     /// `cursor`. Returns the page and the cursor of the next page (`None` at the end). Read only.

@@ -238,6 +238,57 @@ impl SledStore {
         Ok(out)
     }
 
+    /// The ack transaction, with the optional status event recorded and queued atomically.
+    fn ack(
+        &self,
+        organ: &str,
+        id: &MessageId,
+        report: Option<(&StatusEvent, Option<&str>)>,
+    ) -> Result<AckOutcome, StoreError> {
+        let prefix = keys::string_prefix(organ, "organ")?;
+        let mkey = keys::membership_key(&prefix, id);
+        let t = self.t();
+        let report = match report {
+            Some((event, forward_to)) => {
+                let seq = self
+                    .inner
+                    .db
+                    .generate_id()
+                    .map_err(|e| StoreError::sled("number a status event", e))?;
+                let status_key = keys::status_key(&event.message, event.at_ms, seq);
+                let out_key = forward_to.map(|peer| keys::status_out_key(peer, seq));
+                Some((encode(event)?, status_key, out_key))
+            }
+            None => None,
+        };
+        let writer = self.inner.commit.begin();
+        let outcome = (&t.inbox, &t.membership, &t.status, &t.status_out)
+            .transaction(|(inbox, membership, status, out)| {
+                let Some(v) = membership.get(&mkey)? else {
+                    return abort(StoreError::NotFound { id: *id });
+                };
+                let mut m: Membership = tx_decode(T_MEMBERSHIP, &mkey, &v)?;
+                if m.acked {
+                    return Ok(AckOutcome::AlreadyAcked);
+                }
+                inbox.remove(m.inbox_key.as_slice())?;
+                m.acked = true;
+                let m = encode(&m).map_err(ConflictableTransactionError::Abort)?;
+                membership.insert(mkey.as_slice(), m)?;
+                if let Some((value, status_key, out_key)) = &report {
+                    status.insert(status_key.as_slice(), value.as_slice())?;
+                    if let Some(k) = out_key {
+                        out.insert(k.as_slice(), value.as_slice())?;
+                    }
+                }
+                Ok(AckOutcome::Acked)
+            })
+            .map_err(tx_error("acknowledge an inbox item"))?;
+        // AlreadyAcked too: the first ack may still be waiting for its flush.
+        self.wait(writer.ticket())?;
+        Ok(outcome)
+    }
+
     /// Checks that an outbox handle belongs to `peer` and returns the peer's key prefix.
     fn entry_prefix(peer: &str, entry: &OutboxEntry) -> Result<Vec<u8>, StoreError> {
         let prefix = keys::string_prefix(peer, "peer")?;
@@ -662,29 +713,23 @@ impl Store for SledStore {
     }
 
     fn inbox_ack(&self, organ: &str, id: &MessageId) -> Result<AckOutcome, StoreError> {
-        let prefix = keys::string_prefix(organ, "organ")?;
-        let mkey = keys::membership_key(&prefix, id);
-        let t = self.t();
-        let writer = self.inner.commit.begin();
-        let outcome = (&t.inbox, &t.membership)
-            .transaction(|(inbox, membership)| {
-                let Some(v) = membership.get(&mkey)? else {
-                    return abort(StoreError::NotFound { id: *id });
-                };
-                let mut m: Membership = tx_decode(T_MEMBERSHIP, &mkey, &v)?;
-                if m.acked {
-                    return Ok(AckOutcome::AlreadyAcked);
-                }
-                inbox.remove(m.inbox_key.as_slice())?;
-                m.acked = true;
-                let m = encode(&m).map_err(ConflictableTransactionError::Abort)?;
-                membership.insert(mkey.as_slice(), m)?;
-                Ok(AckOutcome::Acked)
-            })
-            .map_err(tx_error("acknowledge an inbox item"))?;
-        // AlreadyAcked too: the first ack may still be waiting for its flush.
-        self.wait(writer.ticket())?;
-        Ok(outcome)
+        self.ack(organ, id, None)
+    }
+
+    fn inbox_ack_reporting(
+        &self,
+        organ: &str,
+        id: &MessageId,
+        accepted: &StatusEvent,
+        forward_to: Option<&str>,
+    ) -> Result<AckOutcome, StoreError> {
+        if accepted.message != *id {
+            return Err(StoreError::Invalid {
+                field: "status event",
+                reason: "the status event is for another message",
+            });
+        }
+        self.ack(organ, id, Some((accepted, forward_to)))
     }
 
     fn sent_list(
@@ -816,12 +861,7 @@ impl Store for SledStore {
             .generate_id()
             .map_err(|e| StoreError::sled("number a status event", e))?;
         let status_key = keys::status_key(&event.message, event.at_ms, seq);
-        let out_key = forward_to.map(|peer| {
-            let mut k = peer.as_bytes().to_vec();
-            k.push(0);
-            k.extend_from_slice(&seq.to_be_bytes());
-            k
-        });
+        let out_key = forward_to.map(|peer| keys::status_out_key(peer, seq));
         let result: Result<(), TransactionError<StoreError>> =
             (&self.t().status, &self.t().status_out).transaction(|(status, out)| {
                 status.insert(status_key.as_slice(), value.as_slice())?;
