@@ -22,6 +22,7 @@ pub fn publishable(shared: &Shared) -> Vec<&Procedure> {
                 level: Some(p.level),
                 procedure: Some(p.code.as_str()),
                 public: p.public,
+                recorded: None,
             };
             decide(&facts, &shared.catalog, Way::Publication).allowed()
         })

@@ -38,6 +38,7 @@ fn facts(level: Option<Level>, procedure: Option<&str>, public: bool) -> Facts<'
         level,
         procedure,
         public,
+        recorded: None,
     }
 }
 
