@@ -421,7 +421,8 @@ async fn inbox_item(
         let Some(found) = s.store.inbox_get(&organ, &id)? else {
             return Ok(None);
         };
-        let d = crate::gateway::filing::client_may_read(s.store.as_ref(), &s.catalog, &id, clearance)?;
+        let d =
+            crate::gateway::filing::client_may_read(s.store.as_ref(), &s.catalog, &id, clearance)?;
         Ok(Some((found, d)))
     })
     .await?

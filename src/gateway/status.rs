@@ -68,9 +68,7 @@ pub async fn record(shared: &Arc<Shared>, event: StatusEvent, sender: &str) -> R
             public: false,
             recorded: None,
         };
-        let facts = filing
-            .as_ref()
-            .map_or(unlabelled, super::filing::facts);
+        let facts = filing.as_ref().map_or(unlabelled, super::filing::facts);
         let d = decide(
             &facts,
             &shared.catalog,
