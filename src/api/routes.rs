@@ -33,6 +33,14 @@ pub fn api_router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/public/v1/procedures", get(super::portal::procedures_json))
         .route("/portal", get(super::portal::page))
+        .route("/public/v1/documents", get(super::portal::documents_json))
+        .route("/portal/van-ban", get(super::portal::documents_page))
+        .route("/portal/portal.css", get(super::portal::stylesheet))
+        .route("/portal/{*rest}", get(super::portal::not_found))
+        .route(
+            "/api/v1/reports/timeliness",
+            get(crate::gateway::reports::timeliness_handler),
+        )
         .route("/api/v1/documents", post(submit).get(sent_list))
         .route("/api/v1/documents/{id}", get(document))
         .route("/api/v1/inbox", get(inbox_list))

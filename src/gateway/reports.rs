@@ -129,6 +129,81 @@ pub fn timeliness(
     }
 }
 
+/// The query of `GET /api/v1/reports/timeliness`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Query {
+    /// First day (`YYYY-MM-DD`, Vietnam time) or instant (RFC 3339) of acceptance, inclusive.
+    pub from: String,
+    /// Last day (`YYYY-MM-DD`, inclusive) or instant (RFC 3339, exclusive).
+    pub to: String,
+}
+
+/// A bound of the period: a Vietnam calendar day (`end` = the day after, so a day is
+/// inclusive) or an RFC 3339 instant.
+fn bound(text: &str, end: bool) -> Option<i64> {
+    let day = time::macros::format_description!("[year]-[month]-[day]");
+    if let Ok(d) = time::Date::parse(text, day) {
+        let d = if end { d.next_day()? } else { d };
+        return Some(super::filing::vn_day_start_ms(d));
+    }
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// `GET /api/v1/reports/timeliness?from=…&to=…` (admin role): the report over the documents
+/// this gateway accepted in the period.
+pub async fn timeliness_handler(
+    axum::extract::State(shared): axum::extract::State<std::sync::Arc<super::Shared>>,
+    axum::Extension(peer): axum::Extension<crate::api::server::PeerIdentity>,
+    headers: axum::http::HeaderMap,
+    query: Result<axum::extract::Query<Query>, axum::extract::rejection::QueryRejection>,
+) -> Result<axum::response::Response, crate::api::problem::Problem> {
+    use crate::api::problem::Problem;
+    use axum::response::IntoResponse;
+    let caller = shared
+        .auth
+        .authenticate(&headers, peer.remote.map(|a| a.ip()))?;
+    caller.require(crate::config::Role::Admin)?;
+    let axum::extract::Query(q) = query.map_err(|e| {
+        Problem::bad_request(
+            "request/bad-period",
+            format!("from and to are required (YYYY-MM-DD or RFC 3339): {e}"),
+        )
+    })?;
+    let (Some(from_ms), Some(to_ms)) = (bound(&q.from, false), bound(&q.to, true)) else {
+        return Err(Problem::bad_request(
+            "request/bad-period",
+            "from and to are dates (YYYY-MM-DD) or RFC 3339 instants",
+        ));
+    };
+    if from_ms >= to_ms {
+        return Err(Problem::bad_request(
+            "request/bad-period",
+            "from must come before to",
+        ));
+    }
+    let store = shared.store.clone();
+    let filings = super::blocking(move || store.filings_between(from_ms, to_ms))
+        .await?
+        .map_err(|e| Problem::internal("filing records", e))?;
+    let report = timeliness(
+        &filings,
+        &shared.catalog,
+        &shared.config.organ,
+        caller.clearance,
+        super::now_ms(),
+    );
+    let mut v = serde_json::to_value(&report).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("from".into(), super::rfc3339_ms(from_ms).into());
+        o.insert("to".into(), super::rfc3339_ms(to_ms).into());
+        o.insert("holidays_modelled".into(), serde_json::Value::Bool(false));
+    }
+    Ok(axum::Json(v).into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
