@@ -296,6 +296,8 @@ pub trait Store: Send + Sync {
     /// Retention: removes bytes, metadata, delivery states, statuses and index entries of
     /// messages finished before `cutoff_ms` — every recipient [`Delivery::Delivered`] or local
     /// and acknowledged (dead letters are kept for operators) — keeping the dedup tombstone
-    /// (id → digest) so a late duplicate is still recognised. **Durable on return.**
+    /// (id → digest) so a late duplicate is still recognised, and the filing record and public
+    /// index entry (the timeliness report and the portal outlive retention). **Durable on
+    /// return.**
     fn purge_acked_older_than(&self, cutoff_ms: i64) -> Result<PurgeReport, StoreError>;
 }
