@@ -353,6 +353,21 @@ fn clearance_of_clients_and_links_is_decided_at_submission_and_in_the_inbox() {
             .status,
         200
     );
+    // Rule 4 on logs and metrics: labels and ids only, never a classified subject.
+    let metrics = demo
+        .client("province", "none")
+        .get("/metrics")
+        .unwrap()
+        .text();
+    for text in [
+        demo.log("district"),
+        demo.log("province"),
+        audit_log(&demo, "district"),
+        audit_log(&demo, "province"),
+        metrics,
+    ] {
+        assert!(!text.contains("Báo cáo mật") && !text.contains("Quy hoạch cán bộ"));
+    }
 }
 
 /// Rule 4 on the relay to the next hop, decided again when the document leaves: the link was

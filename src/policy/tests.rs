@@ -250,7 +250,8 @@ fn rule5_a_label_other_than_the_recorded_one_is_refused() {
 
 proptest! {
     /// Filing: a public index entry exists exactly when publication (rule 6) allows it and the
-    /// document is for this gateway's organ; its decision is the one `decide` gives.
+    /// document is for this gateway's organ; and the label filed at acceptance gives every later
+    /// path the decision the signed label gives.
     #[test]
     fn published_only_what_rule_6_allows(
         doc_level in level(),
@@ -274,7 +275,26 @@ proptest! {
             prop_assert_eq!(doc_level, Level::Thuong);
             prop_assert!(public && procs[proc_idx] == "VB-01");
         }
-        prop_assert!(p.filed.filing.is_some());
+        // Every later path (relay worker, inbox, status relay, report) decides on the filed
+        // label: the same decision, on every way and clearance, as on the signed label.
+        let filing = p.filed.filing.as_ref().unwrap();
+        for clearance in Level::ALL {
+            for mtls in [true, false] {
+                for way in [
+                    Way::Submission { client: clearance },
+                    Way::RelayTo { peer: "P", clearance, mtls },
+                    Way::ReceiveFrom { peer: "P", clearance },
+                    Way::InboxRead { client: clearance },
+                    Way::StatusRelay { clearance },
+                    Way::Publication,
+                ] {
+                    prop_assert_eq!(
+                        decide(&crate::gateway::filing::facts(filing), &c, way),
+                        decide(&Facts::of(env.label()), &c, way)
+                    );
+                }
+            }
+        }
     }
 }
 
