@@ -33,6 +33,14 @@ pub fn api_router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/public/v1/procedures", get(super::portal::procedures_json))
         .route("/portal", get(super::portal::page))
+        .route("/public/v1/documents", get(super::portal::documents_json))
+        .route("/portal/van-ban", get(super::portal::documents_page))
+        .route("/portal/portal.css", get(super::portal::stylesheet))
+        .route("/portal/{*rest}", get(super::portal::not_found))
+        .route(
+            "/api/v1/reports/timeliness",
+            get(crate::gateway::reports::timeliness_handler),
+        )
         .route("/api/v1/documents", post(submit).get(sent_list))
         .route("/api/v1/documents/{id}", get(document))
         .route("/api/v1/inbox", get(inbox_list))
@@ -362,16 +370,28 @@ async fn inbox_list(
     loop {
         // Subscribe before reading, so an arrival between the read and the wait is not missed.
         events.mark_unchanged();
-        let store = shared.store.clone();
+        let s = shared.clone();
         let organ = caller.organ.clone();
-        let items = blocking(move || store.inbox_list(&organ, limit))
-            .await?
-            .map_err(store_problem)?;
-        // Above the client's clearance: absent, not redacted (policy rule 4 on the inbox way).
-        let visible: Vec<_> = items
-            .into_iter()
-            .filter(|i| level_of(&i.meta) <= caller.clearance)
-            .collect();
+        let clearance = caller.clearance;
+        // Above the client's clearance: absent, not redacted (policy rule 4 on the inbox way,
+        // decided per item by `policy::decide`).
+        let visible = blocking(move || -> Result<Vec<_>, StoreError> {
+            let mut visible = Vec::new();
+            for i in s.store.inbox_list(&organ, limit)? {
+                let d = crate::gateway::filing::client_may_read(
+                    s.store.as_ref(),
+                    &s.catalog,
+                    &i.id,
+                    clearance,
+                )?;
+                if d.allowed() && level_of(&i.meta) <= clearance {
+                    visible.push(i);
+                }
+            }
+            Ok(visible)
+        })
+        .await?
+        .map_err(store_problem)?;
         if !visible.is_empty() || tokio::time::Instant::now() >= deadline {
             let docs: Vec<serde_json::Value> = visible
                 .iter()
@@ -402,14 +422,39 @@ async fn inbox_item(
     id: &str,
 ) -> Result<(crate::store::MessageMeta, Vec<u8>), Problem> {
     let id = parse_id(id)?;
-    let store = shared.store.clone();
+    let s = shared.clone();
     let organ = caller.organ.clone();
-    let found = blocking(move || store.inbox_get(&organ, &id))
-        .await?
-        .map_err(store_problem)?;
+    let clearance = caller.clearance;
+    let found = blocking(move || -> Result<_, StoreError> {
+        let Some(found) = s.store.inbox_get(&organ, &id)? else {
+            return Ok(None);
+        };
+        let d =
+            crate::gateway::filing::client_may_read(s.store.as_ref(), &s.catalog, &id, clearance)?;
+        Ok(Some((found, d)))
+    })
+    .await?
+    .map_err(store_problem)?;
     match found {
-        Some((meta, bytes)) if level_of(&meta) <= caller.clearance => Ok((meta, bytes)),
-        _ => Err(Problem::not_found("no such document in this inbox")),
+        Some(((meta, bytes), d)) if d.allowed() && level_of(&meta) <= caller.clearance => {
+            Ok((meta, bytes))
+        }
+        Some((_, d)) => {
+            // Refused by the policy: audited (rule and reason only), and answered exactly like
+            // a missing document so the client learns nothing of it.
+            let (s, mid, client) = (shared.clone(), id.to_string(), caller.name.clone());
+            blocking(move || {
+                s.audit(crate::audit::Event::policy_refused(
+                    &s.config.organ,
+                    Some(&mid),
+                    d.rule().name(),
+                    &format!("inbox read by client {client}: {}", d.reason()),
+                ));
+            })
+            .await?;
+            Err(Problem::not_found("no such document in this inbox"))
+        }
+        None => Err(Problem::not_found("no such document in this inbox")),
     }
 }
 
@@ -478,7 +523,15 @@ async fn inbox_ack(
     let mid = parse_id(&id)?;
     // Status 03 "accepted" goes back to the sender once the receiving system has it; it is
     // recorded in the ack's own transaction (see `Store::inbox_ack_reporting`).
-    let forward_to = crate::gateway::status::route_back(&shared, &meta.from)?;
+    // When the way back is refused (no route, or a link not cleared for the document: audited
+    // in `route_back`), the ack still stands and status 03 stays recorded here.
+    let forward_to = match crate::gateway::status::route_back(&shared, &mid, &meta.from).await {
+        Ok(next) => next,
+        Err(p) => {
+            tracing::warn!(message = %mid, problem = %p.kind, "status 03 kept here: no way back");
+            None
+        }
+    };
     let accepted = crate::store::StatusEvent {
         message: mid,
         organ: caller.organ.clone(),

@@ -4,9 +4,11 @@
 //! exchange listener and one relay worker per peer. `Running::shutdown` stops accepting, lets
 //! in-flight requests and deliveries finish, flushes the store and returns.
 
+pub mod filing;
 pub mod keys;
 pub mod metrics;
 pub mod receive;
+pub mod reports;
 pub mod status;
 pub mod submit;
 

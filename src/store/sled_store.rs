@@ -1,4 +1,4 @@
-//! The [`Store`] on sled 0.34: one `Db`, ten trees, multi-tree transactions for every change
+//! The [`Store`] on sled 0.34: one `Db`, thirteen trees, multi-tree transactions for every change
 //! that must be atomic, and group commit for durability (see the module docs of `store`).
 
 use std::collections::{BTreeMap, HashSet};
@@ -20,6 +20,7 @@ use super::{
     MessageId, MessageMeta, OutboxDepth, OutboxEntry, OutboxKey, Priority, PurgeReport, SentCursor,
     SentItem, StatusEvent, Store, StoreError, StoreLimits, StoreStats,
 };
+use super::{Filed, Filing, PublicEntry};
 
 /// sled's page cache size. Modest: the gateway's working set is the queue heads, and the OS page
 /// cache holds the rest of the log.
@@ -39,6 +40,8 @@ const T_SENT: &str = "sent";
 const T_STATUS: &str = "status";
 const T_COUNTERS: &str = "counters";
 const T_STATUS_OUT: &str = "status_out";
+const T_FILING: &str = "filing";
+const T_PUBLIC: &str = "public";
 
 /// The metadata record: the public metadata plus what purging needs to find every index entry.
 #[derive(Serialize, Deserialize)]
@@ -82,6 +85,11 @@ struct Trees {
     counters: sled::Tree,
     /// Status events waiting to be relayed: peer, 0x00, sequence (big-endian) → event.
     status_out: sled::Tree,
+    /// Filing records (label, due date, handling): id → JSON.
+    filing: sled::Tree,
+    /// The public index: published_at (time key) ‖ id → JSON, only documents publication
+    /// allowed.
+    public: sled::Tree,
 }
 
 struct Inner {
@@ -177,6 +185,8 @@ impl SledStore {
             status: tree(T_STATUS)?,
             counters: tree(T_COUNTERS)?,
             status_out: tree(T_STATUS_OUT)?,
+            filing: tree(T_FILING)?,
+            public: tree(T_PUBLIC)?,
         };
         let commit = GroupCommit::new(limits.flush_window);
         Ok(Self {
@@ -374,7 +384,20 @@ impl SledStore {
 
 impl Store for SledStore {
     fn accept(&self, a: Accept) -> Result<AcceptOutcome, StoreError> {
+        self.accept_filed(a, Filed::default())
+    }
+
+    fn accept_filed(&self, a: Accept, filed: Filed) -> Result<AcceptOutcome, StoreError> {
         Self::check_accept(&a)?;
+        let filing = filed.filing.as_ref().map(encode).transpose()?;
+        let public = match &filed.public {
+            Some(p) => {
+                let mut k = keys::time_key(p.published_at_ms).to_vec();
+                k.extend_from_slice(a.meta.id.as_bytes());
+                Some((k, encode(p)?))
+            }
+            None => None,
+        };
         let lane = Priority::try_from(a.meta.priority)?.lane();
         let id = a.meta.id;
         let idk = id.as_bytes();
@@ -413,9 +436,23 @@ impl Store for SledStore {
             &t.membership,
             &t.sent,
             &t.counters,
+            &t.filing,
+            &t.public,
         )
             .transaction(
-                |(meta, bytes, dedup, deliveries, outbox, inbox, membership, sent, counters)| {
+                |(
+                    meta,
+                    bytes,
+                    dedup,
+                    deliveries,
+                    outbox,
+                    inbox,
+                    membership,
+                    sent,
+                    counters,
+                    filing_tree,
+                    public_tree,
+                )| {
                     // Dedup first, before any write: exactly-once in the inbox.
                     if let Some(existing) = dedup.get(idk)? {
                         if existing.as_ref() != a.meta.digest_hex.as_bytes() {
@@ -463,6 +500,12 @@ impl Store for SledStore {
                     bytes.insert(idk, a.bytes.as_slice())?;
                     sent.insert(sent_key, idk)?;
                     counter_add(counters, keys::MESSAGES_COUNTER, 1)?;
+                    if let Some(f) = &filing {
+                        filing_tree.insert(idk, f.as_slice())?;
+                    }
+                    if let Some((k, v)) = &public {
+                        public_tree.insert(k.as_slice(), v.as_slice())?;
+                    }
                     for (organ, prefix) in a.local.iter().zip(&local_prefixes) {
                         let inbox_key = keys::queue_key(prefix, lane, seq);
                         inbox.insert(inbox_key.clone(), idk)?;
@@ -509,6 +552,54 @@ impl Store for SledStore {
             _ => drop(writer),
         }
         Ok(outcome)
+    }
+
+    fn filing(&self, id: &MessageId) -> Result<Option<Filing>, StoreError> {
+        let key = id.as_bytes();
+        match self
+            .t()
+            .filing
+            .get(key)
+            .map_err(|e| StoreError::sled("read a filing record", e))?
+        {
+            Some(v) => decode(T_FILING, key, &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn filings_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(MessageId, Filing)>, StoreError> {
+        // A scan of every record: the report runs rarely, on an admin's request.
+        let mut out = Vec::new();
+        for kv in self.t().filing.iter() {
+            let (k, v) = kv.map_err(|e| StoreError::sled("read filing records", e))?;
+            let raw = <[u8; 16]>::try_from(k.as_ref()).map_err(|_| StoreError::Corrupt {
+                tree: T_FILING,
+                key: hex_encode(&k),
+            })?;
+            let f: Filing = decode(T_FILING, &k, &v)?;
+            if f.received_at_ms >= from_ms && f.received_at_ms < to_ms {
+                out.push((MessageId::from_bytes(raw), f));
+            }
+        }
+        out.sort_by_key(|(_, f)| f.received_at_ms);
+        Ok(out)
+    }
+
+    fn public_documents(&self, limit: usize) -> Result<Vec<PublicEntry>, StoreError> {
+        self.t()
+            .public
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv.map_err(|e| StoreError::sled("read the public index", e))?;
+                decode(T_PUBLIC, &k, &v)
+            })
+            .collect()
     }
 
     fn outbox_next(
@@ -862,14 +953,30 @@ impl Store for SledStore {
             .map_err(|e| StoreError::sled("number a status event", e))?;
         let status_key = keys::status_key(&event.message, event.at_ms, seq);
         let out_key = forward_to.map(|peer| keys::status_out_key(peer, seq));
+        let id_key = *event.message.as_bytes();
+        let handled = (event.code == "06").then(|| (event.organ.clone(), event.at_ms));
         let result: Result<(), TransactionError<StoreError>> =
-            (&self.t().status, &self.t().status_out).transaction(|(status, out)| {
-                status.insert(status_key.as_slice(), value.as_slice())?;
-                if let Some(k) = &out_key {
-                    out.insert(k.as_slice(), value.as_slice())?;
-                }
-                Ok(())
-            });
+            (&self.t().status, &self.t().status_out, &self.t().filing).transaction(
+                |(status, out, filing)| {
+                    status.insert(status_key.as_slice(), value.as_slice())?;
+                    // The timeliness report reads the first 06 of each organ from the filing
+                    // record, which retention does not purge.
+                    if let Some((organ, at_ms)) = &handled
+                        && let Some(v) = filing.get(id_key)?
+                    {
+                        let mut f: Filing = tx_decode(T_FILING, &id_key, &v)?;
+                        if !f.handled.contains_key(organ) {
+                            f.handled.insert(organ.clone(), *at_ms);
+                            let v = encode(&f).map_err(ConflictableTransactionError::Abort)?;
+                            filing.insert(&id_key, v)?;
+                        }
+                    }
+                    if let Some(k) = &out_key {
+                        out.insert(k.as_slice(), value.as_slice())?;
+                    }
+                    Ok(())
+                },
+            );
         result.map_err(|e| match e {
             TransactionError::Abort(e) => e,
             TransactionError::Storage(e) => StoreError::sled("relay a status event", e),
