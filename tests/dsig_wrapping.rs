@@ -177,17 +177,11 @@ fn second_reference_to_evil_content_is_refused() {
     let bad = mutate(&xml, &reference, &format!("{evil_ref}{reference}"));
     let bad = mutate(&bad, "<edXMLBody>", "<edXMLBody Id=\"evil\">");
     let e = refused(&bad, &pki.trust());
-    assert!(
-        matches!(e, VerifyError::ReferenceCount { found: 2 }),
-        "{e}"
-    );
+    assert!(matches!(e, VerifyError::ReferenceCount { found: 2 }), "{e}");
     // Removing the Reference altogether.
     let bad = mutate(&xml, &reference, "");
     let e = refused(&bad, &pki.trust());
-    assert!(
-        matches!(e, VerifyError::ReferenceCount { found: 0 }),
-        "{e}"
-    );
+    assert!(matches!(e, VerifyError::ReferenceCount { found: 0 }), "{e}");
 }
 
 // === duplicated ids ===
@@ -196,11 +190,7 @@ fn second_reference_to_evil_content_is_refused() {
 fn duplicated_ids_in_every_spelling_are_refused() {
     let pki = TestPki::new("xsw-ids");
     let (xml, _) = signed(&pki, Alg::P256);
-    for (a, b) in [
-        ("Id", "Id"),
-        ("ID", "id"),
-        ("id", "Id"),
-    ] {
+    for (a, b) in [("Id", "Id"), ("ID", "id"), ("id", "Id")] {
         let bad = mutate(&xml, "<edXMLBody>", &format!("<edXMLBody {a}=\"dup\">"));
         let bad = mutate(
             &bad,
@@ -306,7 +296,11 @@ fn prefix_and_namespace_games_are_refused() {
 fn keyinfo_swapped_to_an_attackers_own_key_is_refused() {
     let pki = TestPki::new("xsw-keyinfo");
     let (xml, _) = signed(&pki, Alg::P256);
-    let tampered = mutate(&xml, "<CodeNumber>07</CodeNumber>", "<CodeNumber>99</CodeNumber>");
+    let tampered = mutate(
+        &xml,
+        "<CodeNumber>07</CodeNumber>",
+        "<CodeNumber>99</CodeNumber>",
+    );
     let unsigned = tampered.replace(&signature_block(&tampered), "");
 
     // The attacker re-signs with a key from a CA of their own, claiming the same organ.
@@ -381,7 +375,10 @@ fn algorithm_downgrades_are_refused() {
         let bad = mutate(xml, from, to);
         let e = refused(&bad, &pki.trust());
         assert!(
-            matches!(e, VerifyError::Legacy { .. } | VerifyError::Algorithm { .. }),
+            matches!(
+                e,
+                VerifyError::Legacy { .. } | VerifyError::Algorithm { .. }
+            ),
             "{to}: {e}"
         );
     }
@@ -447,10 +444,8 @@ fn hmac_instead_of_a_public_key_signature_is_refused() {
             );
         }
         let sm = between(xml, "<ds:SignatureMethod", "/>").to_owned();
-        let truncated = format!(
-            "<ds:SignatureMethod Algorithm=\"http://www.w3.org/2000/09/xmldsig#hmac-sha1\"><ds:HMACOutputLength>0</ds:HMACOutputLength></ds:SignatureMethod>"
-        );
-        let bad = mutate(xml, &sm, &truncated);
+        let truncated = "<ds:SignatureMethod Algorithm=\"http://www.w3.org/2000/09/xmldsig#hmac-sha1\"><ds:HMACOutputLength>0</ds:HMACOutputLength></ds:SignatureMethod>";
+        let bad = mutate(xml, &sm, truncated);
         let e = refused(&bad, &pki.trust());
         assert!(matches!(e, VerifyError::Algorithm { .. }), "{e}");
     }
@@ -505,7 +500,10 @@ fn truncated_extended_and_empty_signature_values_are_refused() {
             let bad = with_signature_value(&xml, value);
             let e = refused(&bad, &pki.trust());
             assert!(
-                matches!(e, VerifyError::Base64 { .. } | VerifyError::BadSignature { .. }),
+                matches!(
+                    e,
+                    VerifyError::Base64 { .. } | VerifyError::BadSignature { .. }
+                ),
                 "{alg:?} {value:?}: {e}"
             );
         }

@@ -391,7 +391,10 @@ fn byte_order_marks_only_one_at_the_very_start() {
     ] {
         let e = err_bytes(bytes);
         assert!(
-            matches!(e, ParseError::ContentOutsideRoot { .. } | ParseError::Malformed { .. }),
+            matches!(
+                e,
+                ParseError::ContentOutsideRoot { .. } | ParseError::Malformed { .. }
+            ),
             "{bytes:?}: {e:?}"
         );
     }
@@ -404,7 +407,10 @@ fn byte_order_marks_only_one_at_the_very_start() {
     ] {
         let e = err_bytes(bytes);
         assert!(
-            matches!(e, ParseError::NotUtf8 { .. } | ParseError::InvalidChar { .. }),
+            matches!(
+                e,
+                ParseError::NotUtf8 { .. } | ParseError::InvalidChar { .. }
+            ),
             "{bytes:?}: {e:?}"
         );
     }

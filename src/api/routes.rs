@@ -82,6 +82,15 @@ async fn not_found() -> Problem {
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, Problem> {
+    // A declared Content-Length over the limit is refused before reading any of it.
+    let declared = hyper::body::Body::size_hint(&body).lower();
+    if usize::try_from(declared).map_or(true, |n| n > limit) {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request/too-large",
+            format!("the body is over the limit of {limit} bytes"),
+        ));
+    }
     match Limited::new(body, limit).collect().await {
         Ok(b) => Ok(b.to_bytes().to_vec()),
         Err(e)
@@ -94,6 +103,12 @@ async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, Problem> {
                 format!("the body is over the limit of {limit} bytes"),
             ))
         }
+        // A stalled body (slowloris): api::server's idle timeout.
+        Err(e) if super::server::is_body_timeout(&*e) => Err(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request/timeout",
+            e.to_string(),
+        )),
         Err(e) => Err(Problem::bad_request(
             "request/body",
             format!("the body could not be read: {e}"),
@@ -572,6 +587,19 @@ async fn exchange(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
+    // The relay sends application/xml (relay::worker); anything else is not a delivery.
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim);
+    if !matches!(mime, Some("application/xml" | "text/xml")) {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "request/content-type",
+            "a delivery is a signed edXML envelope sent as application/xml",
+        ));
+    }
     let body = read_body(body, shared.config.limits.max_body_bytes).await?;
     let receipt = crate::gateway::receive::receive(shared, peer.organ, headers, body).await?;
     Ok(Json(receipt).into_response())
