@@ -400,7 +400,9 @@ fn oversize_headers_get_431_and_oversize_bodies_413() {
             let a = raw(&l, long.as_bytes()).await;
             assert!(matches!(a.status(), 414 | 431), "{}: {a:?}", l.name);
 
-            // A declared length over the limit is refused before any body byte is read.
+            // A declared length over the limit: refused once the limit is passed (answering
+            // before reading would make hyper close with unread data, and a client still
+            // writing would lose the answer to a reset).
             let head = format!(
                 "POST {} HTTP/1.1\r\nhost: x\r\n{}content-type: application/xml\r\n\
                  x-lienthong-message-id: 0123456789abcdef0123456789abcdef\r\n\
@@ -410,7 +412,9 @@ fn oversize_headers_get_431_and_oversize_bodies_413() {
                 100 * 1024 * 1024
             );
             let t = Instant::now();
-            let a = raw(&l, head.as_bytes()).await;
+            let mut req = head.into_bytes();
+            req.extend(std::iter::repeat_n(b'x', MAX_BODY + 1024));
+            let a = raw(&l, &req).await;
             assert_eq!(a.status(), 413, "{}: {a:?}", l.name);
             assert!(
                 is_problem(a.body(), "request/too-large"),

@@ -82,15 +82,6 @@ async fn not_found() -> Problem {
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, Problem> {
-    // A declared Content-Length over the limit is refused before reading any of it.
-    let declared = hyper::body::Body::size_hint(&body).lower();
-    if usize::try_from(declared).map_or(true, |n| n > limit) {
-        return Err(Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request/too-large",
-            format!("the body is over the limit of {limit} bytes"),
-        ));
-    }
     match Limited::new(body, limit).collect().await {
         Ok(b) => Ok(b.to_bytes().to_vec()),
         Err(e)
