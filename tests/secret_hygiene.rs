@@ -23,7 +23,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use common::gateways::{Demo, bin, eventually};
-use common::tls::{addr_of, client_config, edit_config, gateway_tls, passphrase, pki_dir};
+use common::tls::{
+    addr_of, anonymous_client_config, client_config, edit_config, gateway_tls, passphrase, pki_dir,
+};
 use lienthong::api::auth::{new_token, token_hash_hex};
 use lienthong::client::{Client, Response};
 use lienthong::demo::DEMO_PASSPHRASE;
@@ -163,6 +165,29 @@ fn cli(demo: &Demo, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     )
 }
 
+/// Sends raw bytes to a listener over TLS (no client certificate) and returns what came back.
+fn raw_api(demo: &Demo, role: &str, bytes: &[u8]) -> String {
+    let addr = addr_of(&demo.gw(role).api_url);
+    let config = anonymous_client_config(demo);
+    let bytes = bytes.to_vec();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let name = ServerName::IpAddress(addr.ip().into());
+        let mut tls = tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        let _ = tls.write_all(&bytes).await;
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut out)).await;
+        String::from_utf8_lossy(&out).into_owned()
+    })
+}
+
 /// POSTs `body` to a peer's exchange over mutual TLS as `organ`, returning (status, body).
 fn exchange_post(demo: &Demo, role: &str, as_organ: &str, id: &str, body: &[u8]) -> (u16, String) {
     let addr = addr_of(&demo.gw(role).exchange_url);
@@ -224,19 +249,16 @@ fn no_secret_or_classified_text_in_logs_errors_metrics_or_cli_output() {
     let tag = format!("{:08x}", std::process::id() ^ 0x5eed_cafe);
     let mat_subject = format!("BAO-CAO-MAT-SUBJECT-{tag}");
     let mat_content = format!("NOI-DUNG-MAT-CONTENT-{tag}");
-    let mut mat = demo.envelope(&["TU.BENTRE"], "mat", "TCCB-05", 1, &mat_subject);
-    let text = String::from_utf8(mat.clone()).unwrap();
-    if let (Some(s), Some(e)) = (text.find("<Content>"), text.find("</Content>")) {
-        mat = format!("{}<Content>{mat_content}{}", &text[..s], &text[e..]).into_bytes();
-    } else {
-        mat = text
-            .replacen(
-                "</Subject>",
-                &format!("</Subject><Content>{mat_content}</Content>"),
-                1,
-            )
-            .into_bytes();
-    }
+    let mat = demo.envelope(&["TU.BENTRE"], "mat", "TCCB-05", 1, &mat_subject);
+    let text = String::from_utf8(mat).unwrap();
+    assert!(text.contains("<Content/>"), "{text}");
+    let mat = text
+        .replacen(
+            "<Content/>",
+            &format!("<Content>{mat_content}</Content>"),
+            1,
+        )
+        .into_bytes();
     let office = with(district, Some(&district.tokens.submit));
     let r = office
         .post("/api/v1/documents", "application/xml", &mat)
@@ -357,6 +379,21 @@ fn no_secret_or_classified_text_in_logs_errors_metrics_or_cli_output() {
         .unwrap();
     assert_eq!(r.status, 400, "{}", r.text());
     seen.response("bad status json", &r);
+    // Requests hyper itself refuses (a malformed head carrying a token; a body cut short) end
+    // their connections with an error, logged at debug.
+    let admin = &province.tokens.admin;
+    let head =
+        format!("GET /metrics HTTP/1.1\r\nauthorization: Bearer {admin}\r\nbad header\r\n\r\n");
+    seen.add(
+        "malformed head",
+        raw_api(&demo, "province", head.as_bytes()),
+    );
+    let cut = format!(
+        "POST /api/v1/documents HTTP/1.1\r\nauthorization: Bearer {}\r\ncontent-type: application/xml\r\n\
+         content-length: 100000\r\n\r\n<Subject>{mat_subject}</Subject>",
+        district.tokens.submit
+    );
+    seen.add("cut body", raw_api(&demo, "district", cut.as_bytes()));
     // Metrics, readiness, the portal, as anyone can read them.
     for path in ["/metrics", "/readyz", "/public/v1/procedures", "/portal"] {
         let r = with(province, None).get(path).unwrap();
@@ -456,7 +493,15 @@ fn no_secret_or_classified_text_in_logs_errors_metrics_or_cli_output() {
         .filter(|(w, _)| w.ends_with("stderr"))
         .map(|(_, t)| t.lines().filter(|l| l.contains("DEBUG")).count())
         .sum();
-    assert!(debug_lines > 0, "the gateways did not log at debug level");
+    assert!(
+        debug_lines > 0,
+        "the gateways did not log at debug level: {:?}",
+        seen.0
+            .iter()
+            .filter(|(w, _)| w.contains(".debug."))
+            .map(|(w, t)| (w, t.len(), t.lines().take(3).collect::<Vec<_>>()))
+            .collect::<Vec<_>>()
+    );
 
     // --- the secrets ---
     let mut secrets: Vec<(String, String)> = vec![
