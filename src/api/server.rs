@@ -148,9 +148,37 @@ fn panic_response(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response
     .into_response()
 }
 
-/// The layers every listener adds around its routes: the panic guard.
+/// Headers on every response, unless a handler set its own. The API carries classified
+/// documents: no cache may keep them (`no-store`), no browser may sniff, frame or refer them; the
+/// portal's one HTML page needs nothing beyond its inline style.
+const SECURITY_HEADERS: [(&str, &str); 6] = [
+    ("strict-transport-security", "max-age=31536000"),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    (
+        "content-security-policy",
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    ),
+    ("referrer-policy", "no-referrer"),
+    ("cache-control", "no-store"),
+];
+
+async fn security_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    for (k, v) in SECURITY_HEADERS {
+        if !h.contains_key(k) {
+            h.insert(k, axum::http::HeaderValue::from_static(v));
+        }
+    }
+    r
+}
+
+/// The layers every listener adds around its routes: security headers and the panic guard
+/// (outermost, so a panic's 500 gets the headers too).
 pub fn harden(router: Router) -> Router {
-    router.layer(CatchPanicLayer::custom(panic_response))
+    router
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::map_response(security_headers))
 }
 
 /// Counts open connections per client address; the guard gives its slot back on drop.
@@ -326,6 +354,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let r_headers = r.headers().clone();
         assert_eq!(
             r.headers().get("content-type").unwrap(),
             "application/problem+json"
@@ -333,6 +362,9 @@ mod tests {
         let body = r.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&body);
         assert!(text.contains("urn:lienthong:problem:internal"), "{text}");
+        for (k, v) in SECURITY_HEADERS {
+            assert_eq!(r_headers.get(k).unwrap(), v, "{k}");
+        }
         assert!(!text.contains("secret-token"), "{text}");
         // The same service keeps answering.
         let r = app
