@@ -196,6 +196,8 @@ pub struct Limits {
     pub request_timeout_secs: u64,
     /// Concurrent connections per listener (default 512).
     pub max_connections: usize,
+    /// Concurrent connections per listener from one client address (default 64).
+    pub max_connections_per_ip: usize,
     /// Most hops a document may take (default 8: commune → central is 4).
     pub max_hops: usize,
     /// Longest long-poll wait, in seconds (default 30).
@@ -211,6 +213,7 @@ impl Default for Limits {
             header_timeout_secs: 10,
             request_timeout_secs: 60,
             max_connections: 512,
+            max_connections_per_ip: 64,
             max_hops: 8,
             max_wait_secs: 30,
             max_outbox_per_peer: 100_000,
@@ -394,6 +397,12 @@ impl Config {
         }
         if self.limits.max_hops == 0 || self.limits.max_hops > 32 {
             return Err(invalid("limits.max_hops", "must be 1..=32".into()));
+        }
+        if self.limits.max_connections == 0 || self.limits.max_connections_per_ip == 0 {
+            return Err(invalid(
+                "limits",
+                "max_connections and max_connections_per_ip must be positive".into(),
+            ));
         }
         if self.retry.max_attempts == 0 || self.retry.initial_ms == 0 {
             return Err(invalid(

@@ -102,6 +102,12 @@ async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, Problem> {
                 format!("the body is over the limit of {limit} bytes"),
             ))
         }
+        // A stalled body (slowloris): api::server's idle timeout.
+        Err(e) if super::server::is_body_timeout(&*e) => Err(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request/timeout",
+            e.to_string(),
+        )),
         Err(e) => Err(Problem::bad_request(
             "request/body",
             format!("the body could not be read: {e}"),
@@ -637,6 +643,19 @@ async fn exchange(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
+    // The relay sends application/xml (relay::worker); anything else is not a delivery.
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim);
+    if !matches!(mime, Some("application/xml" | "text/xml")) {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "request/content-type",
+            "a delivery is a signed edXML envelope sent as application/xml",
+        ));
+    }
     let body = read_body(body, shared.config.limits.max_body_bytes).await?;
     let receipt = crate::gateway::receive::receive(shared, peer.organ, headers, body).await?;
     Ok(Json(receipt).into_response())

@@ -296,8 +296,11 @@ pub async fn start(
         })?;
     let listener_limits = ListenerLimits {
         max_connections: config.limits.max_connections,
+        max_connections_per_ip: config.limits.max_connections_per_ip,
         handshake_timeout: Duration::from_secs(config.limits.header_timeout_secs),
         header_timeout: Duration::from_secs(config.limits.header_timeout_secs),
+        // A body that stalls as long as headers may take is a slowloris, not a slow link.
+        body_idle_timeout: Duration::from_secs(config.limits.header_timeout_secs),
     };
 
     let (inbox_events, _) = watch::channel(0u64);
