@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian/Ubuntu machine: installs the external referees the
-# tests use (xmllint, xmlsec1, SoftHSM2, pkcs11-tool) when they are missing, then runs every
+# tests use (xmllint, xmlsec1, SoftHSM2, pkcs11-tool, Chromium) when they are missing, then runs every
 # test. This is the README's test command; .ci/run calls it too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,8 @@ command -v xmllint >/dev/null || need+=(libxml2-utils)
 command -v xmlsec1 >/dev/null || need+=(xmlsec1)
 command -v softhsm2-util >/dev/null || need+=(softhsm2)
 command -v pkcs11-tool >/dev/null || need+=(opensc)
+# tests/portal_browser.rs drives headless Chromium (and fails without it).
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test tools: ${need[*]}" >&2
   SUDO=""

@@ -149,6 +149,8 @@ impl Client {
     ) -> Result<Response, ClientError> {
         let io = |e: std::io::Error| ClientError::Io(e.to_string());
         let tcp = TcpStream::connect(&self.hostport).map_err(io)?;
+        // One request, one flight: no Nagle delay between the head and the body records.
+        tcp.set_nodelay(true).map_err(io)?;
         tcp.set_read_timeout(Some(Duration::from_secs(90)))
             .map_err(io)?;
         let host = self
@@ -173,8 +175,9 @@ impl Client {
         }
         let body = body.unwrap_or_default();
         req.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
-        tls.write_all(req.as_bytes()).map_err(io)?;
-        tls.write_all(body).map_err(io)?;
+        let mut wire = req.into_bytes();
+        wire.extend_from_slice(body);
+        tls.write_all(&wire).map_err(io)?;
         tls.flush().map_err(io)?;
         let mut raw = Vec::new();
         match (&mut tls).take(MAX_RESPONSE).read_to_end(&mut raw) {

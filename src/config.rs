@@ -78,6 +78,34 @@ pub struct Config {
     /// Retry policy of the relay.
     #[serde(default)]
     pub retry: Retry,
+    /// How long finished documents stay in the store.
+    #[serde(default)]
+    pub retention: Retention,
+}
+
+/// How long the gateway keeps a finished document — delivered to every next hop with a verified
+/// receipt, and acknowledged by every local receiving system — before a sweep removes its bytes,
+/// metadata, deliveries and statuses. The gateway is a transit, not the archive: the receiving
+/// office's records system keeps the document. The dedup tombstone (id → digest) stays, so a late
+/// duplicate is still recognised and never delivered twice. Queued, in-transit and dead-lettered
+/// documents are never swept.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Hours a finished document is kept after it was received (default 720 = 30 days, long
+    /// enough for status reports and operator questions; 0 = sweep as soon as finished).
+    pub keep_hours: u64,
+    /// Seconds between sweeps (default 3,600).
+    pub sweep_interval_secs: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            keep_hours: 720,
+            sweep_interval_secs: 3_600,
+        }
+    }
 }
 
 /// Listening addresses.
@@ -168,6 +196,8 @@ pub struct Limits {
     pub request_timeout_secs: u64,
     /// Concurrent connections per listener (default 512).
     pub max_connections: usize,
+    /// Concurrent connections per listener from one client address (default 64).
+    pub max_connections_per_ip: usize,
     /// Most hops a document may take (default 8: commune → central is 4).
     pub max_hops: usize,
     /// Longest long-poll wait, in seconds (default 30).
@@ -183,6 +213,7 @@ impl Default for Limits {
             header_timeout_secs: 10,
             request_timeout_secs: 60,
             max_connections: 512,
+            max_connections_per_ip: 64,
             max_hops: 8,
             max_wait_secs: 30,
             max_outbox_per_peer: 100_000,
@@ -367,10 +398,22 @@ impl Config {
         if self.limits.max_hops == 0 || self.limits.max_hops > 32 {
             return Err(invalid("limits.max_hops", "must be 1..=32".into()));
         }
+        if self.limits.max_connections == 0 || self.limits.max_connections_per_ip == 0 {
+            return Err(invalid(
+                "limits",
+                "max_connections and max_connections_per_ip must be positive".into(),
+            ));
+        }
         if self.retry.max_attempts == 0 || self.retry.initial_ms == 0 {
             return Err(invalid(
                 "retry",
                 "max_attempts and initial_ms must be positive".into(),
+            ));
+        }
+        if self.retention.sweep_interval_secs == 0 {
+            return Err(invalid(
+                "retention.sweep_interval_secs",
+                "must be positive".into(),
             ));
         }
         Ok(())

@@ -751,3 +751,72 @@ fn cli_usage_errors_exit_2() {
         2
     );
 }
+
+/// An export verified on its own (`audit verify --file FILE --trust ANCHORS.pem`): any one
+/// edited line — an entry's content, its hash, or the checkpoint's signature — fails it.
+#[test]
+fn cli_verify_file_refuses_an_export_with_any_line_edited() {
+    let pki = TestPki::new("audit");
+    let leaf = pki.leaf(LeafSpec::new(Alg::P256, ORGAN));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = log_with(&data, 3);
+    log.append(Event::published(ORGAN, "msg-pub", "DOC-1"))
+        .unwrap();
+    log.checkpoint(&leaf.signer(), &leaf.chain).unwrap();
+    drop(log);
+    let anchors = dir.path().join("anchors.pem");
+    std::fs::write(&anchors, pki.root_pem()).unwrap();
+    let export = dir.path().join("export.jsonl");
+    let (code, _, err) = lienthong(&[
+        "audit",
+        "export",
+        "--data",
+        data.to_str().unwrap(),
+        "-o",
+        export.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let verify_export = |path: &Path| {
+        lienthong(&[
+            "audit",
+            "verify",
+            "--file",
+            path.to_str().unwrap(),
+            "--trust",
+            anchors.to_str().unwrap(),
+        ])
+    };
+    let (code, out, err) = verify_export(&export);
+    assert_eq!(code, 0, "{out}{err}");
+    let original = lines(&export);
+    assert_eq!(original.len(), 5);
+    for i in 0..original.len() {
+        // Change one character of the line's hash-covered content: the message id of an
+        // entry, or the signature of the checkpoint (the last line).
+        let mut edited = original.clone();
+        let line = &edited[i];
+        let changed = if let Some(at) = line.find("\"msg-") {
+            format!("{}\"msX-{}", &line[..at], &line[at + 5..])
+        } else {
+            let mut e: serde_json::Value = serde_json::from_str(line).unwrap();
+            let detail = e["detail"].as_str().unwrap().to_owned();
+            // Flip one character inside the checkpoint detail (signature and chain).
+            let pos = detail.len() / 2;
+            let c = if &detail[pos..=pos] == "A" { "B" } else { "A" };
+            e["detail"] = format!("{}{c}{}", &detail[..pos], &detail[pos + 1..]).into();
+            serde_json::to_string(&e).unwrap()
+        };
+        assert_ne!(&changed, line);
+        edited[i] = changed;
+        let path = dir.path().join(format!("edited-{i}.jsonl"));
+        write_lines(&path, &edited);
+        let (code, out, err) = verify_export(&path);
+        assert_eq!(code, 1, "line {} edited, yet: {out}{err}", i + 1);
+        assert!(
+            err.contains(&format!("line {}", i + 1)),
+            "line {}: {err}",
+            i + 1
+        );
+    }
+}

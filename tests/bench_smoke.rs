@@ -90,7 +90,7 @@ fn bench_quick_writes_every_section_with_positive_numbers() {
 
     let phases = r["e2e"].as_array().unwrap();
     let names: Vec<&str> = phases.iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["max", "paced"]);
+    assert_eq!(names, ["max", "paced", "2 hops"]);
     for (i, p) in phases.iter().enumerate() {
         for k in [
             "documents",
@@ -104,6 +104,7 @@ fn bench_quick_writes_every_section_with_positive_numbers() {
             "rss_mb/max",
             "flushes_per_1000_docs",
             "delivered_vs_rsa_sign",
+            "delivered_vs_ceiling",
             "wall_secs",
         ] {
             positive(&r, &format!("/e2e/{i}/{k}"));
@@ -116,7 +117,14 @@ fn bench_quick_writes_every_section_with_positive_numbers() {
             .iter()
             .map(|s| s["gateway"].as_str().unwrap())
             .collect();
-        assert_eq!(stores, ["province", "district"]);
+        assert_eq!(stores, ["central", "province", "district"]);
+        // Only the two-hop phase passes through central's store.
+        let central_writes = p["stores"][0]["durable_writes"].as_u64().unwrap();
+        if p["name"] == "2 hops" {
+            assert!(central_writes > 0, "{p}");
+        } else {
+            assert_eq!(central_writes, 0, "{p}");
+        }
     }
     // The paced phase ran at half the rate the max phase delivered.
     let target = phases[1]["target_per_s"].as_f64().unwrap();
@@ -134,5 +142,18 @@ fn bench_quick_writes_every_section_with_positive_numbers() {
             positive(&r, "/peers/xmlsec1/startup_per_s");
         }
         None => assert!(!r["peers"]["note"].as_str().unwrap().is_empty()),
+    }
+    // signxml: measured when bench/peers.sh set it up, otherwise skipped with a reason.
+    match r["peers"]["signxml"].as_object() {
+        Some(_) => {
+            positive(&r, "/peers/signxml/sign_docs_per_s");
+            positive(&r, "/peers/signxml/verify_docs_per_s");
+        }
+        None => assert!(
+            r["peers"]["signxml_note"]
+                .as_str()
+                .unwrap()
+                .contains("bench/peers.sh")
+        ),
     }
 }

@@ -572,3 +572,55 @@ fn openapi_is_served_and_its_paths_exist() {
         }
     }
 }
+
+#[test]
+fn finished_documents_are_swept_and_unfinished_ones_kept() {
+    let mut demo = Demo::new();
+    for role in ["district", "province"] {
+        let config = demo.gw(role).config.clone();
+        let mut text = std::fs::read_to_string(&config).unwrap();
+        text.push_str("\n[retention]\nkeep_hours = 0\nsweep_interval_secs = 1\n");
+        std::fs::write(&config, text).unwrap();
+    }
+    demo.start("district");
+    demo.start("province");
+    let office = demo.client("district", "submit");
+    let r = submit(
+        &office,
+        &demo.envelope(&["TU.BENTRE"], "thuong", "VB-01", 0, "Lưu giữ"),
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["message_id"].as_str().unwrap().to_owned();
+    eventually("the document in the province inbox", 30, || {
+        inbox_ids(&demo, "province", 1).contains(&id).then_some(())
+    });
+    let rcv = demo.client("province", "receive");
+    let meta = format!("/api/v1/inbox/{id}/meta");
+    // Not acknowledged yet: several sweeps pass and the document stays.
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    assert_eq!(rcv.get(&meta).unwrap().status, 200);
+    assert_eq!(rcv.get(&format!("/api/v1/inbox/{id}")).unwrap().status, 200);
+
+    let ack = rcv
+        .post(&format!("/api/v1/inbox/{id}/ack"), "application/json", b"")
+        .unwrap();
+    assert_eq!(ack.status, 200, "{}", ack.text());
+    // Acknowledged and past retention: the next sweep removes it.
+    eventually("the acknowledged document swept", 30, || {
+        (rcv.get(&meta).unwrap().status == 404).then_some(())
+    });
+    let m = demo
+        .client("province", "admin")
+        .get("/metrics")
+        .unwrap()
+        .text();
+    assert!(
+        m.contains("lienthong_purged_total{organ=\"TU.BENTRE\"} 1"),
+        "{m}"
+    );
+    // The sender's copy is finished once the receipt verified; it goes too.
+    let tracked = format!("/api/v1/documents/{id}");
+    eventually("the sender's copy swept", 30, || {
+        (office.get(&tracked).unwrap().status == 404).then_some(())
+    });
+}

@@ -372,6 +372,82 @@ fn nul_and_other_forbidden_characters_are_refused() {
     }
 }
 
+#[test]
+fn byte_order_marks_only_one_at_the_very_start() {
+    // One UTF-8 BOM before anything is allowed (XML 1.0 §4.3.3) and is not content.
+    let d = parse(b"\xEF\xBB\xBF<r>x</r>", &Limits::default()).unwrap();
+    assert_eq!(d.root.local, "r");
+    let d = parse(
+        b"\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"UTF-8\"?><r/>",
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(d.root.local, "r");
+    // A second BOM, or one after the declaration, is a character outside the root.
+    for bytes in [
+        &b"\xEF\xBB\xBF\xEF\xBB\xBF<r/>"[..],
+        b"<?xml version=\"1.0\"?>\xEF\xBB\xBF<r/>",
+        b"<r/>\xEF\xBB\xBF",
+    ] {
+        let e = err_bytes(bytes);
+        assert!(
+            matches!(
+                e,
+                ParseError::ContentOutsideRoot { .. } | ParseError::Malformed { .. }
+            ),
+            "{bytes:?}: {e:?}"
+        );
+    }
+    // UTF-16 and UTF-32 byte order marks: not UTF-8.
+    for bytes in [
+        &b"\xFF\xFE<\0r\0/\0>\0"[..],
+        b"\xFE\xFF\0<\0r\0/\0>",
+        b"\xFF\xFE\0\0<\0\0\0",
+        b"\0\0\xFE\xFF\0\0\0<",
+    ] {
+        let e = err_bytes(bytes);
+        assert!(
+            matches!(
+                e,
+                ParseError::NotUtf8 { .. } | ParseError::InvalidChar { .. }
+            ),
+            "{bytes:?}: {e:?}"
+        );
+    }
+}
+
+#[test]
+fn mixed_namespaces_resolve_by_uri_not_by_prefix() {
+    // The same prefix bound to different URIs in nested scopes, the default namespace switched
+    // and undeclared, and one URI under two prefixes: every name resolves to the URI in scope,
+    // so a look-alike element in another namespace is never taken for the real one.
+    let d = p(concat!(
+        r#"<e:Envelope xmlns:e="urn:edxml" xmlns="urn:default">"#,
+        r#"<e:Header xmlns:e="urn:evil"><Body/></e:Header>"#,
+        r#"<x:Header xmlns:x="urn:edxml"><Body xmlns=""/></x:Header>"#,
+        r#"</e:Envelope>"#
+    ))
+    .unwrap();
+    assert_eq!(d.root.ns.as_deref(), Some("urn:edxml"));
+    let kids: Vec<&Element> = d.root.elements().collect();
+    assert_eq!(kids[0].ns.as_deref(), Some("urn:evil"));
+    assert_eq!(kids[0].prefix.as_deref(), Some("e"));
+    assert_eq!(kids[1].ns.as_deref(), Some("urn:edxml"));
+    let body0 = kids[0].elements().next().unwrap();
+    let body1 = kids[1].elements().next().unwrap();
+    assert_eq!(body0.ns.as_deref(), Some("urn:default"));
+    assert_eq!(body1.ns, None);
+    assert_eq!(
+        d.root.children_named("urn:edxml", "Header").count(),
+        1,
+        "the urn:evil Header must not be found as an edXML Header"
+    );
+    // Unprefixed attributes are in no namespace, whatever the default namespace is.
+    let d = p(r#"<r xmlns="urn:a" xmlns:a="urn:a" id="1" a:id="2"/>"#).unwrap();
+    let ns: Vec<Option<&str>> = d.root.attrs.iter().map(|a| a.ns.as_deref()).collect();
+    assert_eq!(ns, vec![None, Some("urn:a")]);
+}
+
 // --- Namespaces -----------------------------------------------------------------------------
 
 #[test]

@@ -382,6 +382,62 @@ fn inbox_list_get_and_idempotent_ack() {
 }
 
 #[test]
+fn the_first_ack_records_and_queues_status_03_in_the_same_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let id = stored(&store, accept_of(0, 1, "a", &[CHAUTHANH], &[]));
+    let accepted = StatusEvent {
+        message: id,
+        organ: CHAUTHANH.to_owned(),
+        code: "03".to_owned(),
+        note: None,
+        at_ms: 1_700_000_000_000,
+    };
+    assert_eq!(
+        store
+            .inbox_ack_reporting(CHAUTHANH, &id, &accepted, Some(BENTRE))
+            .unwrap(),
+        AckOutcome::Acked
+    );
+    assert_eq!(store.statuses(&id).unwrap(), vec![accepted.clone()]);
+    let queued = store.status_outbox(BENTRE, 10).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].1, accepted);
+    // A repeated ack is idempotent: no second event recorded or queued.
+    let again = StatusEvent {
+        at_ms: accepted.at_ms + 5,
+        ..accepted.clone()
+    };
+    assert_eq!(
+        store
+            .inbox_ack_reporting(CHAUTHANH, &id, &again, Some(BENTRE))
+            .unwrap(),
+        AckOutcome::AlreadyAcked
+    );
+    assert_eq!(store.statuses(&id).unwrap().len(), 1);
+    assert_eq!(store.status_outbox(BENTRE, 10).unwrap().len(), 1);
+    // An event for another message is refused and acks nothing.
+    let other = stored(&store, accept_of(0, 2, "b", &[CHAUTHANH], &[]));
+    assert!(matches!(
+        store.inbox_ack_reporting(CHAUTHANH, &other, &accepted, None),
+        Err(StoreError::Invalid { .. })
+    ));
+    assert_eq!(store.inbox_list(CHAUTHANH, 10).unwrap().len(), 1);
+    // Unknown items: nothing recorded.
+    let unknown = MessageId::random().unwrap();
+    let ev = StatusEvent {
+        message: unknown,
+        ..accepted
+    };
+    assert!(matches!(
+        store.inbox_ack_reporting(CHAUTHANH, &unknown, &ev, Some(BENTRE)),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(store.statuses(&unknown).unwrap().is_empty());
+    assert_eq!(store.status_outbox(BENTRE, 10).unwrap().len(), 1);
+}
+
+#[test]
 fn an_organ_cannot_read_or_ack_another_organs_inbox_item() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);

@@ -132,6 +132,9 @@ pub struct Phase {
     pub stores: Vec<StoreDelta>,
     /// `delivered_per_s` ÷ single-core RSA-2048 sign/s, filled in by the caller.
     pub delivered_vs_rsa_sign: f64,
+    /// `delivered_per_s` ÷ the ceiling of the same cores doing one RSA-2048 sign and one verify
+    /// per document (cores ÷ (1/sign + 1/verify)), filled in by the caller. Issue #10 aims ≥ 0.5.
+    pub delivered_vs_ceiling: f64,
     /// Wall time of the phase, s.
     pub wall_secs: f64,
 }
@@ -176,6 +179,7 @@ pub fn measure(
         .build()
         .map_err(|e| BenchError::Setup(format!("cannot start the runtime: {e}")))?;
     let gateways = vec![
+        start(&rt, setup, "central")?,
         start(&rt, setup, "province")?,
         start(&rt, setup, "district")?,
     ];
@@ -197,18 +201,34 @@ pub fn measure(
         role: "province",
         reason: "not in the demo".into(),
     })?;
+    let central = setup.gateway("central").ok_or(BenchError::Gateway {
+        role: "central",
+        reason: "not in the demo".into(),
+    })?;
     let submit = client("district", &district.tokens.submit)?;
     let receive = client("province", &province.tokens.receive)?;
+    let receive_central = client("central", &central.tokens.receive)?;
+    let one_hop = Route {
+        to: super::pipeline::PROVINCE,
+        receive: &receive,
+    };
+    let two_hops = Route {
+        to: super::pipeline::CENTRAL,
+        receive: &receive_central,
+    };
 
     let n = options.docs_per_phase();
     let result = (|| {
         // Warm up: TLS session caches, relay connection, sled segments, allocator.
         let warm = n.clamp(4, 20);
         let _ = run_phase(
-            &gateways, &submit, &receive, "warm-up", warm, None, 1_000_000,
+            &gateways, &submit, &one_hop, "warm-up", warm, None, 1_000_000,
+        )?;
+        let _ = run_phase(
+            &gateways, &submit, &two_hops, "warm-up", warm, None, 1_500_000,
         )?;
         progress(&format!("end to end: max rate, {n} documents"));
-        let max = run_phase(&gateways, &submit, &receive, "max", n, None, 2_000_000)?;
+        let max = run_phase(&gateways, &submit, &one_hop, "max", n, None, 2_000_000)?;
         let target = (max.delivered_per_s / 2.0).max(1.0);
         progress(&format!(
             "end to end: paced at {target:.0} documents/s, {n} documents"
@@ -216,13 +236,17 @@ pub fn measure(
         let paced = run_phase(
             &gateways,
             &submit,
-            &receive,
+            &one_hop,
             "paced",
             n,
             Some(target),
             3_000_000,
         )?;
-        Ok(vec![max, paced])
+        progress(&format!(
+            "end to end: two hops (district → province → central), max rate, {n} documents"
+        ));
+        let chain = run_phase(&gateways, &submit, &two_hops, "2 hops", n, None, 4_000_000)?;
+        Ok(vec![max, paced, chain])
     })();
     for g in gateways {
         rt.block_on(g.running.shutdown());
@@ -241,11 +265,19 @@ fn store_stats(g: &Gateway) -> Result<StoreStats, BenchError> {
         })
 }
 
+/// Where a phase's documents go and who receives them there.
+struct Route<'a> {
+    /// Recipient organ (id, name).
+    to: (&'static str, &'static str),
+    /// The receiving system's client at the recipient's gateway.
+    receive: &'a Client,
+}
+
 /// One phase: `n` documents numbered from `seq0`, closed loop (`rate` None) or paced.
 fn run_phase(
     gateways: &[Gateway],
     submit: &Client,
-    receive: &Client,
+    route: &Route<'_>,
     name: &str,
     n: usize,
     rate: Option<f64>,
@@ -253,9 +285,10 @@ fn run_phase(
 ) -> Result<Phase, BenchError> {
     let mut docs = Vec::with_capacity(n);
     for i in 0..n {
-        docs.push(super::pipeline::envelope(
+        docs.push(super::pipeline::envelope_to(
             seq0 + i as u64,
             super::pipeline::SMALL,
+            route.to,
         )?);
     }
     let document_bytes = docs.first().map_or(0, Vec::len);
@@ -265,6 +298,7 @@ fn run_phase(
         .collect::<Result<Vec<_>, _>>()?;
     let disk_before: Vec<u64> = gateways.iter().map(|g| dir_size(&g.data_dir)).collect();
     let cpu_before = cpu_ticks(Path::new("/proc/self/stat"));
+    let receive = route.receive;
 
     let t0 = Instant::now();
     let next = AtomicUsize::new(0);
@@ -528,6 +562,7 @@ fn run_phase(
         flushes_per_1000_docs: stores.iter().map(|s| s.flushes).sum::<u64>() as f64 * 1000.0 / nf,
         stores,
         delivered_vs_rsa_sign: 0.0,
+        delivered_vs_ceiling: 0.0,
         wall_secs: wall.as_secs_f64(),
     })
 }

@@ -21,7 +21,29 @@ pub struct Peers {
     pub xmlsec1: Option<Xmlsec1>,
     /// Why it was skipped, or notes on what was measured.
     pub note: String,
+    /// python `signxml`, when `bench/peers.sh` set it up.
+    pub signxml: Option<Signxml>,
+    /// Why signxml was skipped, or what was measured.
+    pub signxml_note: String,
 }
+
+/// python `signxml` numbers (in-process: no interpreter start-up per document).
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct Signxml {
+    /// signxml version.
+    pub version: String,
+    /// Signatures per second (8 KB envelope, RSA-2048, chain in KeyInfo, exc-c14n).
+    pub sign_docs_per_s: f64,
+    /// Verifications per second of the lienthong-signed envelope against the demo root.
+    pub verify_docs_per_s: f64,
+}
+
+/// The script `lienthong bench` hands to the signxml interpreter.
+const SIGNXML_SCRIPT: &str = include_str!("../../bench/signxml_bench.py");
+
+/// Where `bench/peers.sh` puts its interpreter (relative to the repository root), overridable
+/// with `LIENTHONG_BENCH_PYTHON`.
+const SIGNXML_PYTHON: &str = "bench/.venv/bin/python";
 
 /// `xmlsec1` numbers.
 #[derive(Clone, Debug, Serialize)]
@@ -42,6 +64,8 @@ impl Peers {
         Self {
             xmlsec1: None,
             note: why.to_owned(),
+            signxml: None,
+            signxml_note: why.to_owned(),
         }
     }
 }
@@ -50,14 +74,82 @@ const SIGNATURE_TEMPLATE: &str = r#"<ds:Signature xmlns:ds="http://www.w3.org/20
 
 /// Runs `xmlsec1` if installed; never fails the benchmark (a failure becomes the note).
 pub fn measure(m: &Material, dir: &Path, options: &BenchOptions) -> Peers {
-    match try_measure(m, &dir.join("peers"), options) {
-        Ok(x) => Peers {
-            xmlsec1: Some(x),
-            note: "one xmlsec1 process per document (fork, exec, OpenSSL and key load included)"
+    let dir = dir.join("peers");
+    let files = match prepare(m, &dir) {
+        Ok(f) => f,
+        Err(why) => return Peers::skipped(&why),
+    };
+    let (xmlsec1, note) = match try_measure(&files, options) {
+        Ok(x) => (
+            Some(x),
+            "one xmlsec1 process per document (fork, exec, OpenSSL and key load included)"
                 .to_owned(),
-        },
-        Err(why) => Peers::skipped(&why),
+        ),
+        Err(why) => (None, why),
+    };
+    let (signxml, signxml_note) = match try_signxml(&files, &dir, options) {
+        Ok(x) => (
+            Some(x),
+            "in-process python signxml (lxml + cryptography on OpenSSL), same document, key and chain"
+                .to_owned(),
+        ),
+        Err(why) => (None, why),
+    };
+    let _ = std::fs::remove_file(&files.key);
+    Peers {
+        xmlsec1,
+        note,
+        signxml,
+        signxml_note,
     }
+}
+
+/// The files both peers work from. The key file is removed when the peers are done.
+struct PeerFiles {
+    key: std::path::PathBuf,
+    certs: Vec<std::path::PathBuf>,
+    root: std::path::PathBuf,
+    unsigned: std::path::PathBuf,
+    template: std::path::PathBuf,
+    signed: std::path::PathBuf,
+    out: std::path::PathBuf,
+}
+
+fn try_signxml(f: &PeerFiles, dir: &Path, options: &BenchOptions) -> Result<Signxml, String> {
+    let python = std::env::var_os("LIENTHONG_BENCH_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(SIGNXML_PYTHON));
+    if !python.exists() {
+        return Err(format!(
+            "signxml not set up ({} absent): run bench/peers.sh",
+            python.display()
+        ));
+    }
+    let script = dir.join("signxml_bench.py");
+    std::fs::write(&script, SIGNXML_SCRIPT).map_err(|e| e.to_string())?;
+    let certs = f
+        .certs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let out = Command::new(&python)
+        .arg(&script)
+        .arg(&f.key)
+        .arg(certs)
+        .arg(&f.root)
+        .arg(&f.unsigned)
+        .arg(&f.signed)
+        .arg(format!("{}", options.budget().as_secs_f64()))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("signxml could not run: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.lines().last().unwrap_or_default();
+        return Err(format!("signxml failed: {last}"));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("signxml output: {e}"))
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {
@@ -86,15 +178,11 @@ fn per_second(budget: Duration, mut f: impl FnMut() -> Result<(), String>) -> Re
     Ok(f64::from(n) / start.elapsed().as_secs_f64())
 }
 
-fn try_measure(m: &Material, dir: &Path, options: &BenchOptions) -> Result<Xmlsec1, String> {
-    let version = match Command::new("xmlsec1").arg("--version").output() {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_owned(),
-        _ => return Err("xmlsec1 is not installed (apt-get install xmlsec1)".to_owned()),
-    };
+fn prepare(m: &Material, dir: &Path) -> Result<PeerFiles, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let io = |e: std::io::Error| e.to_string();
 
-    // The same key and chain as the district gateway, as PEM files for xmlsec1.
+    // The same key and chain as the district gateway, as PEM files for the peers.
     let pass_file = m
         .config
         .keys
@@ -127,6 +215,8 @@ fn try_measure(m: &Material, dir: &Path, options: &BenchOptions) -> Result<Xmlse
     if !unsigned.contains("</edXMLHeader>") {
         return Err("the envelope's header end tag is prefixed; no template made".to_owned());
     }
+    let unsigned_path = dir.join("unsigned.xml");
+    std::fs::write(&unsigned_path, &m.small).map_err(io)?;
     let template = dir.join("template.xml");
     std::fs::write(
         &template,
@@ -135,9 +225,24 @@ fn try_measure(m: &Material, dir: &Path, options: &BenchOptions) -> Result<Xmlse
     .map_err(io)?;
     let signed = dir.join("signed.xml");
     std::fs::write(&signed, m.sign(&m.small).map_err(|e| e.to_string())?).map_err(io)?;
-    let out = dir.join("xmlsec-signed.xml");
-    let keyspec = std::iter::once(&key)
-        .chain(certs.iter())
+    Ok(PeerFiles {
+        key,
+        certs,
+        root,
+        unsigned: unsigned_path,
+        template,
+        signed,
+        out: dir.join("xmlsec-signed.xml"),
+    })
+}
+
+fn try_measure(f: &PeerFiles, options: &BenchOptions) -> Result<Xmlsec1, String> {
+    let version = match Command::new("xmlsec1").arg("--version").output() {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+        _ => return Err("xmlsec1 is not installed (apt-get install xmlsec1)".to_owned()),
+    };
+    let keyspec = std::iter::once(&f.key)
+        .chain(f.certs.iter())
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(",");
@@ -150,19 +255,18 @@ fn try_measure(m: &Material, dir: &Path, options: &BenchOptions) -> Result<Xmlse
             .arg("--privkey-pem")
             .arg(&keyspec)
             .arg("--output")
-            .arg(&out)
-            .arg(&template))
+            .arg(&f.out)
+            .arg(&f.template))
     })?;
     let verify_docs_per_s = per_second(budget, || {
         run(Command::new("xmlsec1")
             .arg("--verify")
             .arg("--trusted-pem")
-            .arg(&root)
+            .arg(&f.root)
             .arg("--enabled-reference-uris")
             .arg("empty")
-            .arg(&signed))
+            .arg(&f.signed))
     })?;
-    let _ = std::fs::remove_file(&key);
     Ok(Xmlsec1 {
         version,
         sign_docs_per_s,

@@ -126,9 +126,19 @@ fn op(what: &'static str, e: impl std::fmt::Display) -> BenchError {
 /// An unsigned district → province envelope of about `target` bytes (`thuong`, VB-01, public):
 /// body text up to 16 KB, beyond that a base64 attachment. `seq` makes its code and id unique.
 pub fn envelope(seq: u64, target: usize) -> Result<Vec<u8>, BenchError> {
+    envelope_to(seq, target, PROVINCE)
+}
+
+/// The provincial office: one hop from the district.
+pub const PROVINCE: (&str, &str) = ("TU.BENTRE", "Văn phòng Tỉnh ủy Bến Tre");
+/// The central office: two hops from the district, through the province.
+pub const CENTRAL: (&str, &str) = ("VPTW", "Văn phòng Trung ương Đảng");
+
+/// [`envelope`] addressed to `to` (organ id, name).
+pub fn envelope_to(seq: u64, target: usize, to: (&str, &str)) -> Result<Vec<u8>, BenchError> {
     let bad = |e: crate::doc::types::ValueError| BenchError::Setup(e.to_string());
     let from_id: OrganId = "HU.CHAUTHANH".parse().map_err(bad)?;
-    let to_id: OrganId = "TU.BENTRE".parse().map_err(bad)?;
+    let to_id: OrganId = to.0.parse().map_err(bad)?;
     let date = EdxmlDate(
         time::OffsetDateTime::now_utc()
             .to_offset(time::macros::offset!(+7))
@@ -144,7 +154,7 @@ pub fn envelope(seq: u64, target: usize) -> Result<Vec<u8>, BenchError> {
         header: MessageHeader {
             document_id: compute_document_id(&from_id, date, &code),
             from,
-            to: vec![Organization::new(to_id, "Văn phòng Tỉnh ủy Bến Tre")],
+            to: vec![Organization::new(to_id, to.1)],
             code,
             promulgation: PromulgationInfo {
                 place: "Châu Thành".to_owned(),
@@ -162,10 +172,7 @@ pub fn envelope(seq: u64, target: usize) -> Result<Vec<u8>, BenchError> {
                 full_name: "Nguyễn Văn A".to_owned(),
             },
             due_date: None,
-            to_places: vec![
-                "Văn phòng Tỉnh ủy Bến Tre".to_owned(),
-                "Lưu Văn phòng".to_owned(),
-            ],
+            to_places: vec![to.1.to_owned(), "Lưu Văn phòng".to_owned()],
             other: OtherInfo::new(Priority::Normal),
             response_for: Vec::new(),
             steering_type: None,

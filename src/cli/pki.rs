@@ -35,7 +35,7 @@ pub(crate) enum PkiCommand {
         #[arg(long = "organ", required = true)]
         organs: Vec<String>,
         /// Leaf validity in days.
-        #[arg(long, default_value_t = 1825)]
+        #[arg(long, default_value_t = 397)]
         days: u32,
         /// CA validity in days.
         #[arg(long, default_value_t = 3650)]

@@ -204,6 +204,11 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Document, ParseError> {
     }
     // A UTF-8 BOM is allowed by XML 1.0 §4.3.3; any other BOM means another encoding.
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    // quick-xml would silently drop a second BOM as well; it is a character before the root
+    // (not well-formed), and dropping it would let two byte strings parse to one tree.
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        return Err(ParseError::ContentOutsideRoot { pos: 3 });
+    }
     if bytes.starts_with(b"\xFE\xFF") || bytes.starts_with(b"\xFF\xFE") {
         return Err(ParseError::NotUtf8 {
             detail: "UTF-16 byte order mark".into(),

@@ -65,6 +65,8 @@ pub struct Metrics {
     pub dead_letters: AtomicU64,
     /// Acknowledgements by receiving systems.
     pub acked: AtomicU64,
+    /// Finished documents removed by the retention sweep.
+    pub purged: AtomicU64,
     /// Refusals by reason (a problem type or a policy rule).
     refusals: Mutex<BTreeMap<String, u64>>,
     /// Relay latency: first queued → receipt verified.
@@ -92,6 +94,7 @@ impl Metrics {
             ("lienthong_retries_total", &self.retries),
             ("lienthong_dead_letters_total", &self.dead_letters),
             ("lienthong_acked_total", &self.acked),
+            ("lienthong_purged_total", &self.purged),
         ];
         for (name, c) in counters {
             let _ = writeln!(out, "# TYPE {name} counter");

@@ -4,10 +4,12 @@
 //! exchange listener and one relay worker per peer. `Running::shutdown` stops accepting, lets
 //! in-flight requests and deliveries finish, flushes the store and returns.
 
+pub mod filing;
 pub mod keys;
 pub mod metrics;
 pub mod recall;
 pub mod receive;
+pub mod reports;
 pub mod status;
 pub mod submit;
 
@@ -295,8 +297,11 @@ pub async fn start(
         })?;
     let listener_limits = ListenerLimits {
         max_connections: config.limits.max_connections,
+        max_connections_per_ip: config.limits.max_connections_per_ip,
         handshake_timeout: Duration::from_secs(config.limits.header_timeout_secs),
         header_timeout: Duration::from_secs(config.limits.header_timeout_secs),
+        // A body that stalls as long as headers may take is a slowloris, not a slow link.
+        body_idle_timeout: Duration::from_secs(config.limits.header_timeout_secs),
     };
 
     let (inbox_events, _) = watch::channel(0u64);
@@ -341,6 +346,7 @@ pub async fn start(
             shutdown_rx.clone(),
         ));
     }
+    tasks.spawn(retention_sweeps(shared.clone(), shutdown_rx.clone()));
     tracing::info!(organ = %shared.config.organ, api = %api_addr, exchange = %exchange_addr, "gateway started");
     Ok(Running {
         shared,
@@ -349,6 +355,38 @@ pub async fn start(
         api_addr,
         exchange_addr,
     })
+}
+
+/// Removes finished documents older than `retention.keep_hours`, every `sweep_interval_secs`,
+/// so that the store stays flat under a steady flow instead of growing with every document.
+async fn retention_sweeps(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let r = shared.config.retention.clone();
+    let keep_ms = i64::try_from(r.keep_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(r.sweep_interval_secs)) => {}
+            _ = shutdown.changed() => return,
+        }
+        let store = shared.store.clone();
+        let cutoff = now_ms().saturating_sub(keep_ms);
+        match tokio::task::spawn_blocking(move || store.purge_acked_older_than(cutoff)).await {
+            Ok(Ok(report)) => {
+                shared
+                    .metrics
+                    .purged
+                    .fetch_add(report.messages, std::sync::atomic::Ordering::Relaxed);
+                if report.messages > 0 {
+                    tracing::info!(
+                        messages = report.messages,
+                        bytes = report.bytes,
+                        "retention sweep removed finished documents"
+                    );
+                }
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "retention sweep failed"),
+            Err(e) => tracing::error!(error = %e, "retention sweep task failed"),
+        }
+    }
 }
 
 /// Milliseconds since the Unix epoch (the store's time unit).

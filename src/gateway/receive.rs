@@ -97,6 +97,27 @@ fn check_trace(
     Ok(())
 }
 
+/// Records a policy refusal on the exchange in the audit log (rule and reason; never the
+/// subject or content).
+async fn audit_refusal(
+    shared: &Arc<Shared>,
+    peer: &str,
+    id: &MessageId,
+    d: &crate::policy::Decision,
+) -> Result<(), Problem> {
+    let (s, mid, rule) = (shared.clone(), id.to_string(), d.rule().name());
+    let reason = format!("from peer {peer}: {}", d.reason());
+    blocking(move || {
+        s.audit(Event::policy_refused(
+            &s.config.organ,
+            Some(&mid),
+            rule,
+            &reason,
+        ));
+    })
+    .await
+}
+
 /// Handles one delivery from `peer` (the organ its verified client certificate is bound to).
 pub async fn receive(
     shared: Arc<Shared>,
@@ -185,7 +206,14 @@ pub async fn receive(
     )
     .map_err(&refuse)?;
     let label = envelope.label();
-    let facts = Facts::of(label);
+    // Rule 5: what this gateway recorded for this message id before (a redelivery, or another
+    // document under a reused id).
+    let s = shared.clone();
+    let recorded = blocking(move || s.store.filing(&id))
+        .await?
+        .map_err(|e| Problem::internal("filing", e))?
+        .and_then(|f| f.level.parse::<Level>().ok());
+    let facts = Facts::of(label).with_recorded(recorded);
     let d = decide(
         &facts,
         &shared.catalog,
@@ -195,6 +223,7 @@ pub async fn receive(
         },
     );
     if !d.allowed() {
+        audit_refusal(&shared, &peer, &id, &d).await?;
         return Err(refuse(Problem::policy(&d, None)));
     }
     let effective = d.effective().unwrap_or(Level::TuyetMat);
@@ -238,6 +267,7 @@ pub async fn receive(
             },
         );
         if !d.allowed() {
+            audit_refusal(&shared, &peer, &id, &d).await?;
             return Err(refuse(Problem::policy(
                 &d,
                 Some(&format!("onward to {organ}")),
@@ -268,6 +298,16 @@ pub async fn receive(
         local: local.clone(),
         forward: forward.clone(),
     };
+    // Published here only when one of its recipients is this gateway's organ (rule 6 decided
+    // in `prepare`); a gateway that only carries it onward keeps no public entry.
+    let prepared = super::filing::prepare(
+        &shared.catalog,
+        envelope,
+        id,
+        accept.meta.received_at_ms,
+        !local.is_empty(),
+    );
+    let published = prepared.filed.public.is_some();
     let s = shared.clone();
     let (mid, did, from_peer) = (
         id.to_string(),
@@ -275,9 +315,12 @@ pub async fn receive(
         peer.clone(),
     );
     let outcome = blocking(move || {
-        let r = s.store.accept(accept);
+        let r = s.store.accept_filed(accept, prepared.filed);
         if matches!(r, Ok(AcceptOutcome::Stored)) {
             s.audit(Event::received(&from_peer, &mid, &did));
+            if published {
+                s.audit(Event::published(&s.config.organ, &mid, &did));
+            }
         }
         r
     })

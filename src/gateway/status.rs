@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Shared, blocking, now_ms};
 use crate::api::problem::Problem;
+use crate::policy::{Way, decide};
 use crate::store::{MessageId, StatusEvent, StoreError};
 
 /// The exchange path for status events.
@@ -43,26 +44,69 @@ pub struct Relayed {
     pub event: StatusEvent,
 }
 
-/// Records `event` here and queues it towards the sender of its message (unless the sender is
-/// this gateway's organ). Durable when it returns Ok.
-pub async fn record(shared: &Arc<Shared>, event: StatusEvent, sender: &str) -> Result<(), Problem> {
+/// The peer a status event for `sender`'s document `message` goes to: `None` when the sender
+/// is this gateway's own organ; a 422 problem when there is no route back, or the policy problem
+/// when the link back is not cleared for the document (refusal audited).
+pub async fn route_back(
+    shared: &Arc<Shared>,
+    message: &MessageId,
+    sender: &str,
+) -> Result<Option<String>, Problem> {
     let next = if sender == shared.config.organ {
         None
     } else {
-        Some(
-            shared
-                .config
-                .next_hop(sender)
-                .map(|p| p.organ.clone())
-                .ok_or_else(|| {
-                    Problem::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "routing/no-route",
-                        format!("no route back to {sender}"),
-                    )
-                })?,
-        )
+        Some(shared.config.next_hop(sender).cloned().ok_or_else(|| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "routing/no-route",
+                format!("no route back to {sender}"),
+            )
+        })?)
     };
+    // The status relay is a way out too: `decide` on the link it takes (rule 4). A status
+    // carries no content, but its note and its very existence belong to the document's level.
+    if let Some(peer) = &next {
+        let s = shared.clone();
+        let id = *message;
+        let filing = blocking(move || s.store.filing(&id))
+            .await?
+            .map_err(|e| Problem::internal("filing", e))?;
+        let unlabelled = crate::policy::Facts {
+            level: None,
+            procedure: None,
+            public: false,
+            recorded: None,
+        };
+        let facts = filing.as_ref().map_or(unlabelled, super::filing::facts);
+        let d = decide(
+            &facts,
+            &shared.catalog,
+            Way::StatusRelay {
+                clearance: peer.clearance,
+            },
+        );
+        if !d.allowed() {
+            let (s, mid, rule) = (shared.clone(), id.to_string(), d.rule().name());
+            let reason = format!("status relay to {}: {}", peer.organ, d.reason());
+            blocking(move || {
+                s.audit(crate::audit::Event::policy_refused(
+                    &s.config.organ,
+                    Some(&mid),
+                    rule,
+                    &reason,
+                ));
+            })
+            .await?;
+            return Err(Problem::policy(&d, Some("status relay")));
+        }
+    }
+    Ok(next.map(|p| p.organ))
+}
+
+/// Records `event` here and queues it towards the sender of its message (unless the sender is
+/// this gateway's organ). Durable when it returns Ok.
+pub async fn record(shared: &Arc<Shared>, event: StatusEvent, sender: &str) -> Result<(), Problem> {
+    let next = route_back(shared, &event.message, sender).await?;
     let s = shared.clone();
     let hops: Vec<String> = next.iter().cloned().collect();
     blocking(move || {

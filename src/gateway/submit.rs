@@ -195,12 +195,25 @@ pub async fn submit(
         local: local.clone(),
         forward: forward.clone(),
     };
+    // The due date, the label for later paths and (rule 6) the public index entry, written
+    // with the message.
+    let prepared = super::filing::prepare(
+        &shared.catalog,
+        &envelope,
+        id,
+        accept.meta.received_at_ms,
+        true,
+    );
+    let published = prepared.filed.public.is_some();
     let store = shared.clone();
     let (mid, did) = (id.to_string(), envelope.document_id().to_owned());
     let outcome = blocking(move || {
-        let r = store.store.accept(accept);
+        let r = store.store.accept_filed(accept, prepared.filed);
         if matches!(r, Ok(AcceptOutcome::Stored)) {
             store.audit(Event::submission_accepted(&from_organ, &mid, &did));
+            if published {
+                store.audit(Event::published(&from_organ, &mid, &did));
+            }
         }
         r
     })

@@ -40,7 +40,8 @@ pub struct DemoOptions {
     pub not_before: OffsetDateTime,
     /// CA validity in days (default 3650).
     pub ca_days: u32,
-    /// Leaf validity in days (default 1825).
+    /// Leaf validity in days (default 397: the CA/Browser Forum ceiling of 398 days, which
+    /// testssl.sh holds TLS certificates to; `docs/SECURITY.md`).
     pub leaf_days: u32,
     /// Validity of the empty CRL written to `crl.pem`, in days (default 7).
     pub crl_days: u32,
@@ -52,7 +53,7 @@ pub struct DemoOptions {
 }
 
 impl DemoOptions {
-    /// Defaults: 600,000 PBKDF2 iterations, CA 10 years, leaves 5 years, CRL 7 days, no plain
+    /// Defaults: 600,000 PBKDF2 iterations, CA 10 years, leaves 397 days, CRL 7 days, no plain
     /// key files.
     pub fn new(passphrase: Passphrase, not_before: OffsetDateTime) -> Self {
         Self {
@@ -60,7 +61,7 @@ impl DemoOptions {
             pbkdf2_iterations: DEFAULT_PBKDF2_ITERATIONS,
             not_before,
             ca_days: 3650,
-            leaf_days: 1825,
+            leaf_days: 397,
             crl_days: 7,
             export_plain_keys: false,
             ca_name: "lienthong demo".to_owned(),

@@ -7,8 +7,10 @@
 //!    on receipt from a peer;
 //! 4. nothing goes to a peer or client whose clearance is below the effective level, and `mat`
 //!    only over mutually authenticated TLS;
-//! 5. publication needs level `thuong`, the document's explicit public flag, and a public
-//!    procedure.
+//! 5. no hop may change the label (it is signed): a label that differs from what this gateway
+//!    recorded earlier for the same message is refused (and the caller audits it);
+//! 6. publication needs level `thuong`, the document's explicit public flag, and a public
+//!    procedure; everything else is absent from the portal, not redacted.
 //!
 //! A [`Decision`] can only be made here; paths that need one take it as an argument.
 
@@ -65,6 +67,9 @@ pub struct Facts<'a> {
     pub procedure: Option<&'a str>,
     /// The label's public flag.
     pub public: bool,
+    /// The label level this gateway recorded earlier for the same message, if it holds one
+    /// (rule 5: a label never changes on the way).
+    pub recorded: Option<Level>,
 }
 
 impl<'a> Facts<'a> {
@@ -74,7 +79,15 @@ impl<'a> Facts<'a> {
             level: Some(label.level),
             procedure: Some(label.procedure.as_str()),
             public: label.public,
+            recorded: None,
         }
+    }
+
+    /// The same facts, with the level a previous record of this message carries (rule 5).
+    #[must_use]
+    pub fn with_recorded(mut self, recorded: Option<Level>) -> Self {
+        self.recorded = recorded;
+        self
     }
 }
 
@@ -92,7 +105,9 @@ pub enum Rule {
     AboveClearance,
     /// Rule 4: mat needs mutual TLS.
     MatNeedsMtls,
-    /// Rule 5: not publishable.
+    /// Rule 5: the label differs from the one recorded earlier for the same message.
+    LabelChanged,
+    /// Rule 6: not publishable.
     NotPublic,
     /// Allowed: the level fits the way's clearance.
     WithinClearance,
@@ -107,6 +122,7 @@ impl Rule {
             Self::CryptoChannelOnly => "crypto-channel-only",
             Self::AboveClearance => "above-clearance",
             Self::MatNeedsMtls => "mat-needs-mtls",
+            Self::LabelChanged => "label-changed",
             Self::NotPublic => "not-public",
             Self::WithinClearance => "within-clearance",
         }
@@ -175,6 +191,22 @@ pub fn decide(facts: &Facts<'_>, catalog: &Catalog, way: Way<'_>) -> Decision {
             format!("procedure {code} is not in the catalog"),
         );
     };
+    // Rule 5: the label is signed, so a different one for the same message id means another
+    // document under a reused id (or a forged one); the earlier record wins, the newcomer is
+    // refused.
+    if let Some(recorded) = facts.recorded
+        && recorded != level
+    {
+        return refuse(
+            Rule::LabelChanged,
+            Some(level.max(recorded)),
+            format!(
+                "the label ({}) differs from the one recorded for this message ({})",
+                level.token(),
+                recorded.token()
+            ),
+        );
+    }
     // Rule 2.
     let effective = level.max(procedure.level);
 
@@ -206,7 +238,7 @@ pub fn decide(facts: &Facts<'_>, catalog: &Catalog, way: Way<'_>) -> Decision {
         }
         Way::ReceiveFrom { clearance, .. } | Way::StatusRelay { clearance } => clearance,
         Way::Publication => {
-            // Rule 5.
+            // Rule 6.
             if effective != Level::Thuong || !facts.public || !procedure.public {
                 return refuse(
                     Rule::NotPublic,

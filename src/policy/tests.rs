@@ -38,6 +38,7 @@ fn facts(level: Option<Level>, procedure: Option<&str>, public: bool) -> Facts<'
         level,
         procedure,
         public,
+        recorded: None,
     }
 }
 
@@ -191,10 +192,11 @@ proptest! {
         clearance in level(),
         mtls in any::<bool>(),
         way_idx in 0usize..6,
+        recorded in proptest::option::of(level()),
     ) {
         let c = catalog();
         let procs = [Some("VB-01"), Some("VB-02"), Some("TCCB-05"), Some("NOPE-01")];
-        let f = facts(doc_level, procs[proc_idx], public);
+        let f = facts(doc_level, procs[proc_idx], public).with_recorded(recorded);
         let way = match way_idx {
             0 => Way::Submission { client: clearance },
             1 => Way::RelayTo { peer: "P", clearance, mtls },
@@ -209,6 +211,8 @@ proptest! {
             let proc_level = c.get(procs[proc_idx].unwrap()).unwrap().level;
             prop_assert_eq!(effective, doc_level.unwrap().max(proc_level));
             prop_assert!(effective <= Level::Mat);
+            // Rule 5: never allowed with a label other than the recorded one.
+            prop_assert!(recorded.is_none() || recorded == doc_level);
             match way {
                 Way::Publication => {
                     prop_assert_eq!(effective, Level::Thuong);
@@ -221,6 +225,108 @@ proptest! {
                 }
                 _ => prop_assert!(effective <= clearance),
             }
+        } else if proc_idx < 3 && recorded.is_some() && doc_level.is_some() && recorded != doc_level {
+            // Rule 1 (an unknown procedure) decides first; then rule 5.
+            prop_assert_eq!(d.rule(), Rule::LabelChanged);
         }
     }
+}
+
+#[test]
+fn rule5_a_label_other_than_the_recorded_one_is_refused() {
+    let c = catalog();
+    let way = Way::ReceiveFrom {
+        peer: "P",
+        clearance: Level::Mat,
+    };
+    let f = facts(Some(Level::Thuong), Some("VB-01"), false);
+    assert!(decide(&f.clone().with_recorded(Some(Level::Thuong)), &c, way).allowed());
+    let d = decide(&f.with_recorded(Some(Level::Mat)), &c, way);
+    assert!(!d.allowed());
+    assert_eq!(d.rule(), Rule::LabelChanged);
+    // The refusal names the levels, never more.
+    assert!(d.reason().contains("thuong") && d.reason().contains("mat"));
+}
+
+proptest! {
+    /// Filing: a public index entry exists exactly when publication (rule 6) allows it and the
+    /// document is for this gateway's organ; and the label filed at acceptance gives every later
+    /// path the decision the signed label gives.
+    #[test]
+    fn published_only_what_rule_6_allows(
+        doc_level in level(),
+        proc_idx in 0usize..3,
+        public in any::<bool>(),
+        for_us in any::<bool>(),
+    ) {
+        let c = catalog();
+        let procs = ["VB-01", "VB-02", "TCCB-05"];
+        let xml = sample(doc_level, procs[proc_idx], public);
+        let (_, env) = crate::doc::envelope::parse_envelope(
+            xml.as_bytes(),
+            &crate::doc::envelope::EnvelopeLimits::default(),
+        ).unwrap();
+        let id = crate::store::MessageId::from_bytes([7; 16]);
+        let p = crate::gateway::filing::prepare(&c, &env, id, 0, for_us);
+        let allowed = decide(&facts(Some(doc_level), Some(procs[proc_idx]), public), &c, Way::Publication).allowed();
+        prop_assert_eq!(p.publication.allowed(), allowed);
+        prop_assert_eq!(p.filed.public.is_some(), allowed && for_us);
+        if allowed {
+            prop_assert_eq!(doc_level, Level::Thuong);
+            prop_assert!(public && procs[proc_idx] == "VB-01");
+        }
+        // Every later path (relay worker, inbox, status relay, report) decides on the filed
+        // label: the same decision, on every way and clearance, as on the signed label.
+        let filing = p.filed.filing.as_ref().unwrap();
+        for clearance in Level::ALL {
+            for mtls in [true, false] {
+                for way in [
+                    Way::Submission { client: clearance },
+                    Way::RelayTo { peer: "P", clearance, mtls },
+                    Way::ReceiveFrom { peer: "P", clearance },
+                    Way::InboxRead { client: clearance },
+                    Way::StatusRelay { clearance },
+                    Way::Publication,
+                ] {
+                    prop_assert_eq!(
+                        decide(&crate::gateway::filing::facts(filing), &c, way),
+                        decide(&Facts::of(env.label()), &c, way)
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// An envelope from the district to the province with the given label.
+fn sample(level: Level, procedure: &str, public: bool) -> String {
+    let (from, level) = ("HU.CHAUTHANH", level.token());
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<edXMLEnvelope xmlns="http://www.mic.gov.vn/TBT/QCVN_102_2016" xmlns:lt="urn:lienthong:label:1">
+  <edXMLHeader>
+    <MessageHeader>
+      <From><OrganId>{from}</OrganId><OrganName>Văn phòng Huyện ủy Châu Thành</OrganName></From>
+      <To><OrganId>TU.BENTRE</OrganId><OrganName>Văn phòng Tỉnh ủy Bến Tre</OrganName></To>
+      <Code><CodeNumber>07</CodeNumber><CodeNotation>NQ/ĐUK</CodeNotation></Code>
+      <PromulgationInfo><Place>Châu Thành</Place><PromulgationDate>2026/11/20</PromulgationDate></PromulgationInfo>
+      <DocumentType><Type>1</Type><TypeName>Nghị quyết</TypeName></DocumentType>
+      <Subject>Nghị quyết về công tác chuyển đổi số năm 2027 &amp; các nhiệm vụ &lt;trọng tâm&gt;</Subject>
+      <Content>Toàn văn nghị quyết…</Content>
+      <SignerInfo><Competence>TM. BAN THƯỜNG VỤ</Competence><Position>Bí thư</Position><FullName>Nguyễn Văn An</FullName></SignerInfo>
+      <ToPlaces><Place>Văn phòng Tỉnh ủy Bến Tre</Place></ToPlaces>
+      <OtherInfo><Priority>0</Priority></OtherInfo>
+      <DocumentId>{from},2026/11/20,07/NQ/ĐUK</DocumentId>
+      <BussinessDocType>0</BussinessDocType>
+    </MessageHeader>
+    <TraceHeaderList/>
+    <lt:Classification><lt:Level>{level}</lt:Level><lt:Procedure>{procedure}</lt:Procedure><lt:Public>{public}</lt:Public></lt:Classification>
+  </edXMLHeader>
+  <edXMLBody>
+    <edXMLManifest><Reference><ContentId>a1</ContentId><FileName>to-trinh.txt</FileName><ContentType>text/plain</ContentType><Digest>6EtZuGOpjkPr2J+1npsn/mS9iaCW9O7Q/NE+ZQAEvGE=</Digest><Size>35</Size></Reference></edXMLManifest>
+    <Attachment ContentId="a1">VOG7nSB0csOsbmggduG7gSB2aeG7h2MgcXV5IGhv4bqhY2g=</Attachment>
+  </edXMLBody>
+</edXMLEnvelope>
+"#
+    )
 }

@@ -103,7 +103,15 @@ pub async fn run(shared: Arc<Shared>, peer: String, mut shutdown: watch::Receive
             let attempt = deliver(&shared, &peer, &id, &group).await;
             outage = match attempt {
                 Attempt::Unreachable => Some(Outage::after_failure(outage, &shared.config.retry)),
-                _ => {
+                // Nothing was sent (refused by policy, or no stored message): the peer is as
+                // unknown as before; look at the next head shortly.
+                Attempt::Skipped => Some(Outage {
+                    probe_at: now_ms().saturating_add(
+                        i64::try_from(IDLE_POLL.as_millis()).unwrap_or(i64::MAX / 2),
+                    ),
+                    ..o
+                }),
+                Attempt::Reached => {
                     tracing::info!(peer = %peer, "peer reachable again; draining its queue");
                     None
                 }
@@ -326,16 +334,66 @@ async fn deliver(
     let loaded = tokio::task::spawn_blocking(move || {
         let bytes = store.outbox_bytes(&mid)?;
         let meta = store.message(&mid)?;
-        Ok::<_, crate::store::StoreError>((bytes, meta))
+        let filing = store.filing(&mid)?;
+        Ok::<_, crate::store::StoreError>((bytes, meta, filing))
     })
     .await;
-    let (bytes, meta) = match loaded {
-        Ok(Ok((Some(b), Some((meta, _))))) => (b, meta),
+    let (bytes, meta, filing) = match loaded {
+        Ok(Ok((Some(b), Some((meta, _)), filing))) => (b, meta, filing),
         other => {
             tracing::error!(message = %id, peer, "outbox entry without a stored message: {other:?}");
             return Attempt::Skipped;
         }
     };
+    // The policy again, at the moment the document leaves (rule 4 on this link): the link's
+    // clearance may have been lowered since the message was queued. Refused → dead letter,
+    // audited; nothing is sent.
+    let unlabelled = crate::policy::Facts {
+        level: None,
+        procedure: None,
+        public: false,
+        recorded: None,
+    };
+    let facts = filing
+        .as_ref()
+        .map_or(unlabelled, crate::gateway::filing::facts);
+    let clearance = shared
+        .config
+        .peers
+        .iter()
+        .find(|p| p.organ == peer)
+        .map_or(crate::doc::label::Level::Thuong, |p| p.clearance);
+    let d = crate::policy::decide(
+        &facts,
+        &shared.catalog,
+        crate::policy::Way::RelayTo {
+            peer,
+            clearance,
+            mtls: true,
+        },
+    );
+    if !d.allowed() {
+        let (s, peer_s, group) = (shared.clone(), peer.to_owned(), group.to_vec());
+        let reason = format!("policy ({}): {}", d.rule().name(), d.reason());
+        let rule = d.rule().name();
+        let done = tokio::task::spawn_blocking(move || {
+            s.audit(crate::audit::Event::policy_refused(
+                &s.config.organ,
+                Some(&mid.to_string()),
+                rule,
+                &format!("relay to {peer_s}: {reason}"),
+            ));
+            for e in &group {
+                s.store.dead_letter(&peer_s, e, &reason, now_ms())?;
+            }
+            Ok::<_, crate::store::StoreError>(())
+        })
+        .await;
+        if !matches!(done, Ok(Ok(()))) {
+            tracing::error!(message = %id, peer, "could not dead-letter a refused entry: {done:?}");
+        }
+        return Attempt::Skipped;
+    }
     // Every final recipient of this message that goes through this peer.
     let for_organs: Vec<String> = meta
         .to

@@ -90,6 +90,14 @@ pub(super) fn counter_value(v: Option<&[u8]>) -> u64 {
         .map_or(0, u64::from_be_bytes)
 }
 
+/// A status-outbox key: `peer 0x00 seq` — FIFO per peer.
+pub(super) fn status_out_key(peer: &str, seq: u64) -> Vec<u8> {
+    let mut k = peer.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

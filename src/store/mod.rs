@@ -50,6 +50,7 @@
 //! statuses `id ‖ at_ms ‖ seq`, where `seq` comes from sled's monotonic `generate_id` (FIFO
 //! within a lane) and strings are length-prefixed (so one organ's prefix never matches another's).
 
+pub mod filing;
 mod group_commit;
 mod keys;
 mod sled_store;
@@ -57,6 +58,7 @@ pub mod types;
 
 use std::time::Duration;
 
+pub use filing::{Filed, Filing, PublicEntry};
 pub use sled_store::SledStore;
 pub use types::{
     Accept, AcceptOutcome, AckOutcome, Delivery, DeliveryKind, HopRecord, InboxItem, Lane,
@@ -162,6 +164,26 @@ pub trait Store: Send + Sync {
     /// no recipient, or a recipient named twice.
     fn accept(&self, a: Accept) -> Result<AcceptOutcome, StoreError>;
 
+    /// [`Store::accept`], writing `filed` (the filing record and, only for a document
+    /// publication allowed, its public index entry) in the same transaction: the public index
+    /// never holds a document the store does not, and a stored document is never missing its
+    /// filing. A duplicate or conflict writes nothing. **Durable on return.**
+    fn accept_filed(&self, a: Accept, filed: Filed) -> Result<AcceptOutcome, StoreError>;
+
+    /// The filing record of a message (label, due date, handling), if one was written. Read only.
+    fn filing(&self, id: &MessageId) -> Result<Option<Filing>, StoreError>;
+
+    /// Every filing record whose `received_at_ms` is in `[from_ms, to_ms)`, with its id, oldest
+    /// first. Read only.
+    fn filings_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(MessageId, Filing)>, StoreError>;
+
+    /// Up to `limit` entries of the public index, newest first. Read only.
+    fn public_documents(&self, limit: usize) -> Result<Vec<PublicEntry>, StoreError>;
+
     /// Up to `limit` entries of `peer`'s outbox whose next attempt time is at or before
     /// `now_ms`: top lane first, FIFO within a lane. Read only.
     fn outbox_next(
@@ -226,6 +248,18 @@ pub trait Store: Send + Sync {
     /// [`StoreError::NotFound`] if `organ` has no such item.
     fn inbox_ack(&self, organ: &str, id: &MessageId) -> Result<AckOutcome, StoreError>;
 
+    /// [`inbox_ack`](Self::inbox_ack), and on the first ack also records `accepted` (status 03
+    /// for the sender) and queues it for `forward_to`, in the same transaction: an ack that is
+    /// durable always has its status event durable with it, so neither a crash nor a retention
+    /// sweep between the two can lose the sender's "accepted". **Durable on return.**
+    fn inbox_ack_reporting(
+        &self,
+        organ: &str,
+        id: &MessageId,
+        accepted: &StatusEvent,
+        forward_to: Option<&str>,
+    ) -> Result<AckOutcome, StoreError>;
+
     /// Messages sent by `from`, oldest first by `received_at_ms`, from `since_ms` on, keeping
     /// those with at least one recipient in state `state`; at most `limit`, continuing after
     /// `cursor`. Returns the page and the cursor of the next page (`None` at the end). Read only.
@@ -249,8 +283,9 @@ pub trait Store: Send + Sync {
 
     /// Records a status event here and queues it for each peer of `forward_to` (one peer
     /// towards the document's sender for a report; the next hops towards the recipients for a
-    /// recall request), atomically. An event already recorded (same message, organ, code and
-    /// time: a retried relay) is neither recorded nor queued again.
+    /// recall request), atomically; the first 06 (handled) of each organ is also noted in the
+    /// message's filing record, in the same transaction. An event already recorded (same
+    /// message, organ, code and time: a retried relay) is neither recorded nor queued again.
     /// **Durable on return.** [`StoreError::NotFound`] for a message this store does not know.
     fn relay_status(&self, event: StatusEvent, forward_to: &[String]) -> Result<(), StoreError>;
 
@@ -274,6 +309,8 @@ pub trait Store: Send + Sync {
     /// Retention: removes bytes, metadata, delivery states, statuses and index entries of
     /// messages finished before `cutoff_ms` — every recipient [`Delivery::Delivered`] or local
     /// and acknowledged (dead letters are kept for operators) — keeping the dedup tombstone
-    /// (id → digest) so a late duplicate is still recognised. **Durable on return.**
+    /// (id → digest) so a late duplicate is still recognised, and the filing record and public
+    /// index entry (the timeliness report and the portal outlive retention). **Durable on
+    /// return.**
     fn purge_acked_older_than(&self, cutoff_ms: i64) -> Result<PurgeReport, StoreError>;
 }

@@ -1,4 +1,4 @@
-//! The [`Store`] on sled 0.34: one `Db`, ten trees, multi-tree transactions for every change
+//! The [`Store`] on sled 0.34: one `Db`, thirteen trees, multi-tree transactions for every change
 //! that must be atomic, and group commit for durability (see the module docs of `store`).
 
 use std::collections::{BTreeMap, HashSet};
@@ -20,6 +20,7 @@ use super::{
     MessageId, MessageMeta, OutboxDepth, OutboxEntry, OutboxKey, Priority, PurgeReport, SentCursor,
     SentItem, StatusEvent, Store, StoreError, StoreLimits, StoreStats,
 };
+use super::{Filed, Filing, PublicEntry};
 
 /// sled's page cache size. Modest: the gateway's working set is the queue heads, and the OS page
 /// cache holds the rest of the log.
@@ -39,6 +40,8 @@ const T_SENT: &str = "sent";
 const T_STATUS: &str = "status";
 const T_COUNTERS: &str = "counters";
 const T_STATUS_OUT: &str = "status_out";
+const T_FILING: &str = "filing";
+const T_PUBLIC: &str = "public";
 
 /// The metadata record: the public metadata plus what purging needs to find every index entry.
 #[derive(Serialize, Deserialize)]
@@ -82,6 +85,11 @@ struct Trees {
     counters: sled::Tree,
     /// Status events waiting to be relayed: peer, 0x00, sequence (big-endian) → event.
     status_out: sled::Tree,
+    /// Filing records (label, due date, handling): id → JSON.
+    filing: sled::Tree,
+    /// The public index: published_at (time key) ‖ id → JSON, only documents publication
+    /// allowed.
+    public: sled::Tree,
 }
 
 struct Inner {
@@ -177,6 +185,8 @@ impl SledStore {
             status: tree(T_STATUS)?,
             counters: tree(T_COUNTERS)?,
             status_out: tree(T_STATUS_OUT)?,
+            filing: tree(T_FILING)?,
+            public: tree(T_PUBLIC)?,
         };
         let commit = GroupCommit::new(limits.flush_window);
         Ok(Self {
@@ -236,6 +246,57 @@ impl SledStore {
             out.push((recipient.to_owned(), decode(T_DELIVERIES, &k, &v)?));
         }
         Ok(out)
+    }
+
+    /// The ack transaction, with the optional status event recorded and queued atomically.
+    fn ack(
+        &self,
+        organ: &str,
+        id: &MessageId,
+        report: Option<(&StatusEvent, Option<&str>)>,
+    ) -> Result<AckOutcome, StoreError> {
+        let prefix = keys::string_prefix(organ, "organ")?;
+        let mkey = keys::membership_key(&prefix, id);
+        let t = self.t();
+        let report = match report {
+            Some((event, forward_to)) => {
+                let seq = self
+                    .inner
+                    .db
+                    .generate_id()
+                    .map_err(|e| StoreError::sled("number a status event", e))?;
+                let status_key = keys::status_key(&event.message, event.at_ms, seq);
+                let out_key = forward_to.map(|peer| keys::status_out_key(peer, seq));
+                Some((encode(event)?, status_key, out_key))
+            }
+            None => None,
+        };
+        let writer = self.inner.commit.begin();
+        let outcome = (&t.inbox, &t.membership, &t.status, &t.status_out)
+            .transaction(|(inbox, membership, status, out)| {
+                let Some(v) = membership.get(&mkey)? else {
+                    return abort(StoreError::NotFound { id: *id });
+                };
+                let mut m: Membership = tx_decode(T_MEMBERSHIP, &mkey, &v)?;
+                if m.acked {
+                    return Ok(AckOutcome::AlreadyAcked);
+                }
+                inbox.remove(m.inbox_key.as_slice())?;
+                m.acked = true;
+                let m = encode(&m).map_err(ConflictableTransactionError::Abort)?;
+                membership.insert(mkey.as_slice(), m)?;
+                if let Some((value, status_key, out_key)) = &report {
+                    status.insert(status_key.as_slice(), value.as_slice())?;
+                    if let Some(k) = out_key {
+                        out.insert(k.as_slice(), value.as_slice())?;
+                    }
+                }
+                Ok(AckOutcome::Acked)
+            })
+            .map_err(tx_error("acknowledge an inbox item"))?;
+        // AlreadyAcked too: the first ack may still be waiting for its flush.
+        self.wait(writer.ticket())?;
+        Ok(outcome)
     }
 
     /// Checks that an outbox handle belongs to `peer` and returns the peer's key prefix.
@@ -323,7 +384,20 @@ impl SledStore {
 
 impl Store for SledStore {
     fn accept(&self, a: Accept) -> Result<AcceptOutcome, StoreError> {
+        self.accept_filed(a, Filed::default())
+    }
+
+    fn accept_filed(&self, a: Accept, filed: Filed) -> Result<AcceptOutcome, StoreError> {
         Self::check_accept(&a)?;
+        let filing = filed.filing.as_ref().map(encode).transpose()?;
+        let public = match &filed.public {
+            Some(p) => {
+                let mut k = keys::time_key(p.published_at_ms).to_vec();
+                k.extend_from_slice(a.meta.id.as_bytes());
+                Some((k, encode(p)?))
+            }
+            None => None,
+        };
         let lane = Priority::try_from(a.meta.priority)?.lane();
         let id = a.meta.id;
         let idk = id.as_bytes();
@@ -362,9 +436,23 @@ impl Store for SledStore {
             &t.membership,
             &t.sent,
             &t.counters,
+            &t.filing,
+            &t.public,
         )
             .transaction(
-                |(meta, bytes, dedup, deliveries, outbox, inbox, membership, sent, counters)| {
+                |(
+                    meta,
+                    bytes,
+                    dedup,
+                    deliveries,
+                    outbox,
+                    inbox,
+                    membership,
+                    sent,
+                    counters,
+                    filing_tree,
+                    public_tree,
+                )| {
                     // Dedup first, before any write: exactly-once in the inbox.
                     if let Some(existing) = dedup.get(idk)? {
                         if existing.as_ref() != a.meta.digest_hex.as_bytes() {
@@ -412,6 +500,12 @@ impl Store for SledStore {
                     bytes.insert(idk, a.bytes.as_slice())?;
                     sent.insert(sent_key, idk)?;
                     counter_add(counters, keys::MESSAGES_COUNTER, 1)?;
+                    if let Some(f) = &filing {
+                        filing_tree.insert(idk, f.as_slice())?;
+                    }
+                    if let Some((k, v)) = &public {
+                        public_tree.insert(k.as_slice(), v.as_slice())?;
+                    }
                     for (organ, prefix) in a.local.iter().zip(&local_prefixes) {
                         let inbox_key = keys::queue_key(prefix, lane, seq);
                         inbox.insert(inbox_key.clone(), idk)?;
@@ -458,6 +552,54 @@ impl Store for SledStore {
             _ => drop(writer),
         }
         Ok(outcome)
+    }
+
+    fn filing(&self, id: &MessageId) -> Result<Option<Filing>, StoreError> {
+        let key = id.as_bytes();
+        match self
+            .t()
+            .filing
+            .get(key)
+            .map_err(|e| StoreError::sled("read a filing record", e))?
+        {
+            Some(v) => decode(T_FILING, key, &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn filings_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(MessageId, Filing)>, StoreError> {
+        // A scan of every record: the report runs rarely, on an admin's request.
+        let mut out = Vec::new();
+        for kv in self.t().filing.iter() {
+            let (k, v) = kv.map_err(|e| StoreError::sled("read filing records", e))?;
+            let raw = <[u8; 16]>::try_from(k.as_ref()).map_err(|_| StoreError::Corrupt {
+                tree: T_FILING,
+                key: hex_encode(&k),
+            })?;
+            let f: Filing = decode(T_FILING, &k, &v)?;
+            if f.received_at_ms >= from_ms && f.received_at_ms < to_ms {
+                out.push((MessageId::from_bytes(raw), f));
+            }
+        }
+        out.sort_by_key(|(_, f)| f.received_at_ms);
+        Ok(out)
+    }
+
+    fn public_documents(&self, limit: usize) -> Result<Vec<PublicEntry>, StoreError> {
+        self.t()
+            .public
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv.map_err(|e| StoreError::sled("read the public index", e))?;
+                decode(T_PUBLIC, &k, &v)
+            })
+            .collect()
     }
 
     fn outbox_next(
@@ -662,29 +804,23 @@ impl Store for SledStore {
     }
 
     fn inbox_ack(&self, organ: &str, id: &MessageId) -> Result<AckOutcome, StoreError> {
-        let prefix = keys::string_prefix(organ, "organ")?;
-        let mkey = keys::membership_key(&prefix, id);
-        let t = self.t();
-        let writer = self.inner.commit.begin();
-        let outcome = (&t.inbox, &t.membership)
-            .transaction(|(inbox, membership)| {
-                let Some(v) = membership.get(&mkey)? else {
-                    return abort(StoreError::NotFound { id: *id });
-                };
-                let mut m: Membership = tx_decode(T_MEMBERSHIP, &mkey, &v)?;
-                if m.acked {
-                    return Ok(AckOutcome::AlreadyAcked);
-                }
-                inbox.remove(m.inbox_key.as_slice())?;
-                m.acked = true;
-                let m = encode(&m).map_err(ConflictableTransactionError::Abort)?;
-                membership.insert(mkey.as_slice(), m)?;
-                Ok(AckOutcome::Acked)
-            })
-            .map_err(tx_error("acknowledge an inbox item"))?;
-        // AlreadyAcked too: the first ack may still be waiting for its flush.
-        self.wait(writer.ticket())?;
-        Ok(outcome)
+        self.ack(organ, id, None)
+    }
+
+    fn inbox_ack_reporting(
+        &self,
+        organ: &str,
+        id: &MessageId,
+        accepted: &StatusEvent,
+        forward_to: Option<&str>,
+    ) -> Result<AckOutcome, StoreError> {
+        if accepted.message != *id {
+            return Err(StoreError::Invalid {
+                field: "status event",
+                reason: "the status event is for another message",
+            });
+        }
+        self.ack(organ, id, Some((accepted, forward_to)))
     }
 
     fn sent_list(
@@ -818,21 +954,32 @@ impl Store for SledStore {
         let status_key = keys::status_key(&event.message, event.at_ms, seq);
         let out_keys: Vec<Vec<u8>> = forward_to
             .iter()
-            .map(|peer| {
-                let mut k = peer.as_bytes().to_vec();
-                k.push(0);
-                k.extend_from_slice(&seq.to_be_bytes());
-                k
-            })
+            .map(|peer| keys::status_out_key(peer, seq))
             .collect();
+        let id_key = *event.message.as_bytes();
+        let handled = (event.code == "06").then(|| (event.organ.clone(), event.at_ms));
         let result: Result<(), TransactionError<StoreError>> =
-            (&self.t().status, &self.t().status_out).transaction(|(status, out)| {
-                status.insert(status_key.as_slice(), value.as_slice())?;
-                for k in &out_keys {
-                    out.insert(k.as_slice(), value.as_slice())?;
-                }
-                Ok(())
-            });
+            (&self.t().status, &self.t().status_out, &self.t().filing).transaction(
+                |(status, out, filing)| {
+                    status.insert(status_key.as_slice(), value.as_slice())?;
+                    // The timeliness report reads the first 06 of each organ from the filing
+                    // record, which retention does not purge.
+                    if let Some((organ, at_ms)) = &handled
+                        && let Some(v) = filing.get(id_key)?
+                    {
+                        let mut f: Filing = tx_decode(T_FILING, &id_key, &v)?;
+                        if !f.handled.contains_key(organ) {
+                            f.handled.insert(organ.clone(), *at_ms);
+                            let v = encode(&f).map_err(ConflictableTransactionError::Abort)?;
+                            filing.insert(&id_key, v)?;
+                        }
+                    }
+                    for k in &out_keys {
+                        out.insert(k.as_slice(), value.as_slice())?;
+                    }
+                    Ok(())
+                },
+            );
         result.map_err(|e| match e {
             TransactionError::Abort(e) => e,
             TransactionError::Storage(e) => StoreError::sled("relay a status event", e),
