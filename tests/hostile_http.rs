@@ -582,6 +582,12 @@ fn wrong_media_types_are_415() {
                     l.post_path, l.auth
                 );
                 let a = raw(&l, req.as_bytes()).await;
+                if l.name == "api" && ct == Some("application/json") {
+                    // The API's JSON submission form: this body is not JSON.
+                    assert_eq!(a.status(), 400, "{} {ct:?}: {a:?}", l.name);
+                    assert!(is_problem(a.body(), "request/json"), "{a:?}");
+                    continue;
+                }
                 assert_eq!(a.status(), 415, "{} {ct:?}: {a:?}", l.name);
                 assert!(
                     is_problem(a.body(), "request/content-type"),
