@@ -382,6 +382,56 @@ fn inbox_list_get_and_idempotent_ack() {
 }
 
 #[test]
+fn a_backlog_of_invisible_items_never_hides_the_visible_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    // Ten items the client may not read, queued first, then two it may.
+    let hidden: Vec<MessageId> = (0..10)
+        .map(|i| stored(&store, accept_of(0, i, "hidden", &[CHAUTHANH], &[])))
+        .collect();
+    let shown: Vec<MessageId> = (10..12)
+        .map(|i| stored(&store, accept_of(0, i, "shown", &[CHAUTHANH], &[])))
+        .collect();
+    let mut looked = 0usize;
+    let got: Vec<MessageId> = store
+        .inbox_list_visible(CHAUTHANH, 2, &mut |i| {
+            looked += 1;
+            Ok(shown.contains(&i.id))
+        })
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(got, shown);
+    assert_eq!(looked, 12);
+    // The plain listing with the same limit sees only the head of the backlog.
+    let head: Vec<MessageId> = store
+        .inbox_list(CHAUTHANH, 2)
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(head, hidden[..2]);
+    // A limit stops the scan as soon as it is reached; errors from the predicate surface.
+    let mut calls = 0usize;
+    let one = store
+        .inbox_list_visible(CHAUTHANH, 1, &mut |_| {
+            calls += 1;
+            Ok(true)
+        })
+        .unwrap();
+    assert_eq!((one.len(), calls), (1, 1));
+    assert!(
+        store
+            .inbox_list_visible(CHAUTHANH, 5, &mut |_| Err(StoreError::Invalid {
+                field: "test",
+                reason: "refused by the predicate",
+            }))
+            .is_err()
+    );
+}
+
+#[test]
 fn the_first_ack_records_and_queues_status_03_in_the_same_transaction() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);

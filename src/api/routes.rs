@@ -511,21 +511,20 @@ async fn inbox_list(
         // Above the client's clearance: absent, not redacted (policy rule 4 on the inbox way,
         // decided per item by `policy::decide`).
         let visible = blocking(move || -> Result<Vec<_>, StoreError> {
-            let mut visible = Vec::new();
-            for i in s.store.inbox_list(&organ, limit)? {
-                let d = crate::gateway::filing::client_may_read(
-                    s.store.as_ref(),
-                    &s.catalog,
-                    &i.id,
-                    clearance,
-                )?;
-                if d.allowed() && level_of(&i.meta) <= clearance {
-                    let statuses = s.store.statuses(&i.id)?;
+            let store = s.store.as_ref();
+            let items = store.inbox_list_visible(&organ, limit, &mut |i| {
+                let d =
+                    crate::gateway::filing::client_may_read(store, &s.catalog, &i.id, clearance)?;
+                Ok(d.allowed() && level_of(&i.meta) <= clearance)
+            })?;
+            items
+                .into_iter()
+                .map(|i| {
+                    let statuses = store.statuses(&i.id)?;
                     let recalled = recall_of(&statuses, &i.meta.from).is_some();
-                    visible.push((i, recalled));
-                }
-            }
-            Ok(visible)
+                    Ok((i, recalled))
+                })
+                .collect()
         })
         .await?
         .map_err(store_problem)?;

@@ -236,6 +236,16 @@ pub trait Store: Send + Sync {
     /// first within a lane. Read only.
     fn inbox_list(&self, organ: &str, limit: usize) -> Result<Vec<InboxItem>, StoreError>;
 
+    /// Like [`inbox_list`](Self::inbox_list), but counts only items `visible` accepts: up to
+    /// `limit` visible items, skipping the others however many there are — so a backlog of
+    /// documents above a client's clearance never hides the ones it may read. Read only.
+    fn inbox_list_visible(
+        &self,
+        organ: &str,
+        limit: usize,
+        visible: &mut dyn FnMut(&InboxItem) -> Result<bool, StoreError>,
+    ) -> Result<Vec<InboxItem>, StoreError>;
+
     /// A message of `organ`'s inbox (pending or acknowledged), only if `organ` is one of its
     /// local recipients — never another organ's. Read only.
     fn inbox_get(

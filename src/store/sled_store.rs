@@ -758,9 +758,21 @@ impl Store for SledStore {
     }
 
     fn inbox_list(&self, organ: &str, limit: usize) -> Result<Vec<InboxItem>, StoreError> {
+        self.inbox_list_visible(organ, limit, &mut |_| Ok(true))
+    }
+
+    fn inbox_list_visible(
+        &self,
+        organ: &str,
+        limit: usize,
+        visible: &mut dyn FnMut(&InboxItem) -> Result<bool, StoreError>,
+    ) -> Result<Vec<InboxItem>, StoreError> {
         let prefix = keys::string_prefix(organ, "organ")?;
         let mut out = Vec::new();
-        for kv in self.t().inbox.scan_prefix(&prefix).take(limit) {
+        if limit == 0 {
+            return Ok(out);
+        }
+        for kv in self.t().inbox.scan_prefix(&prefix) {
             let (k, v) = kv.map_err(|e| StoreError::sled("read the inbox", e))?;
             let raw = <[u8; 16]>::try_from(v.as_ref()).map_err(|_| StoreError::Corrupt {
                 tree: T_INBOX,
@@ -771,10 +783,16 @@ impl Store for SledStore {
                 tree: T_META,
                 key: hex_encode(&raw),
             })?;
-            out.push(InboxItem {
+            let item = InboxItem {
                 id,
                 meta: record.meta,
-            });
+            };
+            if visible(&item)? {
+                out.push(item);
+                if out.len() >= limit {
+                    break;
+                }
+            }
         }
         Ok(out)
     }
