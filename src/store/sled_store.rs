@@ -117,6 +117,19 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(|e| StoreError::sled("encode a record", e))
 }
 
+/// Reads and decodes one record of `tree` (named `name` in errors); `what` says what was read.
+fn get_decoded<T: DeserializeOwned>(
+    tree: &sled::Tree,
+    name: &'static str,
+    key: &[u8],
+    what: &'static str,
+) -> Result<Option<T>, StoreError> {
+    match tree.get(key).map_err(|e| StoreError::sled(what, e))? {
+        Some(v) => decode(name, key, &v).map(Some),
+        None => Ok(None),
+    }
+}
+
 fn decode<T: DeserializeOwned>(tree: &'static str, key: &[u8], v: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(v).map_err(|_| StoreError::Corrupt {
         tree,
@@ -220,16 +233,7 @@ impl SledStore {
     }
 
     fn read_record(&self, id: &MessageId) -> Result<Option<MessageRecord>, StoreError> {
-        let key = id.as_bytes();
-        match self
-            .t()
-            .meta
-            .get(key)
-            .map_err(|e| StoreError::sled("read", e))?
-        {
-            Some(v) => decode(T_META, key, &v).map(Some),
-            None => Ok(None),
-        }
+        get_decoded(&self.t().meta, T_META, id.as_bytes(), "read")
     }
 
     fn deliveries_of(&self, id: &MessageId) -> Result<Vec<(String, Delivery)>, StoreError> {
@@ -555,16 +559,12 @@ impl Store for SledStore {
     }
 
     fn filing(&self, id: &MessageId) -> Result<Option<Filing>, StoreError> {
-        let key = id.as_bytes();
-        match self
-            .t()
-            .filing
-            .get(key)
-            .map_err(|e| StoreError::sled("read a filing record", e))?
-        {
-            Some(v) => decode(T_FILING, key, &v).map(Some),
-            None => Ok(None),
-        }
+        get_decoded(
+            &self.t().filing,
+            T_FILING,
+            id.as_bytes(),
+            "read a filing record",
+        )
     }
 
     fn filings_between(
