@@ -5,6 +5,8 @@
 # Logs: fuzz/logs/TARGET.log; crashes: fuzz/artifacts/TARGET/. Exit 1 if any target failed.
 #
 # Usage: scripts/fuzz.sh SECONDS [TARGET...]
+# LIENTHONG_FUZZ_BUILD_FLAGS (optional) is passed to both `cargo fuzz build` and `cargo fuzz run`,
+# e.g. "--codegen-units 16" for a faster build, or "-s none" to run without AddressSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
@@ -36,7 +38,8 @@ max_len_of() {
 ./seed.sh >/dev/null
 # One build for all targets (the default cargo-fuzz profile: optimised, debug assertions and
 # overflow checks on, AddressSanitizer).
-nice -n 10 cargo +nightly fuzz build
+# shellcheck disable=SC2086 # word splitting of the flags is intended
+nice -n 10 cargo +nightly fuzz build ${LIENTHONG_FUZZ_BUILD_FLAGS:-}
 
 mkdir -p logs
 cat dict/xml.dict dict/xmldsig.dict >logs/xml+xmldsig.dict
@@ -47,7 +50,8 @@ for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "artifacts/$t"
   start=$(date +%s)
   set +e
-  nice -n 10 cargo +nightly fuzz run "$t" "corpus/$t" -- \
+  # shellcheck disable=SC2086
+  nice -n 10 cargo +nightly fuzz run ${LIENTHONG_FUZZ_BUILD_FLAGS:-} "$t" "corpus/$t" -- \
     -max_total_time="$secs" -dict="$(dict_of "$t")" -max_len="$(max_len_of "$t")" \
     -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="artifacts/$t/" >"$log" 2>&1

@@ -47,7 +47,13 @@ fuzz_target!(|data: &[u8]| {
         let body: Option<ReceiptBody> = serde_json::from_str(&receipt.receipt).ok();
         let (organ, id, digest) = body
             .as_ref()
-            .map(|b| (b.organ.as_str(), b.message_id.as_str(), b.digest_sha256.as_str()))
+            .map(|b| {
+                (
+                    b.organ.as_str(),
+                    b.message_id.as_str(),
+                    b.digest_sha256.as_str(),
+                )
+            })
             .unwrap_or(("TU.BENTRE", "00000000000000000000000000000000", ""));
         // Only a receipt really signed by a demo organ's key could pass; a forged one never.
         if receipt

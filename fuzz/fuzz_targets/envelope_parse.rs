@@ -18,7 +18,10 @@ fuzz_target!(|data: &[u8]| {
         Ok((_, again)) => again,
         Err(e) => panic!("the written form of a parsed envelope is refused: {e}"),
     };
-    assert!(again == envelope, "envelope changed in a write/parse round trip");
+    assert!(
+        again == envelope,
+        "envelope changed in a write/parse round trip"
+    );
     assert!(
         again.to_bytes() == written,
         "writing a re-parsed envelope gives other bytes"

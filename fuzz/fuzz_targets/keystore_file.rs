@@ -31,7 +31,8 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("lienthong-fuzz-keystore-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("lienthong-fuzz-keystore-{}", std::process::id()));
         if let Err(e) = std::fs::create_dir_all(&dir) {
             panic!("harness: cannot create {}: {e}", dir.display());
         }
@@ -54,7 +55,10 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 fuzz_target!(|data: &[u8]| {
     let f = fixture();
     let (key, cert) = match find(data, b"-----BEGIN") {
-        Some(at) => (data.get(..at).unwrap_or_default(), Some(data.get(at..).unwrap_or_default())),
+        Some(at) => (
+            data.get(..at).unwrap_or_default(),
+            Some(data.get(at..).unwrap_or_default()),
+        ),
         None => (data, None),
     };
     let written = std::fs::write(&f.key_path, key).and_then(|()| match cert {

@@ -54,9 +54,8 @@ fn signed_content(doc: &Document) -> Vec<u8> {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let harness = |what: &str, e: &dyn std::fmt::Display| -> ! {
-            panic!("harness: {what}: {e}")
-        };
+        let harness =
+            |what: &str, e: &dyn std::fmt::Display| -> ! { panic!("harness: {what}: {e}") };
         let signer = Pkcs8Signer::from_pem("fuzz", common::SIGNING_KEY_PEM)
             .unwrap_or_else(|e| harness("signing key", &e));
         let chain = lienthong::tls::certs_from_pem(common::SIGNING_CHAIN_PEM, "chain")
@@ -128,13 +127,19 @@ fn apply(original: &[u8], script: &[u8]) -> Vec<u8> {
                 }
             }
             2 => {
-                let Some(n) = u16_at(script, &mut at) else { break };
+                let Some(n) = u16_at(script, &mut at) else {
+                    break;
+                };
                 let stop = (pos + n).min(doc.len());
                 doc.drain(pos..stop);
             }
             _ => {
-                let Some(src) = u16_at(script, &mut at) else { break };
-                let Some(n) = u16_at(script, &mut at) else { break };
+                let Some(src) = u16_at(script, &mut at) else {
+                    break;
+                };
+                let Some(n) = u16_at(script, &mut at) else {
+                    break;
+                };
                 let src = src % (doc.len() + 1);
                 let stop = (src + n).min(doc.len());
                 let piece = doc.get(src..stop).unwrap_or_default().to_vec();
