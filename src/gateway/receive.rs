@@ -43,7 +43,9 @@ pub fn encode_trace(hops: &[HopRecord]) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(hops).unwrap_or_default())
 }
 
-fn decode_trace(s: &str) -> Result<Vec<HopRecord>, Problem> {
+/// Decodes an [`H_TRACE`] value (base64url JSON of hop records, at most 16 KiB); a bad one is
+/// a 400 problem. Public for the fuzz target `exchange_headers` (fuzz/).
+pub fn decode_trace(s: &str) -> Result<Vec<HopRecord>, Problem> {
     if s.len() > MAX_TRACE_BYTES {
         return Err(Problem::bad_request(
             "exchange/bad-trace",
