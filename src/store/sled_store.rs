@@ -252,6 +252,22 @@ impl SledStore {
         Ok(out)
     }
 
+    /// What every recorded status event must be: an edXML code, two digits "01" to "16", for a
+    /// message this store knows (fail closed).
+    fn check_status(&self, event: &StatusEvent) -> Result<(), StoreError> {
+        let code_ok = matches!(event.code.parse::<u8>(), Ok(1..=16)) && event.code.len() == 2;
+        if !code_ok {
+            return Err(StoreError::Invalid {
+                field: "status code",
+                reason: "a status code is \"01\" to \"16\"",
+            });
+        }
+        if self.read_record(&event.message)?.is_none() {
+            return Err(StoreError::NotFound { id: event.message });
+        }
+        Ok(())
+    }
+
     /// The ack transaction, with the optional status event recorded and queued atomically.
     fn ack(
         &self,
@@ -906,18 +922,7 @@ impl Store for SledStore {
     }
 
     fn put_status(&self, event: StatusEvent) -> Result<(), StoreError> {
-        // edXML status codes are two digits, "01" to "16".
-        let code_ok = matches!(event.code.parse::<u8>(), Ok(1..=16)) && event.code.len() == 2;
-        if !code_ok {
-            return Err(StoreError::Invalid {
-                field: "status code",
-                reason: "a status code is \"01\" to \"16\"",
-            });
-        }
-        // Fail closed: statuses are recorded only for messages this store knows.
-        if self.read_record(&event.message)?.is_none() {
-            return Err(StoreError::NotFound { id: event.message });
-        }
+        self.check_status(&event)?;
         let value = encode(&event)?;
         let writer = self.inner.commit.begin();
         let seq = self
@@ -944,16 +949,7 @@ impl Store for SledStore {
     }
 
     fn relay_status(&self, event: StatusEvent, forward_to: &[String]) -> Result<(), StoreError> {
-        let code_ok = matches!(event.code.parse::<u8>(), Ok(1..=16)) && event.code.len() == 2;
-        if !code_ok {
-            return Err(StoreError::Invalid {
-                field: "status code",
-                reason: "a status code is \"01\" to \"16\"",
-            });
-        }
-        if self.read_record(&event.message)?.is_none() {
-            return Err(StoreError::NotFound { id: event.message });
-        }
+        self.check_status(&event)?;
         // A retried relay brings the same event again: recorded once, forwarded once.
         let seen = self
             .statuses(&event.message)?
