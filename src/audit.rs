@@ -20,7 +20,12 @@
 //! # Durability
 //!
 //! [`AuditLog::append`] returns only after the line is written and `fdatasync`ed: an entry that
-//! was returned survives a crash. A crash during the write can leave an incomplete last line; the
+//! was returned survives a crash. The `fdatasync` is a group commit: appends write their line
+//! under the log's mutex, then wait outside it for a sync that covers their line, so concurrent
+//! appends share one `fdatasync` instead of queueing one each behind the mutex (every document
+//! leaves several entries; one sync per entry was a disk flush per event on the hot path). If a
+//! sync fails, no entry it covered is returned and the log stops appending (fail closed) until a
+//! reopen checks the tail; lines it covered may survive on disk although their appends failed. A crash during the write can leave an incomplete last line; the
 //! next [`AuditLog::open`] removes it (it was never returned, so nothing it recorded was
 //! acknowledged) and says so in [`AuditLog::recovery`]. A last line that is complete JSON but
 //! does not continue the chain is never removed: it is refused, for a person to look at.
@@ -38,8 +43,9 @@
 //!
 //! # Concurrency
 //!
-//! [`AuditLog`] is `Send + Sync`; appends are serialised by a mutex around the file. Each append
-//! blocks on `fdatasync`: async callers run it in `spawn_blocking`. One process owns a log.
+//! [`AuditLog`] is `Send + Sync`; writes are serialised by a mutex around the file. Each append
+//! blocks on `fdatasync` (shared, see above): async callers run it in `spawn_blocking`. One
+//! process owns a log.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -578,7 +584,8 @@ impl std::fmt::Display for Recovery {
 }
 
 struct Inner {
-    file: File,
+    /// Shared with the syncer, which flushes it without holding this mutex.
+    file: std::sync::Arc<File>,
     len: u64,
     seq: u64,
     head: String,
@@ -591,6 +598,10 @@ pub struct AuditLog {
     organ: String,
     recovery: Option<Recovery>,
     inner: Mutex<Inner>,
+    /// The highest seq known to be on disk. Held while syncing, so one `fdatasync` runs at a
+    /// time and the appends waiting behind it find their line already covered. Lock order:
+    /// `synced` before `inner`, never the other way.
+    synced: Mutex<u64>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -769,12 +780,13 @@ impl AuditLog {
             organ: organ.to_owned(),
             recovery,
             inner: Mutex::new(Inner {
-                file,
+                file: std::sync::Arc::new(file),
                 len,
                 seq,
                 head,
                 broken: false,
             }),
+            synced: Mutex::new(seq),
         })
     }
 
@@ -805,8 +817,37 @@ impl AuditLog {
         if event.kind == Kind::Checkpoint {
             return Err(AuditError::ReservedKind);
         }
-        let mut inner = self.inner.lock().map_err(|_| AuditError::Unavailable)?;
-        self.write_locked(&mut inner, event)
+        let (entry, file) = {
+            let mut inner = self.inner.lock().map_err(|_| AuditError::Unavailable)?;
+            let entry = self.write_locked(&mut inner, event)?;
+            (entry, inner.file.clone())
+        };
+        self.sync_through(entry.seq, &file)?;
+        Ok(entry)
+    }
+
+    /// Returns once every line up to `seq` is on disk, syncing if no other append did it since.
+    fn sync_through(&self, seq: u64, file: &File) -> Result<(), AuditError> {
+        let mut synced = self.synced.lock().map_err(|_| AuditError::Unavailable)?;
+        if *synced >= seq {
+            return Ok(());
+        }
+        // Everything written so far is covered by this sync, not only our own line.
+        let written = self
+            .inner
+            .lock()
+            .map_err(|_| AuditError::Unavailable)?
+            .seq;
+        if let Err(e) = file.sync_data() {
+            // Which of the unsynced lines reached the disk is unknown: refuse them all and stop
+            // appending until a reopen checks the tail.
+            if let Ok(mut inner) = self.inner.lock() {
+                inner.broken = true;
+            }
+            return Err(io_error(&self.path, &e));
+        }
+        *synced = written;
+        Ok(())
     }
 
     /// Appends a checkpoint: a signature by `signer` over the current head (see
@@ -841,9 +882,14 @@ impl AuditLog {
             detail,
             ..Event::new(Kind::Checkpoint, &self.organ)
         };
-        self.write_locked(&mut inner, event)
+        let entry = self.write_locked(&mut inner, event)?;
+        let file = inner.file.clone();
+        drop(inner);
+        self.sync_through(entry.seq, &file)?;
+        Ok(entry)
     }
 
+    /// Writes the entry's line (not yet synced: see [`Self::sync_through`]).
     fn write_locked(&self, inner: &mut Inner, event: Event) -> Result<Entry, AuditError> {
         if inner.broken {
             return Err(AuditError::Unavailable);
@@ -872,10 +918,7 @@ impl AuditLog {
             )));
         }
         line.push('\n');
-        let written = inner
-            .file
-            .write_all(line.as_bytes())
-            .and_then(|()| inner.file.sync_data());
+        let written = (&*inner.file).write_all(line.as_bytes());
         if let Err(e) = written {
             // Undo a partial line so the next append does not land after garbage; if even
             // that fails, stop appending (fail closed) until a reopen recovers the tail.

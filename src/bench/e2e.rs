@@ -36,7 +36,7 @@ pub const MAX_IN_FLIGHT: usize = 32;
 const ACKERS: usize = 3;
 /// Linux reports process CPU in clock ticks of 1/100 s (`USER_HZ`, fixed at 100 on every
 /// architecture the kernel exposes to user space via /proc).
-const TICKS_PER_SEC: f64 = 100.0;
+pub(crate) const TICKS_PER_SEC: f64 = 100.0;
 
 /// Percentiles in milliseconds.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -52,7 +52,7 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    fn of(mut v: Vec<f64>) -> Self {
+    pub(crate) fn of(mut v: Vec<f64>) -> Self {
         v.sort_by(f64::total_cmp);
         let at = |q: f64| -> f64 {
             let idx = ((v.len() as f64 * q).ceil() as usize).saturating_sub(1);
@@ -139,10 +139,10 @@ pub struct Phase {
     pub wall_secs: f64,
 }
 
-struct Gateway {
-    role: &'static str,
-    running: Running,
-    data_dir: std::path::PathBuf,
+pub(crate) struct Gateway {
+    pub(crate) role: &'static str,
+    pub(crate) running: Running,
+    pub(crate) data_dir: std::path::PathBuf,
 }
 
 fn start(
@@ -150,11 +150,22 @@ fn start(
     setup: &DemoSetup,
     role: &'static str,
 ) -> Result<Gateway, BenchError> {
+    start_with(rt, setup, role, |_| {})
+}
+
+/// Starts the demo gateway `role` in `rt`, with `tweak` applied to its loaded configuration.
+pub(crate) fn start_with(
+    rt: &tokio::runtime::Runtime,
+    setup: &DemoSetup,
+    role: &'static str,
+    tweak: impl FnOnce(&mut Config),
+) -> Result<Gateway, BenchError> {
     let fail = |reason: String| BenchError::Gateway { role, reason };
     let gw = setup
         .gateway(role)
         .ok_or_else(|| fail("not in the demo".into()))?;
-    let config = Config::load(&gw.config).map_err(|e| fail(e.to_string()))?;
+    let mut config = Config::load(&gw.config).map_err(|e| fail(e.to_string()))?;
+    tweak(&mut config);
     let catalog = Catalog::load(&config.catalog).map_err(|e| fail(e.to_string()))?;
     let keys = crate::gateway::keys::load(&config).map_err(|e| fail(e.to_string()))?;
     let data_dir = config.data_dir.clone();
@@ -254,7 +265,7 @@ pub fn measure(
     result
 }
 
-fn store_stats(g: &Gateway) -> Result<StoreStats, BenchError> {
+pub(crate) fn store_stats(g: &Gateway) -> Result<StoreStats, BenchError> {
     g.running
         .shared()
         .store
@@ -583,7 +594,7 @@ fn fail_once(slot: &Mutex<Option<BenchError>>, done: &AtomicBool, e: BenchError)
 }
 
 /// utime + stime in clock ticks from a `/proc/.../stat` file (0 if unreadable).
-fn cpu_ticks(path: &Path) -> f64 {
+pub(crate) fn cpu_ticks(path: &Path) -> f64 {
     let Ok(s) = std::fs::read_to_string(path) else {
         return 0.0;
     };
@@ -601,7 +612,7 @@ fn cpu_ticks(path: &Path) -> f64 {
     (num(11) + num(12)) as f64
 }
 
-fn vm_rss_kb() -> Option<u64> {
+pub(crate) fn vm_rss_kb() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     s.lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -609,7 +620,7 @@ fn vm_rss_kb() -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-fn dir_size(dir: &Path) -> u64 {
+pub(crate) fn dir_size(dir: &Path) -> u64 {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return 0;
     };

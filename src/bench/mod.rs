@@ -21,6 +21,7 @@ pub mod ceiling;
 pub mod e2e;
 pub mod peers;
 pub mod pipeline;
+pub mod scale;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -211,6 +212,45 @@ pub fn run(
         peers,
         total_secs: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The scale run and where it ran.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScaleReport {
+    /// Where it ran.
+    pub machine: Machine,
+    /// The run.
+    pub scale: scale::Scale,
+}
+
+impl ScaleReport {
+    /// The human table.
+    pub fn table(&self) -> String {
+        let m = &self.machine;
+        format!(
+            "lienthong {} bench --scale — {} cores ({}), {} build\n{}",
+            m.version,
+            m.cores,
+            m.cpu,
+            m.profile,
+            self.scale.table()
+        )
+    }
+}
+
+/// Runs only the scale measurement with `n` documents (see [`scale`]).
+pub fn run_scale(
+    options: &BenchOptions,
+    n: usize,
+    mut progress: impl FnMut(&str),
+) -> Result<ScaleReport, BenchError> {
+    let machine = Machine::detect(options.quick);
+    let dir = WorkDir::new(options.dir.as_deref())?;
+    progress("setup: demo PKI and gateway configs");
+    let setup = lienthong_demo(dir.path())?;
+    progress(&format!("scale: {n} documents, district → province"));
+    let scale = scale::measure(&setup, n, &mut progress)?;
+    Ok(ScaleReport { machine, scale })
 }
 
 /// Documents/s the machine's cores could do if each document cost exactly one RSA-2048 sign and

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::CliError;
-use lienthong::bench::{BenchOptions, run};
+use lienthong::bench::{BenchOptions, run, run_scale};
 
 /// Arguments of `lienthong bench`.
 #[derive(Args, Debug)]
@@ -26,6 +26,10 @@ pub(crate) struct BenchArgs {
     /// Skip the xmlsec1 comparison.
     #[arg(long)]
     no_peers: bool,
+    /// Run only the scale measurement: N documents district → province with the inbox drained
+    /// and retention sweeping, reported in ten windows (throughput, latency, RSS, disk).
+    #[arg(long, value_name = "N")]
+    scale: Option<usize>,
 }
 
 pub(crate) fn run_bench(a: BenchArgs) -> Result<(), CliError> {
@@ -35,10 +39,20 @@ pub(crate) fn run_bench(a: BenchArgs) -> Result<(), CliError> {
         dir: a.dir,
         peers: !a.no_peers,
     };
-    let report = run(&options, |step| eprintln!("bench: {step}")).map_err(CliError::invalid)?;
+    let progress = |step: &str| eprintln!("bench: {step}");
+    if let Some(n) = a.scale {
+        let report = run_scale(&options, n, progress).map_err(CliError::invalid)?;
+        print!("{}", report.table());
+        return write_json(a.json.as_deref(), &report);
+    }
+    let report = run(&options, progress).map_err(CliError::invalid)?;
     print!("{}", report.table());
-    if let Some(path) = &a.json {
-        let json = serde_json::to_vec_pretty(&report)
+    write_json(a.json.as_deref(), &report)
+}
+
+fn write_json(path: Option<&std::path::Path>, report: &impl serde::Serialize) -> Result<(), CliError> {
+    if let Some(path) = path {
+        let json = serde_json::to_vec_pretty(report)
             .map_err(|e| CliError::usage(format!("cannot encode the report: {e}")))?;
         std::fs::write(path, json)
             .map_err(|e| CliError::usage(format!("{}: cannot write: {e}", path.display())))?;

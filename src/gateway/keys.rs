@@ -52,15 +52,30 @@ fn passphrase(config: &Config) -> Result<Passphrase, KeysError> {
 pub fn load(config: &Config) -> Result<GatewayKeys, KeysError> {
     let pass = passphrase(config)?;
     let ks = Keystore::open(&config.keys.keystore)?;
-    let signer = crate::pki::load_signer(
+    let signer: Arc<dyn crate::sign::Signer> = Arc::from(crate::pki::load_signer(
         &config.keys.signing,
         Some(&config.keys.keystore),
         Some(&pass),
-    )?;
+    )?);
     let chain_pem = ks
         .cert_chain_pem(&config.keys.signing)?
         .ok_or_else(|| KeysError::NoCertificate(config.keys.signing.clone()))?;
     let signing_chain = certs_from_pem(chain_pem.as_bytes(), "signing certificate")?;
+    let (receipt_signer, receipt_chain): (Arc<dyn crate::sign::Signer>, _) =
+        match &config.keys.receipts {
+            Some(name) if *name != config.keys.signing => {
+                let signer =
+                    crate::pki::load_signer(name, Some(&config.keys.keystore), Some(&pass))?;
+                let pem = ks
+                    .cert_chain_pem(name)?
+                    .ok_or_else(|| KeysError::NoCertificate(name.clone()))?;
+                (
+                    Arc::from(signer),
+                    certs_from_pem(pem.as_bytes(), "receipt certificate")?,
+                )
+            }
+            _ => (signer.clone(), signing_chain.clone()),
+        };
 
     let tls_der = ks.load_pkcs8(&config.keys.tls, &pass)?;
     let tls_chain_pem = ks
@@ -95,8 +110,10 @@ pub fn load(config: &Config) -> Result<GatewayKeys, KeysError> {
         crls.push(der);
     }
     Ok(GatewayKeys {
-        signer: Arc::from(signer),
+        signer,
         signing_chain,
+        receipt_signer,
+        receipt_chain,
         tls: TlsIdentity {
             chain,
             key: PrivatePkcs8KeyDer::from(tls_der.to_vec()),

@@ -65,6 +65,10 @@ pub struct GatewayKeys {
     pub signer: Arc<dyn Signer>,
     /// Its certificate chain, leaf first.
     pub signing_chain: Vec<CertificateDer<'static>>,
+    /// The key for receipts and hop records (`keys.receipts`; the signing key when unset).
+    pub receipt_signer: Arc<dyn Signer>,
+    /// Its certificate chain, leaf first.
+    pub receipt_chain: Vec<CertificateDer<'static>>,
     /// The gateway's TLS identity and the anchors/CRLs for peers.
     pub tls: TlsIdentity,
 }
@@ -271,7 +275,13 @@ pub async fn start(
     let mut peers = HashMap::new();
     let mut wake = HashMap::new();
     for p in &config.peers {
-        let client = PeerClient::new(&p.organ, &p.url, client_tls.clone(), connect_timeout)?;
+        let client = PeerClient::new(
+            &p.organ,
+            &p.url,
+            client_tls.clone(),
+            connect_timeout,
+            config.retry.concurrency,
+        )?;
         peers.insert(p.organ.clone(), Arc::new(client));
         wake.insert(p.organ.clone(), Arc::new(Notify::new()));
     }

@@ -369,7 +369,7 @@ pub async fn receive(
         at: rfc3339_ms(now_ms()),
     };
     let s = shared.clone();
-    blocking(move || SignedReceipt::sign(&body, s.keys.signer.as_ref(), &s.keys.signing_chain))
+    blocking(move || SignedReceipt::sign(&body, s.keys.receipt_signer.as_ref(), &s.keys.receipt_chain))
         .await?
         .map_err(|e| Problem::internal("receipt", e))
 }

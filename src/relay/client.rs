@@ -1,5 +1,12 @@
 //! One peer's exchange client: mutual TLS to the peer's exchange listener, the peer's organ
-//! checked against its certificate, one HTTP/1.1 connection reused while it stays healthy.
+//! checked against its certificate, and a small pool of HTTP/1.1 connections reused while they
+//! stay healthy.
+//!
+//! Why a pool: HTTP/1.1 carries one request at a time, and a delivery's round trip is mostly the
+//! peer's work (verify, durable accept, signed receipt). With one connection the worker's
+//! `retry.concurrency` deliveries took turns and the link, not the CPU, set the rate. Each
+//! delivery now holds one connection of its own for its whole request and response, so a
+//! response can never be read by another delivery, and at most `pool` connections are open.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,7 +19,7 @@ use hyper_util::rt::TokioIo;
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
-use tokio::sync::Mutex;
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsConnector;
 
 /// Largest response a peer may send (a receipt is < 8 KiB).
@@ -100,7 +107,14 @@ pub struct PeerClient {
     name: ServerName<'static>,
     connector: std::sync::RwLock<TlsConnector>,
     connect_timeout: Duration,
-    conn: Mutex<Option<SendRequest<Full<Bytes>>>>,
+    /// Connections waiting for their next request, each with the TLS generation it was opened
+    /// under.
+    idle: std::sync::Mutex<Vec<(u64, SendRequest<Full<Bytes>>)>>,
+    /// One permit per connection that may be open; a delivery holds one for its whole attempt.
+    slots: Semaphore,
+    /// Bumped by [`PeerClient::set_tls`]: connections opened under an older TLS configuration
+    /// (an older CRL) are closed instead of reused.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for PeerClient {
@@ -122,12 +136,14 @@ pub struct PeerResponse {
 }
 
 impl PeerClient {
-    /// A client for `peer` at `url` (`https://IP:port` or `https://localhost:port`).
+    /// A client for `peer` at `url` (`https://IP:port` or `https://localhost:port`) with at
+    /// most `pool` connections open at once (at least one).
     pub fn new(
         peer: &str,
         url: &str,
         tls: Arc<ClientConfig>,
         connect_timeout: Duration,
+        pool: usize,
     ) -> Result<Self, ClientError> {
         let bad = || ClientError::BadUrl {
             peer: peer.to_owned(),
@@ -153,19 +169,41 @@ impl PeerClient {
             name,
             connector: std::sync::RwLock::new(TlsConnector::from(tls)),
             connect_timeout,
-            conn: Mutex::new(None),
+            idle: std::sync::Mutex::new(Vec::new()),
+            slots: Semaphore::new(pool.clamp(1, Semaphore::MAX_PERMITS)),
+            generation: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
-    /// Replaces the TLS configuration (CRL reload); the pooled connection is dropped so the
-    /// next request handshakes under the new lists.
+    /// Replaces the TLS configuration (CRL reload). Idle connections are closed and those in
+    /// use are not returned to the pool, so every later request handshakes under the new lists.
     pub fn set_tls(&self, tls: Arc<ClientConfig>) {
         match self.connector.write() {
             Ok(mut c) => *c = TlsConnector::from(tls),
             Err(p) => *p.into_inner() = TlsConnector::from(tls),
         }
-        if let Ok(mut conn) = self.conn.try_lock() {
-            *conn = None;
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.idle_list().clear();
+    }
+
+    fn idle_list(&self) -> std::sync::MutexGuard<'_, Vec<(u64, SendRequest<Full<Bytes>>)>> {
+        // The list holds no invariant a panic could break half-way: a poisoned lock is usable.
+        self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// An idle connection of the current generation that is still open, if any.
+    async fn take_idle(&self) -> Option<SendRequest<Full<Bytes>>> {
+        let current = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+        loop {
+            let (generation, mut send) = self.idle_list().pop()?;
+            if generation != current {
+                continue;
+            }
+            // `ready` fails at once on a connection the peer closed while it was idle.
+            if send.ready().await.is_ok() {
+                return Some(send);
+            }
         }
     }
 
@@ -240,16 +278,14 @@ impl PeerClient {
         body: Bytes,
         timeout: Duration,
     ) -> Result<PeerResponse, ClientError> {
-        // Deliveries to one peer take turns on its connection. Waiting for our turn is not part
-        // of this attempt's deadline: otherwise one stalled delivery would time out every
-        // delivery queued behind it, unsent, and push them towards the dead letter.
-        let mut guard = self.conn.lock().await;
+        // Waiting for a free connection slot is not part of this attempt's deadline: otherwise
+        // one stalled delivery would time out every delivery queued behind it, unsent, and push
+        // them towards the dead letter. The semaphore is never closed; if it were, going on
+        // without a permit would only open one connection more than the bound.
+        let _slot = self.slots.acquire().await.ok();
         let attempt = async {
-            let reusable = match guard.take() {
-                Some(mut s) => s.ready().await.is_ok().then_some(s),
-                None => None,
-            };
-            let mut send = match reusable {
+            let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+            let mut send = match self.take_idle().await {
                 Some(s) => s,
                 None => self.connect().await?,
             };
@@ -277,7 +313,11 @@ impl PeerClient {
                     reason: format!("reading the response: {}", with_sources(&*e)),
                 })?
                 .to_bytes();
-            *guard = Some(send);
+            // Only a connection whose exchange ended cleanly goes back; one that failed or timed
+            // out is dropped (closed) with this future.
+            if generation == self.generation.load(std::sync::atomic::Ordering::SeqCst) {
+                self.idle_list().push((generation, send));
+            }
             Ok(PeerResponse { status, body })
         };
         tokio::time::timeout(timeout, attempt)

@@ -401,7 +401,7 @@ async fn deliver(
         .filter(|r| shared.config.next_hop(r).is_some_and(|p| p.organ == peer))
         .cloned()
         .collect();
-    // Our own hop record, signed by this gateway's organ key: the next hop (and every hop
+    // Our own hop record, signed by this gateway's receipt key (`keys.receipts`): the next hop (and every hop
     // after it) can prove this gateway held exactly this document at that time.
     let hop_body = crate::sign::ReceiptBody {
         message_id: id.to_string(),
@@ -414,8 +414,8 @@ async fn deliver(
     let signed_hop = tokio::task::spawn_blocking(move || {
         SignedReceipt::sign(
             &hop_body,
-            signer.keys.signer.as_ref(),
-            &signer.keys.signing_chain,
+            signer.keys.receipt_signer.as_ref(),
+            &signer.keys.receipt_chain,
         )
         .ok()
         .and_then(|r| serde_json::to_string(&r).ok())

@@ -1,0 +1,428 @@
+//! Scale: many documents through district → province at the maximum sustainable rate, with the
+//! receiving system draining the inbox and retention sweeping what is finished, reported in
+//! windows so that a trend (throughput falling, memory or disk growing) is visible.
+//!
+//! Unlike the end-to-end phases, nothing is held per document for the whole run: envelopes are
+//! made as they are sent and each id is forgotten once acknowledged, so the load generator's own
+//! memory stays flat and the RSS column is the gateways'. Retention runs with `keep_hours = 0`
+//! and a short sweep interval, so a finished document (delivered with a verified receipt at the
+//! district, acknowledged at the province) is removed within seconds: the store must level off
+//! at the in-flight working set plus the dedup tombstones.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::BenchError;
+use super::e2e::{Gateway, Percentiles, TICKS_PER_SEC, cpu_ticks, dir_size, vm_rss_kb};
+use crate::client::Client;
+use crate::demo::DemoSetup;
+
+/// Client threads submitting (as in the end-to-end phases).
+const SUBMITTERS: usize = 6;
+/// Threads acknowledging inbox documents.
+const ACKERS: usize = 3;
+/// Windows the run is reported in.
+pub const WINDOWS: usize = 10;
+/// Retention sweep interval during the run, seconds.
+const SWEEP_SECS: u64 = 5;
+/// First sequence number (apart from the end-to-end phases' documents).
+const SEQ0: u64 = 10_000_000;
+
+/// One window of the run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Window {
+    /// Documents received in the inbox by the end of the window.
+    pub delivered: usize,
+    /// Seconds since the start at the end of the window.
+    pub at_secs: f64,
+    /// Documents per second within the window.
+    pub docs_per_s: f64,
+    /// Submit → inbox latency of the window's documents.
+    pub latency_ms: Percentiles,
+    /// Resident memory of the process at the end of the window, MB.
+    pub rss_mb: f64,
+    /// Both gateways' data directories at the end of the window, MB.
+    pub disk_mb: f64,
+    /// Gateway CPU per document within the window (load generator subtracted), ms.
+    pub cpu_ms_per_doc: f64,
+}
+
+/// The scale run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Scale {
+    /// Documents sent.
+    pub documents: usize,
+    /// Signed size of one document is about this plus the signature (unsigned envelope bytes).
+    pub document_bytes: usize,
+    /// The windows, in order.
+    pub windows: Vec<Window>,
+    /// Whole run, documents/s.
+    pub docs_per_s: f64,
+    /// Whole run, seconds.
+    pub total_secs: f64,
+    /// Data directories after the run and one more retention sweep, MB.
+    pub disk_mb_after_sweep: f64,
+    /// Retention used: (`keep_hours`, sweep interval s).
+    pub retention: (u64, u64),
+}
+
+/// Runs `n` documents; `progress` gets a line per window.
+pub fn measure(
+    setup: &DemoSetup,
+    n: usize,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Scale, BenchError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| BenchError::Setup(format!("cannot start the runtime: {e}")))?;
+    let tweak = |c: &mut crate::config::Config| {
+        c.retention.keep_hours = 0;
+        c.retention.sweep_interval_secs = SWEEP_SECS;
+    };
+    let gateways = vec![
+        super::e2e::start_with(&rt, setup, "province", tweak)?,
+        super::e2e::start_with(&rt, setup, "district", tweak)?,
+    ];
+    let client = |role: &'static str, receive: bool| -> Result<Client, BenchError> {
+        let gw = setup.gateway(role).ok_or(BenchError::Gateway {
+            role,
+            reason: "not in the demo".into(),
+        })?;
+        let token = if receive {
+            &gw.tokens.receive
+        } else {
+            &gw.tokens.submit
+        };
+        Client::new(&setup.root_pem, &gw.api_url, Some(token)).map_err(|e| BenchError::Gateway {
+            role,
+            reason: e.to_string(),
+        })
+    };
+    let submit = client("district", false)?;
+    let receive = client("province", true)?;
+    let result = run(&gateways, &submit, &receive, n.max(WINDOWS), progress);
+    for g in gateways {
+        rt.block_on(g.running.shutdown());
+    }
+    result
+}
+
+/// Ids between submit and inbox, from whichever side saw them first.
+#[derive(Default)]
+struct Pending {
+    /// Accepted (202) but not yet seen in the inbox: when it was sent.
+    sent: HashMap<String, Instant>,
+    /// Seen in the inbox before its submitter recorded the 202: when it was seen.
+    early: HashMap<String, Instant>,
+}
+
+fn run(
+    gateways: &[Gateway],
+    submit: &Client,
+    receive: &Client,
+    n: usize,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Scale, BenchError> {
+    let document_bytes = super::pipeline::envelope_to(SEQ0, super::pipeline::SMALL, PROVINCE)
+        .map(|d| d.len())?;
+    let disk = || -> f64 {
+        gateways
+            .iter()
+            .map(|g| dir_size(&g.data_dir) as f64)
+            .sum::<f64>()
+            / 1_048_576.0
+    };
+    let t0 = Instant::now();
+    let next = AtomicUsize::new(0);
+    let seen_count = AtomicUsize::new(0);
+    let acked = AtomicUsize::new(0);
+    let done = AtomicBool::new(false);
+    let generator_ticks = AtomicUsize::new(0);
+    let pending = Mutex::new(Pending::default());
+    let latencies: Mutex<Vec<f64>> = Mutex::new(Vec::new());
+    let failure: Mutex<Option<BenchError>> = Mutex::new(None);
+    let fail = |e: BenchError| {
+        if let Ok(mut f) = failure.lock() {
+            f.get_or_insert(e);
+        }
+        done.store(true, Ordering::Relaxed);
+    };
+    let mut windows = Vec::with_capacity(WINDOWS);
+
+    std::thread::scope(|s| {
+        for _ in 0..SUBMITTERS {
+            s.spawn(|| {
+                let start = cpu_ticks(Path::new("/proc/thread-self/stat"));
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n || done.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    while i >= seen_count.load(Ordering::Relaxed) + super::e2e::MAX_IN_FLIGHT
+                        && !done.load(Ordering::Relaxed)
+                    {
+                        std::thread::sleep(Duration::from_micros(500));
+                    }
+                    let doc = match super::pipeline::envelope_to(
+                        SEQ0 + i as u64,
+                        super::pipeline::SMALL,
+                        PROVINCE,
+                    ) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            fail(e);
+                            break;
+                        }
+                    };
+                    let at = Instant::now();
+                    match submit.post("/api/v1/documents", "application/xml", &doc) {
+                        Ok(r) if r.status == 202 => {
+                            let id = r
+                                .json()
+                                .get("message_id")
+                                .and_then(|v| v.as_str())
+                                .map(str::to_owned)
+                                .unwrap_or_default();
+                            let early = pending.lock().ok().and_then(|mut p| {
+                                match p.early.remove(&id) {
+                                    Some(seen) => Some(seen),
+                                    None => {
+                                        p.sent.insert(id, at);
+                                        None
+                                    }
+                                }
+                            });
+                            if let (Some(seen), Ok(mut l)) = (early, latencies.lock()) {
+                                l.push(seen.saturating_duration_since(at).as_secs_f64() * 1e3);
+                            }
+                        }
+                        other => {
+                            let (status, detail) = match other {
+                                Ok(r) => (r.status, r.text()),
+                                Err(e) => (0, e.to_string()),
+                            };
+                            fail(BenchError::Refused {
+                                seq: i,
+                                status,
+                                detail,
+                            });
+                            break;
+                        }
+                    }
+                }
+                let used = cpu_ticks(Path::new("/proc/thread-self/stat")) - start;
+                generator_ticks.fetch_add(used.max(0.0) as usize, Ordering::Relaxed);
+            });
+        }
+        s.spawn(|| {
+            let start = cpu_ticks(Path::new("/proc/thread-self/stat"));
+            let handed: Mutex<HashSet<String>> = Mutex::new(HashSet::new());
+            let (tx, rx) = mpsc::channel::<String>();
+            let rx = Mutex::new(rx);
+            std::thread::scope(|acks| {
+                for _ in 0..ACKERS {
+                    acks.spawn(|| {
+                        let start = cpu_ticks(Path::new("/proc/thread-self/stat"));
+                        while let Ok(Ok(id)) = rx.lock().map(|r| r.recv()) {
+                            let path = format!("/api/v1/inbox/{id}/ack");
+                            match receive.post(&path, "application/json", b"") {
+                                Ok(r) if r.status == 200 => {
+                                    if let Ok(mut h) = handed.lock() {
+                                        h.remove(&id);
+                                    }
+                                    acked.fetch_add(1, Ordering::Relaxed);
+                                }
+                                other => {
+                                    let reason = match other {
+                                        Ok(r) => format!("ack HTTP {}: {}", r.status, r.text()),
+                                        Err(e) => format!("ack: {e}"),
+                                    };
+                                    fail(BenchError::Operation {
+                                        what: "inbox ack",
+                                        reason,
+                                    });
+                                    break;
+                                }
+                            }
+                        }
+                        let used = cpu_ticks(Path::new("/proc/thread-self/stat")) - start;
+                        generator_ticks.fetch_add(used.max(0.0) as usize, Ordering::Relaxed);
+                    });
+                }
+                let mut last_progress = Instant::now();
+                while !done.load(Ordering::Relaxed) && seen_count.load(Ordering::Relaxed) < n {
+                    let got = match receive.get("/api/v1/inbox?limit=500&wait=2") {
+                        Ok(r) if r.status == 200 => r.json(),
+                        other => {
+                            let reason = match other {
+                                Ok(r) => format!("inbox HTTP {}: {}", r.status, r.text()),
+                                Err(e) => format!("inbox: {e}"),
+                            };
+                            fail(BenchError::Operation {
+                                what: "inbox poll",
+                                reason,
+                            });
+                            break;
+                        }
+                    };
+                    let now = Instant::now();
+                    let mut fresh = 0usize;
+                    for id in got
+                        .get("documents")
+                        .and_then(|d| d.as_array())
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|d| d.get("message_id").and_then(|v| v.as_str()))
+                    {
+                        let new = handed.lock().is_ok_and(|mut h| h.insert(id.to_owned()));
+                        if !new {
+                            continue;
+                        }
+                        fresh += 1;
+                        let sent = pending.lock().ok().and_then(|mut p| {
+                            match p.sent.remove(id) {
+                                Some(at) => Some(at),
+                                None => {
+                                    p.early.insert(id.to_owned(), now);
+                                    None
+                                }
+                            }
+                        });
+                        if let (Some(at), Ok(mut l)) = (sent, latencies.lock()) {
+                            l.push(now.saturating_duration_since(at).as_secs_f64() * 1e3);
+                        }
+                        seen_count.fetch_add(1, Ordering::Relaxed);
+                        let _ = tx.send(id.to_owned());
+                    }
+                    if fresh == 0 {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    if last_progress.elapsed() > Duration::from_secs(600) {
+                        // A stalled run must end, not hang: nothing new for ten minutes.
+                        fail(BenchError::Undelivered {
+                            missing: n.saturating_sub(seen_count.load(Ordering::Relaxed)),
+                            total: n,
+                            secs: t0.elapsed().as_secs(),
+                        });
+                        break;
+                    }
+                    if fresh > 0 {
+                        last_progress = Instant::now();
+                    }
+                }
+                drop(tx);
+            });
+            let used = cpu_ticks(Path::new("/proc/thread-self/stat")) - start;
+            generator_ticks.fetch_add(used.max(0.0) as usize, Ordering::Relaxed);
+            done.store(true, Ordering::Relaxed);
+        });
+        // The window recorder (this thread).
+        let mut window_start = (t0, 0usize, cpu_ticks(Path::new("/proc/self/stat")), 0usize);
+        for w in 1..=WINDOWS {
+            let boundary = n * w / WINDOWS;
+            while acked.load(Ordering::Relaxed) < boundary && !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if acked.load(Ordering::Relaxed) < boundary {
+                break;
+            }
+            let now = Instant::now();
+            let cpu = cpu_ticks(Path::new("/proc/self/stat"));
+            let gen_ticks = generator_ticks.load(Ordering::Relaxed);
+            let docs = boundary.saturating_sub(window_start.1).max(1) as f64;
+            let secs = now.duration_since(window_start.0).as_secs_f64().max(1e-9);
+            // Generator threads report their CPU when they end: within windows the subtraction
+            // is only exact for the last one, so the per-window CPU includes the load
+            // generator's share (~1 ms/doc) except at the end.
+            let gateway_ticks = (cpu - window_start.2)
+                - gen_ticks.saturating_sub(window_start.3) as f64;
+            let window = Window {
+                delivered: boundary,
+                at_secs: now.duration_since(t0).as_secs_f64(),
+                docs_per_s: docs / secs,
+                latency_ms: Percentiles::of(
+                    latencies
+                        .lock()
+                        .map(|mut l| std::mem::take(&mut *l))
+                        .unwrap_or_default(),
+                ),
+                rss_mb: vm_rss_kb().unwrap_or_default() as f64 / 1024.0,
+                disk_mb: disk(),
+                cpu_ms_per_doc: gateway_ticks.max(0.0) / TICKS_PER_SEC * 1e3 / docs,
+            };
+            progress(&format!(
+                "scale: {:>9} documents, {:7.1} s: {:6.1} docs/s, p50 {:6.1} ms, p99 {:6.1} ms, RSS {:6.1} MB, disk {:7.1} MB",
+                window.delivered,
+                window.at_secs,
+                window.docs_per_s,
+                window.latency_ms.p50,
+                window.latency_ms.p99,
+                window.rss_mb,
+                window.disk_mb
+            ));
+            windows.push(window);
+            window_start = (now, boundary, cpu, gen_ticks);
+        }
+    });
+    let total_secs = t0.elapsed().as_secs_f64();
+    if let Some(e) = failure.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    // One more sweep after the last acknowledgement, so the figure shows what retention leaves.
+    std::thread::sleep(Duration::from_secs(SWEEP_SECS + 1));
+    Ok(Scale {
+        documents: n,
+        document_bytes,
+        windows,
+        docs_per_s: n as f64 / total_secs.max(1e-9),
+        total_secs,
+        disk_mb_after_sweep: disk(),
+        retention: (0, SWEEP_SECS),
+    })
+}
+
+const PROVINCE: (&str, &str) = super::pipeline::PROVINCE;
+
+impl Scale {
+    /// The human table.
+    pub fn table(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "Scale: {} documents of 8 KB, district → province, inbox drained (long-poll + ack), retention keep {} h / sweep {} s",
+            self.documents, self.retention.0, self.retention.1
+        );
+        let _ = writeln!(
+            s,
+            "   {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>10}",
+            "delivered", "at s", "docs/s", "p50 ms", "p99 ms", "RSS MB", "disk MB", "CPU ms/doc"
+        );
+        for w in &self.windows {
+            let _ = writeln!(
+                s,
+                "   {:>9} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>10.2}",
+                w.delivered,
+                w.at_secs,
+                w.docs_per_s,
+                w.latency_ms.p50,
+                w.latency_ms.p99,
+                w.rss_mb,
+                w.disk_mb,
+                w.cpu_ms_per_doc
+            );
+        }
+        let _ = writeln!(
+            s,
+            "   whole run: {:.1} docs/s over {:.0} s; data directories {:.1} MB after a final sweep",
+            self.docs_per_s, self.total_secs, self.disk_mb_after_sweep
+        );
+        s
+    }
+}
