@@ -1050,38 +1050,55 @@ fn committed_demo_pki_is_consistent() {
     let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_811_808_000));
     for organ in ["VPTW", "TU.BENTRE", "HU.CHAUTHANH"] {
         let dir = certs.join(organ);
-        let chain = der_certs(&dir.join("signing.cert.pem"));
-        let ee = webpki::EndEntityCert::try_from(&chain[0]).unwrap();
-        ee.verify_for_usage(
-            webpki::ALL_VERIFICATION_ALGS,
-            &anchors,
-            &chain[1..],
-            at,
-            webpki::KeyUsage::required_if_present(lienthong::pki::DOC_SIGNING_EKU_DER),
-            None,
-            None,
-        )
-        .unwrap();
-        assert_eq!(
-            cert::summarize("leaf", &chain[0]).unwrap().organ.as_deref(),
-            Some(organ)
-        );
-        // The plain PEM copy is the certified key.
-        let signer = lienthong::sign::Pkcs8Signer::from_pem(
-            "signing",
-            &fs::read(dir.join("signing.key.pem")).unwrap(),
-        )
-        .unwrap();
-        let sig = signer.sign(b"demo").unwrap();
-        use x509_parser::prelude::FromDer;
-        let (_, x) = x509_parser::certificate::X509Certificate::from_der(&chain[0]).unwrap();
-        verify_with_spki(signer.algorithm(), x.public_key().raw, b"demo", &sig);
-        // The keystore lists without a passphrase, with the certificate installed.
-        let info = Keystore::open(&dir).unwrap().info("signing").unwrap();
-        assert_eq!(info.algorithm, KeyAlgorithm::Rsa2048);
-        assert!(info.certificate.is_some());
+        for (key, alg) in [
+            ("signing", KeyAlgorithm::Rsa2048),
+            ("receipts", KeyAlgorithm::P256),
+        ] {
+            let chain = der_certs(&dir.join(format!("{key}.cert.pem")));
+            let ee = webpki::EndEntityCert::try_from(&chain[0]).unwrap();
+            ee.verify_for_usage(
+                webpki::ALL_VERIFICATION_ALGS,
+                &anchors,
+                &chain[1..],
+                at,
+                webpki::KeyUsage::required_if_present(lienthong::pki::DOC_SIGNING_EKU_DER),
+                None,
+                None,
+            )
+            .unwrap();
+            assert_eq!(
+                cert::summarize("leaf", &chain[0]).unwrap().organ.as_deref(),
+                Some(organ)
+            );
+            // The plain PEM copy is the certified key.
+            let signer = lienthong::sign::Pkcs8Signer::from_pem(
+                key,
+                &fs::read(dir.join(format!("{key}.key.pem"))).unwrap(),
+            )
+            .unwrap();
+            let sig = signer.sign(b"demo").unwrap();
+            use x509_parser::prelude::FromDer;
+            let (_, x) = x509_parser::certificate::X509Certificate::from_der(&chain[0]).unwrap();
+            verify_with_spki(signer.algorithm(), x.public_key().raw, b"demo", &sig);
+            // The keystore lists without a passphrase, with the certificate installed.
+            let info = Keystore::open(&dir).unwrap().info(key).unwrap();
+            assert_eq!(info.algorithm, alg, "{organ} {key}");
+            assert!(info.certificate.is_some());
+        }
+        // gen.sh passes the demo URL: every leaf names it.
+        for key in ["signing", "receipts", "tls"] {
+            assert_eq!(
+                crl_dp_uris(&leaf_der(&dir.join(format!("{key}.cert.pem")))),
+                Some(vec![demo::DEMO_CRL_URL.to_owned()]),
+                "{organ} {key}"
+            );
+            assert!(dir.join(format!("{key}.key.pem")).is_file());
+        }
         assert_eq!(der_certs(&dir.join("chain.pem")).len(), 2);
     }
+    let state: serde_json::Value =
+        serde_json::from_slice(&fs::read(certs.join("ca-state.json")).unwrap()).unwrap();
+    assert_eq!(state["crl_url"], demo::DEMO_CRL_URL);
     use rustls_pki_types::pem::PemObject;
     use x509_parser::prelude::FromDer;
     let crl_der =
@@ -1184,4 +1201,404 @@ fn ca_refuses_bad_requests() {
         issued.summary.serial_hex
     );
     assert_eq!(issued.summary.organ.as_deref(), Some("VPTW"));
+}
+
+// === CRL distribution point (issue #11) ===
+
+/// The CRL distribution point URIs of a certificate (RFC 5280 §4.2.1.13), `None` without the
+/// extension. Fails the test on any form this CA never writes (a second extension, a critical
+/// one, reasons, cRLIssuer, a relative name, a non-URI general name).
+fn crl_dp_uris(der: &[u8]) -> Option<Vec<String>> {
+    use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+    use x509_parser::prelude::FromDer;
+    let (_, x) = x509_parser::certificate::X509Certificate::from_der(der).unwrap();
+    let mut found = None;
+    for ext in x.extensions() {
+        if let ParsedExtension::CRLDistributionPoints(points) = ext.parsed_extension() {
+            assert!(found.is_none(), "one CRL distribution points extension");
+            assert!(!ext.critical, "RFC 5280 §4.2.1.13: SHOULD be non-critical");
+            let mut uris = Vec::new();
+            for p in points.iter() {
+                assert!(p.reasons.is_none() && p.crl_issuer.is_none(), "{p:?}");
+                match &p.distribution_point {
+                    Some(DistributionPointName::FullName(names)) => {
+                        for n in names {
+                            match n {
+                                GeneralName::URI(u) => uris.push((*u).to_owned()),
+                                other => panic!("not a URI: {other:?}"),
+                            }
+                        }
+                    }
+                    other => panic!("not a fullName: {other:?}"),
+                }
+            }
+            found = Some(uris);
+        }
+    }
+    found
+}
+
+fn leaf_der(chain_pem: &Path) -> CertificateDer<'static> {
+    der_certs(chain_pem).remove(0)
+}
+
+/// Every leaf the demo CA issues names the demo CRL URL, exactly once as a fullName URI; the
+/// root and intermediate name none (the root publishes no CRL). The URL is in the CA state.
+/// And the revocation check is unchanged by it: the CRL has no issuing distribution point, so
+/// it stays authoritative (`revoke_and_crl_list_the_serial_with_next_update` revokes such a
+/// leaf).
+#[test]
+fn demo_leaves_name_the_crl_distribution_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = demo_pki(dir.path());
+    assert_eq!(
+        pki.crl_url.as_ref().map(|u| u.as_str()),
+        Some(demo::DEMO_CRL_URL)
+    );
+    let want = Some(vec![demo::DEMO_CRL_URL.to_owned()]);
+    for organ in &pki.organs {
+        for leaf in [&organ.signing, &organ.tls, &organ.receipts] {
+            assert_eq!(
+                crl_dp_uris(&leaf_der(&leaf.cert_pem)),
+                want,
+                "{} {}",
+                organ.id,
+                leaf.key_name
+            );
+        }
+        // Chain order: the intermediate behind each leaf carries none.
+        let chain = der_certs(&organ.signing.cert_pem);
+        assert_eq!(crl_dp_uris(&chain[1]), None);
+    }
+    assert_eq!(crl_dp_uris(&der_certs(&pki.root_pem)[0]), None);
+    assert_eq!(crl_dp_uris(&der_certs(&pki.intermediate_pem)[0]), None);
+    let state: serde_json::Value =
+        serde_json::from_slice(&fs::read(pki.dir.join("ca-state.json")).unwrap()).unwrap();
+    assert_eq!(state["crl_url"], demo::DEMO_CRL_URL);
+}
+
+/// `pki init --crl-url` records the URL; `pki issue` later writes it into the leaf it issues.
+#[test]
+fn pki_issue_writes_the_crl_url_recorded_at_init() {
+    let url = "https://pki.example.gov.vn/crl/issuing-ca.crl";
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca");
+    ok(&[
+        "pki",
+        "init",
+        "--dir",
+        s(&ca),
+        "--organ",
+        "TU.BENTRE",
+        "--not-before",
+        "2026-01-01",
+        "--crl-url",
+        url,
+    ]);
+    assert_eq!(
+        lienthong::pki::Ca::open(&ca)
+            .unwrap()
+            .crl_url()
+            .map(|u| u.as_str()),
+        Some(url)
+    );
+    let want = Some(vec![url.to_owned()]);
+    for key in ["signing", "tls", "receipts"] {
+        let path = ca.join("TU.BENTRE").join(format!("{key}.cert.pem"));
+        assert_eq!(crl_dp_uris(&leaf_der(&path)), want, "{key}");
+    }
+
+    let issued = issue_via_cli(dir.path(), &ca);
+    assert_eq!(crl_dp_uris(&issued), want);
+}
+
+/// Makes a P-256 key and CSR for TU.BENTRE and has `pki issue --ca CA` certify it (signing
+/// profile); returns the leaf.
+fn issue_via_cli(dir: &Path, ca: &Path) -> CertificateDer<'static> {
+    use lienthong::pki::csr::{self, CsrRequest};
+    let ks = keystore(&dir.join("ks"));
+    ks.generate(
+        "clerk",
+        KeyAlgorithm::P256,
+        &pass(),
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let key = ks.load("clerk", &pass()).unwrap();
+    let request = CsrRequest {
+        organ: "TU.BENTRE".to_owned(),
+        common_name: "Clerk".to_owned(),
+        dns_names: Vec::new(),
+        ip_addresses: Vec::new(),
+    };
+    let csr_path = dir.join("clerk.csr");
+    fs::write(&csr_path, csr::create(&key, &request).unwrap()).unwrap();
+    let out = dir.join("clerk.pem");
+    ok(&[
+        "pki",
+        "issue",
+        "--ca",
+        s(ca),
+        "--csr",
+        s(&csr_path),
+        "--profile",
+        "signing",
+        "--days",
+        "30",
+        "-o",
+        s(&out),
+    ]);
+    leaf_der(&out)
+}
+
+/// A CA initialised without a URL writes no CRL distribution points extension at all (not an
+/// empty one), and its state file has no `crl_url` key, so older versions still read it.
+#[test]
+fn ca_without_crl_url_issues_no_distribution_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca");
+    init_ca(&ca);
+    let state = fs::read_to_string(ca.join("ca-state.json")).unwrap();
+    assert!(!state.contains("crl_url"), "{state}");
+    assert!(lienthong::pki::Ca::open(&ca).unwrap().crl_url().is_none());
+    for key in ["signing", "tls", "receipts"] {
+        let path = ca.join("TU.BENTRE").join(format!("{key}.cert.pem"));
+        assert_eq!(crl_dp_uris(&leaf_der(&path)), None, "{key}");
+    }
+    assert_eq!(crl_dp_uris(&issue_via_cli(dir.path(), &ca)), None);
+
+    // The library default of the demo is the demo URL; `None` switches it off there too.
+    let mut opts = DemoOptions::new(pass(), OffsetDateTime::now_utc() - time::Duration::days(1));
+    opts.pbkdf2_iterations = TEST_ITERATIONS;
+    opts.crl_url = None;
+    let pki = demo::generate(&dir.path().join("demo"), &[("VPTW", "V")], &opts).unwrap();
+    assert!(pki.crl_url.is_none());
+    assert_eq!(
+        crl_dp_uris(&leaf_der(&pki.organs[0].signing.cert_pem)),
+        None
+    );
+}
+
+/// URLs outside http/https/ldap, with whitespace, controls, non-ASCII, user information or no
+/// host are refused, each naming its rule; the length limit holds at N and refuses N+1.
+#[test]
+fn bad_crl_url_is_refused() {
+    use lienthong::pki::ca::MAX_CRL_URL_LEN;
+    use lienthong::pki::{CaError, CrlUrl};
+    let refused = [
+        ("", "empty"),
+        ("ftp://pki.example/crl/ca.crl", "scheme"),
+        ("file:///etc/ca.crl", "scheme"),
+        ("javascript://pki.example/x", "scheme"),
+        ("pki.example/crl/ca.crl", "no scheme"),
+        ("http://pki.example/crl/a b.crl", "whitespace"),
+        ("http://pki.example/crl/ca.crl\n", "whitespace"),
+        (" http://pki.example/crl/ca.crl", "whitespace"),
+        (
+            "http://pki.example/crl/\u{7f}ca.crl",
+            "control or non-ASCII",
+        ),
+        ("http://pki.bếntre.example/ca.crl", "control or non-ASCII"),
+        ("http:///crl/ca.crl", "no host"),
+        ("http://:80/crl/ca.crl", "no host"),
+        ("http://admin:secret@pki.example/ca.crl", "user information"),
+    ];
+    for (url, why) in refused {
+        match CrlUrl::parse(url) {
+            Err(CaError::BadCrlUrl { url: u, reason }) => {
+                assert_eq!(u, url);
+                assert!(reason.contains(why), "{url:?}: {reason}");
+            }
+            other => panic!("{url:?} should be refused ({why}): {other:?}"),
+        }
+    }
+    for url in [
+        "http://pki.lienthong.invalid/crl/intermediate.crl",
+        "HTTPS://PKI.EXAMPLE:8443/crl/ca.crl",
+        "http://[2001:db8::1]/ca.crl",
+        "ldap://ldap.example/cn=Issuing%20CA,o=Example?certificateRevocationList;binary",
+    ] {
+        assert_eq!(CrlUrl::parse(url).unwrap().as_str(), url);
+    }
+    let prefix = "http://pki.example/";
+    let at_limit = format!("{prefix}{}", "a".repeat(MAX_CRL_URL_LEN - prefix.len()));
+    assert!(CrlUrl::parse(&at_limit).is_ok());
+    let over = format!("{at_limit}a");
+    assert!(
+        matches!(CrlUrl::parse(&over), Err(CaError::BadCrlUrl { reason, .. }) if reason.contains("too long"))
+    );
+
+    // The command line refuses before it makes anything: exit 2, the rule in the message.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca");
+    let out = run(&[
+        "pki",
+        "init",
+        "--dir",
+        s(&ca),
+        "--organ",
+        "VPTW",
+        "--crl-url",
+        "ftp://pki.example/crl/ca.crl",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("ftp://pki.example/crl/ca.crl") && err.contains("scheme is not http"),
+        "{err}"
+    );
+    assert!(!ca.exists());
+}
+
+/// A `ca-state.json` written before the CRL URL existed (no `crl_url` key) still opens, and
+/// the CA issues without the extension. Its failing twin: a state naming a URL the CA would
+/// refuse is reported as corrupted, not carried into certificates.
+#[test]
+fn old_ca_state_without_crl_url_loads() {
+    use lienthong::pki::csr::{self, CsrRequest};
+    use lienthong::pki::{Ca, CaError, Profile};
+    let dir = tempfile::tempdir().unwrap();
+    let pki = demo_pki(&dir.path().join("ca"));
+    let state_path = pki.dir.join("ca-state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&fs::read(&state_path).unwrap()).unwrap();
+    assert!(state.as_object_mut().unwrap().remove("crl_url").is_some());
+    // Exactly the keys of a version-1 state from before the field.
+    let mut keys: Vec<_> = state.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["crl_number", "issued", "next_serial", "revoked", "version"]
+    );
+    fs::write(&state_path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+
+    let mut ca = Ca::open(&pki.dir).unwrap();
+    assert!(ca.crl_url().is_none());
+    let before = ca.issued().len();
+    let ks = keystore(&dir.path().join("ks"));
+    ks.generate("k", KeyAlgorithm::P256, &pass(), OffsetDateTime::now_utc())
+        .unwrap();
+    let request = CsrRequest {
+        organ: "VPTW".to_owned(),
+        common_name: "K".to_owned(),
+        dns_names: Vec::new(),
+        ip_addresses: Vec::new(),
+    };
+    let csr_pem = csr::create(&ks.load("k", &pass()).unwrap(), &request).unwrap();
+    let now = OffsetDateTime::now_utc();
+    let issued = ca
+        .issue(
+            &csr_pem,
+            Profile::Signing,
+            now,
+            now + time::Duration::days(30),
+            &pass(),
+        )
+        .unwrap();
+    assert_eq!(crl_dp_uris(&issued.leaf), None);
+    assert_eq!(Ca::open(&pki.dir).unwrap().issued().len(), before + 1);
+
+    state["crl_url"] = serde_json::Value::from("ftp://pki.example/ca.crl");
+    fs::write(&state_path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+    let r = Ca::open(&pki.dir);
+    assert!(
+        matches!(&r, Err(CaError::CorruptState { reason, .. }) if reason.contains("scheme")),
+        "{r:?}"
+    );
+}
+
+// === The receipts key ===
+
+/// The demo's third key per organ: P-256, with the signing profile (docSigning EKU, organ SAN
+/// URI, digitalSignature + nonRepudiation), in the organ keystore with its certificate, and it
+/// signs what its certificate verifies.
+#[test]
+fn demo_receipts_key_is_p256_with_the_signing_profile() {
+    use x509_parser::extensions::{GeneralName, ParsedExtension};
+    use x509_parser::prelude::FromDer;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = demo_pki(dir.path());
+    let root = der_certs(&pki.root_pem).remove(0);
+    let anchors = [webpki::anchor_from_trusted_cert(&root).unwrap()];
+    // (key usage bits, EKU OIDs, SANs) of a certificate.
+    let profile = |der: &[u8]| {
+        let (_, x) = x509_parser::certificate::X509Certificate::from_der(der).unwrap();
+        let ku = x.key_usage().unwrap().unwrap().value;
+        let eku = x.extended_key_usage().unwrap().unwrap().value;
+        let mut sans = Vec::new();
+        for ext in x.extensions() {
+            if let ParsedExtension::SubjectAlternativeName(san) = ext.parsed_extension() {
+                for n in &san.general_names {
+                    match n {
+                        GeneralName::URI(u) => sans.push(format!("URI:{u}")),
+                        other => sans.push(format!("{other:?}")),
+                    }
+                }
+            }
+        }
+        (
+            (ku.digital_signature(), ku.non_repudiation(), ku.flags),
+            (
+                eku.server_auth,
+                eku.client_auth,
+                eku.other
+                    .iter()
+                    .map(|o| o.to_id_string())
+                    .collect::<Vec<_>>(),
+            ),
+            sans,
+        )
+    };
+    for organ in &pki.organs {
+        let r = &organ.receipts;
+        assert_eq!(r.key_name, "receipts");
+        assert_eq!(r.algorithm, KeyAlgorithm::P256);
+        let chain = der_certs(&r.cert_pem);
+        assert_eq!(chain.len(), 2, "leaf + intermediate");
+        let ee = webpki::EndEntityCert::try_from(&chain[0]).unwrap();
+        let verify = |usage| {
+            ee.verify_for_usage(
+                webpki::ALL_VERIFICATION_ALGS,
+                &anchors,
+                &chain[1..],
+                UnixTime::now(),
+                usage,
+                None,
+                None,
+            )
+            .map(|_| ())
+        };
+        // `required_if_present`: webpki applies the EKU check to the intermediate too, which has
+        // no EKU extension; the leaf's EKU is asserted exactly below.
+        verify(webpki::KeyUsage::required_if_present(
+            lienthong::pki::DOC_SIGNING_EKU_DER,
+        ))
+        .unwrap();
+        assert!(verify(webpki::KeyUsage::server_auth()).is_err());
+        assert!(verify(webpki::KeyUsage::client_auth()).is_err());
+
+        let (ku, eku, sans) = profile(&chain[0]);
+        assert!(ku.0 && ku.1, "digitalSignature + nonRepudiation");
+        assert_eq!(eku, (false, false, vec!["1.3.6.1.5.5.7.3.36".to_owned()]));
+        assert_eq!(sans, [format!("URI:urn:lienthong:organ:{}", organ.id)]);
+        // The same profile as the document-signing certificate, bit for bit.
+        assert_eq!(
+            profile(&chain[0]),
+            profile(&leaf_der(&organ.signing.cert_pem))
+        );
+        let summary = cert::summarize("receipts", &chain[0]).unwrap();
+        assert_eq!(summary.subject, organ.signing.subject);
+        assert_ne!(summary.serial_hex, organ.signing.serial_hex);
+
+        // In the keystore, certified, and the certified key signs.
+        let ks = Keystore::open(&organ.dir).unwrap();
+        let info = ks.info("receipts").unwrap();
+        assert_eq!(info.algorithm, KeyAlgorithm::P256);
+        assert_eq!(info.certificate.unwrap().serial_hex, r.serial_hex);
+        assert_eq!(info.fingerprint, r.fingerprint);
+        let signer = ks.load("receipts", &pass()).unwrap().into_signer();
+        let sig = signer.sign(b"receipt").unwrap();
+        let (_, x) = x509_parser::certificate::X509Certificate::from_der(&chain[0]).unwrap();
+        verify_with_spki(signer.algorithm(), x.public_key().raw, b"receipt", &sig);
+    }
 }

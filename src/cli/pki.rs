@@ -11,7 +11,7 @@ use time::{Duration, OffsetDateTime};
 
 use lienthong::pki::ca::Issued;
 use lienthong::pki::demo::{self, DemoLeaf, DemoOptions};
-use lienthong::pki::{Ca, CaError, PkiError, Profile, RevocationReason};
+use lienthong::pki::{Ca, CaError, CrlUrl, PkiError, Profile, RevocationReason};
 
 use super::CliError;
 use super::keys::{ks_err, passphrase, pbkdf2_knob};
@@ -26,7 +26,7 @@ const KNOWN_ORGANS: [(&str, &str); 3] = [
 /// `lienthong pki` subcommands.
 #[derive(Subcommand, Debug)]
 pub(crate) enum PkiCommand {
-    /// Create a CA plus a signing and a TLS certificate for each organ.
+    /// Create a CA plus a signing, a receipts and a TLS certificate for each organ.
     Init {
         /// The directory to create the PKI in.
         #[arg(long)]
@@ -49,6 +49,11 @@ pub(crate) enum PkiCommand {
         /// Also write the organ keys as plain PKCS#8 PEM (DEMO FIXTURES ONLY).
         #[arg(long)]
         export_plain_keys: bool,
+        /// Where the CRL will be published (http, https or ldap URL): recorded in the CA and
+        /// written as CRL distribution point into every certificate it issues. Gateways never
+        /// fetch it. Default: none, no extension.
+        #[arg(long, value_name = "URL")]
+        crl_url: Option<String>,
         /// File holding the passphrase (else LIENTHONG_PASSPHRASE).
         #[arg(long)]
         passphrase_file: Option<PathBuf>,
@@ -120,9 +125,16 @@ pub(crate) fn run(c: PkiCommand) -> Result<(), CliError> {
             crl_days,
             not_before,
             export_plain_keys,
+            crl_url,
             passphrase_file,
             json,
         } => {
+            // Checked before the passphrase is read: a typo is a usage error, not a prompt.
+            let crl_url = crl_url
+                .as_deref()
+                .map(CrlUrl::parse)
+                .transpose()
+                .map_err(CliError::usage)?;
             let pass = passphrase(passphrase_file.as_deref())?;
             let not_before = match not_before {
                 Some(d) => parse_date(&d)?,
@@ -141,6 +153,7 @@ pub(crate) fn run(c: PkiCommand) -> Result<(), CliError> {
             opts.leaf_days = days;
             opts.crl_days = crl_days;
             opts.export_plain_keys = export_plain_keys;
+            opts.crl_url = crl_url;
             let made = demo::generate(&dir, &pairs, &opts).map_err(pki_err)?;
             if json {
                 let leaf = |l: &DemoLeaf| {
@@ -162,6 +175,7 @@ pub(crate) fn run(c: PkiCommand) -> Result<(), CliError> {
                         serde_json::json!({
                             "id": o.id, "name": o.name, "dir": o.dir, "chain": o.chain_pem,
                             "signing": leaf(&o.signing), "tls": leaf(&o.tls),
+                            "receipts": leaf(&o.receipts),
                         })
                     })
                     .collect();
@@ -170,6 +184,7 @@ pub(crate) fn run(c: PkiCommand) -> Result<(), CliError> {
                     serde_json::json!({
                         "dir": made.dir, "root": made.root_pem,
                         "intermediate": made.intermediate_pem, "crl": made.crl_pem,
+                        "crl_url": made.crl_url.as_ref().map(CrlUrl::as_str),
                         "organs": organs,
                     })
                 );
@@ -177,8 +192,11 @@ pub(crate) fn run(c: PkiCommand) -> Result<(), CliError> {
                 println!("trust anchor   {}", made.root_pem.display());
                 println!("intermediate   {}", made.intermediate_pem.display());
                 println!("CRL (empty)    {}", made.crl_pem.display());
+                if let Some(u) = &made.crl_url {
+                    println!("CRL published  {u} (named in every certificate; never fetched)");
+                }
                 for o in &made.organs {
-                    for l in [&o.signing, &o.tls] {
+                    for l in [&o.signing, &o.tls, &o.receipts] {
                         println!(
                             "{:<14} {:<8} {:<8} serial {}  expires {}  {}",
                             o.id,
@@ -318,6 +336,7 @@ fn ca_err(e: CaError) -> CliError {
         | CaError::UnknownProfile { .. }
         | CaError::UnknownReason { .. }
         | CaError::BadSerial { .. }
+        | CaError::BadCrlUrl { .. }
         | CaError::Io { .. } => CliError::usage(e),
         other => CliError::invalid(other),
     }

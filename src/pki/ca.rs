@@ -9,7 +9,8 @@
 //! DIR/intermediate.key.json  intermediate key, DIR/intermediate.cert.pem (intermediate + root)
 //! DIR/root.pem               the trust anchor to distribute
 //! DIR/intermediate.pem       the intermediate certificate alone
-//! DIR/ca-state.json          serial counter, CRL number, issued and revoked certificates
+//! DIR/ca-state.json          serial counter, CRL number, CRL distribution point (if any),
+//!                            issued and revoked certificates
 //! ```
 //!
 //! Every certificate gets explicit validity dates (rcgen's default is 1975–4096). Profiles
@@ -22,15 +23,24 @@
 //! issues no CRL (it certifies only the intermediate), so verifiers check revocation at
 //! end-entity depth (rustls-webpki `RevocationCheckDepth::EndEntity`) with nextUpdate enforced
 //! (`ExpirationPolicy::Enforce`).
+//!
+//! CRL distribution point: a CA initialised with a [`CrlUrl`] records it in `ca-state.json` and
+//! writes it into every end-entity certificate it issues afterwards (RFC 5280 §4.2.1.13, one
+//! distribution point, fullName = that URI). It says where the operator publishes the CRL for
+//! other tools (and for scanners such as testssl.sh, which rate a certificate naming neither a
+//! CRL nor an OCSP location as HIGH). Gateways never fetch it: they check revocation against
+//! the CRL files in their configuration, on a closed network. The CRL itself carries no issuing
+//! distribution point, so verifiers treat it as authoritative for every leaf of its issuer
+//! whatever the leaf names (rustls-webpki `CertRevocationList::authoritative`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
-    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyUsagePurpose, RevokedCertParams,
-    SanType, SerialNumber,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
+    DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyUsagePurpose,
+    RevokedCertParams, SanType, SerialNumber,
 };
 use rustls_pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
@@ -47,6 +57,13 @@ const STATE_FILE: &str = "ca-state.json";
 const ROOT: &str = "root";
 const INTERMEDIATE: &str = "intermediate";
 const STATE_VERSION: u32 = 1;
+/// Longest accepted CRL distribution point URI. RFC 5280 sets no bound; real publication URLs
+/// are well under 200 bytes, and the URI is copied into every certificate, so a paste of
+/// something else (a whole file) is refused rather than carried for years.
+pub const MAX_CRL_URL_LEN: usize = 1024;
+/// The URI schemes RFC 5280 §4.2.1.13 names for a CRL distribution point, minus `ftp` (nobody
+/// should publish a CRL over it any more).
+const CRL_URL_SCHEMES: [&str; 3] = ["http", "https", "ldap"];
 
 /// Why a CA operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +138,17 @@ pub enum CaError {
     UnknownReason {
         /// What was given.
         name: String,
+    },
+    /// The CRL distribution point URI is not acceptable.
+    #[error(
+        "CRL distribution point {url:?} refused: {reason} (give an http://, https:// or ldap:// URL \
+         of at most {MAX_CRL_URL_LEN} printable ASCII characters, e.g. http://pki.example/crl/intermediate.crl)"
+    )]
+    BadCrlUrl {
+        /// What was given.
+        url: String,
+        /// Which rule it broke.
+        reason: &'static str,
     },
     /// The TLS profile needs at least one DNS name or IP address.
     #[error("a TLS certificate needs at least one DNS name or IP address in the request")]
@@ -273,6 +301,92 @@ impl FromStr for RevocationReason {
     }
 }
 
+// === CRL distribution point ===
+
+/// A checked CRL distribution point URI: `http`, `https` or `ldap` scheme (any case, RFC 3986
+/// §3.1), a non-empty host, at most [`MAX_CRL_URL_LEN`] printable ASCII characters (no
+/// whitespace or controls: the URI is written as an IA5String, RFC 5280 §4.2.1.6, and must be
+/// in URI form, not IRI). Made only by [`CrlUrl::parse`] (also behind `FromStr` and the state
+/// file's deserialisation), so a `CrlUrl` in hand is one the CA accepts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CrlUrl(String);
+
+impl CrlUrl {
+    /// Checks `url` (see the type's docs); the error says which rule failed.
+    pub fn parse(url: &str) -> Result<Self, CaError> {
+        let refuse = |reason: &'static str| CaError::BadCrlUrl {
+            url: url.to_owned(),
+            reason,
+        };
+        if url.is_empty() {
+            return Err(refuse("it is empty"));
+        }
+        if url.len() > MAX_CRL_URL_LEN {
+            return Err(refuse("it is too long"));
+        }
+        if url.chars().any(char::is_whitespace) {
+            return Err(refuse("it contains whitespace"));
+        }
+        if !url.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(refuse(
+                "it contains a control or non-ASCII character (percent-encode it)",
+            ));
+        }
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Err(refuse("it has no scheme:// prefix"));
+        };
+        if !CRL_URL_SCHEMES
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(scheme))
+        {
+            return Err(refuse("its scheme is not http, https or ldap"));
+        }
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        // userinfo@ would put a credential into every certificate.
+        if authority.contains('@') {
+            return Err(refuse("it carries user information (user@host)"));
+        }
+        if authority.is_empty() || authority.starts_with(':') {
+            return Err(refuse("it names no host"));
+        }
+        Ok(Self(url.to_owned()))
+    }
+
+    /// The URI as written into certificates.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for CrlUrl {
+    type Err = CaError;
+
+    fn from_str(s: &str) -> Result<Self, CaError> {
+        Self::parse(s)
+    }
+}
+
+impl TryFrom<String> for CrlUrl {
+    type Error = CaError;
+
+    fn try_from(s: String) -> Result<Self, CaError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<CrlUrl> for String {
+    fn from(u: CrlUrl) -> Self {
+        u.0
+    }
+}
+
+impl std::fmt::Display for CrlUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 // === State ===
 
 /// A certificate the CA issued (as recorded in the state file).
@@ -313,6 +427,10 @@ struct CaState {
     next_serial: u64,
     /// The number of the last CRL signed (RFC 5280 §5.2.3: monotonically increasing).
     crl_number: u64,
+    /// Written into every leaf issued. Absent in state files from before it existed (and left
+    /// out when unset, so such a CA's state stays readable by those older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    crl_url: Option<CrlUrl>,
     issued: Vec<IssuedRecord>,
     revoked: Vec<RevokedRecord>,
 }
@@ -340,6 +458,7 @@ impl std::fmt::Debug for CaState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CaState")
             .field("next_serial", &self.next_serial)
+            .field("crl_url", &self.crl_url)
             .field("issued", &self.issued.len())
             .field("revoked", &self.revoked.len())
             .finish()
@@ -358,13 +477,16 @@ pub struct CaValidity {
 impl Ca {
     /// Creates a CA in `dir`: P-256 root and intermediate keys sealed under `passphrase` (with
     /// `pbkdf2_iterations`, see [`Keystore::with_pbkdf2_iterations`]: lower only for tests),
-    /// their certificates, `root.pem`, `intermediate.pem` and the state file.
+    /// their certificates, `root.pem`, `intermediate.pem` and the state file. `crl_url`, if
+    /// given, is recorded in the state and named as CRL distribution point in every end-entity
+    /// certificate issued (see the module docs).
     pub fn init(
         dir: &Path,
         passphrase: &Passphrase,
         pbkdf2_iterations: u32,
         validity: CaValidity,
         root_name: &str,
+        crl_url: Option<&CrlUrl>,
     ) -> Result<Self, CaError> {
         check_validity(validity.not_before, validity.not_after)?;
         let state_path = dir.join(STATE_FILE);
@@ -424,6 +546,7 @@ impl Ca {
             version: STATE_VERSION,
             next_serial: 3,
             crl_number: 0,
+            crl_url: crl_url.cloned(),
             issued: Vec::new(),
             revoked: Vec::new(),
         };
@@ -490,6 +613,11 @@ impl Ca {
         &self.state.revoked
     }
 
+    /// The CRL distribution point written into the leaves this CA issues, if it has one.
+    pub fn crl_url(&self) -> Option<&CrlUrl> {
+        self.state.crl_url.as_ref()
+    }
+
     fn save(&self) -> Result<(), CaError> {
         let path = self.dir.join(STATE_FILE);
         let json = serde_json::to_vec_pretty(&self.state).map_err(|e| CaError::CorruptState {
@@ -550,7 +678,13 @@ impl Ca {
             });
         }
         let serial = self.state.next_serial;
-        let params = leaf_params(&parsed.request, profile, serial, not_before, not_after)?;
+        let params = leaf_params(
+            &parsed.request,
+            profile,
+            serial,
+            (not_before, not_after),
+            self.state.crl_url.as_ref(),
+        )?;
         let signing = int_key.rcgen();
         let issuer =
             Issuer::from_ca_cert_der(&int_der, &signing).map_err(sign_err("certificate"))?;
@@ -659,8 +793,8 @@ fn leaf_params(
     request: &CsrRequest,
     profile: Profile,
     serial: u64,
-    not_before: OffsetDateTime,
-    not_after: OffsetDateTime,
+    (not_before, not_after): (OffsetDateTime, OffsetDateTime),
+    crl_url: Option<&CrlUrl>,
 ) -> Result<CertificateParams, CaError> {
     let mut p = CertificateParams::default();
     let mut dn = DistinguishedName::new();
@@ -673,6 +807,14 @@ fn leaf_params(
     p.is_ca = IsCa::ExplicitNoCa;
     p.use_authority_key_identifier_extension = true;
     p.key_identifier_method = KeyIdMethod::Sha256;
+    // RFC 5280 §4.2.1.13: one distribution point, its fullName the URI; no reasons (the CRL
+    // covers all of them) and no cRLIssuer (the intermediate signs its own CRL). Leaves only:
+    // the root publishes no CRL for the intermediate, so naming one there would point nowhere.
+    if let Some(url) = crl_url {
+        p.crl_distribution_points = vec![CrlDistributionPoint {
+            uris: vec![url.as_str().to_owned()],
+        }];
+    }
     match profile {
         Profile::Signing => {
             p.key_usages = vec![

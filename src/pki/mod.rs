@@ -23,7 +23,7 @@ use std::path::Path;
 
 use crate::sign::Signer;
 
-pub use ca::{Ca, CaError, Profile, RevocationReason};
+pub use ca::{Ca, CaError, CrlUrl, Profile, RevocationReason};
 pub use cert::{CertError, CertSummary};
 pub use keystore::{
     KeyAlgorithm, KeyInfo, KeyStatus, Keystore, KeystoreError, LoadedKey, Passphrase,
