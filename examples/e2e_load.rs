@@ -181,8 +181,16 @@ fn run_phase(
                 .get(&format!("/api/v1/documents/{id}"))
                 .unwrap()
                 .text();
-            eprintln!("missing {id}: {st}");
+            let at_province = inbox.get(&format!("/api/v1/inbox/{id}")).unwrap();
+            eprintln!(
+                "missing {id}: district says {}; province inbox answers {}: {}",
+                &st[..st.len().min(300)],
+                at_province.status,
+                &at_province.text()[..at_province.text().len().min(300)]
+            );
         }
+        eprintln!("(sleeping 600 s so the gateways and their logs can be inspected)");
+        std::thread::sleep(Duration::from_secs(600));
         panic!("{} of {total} documents arrived", lat.len());
     }
     Phase {
@@ -198,6 +206,7 @@ fn main() {
     let docs: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(2000);
     let threads: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(8);
     let dir = tempfile::tempdir().unwrap();
+    eprintln!("e2e_load: working directory {}", dir.path().display());
     let demo = setup(
         &dir.path().join("demo"),
         &SetupOptions {

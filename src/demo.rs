@@ -225,7 +225,7 @@ pub fn setup(dir: &Path, options: &SetupOptions) -> Result<DemoSetup, DemoError>
              organ = \"{organ}\"\norgan_name = \"{name}\"\ndata_dir = \"data\"\n\
              catalog = \"../procedures.toml\"\n\n\
              [listen]\napi = \"{api}\"\nexchange = \"{exchange}\"\n\n\
-             [keys]\nkeystore = \"../pki/{organ}\"\nsigning = \"signing\"\ntls = \"tls\"\n\
+             [keys]\nkeystore = \"../pki/{organ}\"\nsigning = \"signing\"\ntls = \"tls\"\nreceipts = \"receipts\"\n\
              passphrase_file = \"../passphrase\"\n\n\
              [trust]\nanchors = [\"../pki/root.pem\"]\ncrls = [\"../pki/crl.pem\"]\n\n\
              [retry]\ninitial_ms = 100\nmax_ms = 5000\nmax_attempts = 30\n",
