@@ -4,6 +4,7 @@
 //! obtain a [`VerifiedDocument`].
 
 pub mod algorithm;
+pub mod cache;
 pub mod dsig;
 pub mod pkcs8;
 pub mod receipt;
@@ -12,6 +13,7 @@ pub mod trust;
 pub mod verify;
 
 pub use algorithm::{SignatureAlgorithm, Signer, SignerError};
+pub use cache::{CHAIN_CACHE_CAPACITY, CacheStats};
 pub use pkcs8::{KeyError, Pkcs8Signer};
 pub use receipt::{ReceiptBody, ReceiptError, SignedReceipt};
 pub use signing::{SignError, sign_document};

@@ -1,11 +1,16 @@
 //! What a verifier trusts: anchors (root certificates) and certificate revocation lists, loaded
-//! from PEM (or DER for CRLs) once and shared.
+//! from PEM (or DER for CRLs) once and shared — and the cache of chains verified against them
+//! (`super::cache`), which lives and dies with them.
 
 use std::path::Path;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, TrustAnchor};
 use webpki::OwnedCertRevocationList;
+use x509_parser::prelude::FromDer;
+use x509_parser::revocation_list::CertificateRevocationList;
+
+use super::cache::{CacheStats, ChainCache};
 
 /// Why trust material could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -45,10 +50,28 @@ pub enum TrustError {
 
 /// Trust anchors and CRLs. Without CRLs, revocation is not checked, and verification results say
 /// so (`VerifiedDocument::revocation_checked`).
-#[derive(Debug, Default)]
+///
+/// A store also caches the chains it verified (see [`TrustStore::cache_stats`]); a reload makes
+/// a new store, so a new CRL is never answered from an entry made under the old one.
+#[derive(Debug)]
 pub struct TrustStore {
     anchors: Vec<TrustAnchor<'static>>,
     crls: Vec<webpki::CertRevocationList<'static>>,
+    /// The earliest nextUpdate of the CRLs, seconds since the epoch (`u64::MAX` without CRLs):
+    /// no cached chain answers at or after it, since webpki then refuses the CRL as stale.
+    crls_until: u64,
+    cache: ChainCache,
+}
+
+impl Default for TrustStore {
+    fn default() -> Self {
+        Self {
+            anchors: Vec::new(),
+            crls: Vec::new(),
+            crls_until: u64::MAX,
+            cache: ChainCache::default(),
+        }
+    }
 }
 
 impl TrustStore {
@@ -93,6 +116,8 @@ impl TrustStore {
             reason: e.to_string(),
         })?;
         self.anchors.push(anchor.to_owned());
+        // Another anchor can make a chain verify that did not: nothing cached may stand.
+        self.cache.clear();
         Ok(())
     }
 
@@ -117,7 +142,17 @@ impl TrustStore {
             bytes.to_vec()
         };
         let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| bad(e.to_string()))?;
+        // webpki keeps nextUpdate to itself; read it here for the cache windows. A CRL webpki
+        // accepted but x509-parser cannot date gives 0: no cached answer is then ever used.
+        let next_update = CertificateRevocationList::from_der(&der)
+            .ok()
+            .and_then(|(_, c)| c.next_update())
+            .and_then(|t| u64::try_from(t.timestamp()).ok())
+            .unwrap_or(0);
         self.crls.push(crl.into());
+        self.crls_until = self.crls_until.min(next_update);
+        // A new CRL may revoke a certificate whose chain is cached.
+        self.cache.clear();
         Ok(())
     }
 
@@ -129,6 +164,21 @@ impl TrustStore {
     /// The CRLs.
     pub(crate) fn crls(&self) -> &[webpki::CertRevocationList<'static>] {
         &self.crls
+    }
+
+    /// The earliest nextUpdate of the CRLs (`u64::MAX` without CRLs), seconds since the epoch.
+    pub(crate) fn crls_until(&self) -> u64 {
+        self.crls_until
+    }
+
+    /// The chains verified against this store.
+    pub(crate) fn cache(&self) -> &ChainCache {
+        &self.cache
+    }
+
+    /// How often verification against this store was answered from its chain cache.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
     }
 }
 

@@ -8,6 +8,12 @@
 //! tree — nothing is ever re-parsed or looked up by id; (4) the key comes only from a
 //! certificate that chains to a configured anchor, never from `KeyValue` or a fetched
 //! `RetrievalMethod`.
+//!
+//! The certificate half (chain, CRL, key usage, organ binding) is remembered per trust store
+//! for the exact certificates presented and the time window in which its answer holds
+//! (`super::cache`); the signature and the document are checked on every call.
+
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -20,6 +26,7 @@ use webpki::{
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::algorithm::SignatureAlgorithm;
+use super::cache::ChainKey;
 use super::dsig::{
     DSIG_NS, EDXML_NS, ENVELOPED, EXC_C14N, EXC_C14N_NS, EXC_C14N_WITH_COMMENTS, RSA_SHA1, SHA1,
     SHA256,
@@ -410,47 +417,29 @@ pub fn verify(
         },
     );
 
-    // The leaf: the certificate that issued no other certificate in KeyInfo.
-    let (leaf, intermediates) = pick_leaf(&parts.certificates)?;
-    let leaf_cert = parse_cert(&leaf)?;
-    let subject = leaf_cert.subject().to_string();
-    let serial = leaf_cert.raw_serial_as_string().replace(':', "");
-
-    verify_signature_value(
-        &parts.signature_method,
-        &parts.signature_value,
-        &leaf_cert,
-        &canonical_si,
-        options,
-        &subject,
-    )?;
-
-    let revocation_checked = check_chain(&leaf, &intermediates, trust, options, &subject, &serial)?;
-    check_leaf_usage(&leaf_cert, &subject)?;
-
-    let organ =
-        crate::tls::organ_of_parsed(&leaf_cert).ok_or_else(|| VerifyError::NoOrganBinding {
-            subject: subject.clone(),
-        })?;
+    // The signature with the leaf's key, then (unless cached) chain, CRL, usage and binding.
+    let chain = certify(&parts.certificates, trust, options, |key, subject| {
+        verify_signature_value(
+            &parts.signature_method,
+            &parts.signature_value,
+            key,
+            &canonical_si,
+            options,
+            subject,
+        )
+    })?;
     // The typed envelope comes from the same tree: nothing is re-parsed (rule 3).
     let envelope = Envelope::from_document(&document, &options.envelope_limits)?;
     let from = envelope.header.from.organ_id.as_str().to_owned();
-    if organ != from {
+    if chain.organ != from {
         return Err(VerifyError::OrganMismatch {
-            certificate: organ,
+            certificate: chain.organ.clone(),
             from,
         });
     }
 
-    let validity = leaf_cert.validity();
-    let signer = SignerIdentity {
-        organ,
-        subject,
-        serial,
-        not_before: rfc3339(validity.not_before.to_datetime()),
-        not_after: rfc3339(validity.not_after.to_datetime()),
-        algorithm: parts.method_name,
-    };
+    let signer = chain.identity(parts.method_name);
+    let revocation_checked = chain.revocation_checked;
     let digest = digest.as_ref().to_vec();
     drop(parts);
     Ok(VerifiedDocument {
@@ -477,39 +466,170 @@ pub fn verify_detached(
     if certificates.is_empty() || certificates.len() > MAX_CERTS_IN_KEYINFO {
         return Err(VerifyError::NoCertificate);
     }
+    let mut algorithm = None;
+    let chain = certify(certificates, trust, options, |key, subject| {
+        let a = SignatureAlgorithm::from_uri(method_uri).ok_or_else(|| VerifyError::Algorithm {
+            role: "SignatureMethod",
+            algorithm: method_uri.to_owned(),
+        })?;
+        algorithm = Some(a);
+        verify_signature_value(method_uri, signature, key, message, options, subject)
+    })?;
+    let algorithm = algorithm.ok_or_else(|| VerifyError::Algorithm {
+        role: "SignatureMethod",
+        algorithm: method_uri.to_owned(),
+    })?;
+    if chain.organ != organ {
+        return Err(VerifyError::OrganMismatch {
+            certificate: chain.organ.clone(),
+            from: organ.to_owned(),
+        });
+    }
+    Ok(chain.identity(algorithm.name()))
+}
+
+/// What the certificate half of verification established about one presented chain: the
+/// leaf's key for the signature check, who it names, and the window of verification times in
+/// which that answer holds. Made only by [`certify`]; cached per trust store.
+pub(crate) struct VerifiedChain {
+    key: LeafKey,
+    organ: String,
+    subject: String,
+    serial: String,
+    not_before: String,
+    not_after: String,
+    revocation_checked: bool,
+    /// The latest notBefore on the path, seconds since the epoch (inclusive).
+    valid_from: u64,
+    /// The earliest notAfter on the path or nextUpdate of a CRL in the store (exclusive).
+    valid_until: u64,
+}
+
+impl VerifiedChain {
+    /// Whether a full check at `at` (seconds since the epoch) is known to give this answer.
+    pub(crate) fn holds_at(&self, at: u64) -> bool {
+        self.valid_from <= at && at < self.valid_until
+    }
+
+    /// Whether any instant lies in the window (an entry without one is never stored).
+    pub(crate) fn has_window(&self) -> bool {
+        self.valid_from < self.valid_until
+    }
+
+    fn identity(&self, algorithm: &'static str) -> SignerIdentity {
+        SignerIdentity {
+            organ: self.organ.clone(),
+            subject: self.subject.clone(),
+            serial: self.serial.clone(),
+            not_before: self.not_before.clone(),
+            not_after: self.not_after.clone(),
+            algorithm,
+        }
+    }
+}
+
+/// The leaf's public key, as the signature check reads it from the certificate.
+struct LeafKey {
+    /// `RSA`, `EC`, `Ed25519` or `unsupported` (named in `KeyMismatch`).
+    kind: &'static str,
+    /// subjectPublicKey, the bytes ring verifies with.
+    bytes: Vec<u8>,
+    /// RSA modulus length in bits (0 for other keys or an unreadable RSA key).
+    rsa_bits: usize,
+}
+
+impl LeafKey {
+    fn of(cert: &X509Certificate<'_>) -> Self {
+        let spki = cert.public_key();
+        let kind = match spki.algorithm.algorithm.to_id_string().as_str() {
+            "1.2.840.113549.1.1.1" => "RSA",
+            "1.2.840.10045.2.1" => "EC",
+            "1.3.101.112" => "Ed25519",
+            _ => "unsupported",
+        };
+        let rsa_bits = match (kind, spki.parsed()) {
+            ("RSA", Ok(x509_parser::public_key::PublicKey::RSA(k))) => {
+                k.modulus.iter().skip_while(|b| **b == 0).count() * 8
+            }
+            _ => 0,
+        };
+        Self {
+            kind,
+            bytes: spki.subject_public_key.data.to_vec(),
+            rsa_bits,
+        }
+    }
+}
+
+/// The certificate half of every verification: the leaf's key must verify the signature
+/// (`check_signature`, run on every call), then the chain must reach an anchor, pass the CRLs,
+/// carry the right key usages and bind an organ. Answered from `trust`'s cache when these same
+/// certificates verified before and `options.at` lies in the entry's window; a failure is
+/// never remembered.
+fn certify(
+    certificates: &[CertificateDer<'static>],
+    trust: &TrustStore,
+    options: &VerifyOptions,
+    check_signature: impl FnOnce(&LeafKey, &str) -> Result<(), VerifyError>,
+) -> Result<Arc<VerifiedChain>, VerifyError> {
+    let key = ChainKey::of(certificates);
+    if let Some(chain) = trust.cache().get(&key, options.at.as_secs()) {
+        check_signature(&chain.key, &chain.subject)?;
+        return Ok(chain);
+    }
+
+    // The leaf: the certificate that issued no other certificate in KeyInfo.
     let (leaf, intermediates) = pick_leaf(certificates)?;
     let leaf_cert = parse_cert(&leaf)?;
     let subject = leaf_cert.subject().to_string();
     let serial = leaf_cert.raw_serial_as_string().replace(':', "");
-    let algorithm =
-        SignatureAlgorithm::from_uri(method_uri).ok_or_else(|| VerifyError::Algorithm {
-            role: "SignatureMethod",
-            algorithm: method_uri.to_owned(),
-        })?;
-    verify_signature_value(
-        method_uri, signature, &leaf_cert, message, options, &subject,
-    )?;
-    check_chain(&leaf, &intermediates, trust, options, &subject, &serial)?;
+    let leaf_key = LeafKey::of(&leaf_cert);
+    check_signature(&leaf_key, &subject)?;
+
+    let (revocation_checked, path) =
+        check_chain(&leaf, &intermediates, trust, options, &subject, &serial)?;
     check_leaf_usage(&leaf_cert, &subject)?;
-    let bound =
+    let organ =
         crate::tls::organ_of_parsed(&leaf_cert).ok_or_else(|| VerifyError::NoOrganBinding {
             subject: subject.clone(),
         })?;
-    if bound != organ {
-        return Err(VerifyError::OrganMismatch {
-            certificate: bound,
-            from: organ.to_owned(),
-        });
-    }
+
+    // The window: webpki checks notBefore <= t <= notAfter on every certificate of the path
+    // (not the anchor, which has no validity here) and t < nextUpdate on the CRL. notAfter is
+    // taken as exclusive — a second early, never late.
     let validity = leaf_cert.validity();
-    Ok(SignerIdentity {
-        organ: bound,
+    let mut valid_from = secs(validity.not_before.timestamp());
+    let mut valid_until = secs(validity.not_after.timestamp()).min(trust.crls_until());
+    for der in &path {
+        match parse_cert(der) {
+            Ok(c) => {
+                valid_from = valid_from.max(secs(c.validity().not_before.timestamp()));
+                valid_until = valid_until.min(secs(c.validity().not_after.timestamp()));
+            }
+            // webpki read it, x509-parser cannot: no window, nothing cached.
+            Err(_) => valid_until = 0,
+        }
+    }
+
+    let chain = Arc::new(VerifiedChain {
+        key: leaf_key,
+        organ,
         subject,
         serial,
         not_before: rfc3339(validity.not_before.to_datetime()),
         not_after: rfc3339(validity.not_after.to_datetime()),
-        algorithm: algorithm.name(),
-    })
+        revocation_checked,
+        valid_from,
+        valid_until,
+    });
+    trust.cache().insert(key, Arc::clone(&chain));
+    Ok(chain)
+}
+
+/// Seconds since the epoch; instants before 1970 count as 0 (a window bound, never widened:
+/// an early notBefore only matters as a lower bound, and a notAfter before 1970 is long past).
+fn secs(t: i64) -> u64 {
+    u64::try_from(t).unwrap_or(0)
 }
 
 fn rfc3339(t: time::OffsetDateTime) -> String {
@@ -877,32 +997,18 @@ fn pick_leaf(
 fn verify_signature_value(
     method: &str,
     signature: &[u8],
-    cert: &X509Certificate<'_>,
+    key: &LeafKey,
     message: &[u8],
     options: &VerifyOptions,
     subject: &str,
 ) -> Result<(), VerifyError> {
-    let spki = cert.public_key();
-    let key_oid = spki.algorithm.algorithm.to_id_string();
-    let key_bytes: &[u8] = &spki.subject_public_key.data;
-    let key_kind = match key_oid.as_str() {
-        "1.2.840.113549.1.1.1" => "RSA",
-        "1.2.840.10045.2.1" => "EC",
-        "1.3.101.112" => "Ed25519",
-        _ => "unsupported",
-    };
+    let key_kind = key.kind;
+    let key_bytes: &[u8] = &key.bytes;
     let mismatch = || VerifyError::KeyMismatch {
         method: method.to_owned(),
         key: key_kind.to_owned(),
     };
-    let rsa_bits = || match spki.parsed() {
-        Ok(x509_parser::public_key::PublicKey::RSA(k)) => {
-            let m = k.modulus;
-            let m = m.iter().skip_while(|b| **b == 0).count();
-            m * 8
-        }
-        _ => 0,
-    };
+    let rsa_bits = || key.rsa_bits;
     let alg: &'static dyn ring::signature::VerificationAlgorithm = match (method, key_kind) {
         (m, "RSA") if SignatureAlgorithm::from_uri(m) == Some(SignatureAlgorithm::RsaSha256) => {
             if rsa_bits() < 2048 {
@@ -961,7 +1067,7 @@ fn check_chain(
     options: &VerifyOptions,
     subject: &str,
     serial: &str,
-) -> Result<bool, VerifyError> {
+) -> Result<(bool, Vec<CertificateDer<'static>>), VerifyError> {
     let chain_err = |reason: ChainFailure| VerifyError::Chain {
         subject: subject.to_owned(),
         serial: serial.to_owned(),
@@ -988,7 +1094,12 @@ fn check_chain(
             revocation,
             None,
         )
-        .map(|_| ())
+        // The intermediates webpki actually used: their validity bounds the cache window.
+        .map(|path| {
+            path.intermediate_certificates()
+                .map(|c| c.der().into_owned())
+                .collect::<Vec<_>>()
+        })
     };
     let result = match run(options.at) {
         // Clock skew: a certificate issued moments ago by a CA whose clock runs ahead is accepted
@@ -1000,8 +1111,8 @@ fn check_chain(
         }
         other => other,
     };
-    result.map_err(|e| chain_err(classify(e)))?;
-    Ok(checked)
+    let path = result.map_err(|e| chain_err(classify(e)))?;
+    Ok((checked, path))
 }
 
 trait AsSecs {
