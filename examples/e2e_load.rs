@@ -157,7 +157,15 @@ fn run_phase(
     }
     let total = per_thread * threads;
     let deadline = Instant::now() + Duration::from_secs(300);
-    while arrived.lock().unwrap().len() < total && Instant::now() < deadline {
+    // Done when every document this phase sent has been seen. Counting arrivals is not enough:
+    // the inbox may still list documents of the phase before whose acks are in flight, and
+    // counting those ended a phase while its own last documents were still on the way (the
+    // "lost deliveries" of session 2 were this, not the gateways).
+    let all_arrived = || {
+        let a = arrived.lock().unwrap();
+        sent.lock().unwrap().keys().all(|id| a.contains_key(id))
+    };
+    while !all_arrived() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     let elapsed = t0.elapsed();
@@ -189,8 +197,6 @@ fn run_phase(
                 &at_province.text()[..at_province.text().len().min(300)]
             );
         }
-        eprintln!("(sleeping 600 s so the gateways and their logs can be inspected)");
-        std::thread::sleep(Duration::from_secs(600));
         panic!("{} of {total} documents arrived", lat.len());
     }
     Phase {

@@ -833,11 +833,7 @@ impl AuditLog {
             return Ok(());
         }
         // Everything written so far is covered by this sync, not only our own line.
-        let written = self
-            .inner
-            .lock()
-            .map_err(|_| AuditError::Unavailable)?
-            .seq;
+        let written = self.inner.lock().map_err(|_| AuditError::Unavailable)?.seq;
         if let Err(e) = file.sync_data() {
             // Which of the unsynced lines reached the disk is unknown: refuse them all and stop
             // appending until a reopen checks the tail.

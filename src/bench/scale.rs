@@ -129,8 +129,8 @@ fn run(
     n: usize,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Scale, BenchError> {
-    let document_bytes = super::pipeline::envelope_to(SEQ0, super::pipeline::SMALL, PROVINCE)
-        .map(|d| d.len())?;
+    let document_bytes =
+        super::pipeline::envelope_to(SEQ0, super::pipeline::SMALL, PROVINCE).map(|d| d.len())?;
     let disk = || -> f64 {
         gateways
             .iter()
@@ -189,15 +189,17 @@ fn run(
                                 .and_then(|v| v.as_str())
                                 .map(str::to_owned)
                                 .unwrap_or_default();
-                            let early = pending.lock().ok().and_then(|mut p| {
-                                match p.early.remove(&id) {
-                                    Some(seen) => Some(seen),
-                                    None => {
-                                        p.sent.insert(id, at);
-                                        None
-                                    }
-                                }
-                            });
+                            let early =
+                                pending
+                                    .lock()
+                                    .ok()
+                                    .and_then(|mut p| match p.early.remove(&id) {
+                                        Some(seen) => Some(seen),
+                                        None => {
+                                            p.sent.insert(id, at);
+                                            None
+                                        }
+                                    });
                             if let (Some(seen), Ok(mut l)) = (early, latencies.lock()) {
                                 l.push(seen.saturating_duration_since(at).as_secs_f64() * 1e3);
                             }
@@ -285,15 +287,16 @@ fn run(
                             continue;
                         }
                         fresh += 1;
-                        let sent = pending.lock().ok().and_then(|mut p| {
-                            match p.sent.remove(id) {
+                        let sent = pending
+                            .lock()
+                            .ok()
+                            .and_then(|mut p| match p.sent.remove(id) {
                                 Some(at) => Some(at),
                                 None => {
                                     p.early.insert(id.to_owned(), now);
                                     None
                                 }
-                            }
-                        });
+                            });
                         if let (Some(at), Ok(mut l)) = (sent, latencies.lock()) {
                             l.push(now.saturating_duration_since(at).as_secs_f64() * 1e3);
                         }
@@ -340,8 +343,8 @@ fn run(
             // Generator threads report their CPU when they end: within windows the subtraction
             // is only exact for the last one, so the per-window CPU includes the load
             // generator's share (~1 ms/doc) except at the end.
-            let gateway_ticks = (cpu - window_start.2)
-                - gen_ticks.saturating_sub(window_start.3) as f64;
+            let gateway_ticks =
+                (cpu - window_start.2) - gen_ticks.saturating_sub(window_start.3) as f64;
             let window = Window {
                 delivered: boundary,
                 at_secs: now.duration_since(t0).as_secs_f64(),

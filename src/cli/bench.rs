@@ -50,7 +50,10 @@ pub(crate) fn run_bench(a: BenchArgs) -> Result<(), CliError> {
     write_json(a.json.as_deref(), &report)
 }
 
-fn write_json(path: Option<&std::path::Path>, report: &impl serde::Serialize) -> Result<(), CliError> {
+fn write_json(
+    path: Option<&std::path::Path>,
+    report: &impl serde::Serialize,
+) -> Result<(), CliError> {
     if let Some(path) = path {
         let json = serde_json::to_vec_pretty(report)
             .map_err(|e| CliError::usage(format!("cannot encode the report: {e}")))?;

@@ -369,7 +369,9 @@ pub async fn receive(
         at: rfc3339_ms(now_ms()),
     };
     let s = shared.clone();
-    blocking(move || SignedReceipt::sign(&body, s.keys.receipt_signer.as_ref(), &s.keys.receipt_chain))
-        .await?
-        .map_err(|e| Problem::internal("receipt", e))
+    blocking(move || {
+        SignedReceipt::sign(&body, s.keys.receipt_signer.as_ref(), &s.keys.receipt_chain)
+    })
+    .await?
+    .map_err(|e| Problem::internal("receipt", e))
 }

@@ -189,7 +189,9 @@ impl PeerClient {
 
     fn idle_list(&self) -> std::sync::MutexGuard<'_, Vec<(u64, SendRequest<Full<Bytes>>)>> {
         // The list holds no invariant a panic could break half-way: a poisoned lock is usable.
-        self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// An idle connection of the current generation that is still open, if any.
