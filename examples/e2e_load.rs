@@ -192,9 +192,9 @@ fn run_phase(
             let at_province = inbox.get(&format!("/api/v1/inbox/{id}")).unwrap();
             eprintln!(
                 "missing {id}: district says {}; province inbox answers {}: {}",
-                &st[..st.len().min(300)],
+                st.chars().take(300).collect::<String>(),
                 at_province.status,
-                &at_province.text()[..at_province.text().len().min(300)]
+                at_province.text().chars().take(300).collect::<String>()
             );
         }
         panic!("{} of {total} documents arrived", lat.len());

@@ -392,6 +392,17 @@ fn revocation_takes_effect_on_sighup() {
     demo.start("province");
     let office = demo.client("district", "submit");
     let pki_dir = demo.setup.dir.join("pki");
+    // First a document signed with the same certificate is accepted, so the province's chain
+    // cache holds a "verified" answer for it: the reload below must not be answered from it.
+    let before = demo.envelope(&["TU.BENTRE"], "thuong", "VB-00", 0, "Trước khi thu hồi");
+    let r = submit(&office, &before);
+    assert_eq!(r.status, 202, "{}", r.text());
+    let first = r.json()["message_id"].as_str().unwrap().to_owned();
+    eventually("the first document in the province inbox", 30, || {
+        inbox_ids(&demo, "province", 0)
+            .contains(&first)
+            .then_some(())
+    });
     // Cryptography staff revoke the district's signing certificate and publish a new CRL.
     let cert = std::fs::read(pki_dir.join("HU.CHAUTHANH").join("signing.cert.pem")).unwrap();
     let der = lienthong::tls::certs_from_pem(&cert, "signing").unwrap();
@@ -441,7 +452,9 @@ fn revocation_takes_effect_on_sighup() {
     });
     let reason = st["recipients"][0]["reason"].as_str().unwrap();
     assert!(reason.contains("revoked"), "{reason}");
-    assert!(!inbox_ids(&demo, "province", 0).contains(&id));
+    let inbox = inbox_ids(&demo, "province", 0);
+    assert!(!inbox.contains(&id));
+    assert!(inbox.contains(&first));
 }
 
 #[test]
@@ -457,6 +470,7 @@ fn forged_or_unsigned_traces_are_refused() {
         &demo.gw("province").exchange_url,
         tls,
         std::time::Duration::from_secs(5),
+        1,
     )
     .unwrap();
     // A properly signed document from the district.
@@ -499,6 +513,65 @@ fn forged_or_unsigned_traces_are_refused() {
     assert_eq!(r.status, 422);
     // Nothing reached the inbox.
     assert!(inbox_ids(&demo, "province", 0).is_empty());
+}
+
+#[test]
+fn relay_connections_are_pooled_bounded_and_dropped_on_tls_reload() {
+    let mut demo = Demo::new();
+    demo.start("province");
+    let config = lienthong::config::Config::load(&demo.gw("district").config).unwrap();
+    let keys = lienthong::gateway::keys::load(&config).unwrap();
+    let tls = lienthong::tls::exchange_client_config(&keys.tls).unwrap();
+    const POOL: usize = 3;
+    let client = lienthong::relay::client::PeerClient::new(
+        "TU.BENTRE",
+        &demo.gw("province").exchange_url,
+        tls.clone(),
+        std::time::Duration::from_secs(5),
+        POOL,
+    )
+    .unwrap();
+    // Eight requests at once; each is refused quickly (no message id), which is all we need:
+    // every one must get its own answer, over at most POOL connections.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = std::sync::Arc::new(client);
+    let answers = rt.block_on(async {
+        let mut posts = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let c = client.clone();
+            posts.spawn(async move {
+                c.post(
+                    lienthong::relay::worker::EXCHANGE_PATH,
+                    &[("content-type", "application/xml".to_owned())],
+                    bytes::Bytes::from_static(b"<x/>"),
+                    std::time::Duration::from_secs(10),
+                )
+                .await
+            });
+        }
+        posts.join_all().await
+    });
+    assert_eq!(answers.len(), 8);
+    for a in &answers {
+        let a = a.as_ref().unwrap();
+        assert!((400..500).contains(&a.status), "status {}", a.status);
+    }
+    // More than one connection was used (the requests ran side by side), never more than POOL.
+    let idle = client.idle_connections();
+    assert!(idle > 1 && idle <= POOL, "{idle} idle connections");
+    // A new TLS configuration (a CRL reload) closes them: later requests handshake again.
+    client.set_tls(tls);
+    assert_eq!(client.idle_connections(), 0);
+    let again = rt
+        .block_on(client.post(
+            lienthong::relay::worker::EXCHANGE_PATH,
+            &[("content-type", "application/xml".to_owned())],
+            bytes::Bytes::from_static(b"<x/>"),
+            std::time::Duration::from_secs(10),
+        ))
+        .unwrap();
+    assert!((400..500).contains(&again.status));
+    assert_eq!(client.idle_connections(), 1);
 }
 
 #[test]

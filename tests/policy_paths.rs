@@ -106,6 +106,7 @@ impl DistrictPeer {
             &demo.gw("province").exchange_url,
             tls,
             std::time::Duration::from_secs(5),
+            1,
         )
         .unwrap();
         let mut trust = TrustStore::new();

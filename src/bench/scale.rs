@@ -9,7 +9,7 @@
 //! district, acknowledged at the province) is removed within seconds: the store must level off
 //! at the in-flight working set plus the dedup tombstones.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
@@ -30,6 +30,9 @@ const ACKERS: usize = 3;
 pub const WINDOWS: usize = 10;
 /// Retention sweep interval during the run, seconds.
 const SWEEP_SECS: u64 = 5;
+/// How long an acknowledged id is remembered (longer than any long poll that could still list
+/// it: `wait=2` plus the time to answer).
+const FORGET_ACKED: Duration = Duration::from_secs(30);
 /// First sequence number (apart from the end-to-end phases' documents).
 const SEQ0: u64 = 10_000_000;
 
@@ -46,8 +49,12 @@ pub struct Window {
     pub latency_ms: Percentiles,
     /// Resident memory of the process at the end of the window, MB.
     pub rss_mb: f64,
-    /// Both gateways' data directories at the end of the window, MB.
+    /// Both gateways' data directories at the end of the window, MB (sled's files: they
+    /// are reused after a purge rather than shrunk).
     pub disk_mb: f64,
+    /// Messages held by both stores at the end of the window (what retention has not yet
+    /// removed: in flight, awaiting an ack, or finished less than a sweep ago).
+    pub stored_messages: u64,
     /// Gateway CPU per document within the window (load generator subtracted), ms.
     pub cpu_ms_per_doc: f64,
 }
@@ -67,6 +74,8 @@ pub struct Scale {
     pub total_secs: f64,
     /// Data directories after the run and one more retention sweep, MB.
     pub disk_mb_after_sweep: f64,
+    /// Messages both stores still hold after that sweep.
+    pub stored_after_sweep: u64,
     /// Retention used: (`keep_hours`, sweep interval s).
     pub retention: (u64, u64),
 }
@@ -131,6 +140,13 @@ fn run(
 ) -> Result<Scale, BenchError> {
     let document_bytes =
         super::pipeline::envelope_to(SEQ0, super::pipeline::SMALL, PROVINCE).map(|d| d.len())?;
+    let stored = || -> u64 {
+        gateways
+            .iter()
+            .filter_map(|g| super::e2e::store_stats(g).ok())
+            .map(|st| st.messages)
+            .sum()
+    };
     let disk = || -> f64 {
         gateways
             .iter()
@@ -224,7 +240,10 @@ fn run(
         }
         s.spawn(|| {
             let start = cpu_ticks(Path::new("/proc/thread-self/stat"));
-            let handed: Mutex<HashSet<String>> = Mutex::new(HashSet::new());
+            // Ids handed to the ackers: `None` while the ack is pending, then when it succeeded.
+            // An acked id is kept for a while because a long poll that began before the ack
+            // returned may still list it; acking it again would be refused (404).
+            let handed: Mutex<HashMap<String, Option<Instant>>> = Mutex::new(HashMap::new());
             let (tx, rx) = mpsc::channel::<String>();
             let rx = Mutex::new(rx);
             std::thread::scope(|acks| {
@@ -236,7 +255,7 @@ fn run(
                             match receive.post(&path, "application/json", b"") {
                                 Ok(r) if r.status == 200 => {
                                     if let Ok(mut h) = handed.lock() {
-                                        h.remove(&id);
+                                        h.insert(id, Some(Instant::now()));
                                     }
                                     acked.fetch_add(1, Ordering::Relaxed);
                                 }
@@ -282,7 +301,13 @@ fn run(
                         .flatten()
                         .filter_map(|d| d.get("message_id").and_then(|v| v.as_str()))
                     {
-                        let new = handed.lock().is_ok_and(|mut h| h.insert(id.to_owned()));
+                        let new = handed.lock().is_ok_and(|mut h| {
+                            if h.contains_key(id) {
+                                return false;
+                            }
+                            h.insert(id.to_owned(), None);
+                            true
+                        });
                         if !new {
                             continue;
                         }
@@ -302,6 +327,9 @@ fn run(
                         }
                         seen_count.fetch_add(1, Ordering::Relaxed);
                         let _ = tx.send(id.to_owned());
+                    }
+                    if let Ok(mut h) = handed.lock() {
+                        h.retain(|_, acked| acked.is_none_or(|t| t.elapsed() < FORGET_ACKED));
                     }
                     if fresh == 0 {
                         std::thread::sleep(Duration::from_millis(2));
@@ -329,10 +357,10 @@ fn run(
         let mut window_start = (t0, 0usize, cpu_ticks(Path::new("/proc/self/stat")), 0usize);
         for w in 1..=WINDOWS {
             let boundary = n * w / WINDOWS;
-            while acked.load(Ordering::Relaxed) < boundary && !done.load(Ordering::Relaxed) {
+            while seen_count.load(Ordering::Relaxed) < boundary && !done.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(50));
             }
-            if acked.load(Ordering::Relaxed) < boundary {
+            if seen_count.load(Ordering::Relaxed) < boundary {
                 break;
             }
             let now = Instant::now();
@@ -357,17 +385,19 @@ fn run(
                 ),
                 rss_mb: vm_rss_kb().unwrap_or_default() as f64 / 1024.0,
                 disk_mb: disk(),
+                stored_messages: stored(),
                 cpu_ms_per_doc: gateway_ticks.max(0.0) / TICKS_PER_SEC * 1e3 / docs,
             };
             progress(&format!(
-                "scale: {:>9} documents, {:7.1} s: {:6.1} docs/s, p50 {:6.1} ms, p99 {:6.1} ms, RSS {:6.1} MB, disk {:7.1} MB",
+                "scale: {:>9} documents, {:7.1} s: {:6.1} docs/s, p50 {:6.1} ms, p99 {:6.1} ms, RSS {:6.1} MB, disk {:7.1} MB, {} stored",
                 window.delivered,
                 window.at_secs,
                 window.docs_per_s,
                 window.latency_ms.p50,
                 window.latency_ms.p99,
                 window.rss_mb,
-                window.disk_mb
+                window.disk_mb,
+                window.stored_messages
             ));
             windows.push(window);
             window_start = (now, boundary, cpu, gen_ticks);
@@ -376,6 +406,13 @@ fn run(
     let total_secs = t0.elapsed().as_secs_f64();
     if let Some(e) = failure.into_inner().ok().flatten() {
         return Err(e);
+    }
+    let acked = acked.into_inner();
+    if acked < n {
+        return Err(BenchError::Operation {
+            what: "scale run",
+            reason: format!("only {acked} of {n} documents were acknowledged"),
+        });
     }
     // One more sweep after the last acknowledgement, so the figure shows what retention leaves.
     std::thread::sleep(Duration::from_secs(SWEEP_SECS + 1));
@@ -386,6 +423,7 @@ fn run(
         docs_per_s: n as f64 / total_secs.max(1e-9),
         total_secs,
         disk_mb_after_sweep: disk(),
+        stored_after_sweep: stored(),
         retention: (0, SWEEP_SECS),
     })
 }
@@ -404,13 +442,21 @@ impl Scale {
         );
         let _ = writeln!(
             s,
-            "   {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>10}",
-            "delivered", "at s", "docs/s", "p50 ms", "p99 ms", "RSS MB", "disk MB", "CPU ms/doc"
+            "   {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>7} {:>10}",
+            "delivered",
+            "at s",
+            "docs/s",
+            "p50 ms",
+            "p99 ms",
+            "RSS MB",
+            "disk MB",
+            "stored",
+            "CPU ms/doc"
         );
         for w in &self.windows {
             let _ = writeln!(
                 s,
-                "   {:>9} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>10.2}",
+                "   {:>9} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>7} {:>10.2}",
                 w.delivered,
                 w.at_secs,
                 w.docs_per_s,
@@ -418,13 +464,14 @@ impl Scale {
                 w.latency_ms.p99,
                 w.rss_mb,
                 w.disk_mb,
+                w.stored_messages,
                 w.cpu_ms_per_doc
             );
         }
         let _ = writeln!(
             s,
-            "   whole run: {:.1} docs/s over {:.0} s; data directories {:.1} MB after a final sweep",
-            self.docs_per_s, self.total_secs, self.disk_mb_after_sweep
+            "   whole run: {:.1} docs/s over {:.0} s; after a final sweep: data directories {:.1} MB, {} messages stored",
+            self.docs_per_s, self.total_secs, self.disk_mb_after_sweep, self.stored_after_sweep
         );
         s
     }

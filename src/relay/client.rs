@@ -209,6 +209,11 @@ impl PeerClient {
         }
     }
 
+    /// Connections open and waiting for a request (for metrics and tests).
+    pub fn idle_connections(&self) -> usize {
+        self.idle_list().len()
+    }
+
     /// The peer organ.
     pub fn peer(&self) -> &str {
         &self.peer
