@@ -394,7 +394,7 @@ fn revocation_takes_effect_on_sighup() {
     let pki_dir = demo.setup.dir.join("pki");
     // First a document signed with the same certificate is accepted, so the province's chain
     // cache holds a "verified" answer for it: the reload below must not be answered from it.
-    let before = demo.envelope(&["TU.BENTRE"], "thuong", "VB-00", 0, "Trước khi thu hồi");
+    let before = demo.envelope(&["TU.BENTRE"], "thuong", "VB-01", 0, "Trước khi thu hồi");
     let r = submit(&office, &before);
     assert_eq!(r.status, 202, "{}", r.text());
     let first = r.json()["message_id"].as_str().unwrap().to_owned();
