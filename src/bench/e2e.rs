@@ -338,7 +338,7 @@ fn run_phase(
         // Submitters.
         for _ in 0..SUBMITTERS {
             s.spawn(|| {
-                let start_ticks = cpu_ticks(Path::new("/proc/thread-self/stat"));
+                let start_ticks = thread_ticks();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(doc) = docs.get(i) else { break };
@@ -361,112 +361,60 @@ fn run_phase(
                         }
                         None => Instant::now(),
                     };
-                    match submit.post("/api/v1/documents", "application/xml", doc) {
-                        Ok(r) if r.status == 202 => {
-                            let id = r
-                                .json()
-                                .get("message_id")
-                                .and_then(|v| v.as_str())
-                                .map(str::to_owned)
-                                .unwrap_or_default();
+                    match submit_one(submit, i, doc) {
+                        Ok(id) => {
                             if let Ok(mut v) = sent.lock() {
                                 if let Some(slot) = v.get_mut(i) {
                                     *slot = Some((at, id, Instant::now()));
                                 }
                             }
                         }
-                        other => {
-                            let (status, detail) = match other {
-                                Ok(r) => (r.status, r.text()),
-                                Err(e) => (0, e.to_string()),
-                            };
-                            fail_once(
-                                &failure,
-                                &done,
-                                BenchError::Refused {
-                                    seq: i,
-                                    status,
-                                    detail,
-                                },
-                            );
+                        Err(e) => {
+                            fail_once(&failure, &done, e);
                             break;
                         }
                     }
                 }
-                let used = cpu_ticks(Path::new("/proc/thread-self/stat")) - start_ticks;
-                generator_ticks.fetch_add(used.max(0.0) as usize, Ordering::Relaxed);
+                generator_ticks.fetch_add(ticks_since(start_ticks), Ordering::Relaxed);
             });
         }
         // The receiving system: long-poll, record first sight, hand ids to the ackers.
         s.spawn(|| {
-            let start_ticks = cpu_ticks(Path::new("/proc/thread-self/stat"));
+            let start_ticks = thread_ticks();
             let (tx, rx) = mpsc::channel::<String>();
             let rx = Mutex::new(rx);
             std::thread::scope(|acks| {
                 for _ in 0..ACKERS {
                     acks.spawn(|| {
-                        let start_ticks = cpu_ticks(Path::new("/proc/thread-self/stat"));
+                        let start_ticks = thread_ticks();
                         loop {
                             let id = match rx.lock().map(|r| r.recv()) {
                                 Ok(Ok(id)) => id,
                                 _ => break,
                             };
-                            let path = format!("/api/v1/inbox/{id}/ack");
-                            match receive.post(&path, "application/json", b"") {
-                                Ok(r) if r.status == 200 => {}
-                                other => {
-                                    let detail = match other {
-                                        Ok(r) => format!("ack HTTP {}: {}", r.status, r.text()),
-                                        Err(e) => format!("ack: {e}"),
-                                    };
-                                    fail_once(
-                                        &failure,
-                                        &done,
-                                        BenchError::Operation {
-                                            what: "inbox ack",
-                                            reason: detail,
-                                        },
-                                    );
-                                    break;
-                                }
+                            if let Err(e) = ack_one(receive, &id) {
+                                fail_once(&failure, &done, e);
+                                break;
                             }
                         }
-                        let used = cpu_ticks(Path::new("/proc/thread-self/stat")) - start_ticks;
-                        generator_ticks.fetch_add(used.max(0.0) as usize, Ordering::Relaxed);
+                        generator_ticks.fetch_add(ticks_since(start_ticks), Ordering::Relaxed);
                     });
                 }
                 loop {
                     if done.load(Ordering::Relaxed) || Instant::now() >= deadline {
                         break;
                     }
-                    let got = match receive.get("/api/v1/inbox?limit=500&wait=2") {
-                        Ok(r) if r.status == 200 => r.json(),
-                        other => {
-                            let detail = match other {
-                                Ok(r) => format!("inbox HTTP {}: {}", r.status, r.text()),
-                                Err(e) => format!("inbox: {e}"),
-                            };
-                            fail_once(
-                                &failure,
-                                &done,
-                                BenchError::Operation {
-                                    what: "inbox poll",
-                                    reason: detail,
-                                },
-                            );
+                    let got = match poll_inbox(receive) {
+                        Ok(ids) => ids,
+                        Err(e) => {
+                            fail_once(&failure, &done, e);
                             break;
                         }
                     };
                     let now = Instant::now();
                     let mut fresh = 0usize;
                     let total = if let Ok(mut seen) = seen.lock() {
-                        for id in got
-                            .get("documents")
-                            .and_then(|d| d.as_array())
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|d| d.get("message_id").and_then(|v| v.as_str()))
-                        {
+                        for id in &got {
                             if !seen.contains_key(id) {
                                 seen.insert(id.to_owned(), now);
                                 let _ = tx.send(id.to_owned());
@@ -490,8 +438,7 @@ fn run_phase(
                 drop(tx);
             });
             done.store(true, Ordering::Relaxed);
-            let used = cpu_ticks(Path::new("/proc/thread-self/stat")) - start_ticks;
-            generator_ticks.fetch_add(used.max(0.0) as usize, Ordering::Relaxed);
+            generator_ticks.fetch_add(ticks_since(start_ticks), Ordering::Relaxed);
         });
     });
     let wall = t0.elapsed();
@@ -594,6 +541,76 @@ fn fail_once(slot: &Mutex<Option<BenchError>>, done: &AtomicBool, e: BenchError)
 }
 
 /// utime + stime in clock ticks from a `/proc/.../stat` file (0 if unreadable).
+/// The load generator's requests, shared by the end-to-end phases and the scale run.
+/// Submits one document (`seq` names it in a refusal); its message id on 202.
+pub(crate) fn submit_one(submit: &Client, seq: usize, doc: &[u8]) -> Result<String, BenchError> {
+    match submit.post("/api/v1/documents", "application/xml", doc) {
+        Ok(r) if r.status == 202 => Ok(r
+            .json()
+            .get("message_id")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .unwrap_or_default()),
+        Ok(r) => Err(BenchError::Refused {
+            seq,
+            status: r.status,
+            detail: r.text(),
+        }),
+        Err(e) => Err(BenchError::Refused {
+            seq,
+            status: 0,
+            detail: e.to_string(),
+        }),
+    }
+}
+
+/// Acknowledges one inbox document.
+pub(crate) fn ack_one(receive: &Client, id: &str) -> Result<(), BenchError> {
+    let reason = match receive.post(&format!("/api/v1/inbox/{id}/ack"), "application/json", b"") {
+        Ok(r) if r.status == 200 => return Ok(()),
+        Ok(r) => format!("ack HTTP {}: {}", r.status, r.text()),
+        Err(e) => format!("ack: {e}"),
+    };
+    Err(BenchError::Operation {
+        what: "inbox ack",
+        reason,
+    })
+}
+
+/// One long poll of the inbox (up to 500 documents, waiting up to 2 s): the listed ids.
+pub(crate) fn poll_inbox(receive: &Client) -> Result<Vec<String>, BenchError> {
+    let reason = match receive.get("/api/v1/inbox?limit=500&wait=2") {
+        Ok(r) if r.status == 200 => {
+            return Ok(r
+                .json()
+                .get("documents")
+                .and_then(|d| d.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.get("message_id").and_then(|v| v.as_str()))
+                .map(str::to_owned)
+                .collect());
+        }
+        Ok(r) => format!("inbox HTTP {}: {}", r.status, r.text()),
+        Err(e) => format!("inbox: {e}"),
+    };
+    Err(BenchError::Operation {
+        what: "inbox poll",
+        reason,
+    })
+}
+
+/// CPU ticks this thread used since `start` (a [`thread_ticks`] reading), for the load
+/// generator's share that is subtracted from the process's.
+pub(crate) fn ticks_since(start: f64) -> usize {
+    (thread_ticks() - start).max(0.0) as usize
+}
+
+/// CPU ticks this thread has used so far.
+pub(crate) fn thread_ticks() -> f64 {
+    cpu_ticks(Path::new("/proc/thread-self/stat"))
+}
+
 pub(crate) fn cpu_ticks(path: &Path) -> f64 {
     let Ok(s) = std::fs::read_to_string(path) else {
         return 0.0;

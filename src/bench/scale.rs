@@ -18,7 +18,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::BenchError;
-use super::e2e::{Gateway, Percentiles, TICKS_PER_SEC, cpu_ticks, dir_size, vm_rss_kb};
+use super::e2e::{
+    Gateway, Percentiles, TICKS_PER_SEC, ack_one, cpu_ticks, dir_size, poll_inbox, submit_one,
+    thread_ticks, ticks_since, vm_rss_kb,
+};
 use crate::client::Client;
 use crate::demo::DemoSetup;
 
@@ -174,7 +177,7 @@ fn run(
     std::thread::scope(|s| {
         for _ in 0..SUBMITTERS {
             s.spawn(|| {
-                let start = cpu_ticks(Path::new("/proc/thread-self/stat"));
+                let start = thread_ticks();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= n || done.load(Ordering::Relaxed) {
@@ -197,14 +200,8 @@ fn run(
                         }
                     };
                     let at = Instant::now();
-                    match submit.post("/api/v1/documents", "application/xml", &doc) {
-                        Ok(r) if r.status == 202 => {
-                            let id = r
-                                .json()
-                                .get("message_id")
-                                .and_then(|v| v.as_str())
-                                .map(str::to_owned)
-                                .unwrap_or_default();
+                    match submit_one(submit, i, &doc) {
+                        Ok(id) => {
                             let early =
                                 pending
                                     .lock()
@@ -220,26 +217,17 @@ fn run(
                                 l.push(seen.saturating_duration_since(at).as_secs_f64() * 1e3);
                             }
                         }
-                        other => {
-                            let (status, detail) = match other {
-                                Ok(r) => (r.status, r.text()),
-                                Err(e) => (0, e.to_string()),
-                            };
-                            fail(BenchError::Refused {
-                                seq: i,
-                                status,
-                                detail,
-                            });
+                        Err(e) => {
+                            fail(e);
                             break;
                         }
                     }
                 }
-                let used = cpu_ticks(Path::new("/proc/thread-self/stat")) - start;
-                generator_ticks.fetch_add(used.max(0.0) as usize, Ordering::Relaxed);
+                generator_ticks.fetch_add(ticks_since(start), Ordering::Relaxed);
             });
         }
         s.spawn(|| {
-            let start = cpu_ticks(Path::new("/proc/thread-self/stat"));
+            let start = thread_ticks();
             // Ids handed to the ackers: `None` while the ack is pending, then when it succeeded.
             // An acked id is kept for a while because a long poll that began before the ack
             // returned may still list it; acking it again would be refused (404).
@@ -249,63 +237,37 @@ fn run(
             std::thread::scope(|acks| {
                 for _ in 0..ACKERS {
                     acks.spawn(|| {
-                        let start = cpu_ticks(Path::new("/proc/thread-self/stat"));
+                        let start = thread_ticks();
                         while let Ok(Ok(id)) = rx.lock().map(|r| r.recv()) {
-                            let path = format!("/api/v1/inbox/{id}/ack");
-                            match receive.post(&path, "application/json", b"") {
-                                Ok(r) if r.status == 200 => {
-                                    if let Ok(mut h) = handed.lock() {
-                                        h.insert(id, Some(Instant::now()));
-                                    }
-                                    acked.fetch_add(1, Ordering::Relaxed);
-                                }
-                                other => {
-                                    let reason = match other {
-                                        Ok(r) => format!("ack HTTP {}: {}", r.status, r.text()),
-                                        Err(e) => format!("ack: {e}"),
-                                    };
-                                    fail(BenchError::Operation {
-                                        what: "inbox ack",
-                                        reason,
-                                    });
-                                    break;
-                                }
+                            if let Err(e) = ack_one(receive, &id) {
+                                fail(e);
+                                break;
                             }
+                            if let Ok(mut h) = handed.lock() {
+                                h.insert(id, Some(Instant::now()));
+                            }
+                            acked.fetch_add(1, Ordering::Relaxed);
                         }
-                        let used = cpu_ticks(Path::new("/proc/thread-self/stat")) - start;
-                        generator_ticks.fetch_add(used.max(0.0) as usize, Ordering::Relaxed);
+                        generator_ticks.fetch_add(ticks_since(start), Ordering::Relaxed);
                     });
                 }
                 let mut last_progress = Instant::now();
                 while !done.load(Ordering::Relaxed) && seen_count.load(Ordering::Relaxed) < n {
-                    let got = match receive.get("/api/v1/inbox?limit=500&wait=2") {
-                        Ok(r) if r.status == 200 => r.json(),
-                        other => {
-                            let reason = match other {
-                                Ok(r) => format!("inbox HTTP {}: {}", r.status, r.text()),
-                                Err(e) => format!("inbox: {e}"),
-                            };
-                            fail(BenchError::Operation {
-                                what: "inbox poll",
-                                reason,
-                            });
+                    let got = match poll_inbox(receive) {
+                        Ok(ids) => ids,
+                        Err(e) => {
+                            fail(e);
                             break;
                         }
                     };
                     let now = Instant::now();
                     let mut fresh = 0usize;
-                    for id in got
-                        .get("documents")
-                        .and_then(|d| d.as_array())
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|d| d.get("message_id").and_then(|v| v.as_str()))
-                    {
+                    for id in got {
                         let new = handed.lock().is_ok_and(|mut h| {
-                            if h.contains_key(id) {
+                            if h.contains_key(&id) {
                                 return false;
                             }
-                            h.insert(id.to_owned(), None);
+                            h.insert(id.clone(), None);
                             true
                         });
                         if !new {
@@ -315,10 +277,10 @@ fn run(
                         let sent = pending
                             .lock()
                             .ok()
-                            .and_then(|mut p| match p.sent.remove(id) {
+                            .and_then(|mut p| match p.sent.remove(&id) {
                                 Some(at) => Some(at),
                                 None => {
-                                    p.early.insert(id.to_owned(), now);
+                                    p.early.insert(id.clone(), now);
                                     None
                                 }
                             });
@@ -326,7 +288,7 @@ fn run(
                             l.push(now.saturating_duration_since(at).as_secs_f64() * 1e3);
                         }
                         seen_count.fetch_add(1, Ordering::Relaxed);
-                        let _ = tx.send(id.to_owned());
+                        let _ = tx.send(id);
                     }
                     if let Ok(mut h) = handed.lock() {
                         h.retain(|_, acked| acked.is_none_or(|t| t.elapsed() < FORGET_ACKED));
@@ -349,8 +311,7 @@ fn run(
                 }
                 drop(tx);
             });
-            let used = cpu_ticks(Path::new("/proc/thread-self/stat")) - start;
-            generator_ticks.fetch_add(used.max(0.0) as usize, Ordering::Relaxed);
+            generator_ticks.fetch_add(ticks_since(start), Ordering::Relaxed);
             done.store(true, Ordering::Relaxed);
         });
         // The window recorder (this thread).
