@@ -795,10 +795,24 @@ impl Store for SledStore {
                 key: hex_encode(&k),
             })?;
             let id = MessageId::from_bytes(raw);
-            let record = self.read_record(&id)?.ok_or_else(|| StoreError::Corrupt {
-                tree: T_META,
-                key: hex_encode(&raw),
-            })?;
+            let Some(record) = self.read_record(&id)? else {
+                // The scan is not a snapshot: between reading the inbox entry and its record the
+                // document may have been acknowledged (entry removed) and swept by retention
+                // (record removed). That is not corruption; a record missing while its inbox
+                // entry still exists is.
+                let still_listed = self
+                    .t()
+                    .inbox
+                    .contains_key(&k)
+                    .map_err(|e| StoreError::sled("read the inbox", e))?;
+                if still_listed {
+                    return Err(StoreError::Corrupt {
+                        tree: T_META,
+                        key: hex_encode(&raw),
+                    });
+                }
+                continue;
+            };
             let item = InboxItem {
                 id,
                 meta: record.meta,
