@@ -593,6 +593,33 @@ fn status_events_come_back_in_time_order() {
 }
 
 #[test]
+fn a_listing_skips_a_document_acked_and_swept_while_it_scans() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let ids: Vec<MessageId> = (0..3)
+        .map(|i| stored(&store, accept_of(0, 1_000 + i, "x", &[CHAUTHANH], &[])))
+        .collect();
+    // While the scan looks at the first item, the receiving system acknowledges the second and
+    // the retention sweep removes it (keep 0): the scan may still hold its inbox entry.
+    let mut swept = false;
+    let got: Vec<MessageId> = store
+        .inbox_list_visible(CHAUTHANH, 10, &mut |i| {
+            if !swept && i.id == ids[0] {
+                store.inbox_ack(CHAUTHANH, &ids[1]).unwrap();
+                assert_eq!(store.purge_acked_older_than(i64::MAX).unwrap().messages, 1);
+                swept = true;
+            }
+            Ok(true)
+        })
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert!(swept);
+    assert_eq!(got, vec![ids[0], ids[2]]);
+}
+
+#[test]
 fn purge_removes_finished_messages_and_keeps_dedup() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
