@@ -236,6 +236,7 @@ async fn metrics(State(shared): Shr) -> Response {
             ),
             ("lienthong_store_messages", "gauge", st.messages),
             ("lienthong_store_bytes_on_disk", "gauge", st.bytes_on_disk),
+            ("lienthong_store_tombstones", "gauge", st.tombstones),
         ] {
             let _ = writeln!(
                 text,

@@ -53,6 +53,7 @@
 pub mod filing;
 mod group_commit;
 mod keys;
+mod register;
 mod sled_store;
 pub mod types;
 

@@ -6,6 +6,7 @@ use std::fmt;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 use super::group_commit::GroupCommit;
 use super::keys;
+use super::register::{self, Archived, R_FILING, R_PUBLIC, Register};
 use super::types::{hex_decode, hex_encode};
 use super::{
     Accept, AcceptOutcome, AckOutcome, Delivery, DeliveryKind, HopRecord, InboxItem, Lane,
@@ -51,6 +53,10 @@ struct MessageRecord {
     sent_key: Vec<u8>,
     /// Local recipient organs (inbox/membership entries).
     local: Vec<String>,
+    /// Key of this message in the public index (hex), if it has an entry; records written
+    /// before the register existed lack it and are found by a scan when purged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    public_key: Option<String>,
 }
 
 /// One outbox entry's value.
@@ -95,6 +101,11 @@ struct Trees {
 struct Inner {
     db: sled::Db,
     t: Trees,
+    /// What purged messages leave behind (tombstones, filing, public index): a database of its
+    /// own so that this one holds only live data and sled can reuse its segments.
+    register: Register,
+    /// Purge chunks started (see `accept_filed` and `purge_chunk`).
+    purges: AtomicU64,
     limits: StoreLimits,
     commit: GroupCommit,
 }
@@ -169,12 +180,33 @@ fn counter_sub(t: &TransactionalTree, key: &[u8], n: u64) -> TxResult<()> {
     Ok(())
 }
 
+/// Messages archived to the register with one flush, then purged one transaction each.
+const PURGE_CHUNK: usize = 256;
+
+/// One message the purge will remove: what it removes and what it leaves in the register.
+struct PurgePlan {
+    record: MessageRecord,
+    delivery_keys: Vec<Vec<u8>>,
+    memberships: Vec<Vec<u8>>,
+    status_keys: Vec<sled::IVec>,
+    archived: Archived,
+}
+
+/// The register entry of message `id` in `batch`, made empty if new.
+fn slot<'a>(batch: &'a mut BTreeMap<Vec<u8>, Archived>, id: &[u8]) -> &'a mut Archived {
+    batch.entry(id.to_vec()).or_insert_with(|| Archived {
+        id: id.to_vec(),
+        ..Archived::default()
+    })
+}
+
 impl SledStore {
     /// Opens (or creates) the store in directory `path`.
     ///
     /// sled's own periodic flush is switched off (`flush_every_ms(None)`): the store flushes
     /// itself, so that durability is a property of the methods, not of a timer.
     pub fn open(path: impl AsRef<Path>, limits: StoreLimits) -> Result<Self, StoreError> {
+        let path = path.as_ref();
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(CACHE_CAPACITY)
@@ -201,14 +233,243 @@ impl SledStore {
             filing: tree(T_FILING)?,
             public: tree(T_PUBLIC)?,
         };
+        let register = Register::open(path)?;
         let commit = GroupCommit::new(limits.flush_window);
-        Ok(Self {
+        let store = Self {
             inner: Arc::new(Inner {
                 db,
                 t,
+                register,
+                purges: AtomicU64::new(0),
                 limits,
                 commit,
             }),
+        };
+        store.move_purged_to_register()?;
+        Ok(store)
+    }
+
+    /// Stores written before the register kept tombstones, filing records and public entries
+    /// of purged messages in the main database, pinning its segments: move them once, at open
+    /// (no other thread holds the store yet). Entries of live messages stay.
+    fn move_purged_to_register(&self) -> Result<(), StoreError> {
+        let t = self.t();
+        let read = |e| StoreError::sled("read the store at open", e);
+        let purged =
+            |id: &[u8]| -> Result<bool, StoreError> { Ok(!t.meta.contains_key(id).map_err(read)?) };
+        let mut batch: BTreeMap<Vec<u8>, Archived> = BTreeMap::new();
+        for kv in t.dedup.iter() {
+            let (k, v) = kv.map_err(read)?;
+            if purged(&k)? {
+                slot(&mut batch, &k).digest = Some(v.to_vec());
+            }
+        }
+        for kv in t.filing.iter() {
+            let (k, v) = kv.map_err(read)?;
+            if purged(&k)? {
+                slot(&mut batch, &k).filing = Some(v.to_vec());
+            }
+        }
+        for kv in t.public.iter() {
+            let (k, v) = kv.map_err(read)?;
+            let id = register::public_key_id(&k)?;
+            if purged(id)? {
+                slot(&mut batch, id).public.push((k.to_vec(), v.to_vec()));
+            }
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<Archived> = batch.into_values().collect();
+        self.inner.register.archive(&batch)?;
+        let write = |e| StoreError::sled("move entries to the register", e);
+        for a in &batch {
+            t.dedup.remove(&a.id).map_err(write)?;
+            t.filing.remove(&a.id).map_err(write)?;
+            for (k, _) in &a.public {
+                t.public.remove(k.as_slice()).map_err(write)?;
+            }
+        }
+        self.durable()
+    }
+
+    /// The purge of `record` if every delivery of it is finished (delivered, or acked in the
+    /// inbox); `None` while anything is queued, in transit, dead-lettered or unacknowledged.
+    fn purge_plan(&self, record: MessageRecord) -> Result<Option<PurgePlan>, StoreError> {
+        let t = self.t();
+        let id = record.meta.id;
+        let deliveries = self.deliveries_of(&id)?;
+        let mut memberships = Vec::new();
+        let mut finished = !deliveries.is_empty();
+        for (recipient, d) in &deliveries {
+            match d {
+                Delivery::Delivered { .. } => {}
+                Delivery::Local => {
+                    let prefix = keys::string_prefix(recipient, "organ")?;
+                    let mkey = keys::membership_key(&prefix, &id);
+                    let acked = match t
+                        .membership
+                        .get(&mkey)
+                        .map_err(|e| StoreError::sled("read the inbox", e))?
+                    {
+                        Some(v) => decode::<Membership>(T_MEMBERSHIP, &mkey, &v)?.acked,
+                        None => false,
+                    };
+                    finished &= acked;
+                    memberships.push(mkey);
+                }
+                // Queued, in transit, or dead-lettered (kept for operators).
+                _ => finished = false,
+            }
+        }
+        if !finished {
+            return Ok(None);
+        }
+        let delivery_keys = deliveries
+            .iter()
+            .map(|(r, _)| keys::delivery_key(&id, r))
+            .collect();
+        let status_keys = t
+            .status
+            .scan_prefix(id.as_bytes())
+            .keys()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::sled("read status events", e))?;
+        let archived = self.archived_of(&record)?;
+        Ok(Some(PurgePlan {
+            record,
+            delivery_keys,
+            memberships,
+            status_keys,
+            archived,
+        }))
+    }
+
+    /// Archives what `plans` leave behind (one register flush), then removes each message in
+    /// a transaction of its own. The caller makes the removals durable.
+    fn purge_chunk(
+        &self,
+        plans: Vec<PurgePlan>,
+        report: &mut PurgeReport,
+    ) -> Result<(), StoreError> {
+        if plans.is_empty() {
+            return Ok(());
+        }
+        let (archived, plans): (Vec<Archived>, Vec<PurgePlan>) = plans
+            .into_iter()
+            .map(|mut p| (std::mem::take(&mut p.archived), p))
+            .unzip();
+        // Register first, durable: from here the tombstones are found there. Then count this
+        // purge, before any entry leaves the main database (`accept_filed` relies on it).
+        self.inner.register.archive(&archived)?;
+        self.inner.purges.fetch_add(1, Ordering::SeqCst);
+        let t = self.t();
+        for (plan, archived) in plans.iter().zip(&archived) {
+            let size = (
+                &t.meta,
+                &t.bytes,
+                &t.deliveries,
+                &t.membership,
+                &t.sent,
+                &t.status,
+                &t.counters,
+                &t.dedup,
+                &t.filing,
+                &t.public,
+            )
+                .transaction(
+                    |(
+                        meta,
+                        bytes,
+                        deliveries,
+                        membership,
+                        sent,
+                        status,
+                        counters,
+                        dedup,
+                        filing,
+                        public,
+                    )| {
+                        let idk = plan.record.meta.id.as_bytes();
+                        // A filing record changed since it was archived (a status 06 landed):
+                        // leave this message to the next sweep, which archives the new one.
+                        if filing.get(idk)?.as_deref() != archived.filing.as_deref() {
+                            return Ok(None);
+                        }
+                        // Gone already (a concurrent purge): nothing to do, nothing to count.
+                        if meta.remove(idk)?.is_none() {
+                            return Ok(None);
+                        }
+                        let size = bytes.remove(idk)?.map_or(0, |b| b.len());
+                        sent.remove(plan.record.sent_key.as_slice())?;
+                        for k in &plan.delivery_keys {
+                            deliveries.remove(k.as_slice())?;
+                        }
+                        for k in &plan.memberships {
+                            membership.remove(k.as_slice())?;
+                        }
+                        for k in &plan.status_keys {
+                            status.remove(k)?;
+                        }
+                        // Archived above: a late duplicate is still recognised (register),
+                        // reports and the portal still see the message.
+                        dedup.remove(idk)?;
+                        filing.remove(idk)?;
+                        for (k, _) in &archived.public {
+                            public.remove(k.as_slice())?;
+                        }
+                        counter_sub(counters, keys::MESSAGES_COUNTER, 1)?;
+                        Ok(Some(size))
+                    },
+                )
+                .map_err(tx_error("purge a message"))?;
+            if let Some(size) = size {
+                // Status events recorded after the plan was read: none can be added any more
+                // (recording one checks the message inside its transaction), remove them.
+                for k in t.status.scan_prefix(plan.record.meta.id.as_bytes()).keys() {
+                    let k = k.map_err(|e| StoreError::sled("read status events", e))?;
+                    t.status
+                        .remove(k)
+                        .map_err(|e| StoreError::sled("purge status events", e))?;
+                }
+                report.messages += 1;
+                report.bytes += u64::try_from(size).unwrap_or(u64::MAX);
+            }
+        }
+        Ok(())
+    }
+
+    /// What purging `record` leaves in the register, read from the main database.
+    fn archived_of(&self, record: &MessageRecord) -> Result<Archived, StoreError> {
+        let t = self.t();
+        let idk = record.meta.id.as_bytes();
+        let read = |e| StoreError::sled("read for the register", e);
+        let mut public = Vec::new();
+        match &record.public_key {
+            Some(hex) => {
+                let k = hex_decode(hex).ok_or_else(|| StoreError::Corrupt {
+                    tree: T_META,
+                    key: hex_encode(idk),
+                })?;
+                if let Some(v) = t.public.get(&k).map_err(read)? {
+                    public.push((k, v.to_vec()));
+                }
+            }
+            // A record from before the register: its public entry (if any) by a scan.
+            None => {
+                for kv in t.public.iter() {
+                    let (k, v) = kv.map_err(read)?;
+                    if register::public_key_id(&k)? == idk {
+                        public.push((k.to_vec(), v.to_vec()));
+                    }
+                }
+            }
+        }
+        Ok(Archived {
+            id: idk.to_vec(),
+            digest: t.dedup.get(idk).map_err(read)?.map(|v| v.to_vec()),
+            filing: t.filing.get(idk).map_err(read)?.map(|v| v.to_vec()),
+            public,
         })
     }
 
@@ -446,122 +707,153 @@ impl Store for SledStore {
         let max = self.inner.limits.max_outbox_per_peer;
         let t = self.t();
         let writer = self.inner.commit.begin();
-        let outcome = (
-            &t.meta,
-            &t.bytes,
-            &t.dedup,
-            &t.deliveries,
-            &t.outbox,
-            &t.inbox,
-            &t.membership,
-            &t.sent,
-            &t.counters,
-            &t.filing,
-            &t.public,
-        )
-            .transaction(
-                |(
-                    meta,
-                    bytes,
-                    dedup,
-                    deliveries,
-                    outbox,
-                    inbox,
-                    membership,
-                    sent,
-                    counters,
-                    filing_tree,
-                    public_tree,
-                )| {
-                    // Dedup first, before any write: exactly-once in the inbox.
-                    if let Some(existing) = dedup.get(idk)? {
-                        if existing.as_ref() != a.meta.digest_hex.as_bytes() {
-                            return Ok(AcceptOutcome::Conflict {
-                                id,
-                                existing_digest_hex: String::from_utf8_lossy(&existing)
-                                    .into_owned(),
-                            });
-                        }
-                        return match meta.get(idk)? {
-                            Some(v) => {
-                                let record: MessageRecord = tx_decode(T_META, idk, &v)?;
-                                Ok(AcceptOutcome::Duplicate {
-                                    meta: Box::new(record.meta),
-                                })
-                            }
-                            None => Ok(AcceptOutcome::DuplicatePurged { id }),
-                        };
-                    }
-                    // Back-pressure, also before any write (the transaction sees the counters
-                    // it reads consistently, so two racing accepts cannot both squeeze in).
-                    for (peer, (prefix, adding)) in &per_peer {
-                        let mut depth = 0u64;
-                        for l in Lane::ALL {
-                            let c = counters.get(keys::outbox_counter_key(prefix, l))?;
-                            depth = depth.saturating_add(keys::counter_value(c.as_deref()));
-                        }
-                        if depth.saturating_add(*adding) > max {
-                            return abort(StoreError::OutboxFull {
-                                peer: (*peer).to_owned(),
-                                depth,
-                            });
-                        }
-                    }
-                    let seq = meta.generate_id()?;
-                    let sent_key = keys::sent_key(&from_prefix, a.meta.received_at_ms, seq);
-                    let record = MessageRecord {
-                        meta: a.meta.clone(),
-                        sent_key: sent_key.clone(),
-                        local: a.local.clone(),
-                    };
-                    let record = encode(&record).map_err(ConflictableTransactionError::Abort)?;
-                    dedup.insert(idk, a.meta.digest_hex.as_bytes())?;
-                    meta.insert(idk, record)?;
-                    bytes.insert(idk, a.bytes.as_slice())?;
-                    sent.insert(sent_key, idk)?;
-                    counter_add(counters, keys::MESSAGES_COUNTER, 1)?;
-                    if let Some(f) = &filing {
-                        filing_tree.insert(idk, f.as_slice())?;
-                    }
-                    if let Some((k, v)) = &public {
-                        public_tree.insert(k.as_slice(), v.as_slice())?;
-                    }
-                    for (organ, prefix) in a.local.iter().zip(&local_prefixes) {
-                        let inbox_key = keys::queue_key(prefix, lane, seq);
-                        inbox.insert(inbox_key.clone(), idk)?;
-                        let m = encode(&Membership {
-                            inbox_key,
-                            acked: false,
-                        })
-                        .map_err(ConflictableTransactionError::Abort)?;
-                        membership.insert(keys::membership_key(prefix, &id), m)?;
-                        deliveries
-                            .insert(keys::delivery_key(&id, organ), local_state.as_slice())?;
-                    }
-                    for ((peer, recipient), state) in a.forward.iter().zip(&queued) {
-                        let prefix = per_peer.get(peer.as_str()).map(|(p, _)| p);
-                        let Some(prefix) = prefix else {
-                            continue; // unreachable: every forward peer is in per_peer
-                        };
-                        let entry = OutboxRecord {
-                            message: id,
-                            recipient: recipient.clone(),
-                            priority: a.meta.priority,
-                            attempts: 0,
-                            next_attempt_ms: 0,
-                            last_error: None,
-                        };
-                        let entry = encode(&entry).map_err(ConflictableTransactionError::Abort)?;
-                        // A fresh sequence number per entry keeps FIFO across messages.
-                        let entry_seq = meta.generate_id()?;
-                        outbox.insert(keys::queue_key(prefix, lane, entry_seq), entry)?;
-                        counter_add(counters, &keys::outbox_counter_key(prefix, lane), 1)?;
-                        deliveries.insert(keys::delivery_key(&id, recipient), state.as_slice())?;
-                    }
-                    Ok(AcceptOutcome::Stored)
-                },
+        // Purges that ran so far; read before the register, see below.
+        let outcome = loop {
+            let purges_before = self.inner.purges.load(Ordering::SeqCst);
+            // Outside the transaction: sled's transactions hold a process-wide lock that a read of
+            // another database would wait for (a deadlock).
+            let tombstone = self.inner.register.tombstone(idk)?;
+            let attempt = (
+                &t.meta,
+                &t.bytes,
+                &t.dedup,
+                &t.deliveries,
+                &t.outbox,
+                &t.inbox,
+                &t.membership,
+                &t.sent,
+                &t.counters,
+                &t.filing,
+                &t.public,
             )
-            .map_err(tx_error("accept a message"))?;
+                .transaction(
+                    |(
+                        meta,
+                        bytes,
+                        dedup,
+                        deliveries,
+                        outbox,
+                        inbox,
+                        membership,
+                        sent,
+                        counters,
+                        filing_tree,
+                        public_tree,
+                    )| {
+                        // Dedup first, before any write: exactly-once in the inbox.
+                        if let Some(existing) = dedup.get(idk)? {
+                            if existing.as_ref() != a.meta.digest_hex.as_bytes() {
+                                return Ok(Some(AcceptOutcome::Conflict {
+                                    id,
+                                    existing_digest_hex: String::from_utf8_lossy(&existing)
+                                        .into_owned(),
+                                }));
+                            }
+                            return match meta.get(idk)? {
+                                Some(v) => {
+                                    let record: MessageRecord = tx_decode(T_META, idk, &v)?;
+                                    Ok(Some(AcceptOutcome::Duplicate {
+                                        meta: Box::new(record.meta),
+                                    }))
+                                }
+                                None => Ok(Some(AcceptOutcome::DuplicatePurged { id })),
+                            };
+                        }
+                        // Then the register, read before the transaction. A purge archives its
+                        // tombstones there *before* it removes them here and counts itself in
+                        // between, so if no purge was counted since that read, a message missing
+                        // here was either in that read or never accepted. Otherwise read again.
+                        if self.inner.purges.load(Ordering::SeqCst) != purges_before {
+                            return Ok(None);
+                        }
+                        if let Some(existing) = &tombstone {
+                            if existing.as_ref() != a.meta.digest_hex.as_bytes() {
+                                return Ok(Some(AcceptOutcome::Conflict {
+                                    id,
+                                    existing_digest_hex: String::from_utf8_lossy(existing)
+                                        .into_owned(),
+                                }));
+                            }
+                            return Ok(Some(AcceptOutcome::DuplicatePurged { id }));
+                        }
+                        // Back-pressure, also before any write (the transaction sees the counters
+                        // it reads consistently, so two racing accepts cannot both squeeze in).
+                        for (peer, (prefix, adding)) in &per_peer {
+                            let mut depth = 0u64;
+                            for l in Lane::ALL {
+                                let c = counters.get(keys::outbox_counter_key(prefix, l))?;
+                                depth = depth.saturating_add(keys::counter_value(c.as_deref()));
+                            }
+                            if depth.saturating_add(*adding) > max {
+                                return abort(StoreError::OutboxFull {
+                                    peer: (*peer).to_owned(),
+                                    depth,
+                                });
+                            }
+                        }
+                        let seq = meta.generate_id()?;
+                        let sent_key = keys::sent_key(&from_prefix, a.meta.received_at_ms, seq);
+                        let record = MessageRecord {
+                            meta: a.meta.clone(),
+                            sent_key: sent_key.clone(),
+                            local: a.local.clone(),
+                            public_key: public.as_ref().map(|(k, _)| hex_encode(k)),
+                        };
+                        let record =
+                            encode(&record).map_err(ConflictableTransactionError::Abort)?;
+                        dedup.insert(idk, a.meta.digest_hex.as_bytes())?;
+                        meta.insert(idk, record)?;
+                        bytes.insert(idk, a.bytes.as_slice())?;
+                        sent.insert(sent_key, idk)?;
+                        counter_add(counters, keys::MESSAGES_COUNTER, 1)?;
+                        if let Some(f) = &filing {
+                            filing_tree.insert(idk, f.as_slice())?;
+                        }
+                        if let Some((k, v)) = &public {
+                            public_tree.insert(k.as_slice(), v.as_slice())?;
+                        }
+                        for (organ, prefix) in a.local.iter().zip(&local_prefixes) {
+                            let inbox_key = keys::queue_key(prefix, lane, seq);
+                            inbox.insert(inbox_key.clone(), idk)?;
+                            let m = encode(&Membership {
+                                inbox_key,
+                                acked: false,
+                            })
+                            .map_err(ConflictableTransactionError::Abort)?;
+                            membership.insert(keys::membership_key(prefix, &id), m)?;
+                            deliveries
+                                .insert(keys::delivery_key(&id, organ), local_state.as_slice())?;
+                        }
+                        for ((peer, recipient), state) in a.forward.iter().zip(&queued) {
+                            let prefix = per_peer.get(peer.as_str()).map(|(p, _)| p);
+                            let Some(prefix) = prefix else {
+                                continue; // unreachable: every forward peer is in per_peer
+                            };
+                            let entry = OutboxRecord {
+                                message: id,
+                                recipient: recipient.clone(),
+                                priority: a.meta.priority,
+                                attempts: 0,
+                                next_attempt_ms: 0,
+                                last_error: None,
+                            };
+                            let entry =
+                                encode(&entry).map_err(ConflictableTransactionError::Abort)?;
+                            // A fresh sequence number per entry keeps FIFO across messages.
+                            let entry_seq = meta.generate_id()?;
+                            outbox.insert(keys::queue_key(prefix, lane, entry_seq), entry)?;
+                            counter_add(counters, &keys::outbox_counter_key(prefix, lane), 1)?;
+                            deliveries
+                                .insert(keys::delivery_key(&id, recipient), state.as_slice())?;
+                        }
+                        Ok(Some(AcceptOutcome::Stored))
+                    },
+                )
+                .map_err(tx_error("accept a message"))?;
+            if let Some(outcome) = attempt {
+                break outcome;
+            }
+        };
 
         match outcome {
             // A duplicate's first write may still be waiting for its flush in another thread:
@@ -575,12 +867,19 @@ impl Store for SledStore {
     }
 
     fn filing(&self, id: &MessageId) -> Result<Option<Filing>, StoreError> {
-        get_decoded(
+        // Main database first, register second: the order a purge cannot slip between.
+        if let Some(f) = get_decoded(
             &self.t().filing,
             T_FILING,
             id.as_bytes(),
             "read a filing record",
-        )
+        )? {
+            return Ok(Some(f));
+        }
+        match self.inner.register.filing(id.as_bytes())? {
+            Some(v) => decode(R_FILING, id.as_bytes(), &v).map(Some),
+            None => Ok(None),
+        }
     }
 
     fn filings_between(
@@ -590,14 +889,23 @@ impl Store for SledStore {
     ) -> Result<Vec<(MessageId, Filing)>, StoreError> {
         // A scan of every record: the report runs rarely, on an admin's request.
         let mut out = Vec::new();
-        for kv in self.t().filing.iter() {
-            let (k, v) = kv.map_err(|e| StoreError::sled("read filing records", e))?;
+        let mut seen = HashSet::new();
+        let main = self.t().filing.iter().map(|kv| {
+            (
+                T_FILING,
+                kv.map_err(|e| StoreError::sled("read filing records", e)),
+            )
+        });
+        let archived = self.inner.register.filings().map(|kv| (R_FILING, kv));
+        // A record moving to the register during the scan may be seen twice: keep one.
+        for (tree, kv) in main.chain(archived) {
+            let (k, v) = kv?;
             let raw = <[u8; 16]>::try_from(k.as_ref()).map_err(|_| StoreError::Corrupt {
-                tree: T_FILING,
+                tree,
                 key: hex_encode(&k),
             })?;
-            let f: Filing = decode(T_FILING, &k, &v)?;
-            if f.received_at_ms >= from_ms && f.received_at_ms < to_ms {
+            let f: Filing = decode(tree, &k, &v)?;
+            if f.received_at_ms >= from_ms && f.received_at_ms < to_ms && seen.insert(raw) {
                 out.push((MessageId::from_bytes(raw), f));
             }
         }
@@ -606,16 +914,39 @@ impl Store for SledStore {
     }
 
     fn public_documents(&self, limit: usize) -> Result<Vec<PublicEntry>, StoreError> {
-        self.t()
+        // Two indexes, both ordered by `published_at ‖ id`: merge them newest first. An entry
+        // in both (moving to the register right now) has the same key and is taken once.
+        let mut main = self
+            .t()
             .public
             .iter()
             .rev()
-            .take(limit)
-            .map(|kv| {
-                let (k, v) = kv.map_err(|e| StoreError::sled("read the public index", e))?;
-                decode(T_PUBLIC, &k, &v)
-            })
-            .collect()
+            .map(|kv| kv.map_err(|e| StoreError::sled("read the public index", e)))
+            .peekable();
+        let mut archived = self.inner.register.public_newest_first().peekable();
+        let mut out = Vec::new();
+        while out.len() < limit {
+            // (take the main index's entry, drop the register's equal one)
+            let (take_main, same) = match (main.peek(), archived.peek()) {
+                (None, None) => break,
+                (Some(_), None) | (Some(Err(_)), _) => (true, false),
+                (None, Some(_)) | (_, Some(Err(_))) => (false, false),
+                (Some(Ok((a, _))), Some(Ok((b, _)))) => (a >= b, a == b),
+            };
+            if same {
+                archived.next();
+            }
+            let (tree, next) = if take_main {
+                (T_PUBLIC, main.next())
+            } else {
+                (R_PUBLIC, archived.next())
+            };
+            if let Some(kv) = next {
+                let (k, v) = kv?;
+                out.push(decode(tree, &k, &v)?);
+            }
+        }
+        Ok(out)
     }
 
     fn outbox_next(
@@ -944,10 +1275,19 @@ impl Store for SledStore {
             .db
             .generate_id()
             .map_err(|e| StoreError::sled("number a status event", e))?;
-        self.t()
-            .status
-            .insert(keys::status_key(&event.message, event.at_ms, seq), value)
-            .map_err(|e| StoreError::sled("record a status event", e))?;
+        let key = keys::status_key(&event.message, event.at_ms, seq);
+        let idk = event.message.as_bytes();
+        // The message is checked again inside the transaction: a purge may have removed it
+        // since `check_status`, and an event recorded then would be kept forever.
+        (&self.t().meta, &self.t().status)
+            .transaction(|(meta, status)| {
+                if meta.get(idk)?.is_none() {
+                    return abort(StoreError::NotFound { id: event.message });
+                }
+                status.insert(key.as_slice(), value.as_slice())?;
+                Ok(())
+            })
+            .map_err(tx_error("record a status event"))?;
         self.wait(writer.ticket())
     }
 
@@ -986,28 +1326,35 @@ impl Store for SledStore {
             .collect();
         let id_key = *event.message.as_bytes();
         let handled = (event.code == "06").then(|| (event.organ.clone(), event.at_ms));
-        let result: Result<(), TransactionError<StoreError>> =
-            (&self.t().status, &self.t().status_out, &self.t().filing).transaction(
-                |(status, out, filing)| {
-                    status.insert(status_key.as_slice(), value.as_slice())?;
-                    // The timeliness report reads the first 06 of each organ from the filing
-                    // record, which retention does not purge.
-                    if let Some((organ, at_ms)) = &handled
-                        && let Some(v) = filing.get(id_key)?
-                    {
-                        let mut f: Filing = tx_decode(T_FILING, &id_key, &v)?;
-                        if !f.handled.contains_key(organ) {
-                            f.handled.insert(organ.clone(), *at_ms);
-                            let v = encode(&f).map_err(ConflictableTransactionError::Abort)?;
-                            filing.insert(&id_key, v)?;
-                        }
+        let result: Result<(), TransactionError<StoreError>> = (
+            &self.t().meta,
+            &self.t().status,
+            &self.t().status_out,
+            &self.t().filing,
+        )
+            .transaction(|(meta, status, out, filing)| {
+                // Checked again here: see `put_status`.
+                if meta.get(id_key)?.is_none() {
+                    return abort(StoreError::NotFound { id: event.message });
+                }
+                status.insert(status_key.as_slice(), value.as_slice())?;
+                // The timeliness report reads the first 06 of each organ from the filing
+                // record, which retention does not purge.
+                if let Some((organ, at_ms)) = &handled
+                    && let Some(v) = filing.get(id_key)?
+                {
+                    let mut f: Filing = tx_decode(T_FILING, &id_key, &v)?;
+                    if !f.handled.contains_key(organ) {
+                        f.handled.insert(organ.clone(), *at_ms);
+                        let v = encode(&f).map_err(ConflictableTransactionError::Abort)?;
+                        filing.insert(&id_key, v)?;
                     }
-                    for k in &out_keys {
-                        out.insert(k.as_slice(), value.as_slice())?;
-                    }
-                    Ok(())
-                },
-            );
+                }
+                for k in &out_keys {
+                    out.insert(k.as_slice(), value.as_slice())?;
+                }
+                Ok(())
+            });
         result.map_err(|e| match e {
             TransactionError::Abort(e) => e,
             TransactionError::Storage(e) => StoreError::sled("relay a status event", e),
@@ -1056,11 +1403,13 @@ impl Store for SledStore {
             .inner
             .db
             .size_on_disk()
-            .map_err(|e| StoreError::sled("measure the database", e))?;
+            .map_err(|e| StoreError::sled("measure the database", e))?
+            .saturating_add(self.inner.register.size_on_disk()?);
         let (flushes, durable_writes) = self.inner.commit.counts();
         Ok(StoreStats {
             messages: keys::counter_value(messages.as_deref()),
             bytes_on_disk,
+            tombstones: self.inner.register.tombstones_held(),
             flushes,
             durable_writes,
         })
@@ -1068,90 +1417,21 @@ impl Store for SledStore {
 
     fn purge_acked_older_than(&self, cutoff_ms: i64) -> Result<PurgeReport, StoreError> {
         let mut report = PurgeReport::default();
-        let t = self.t();
-        for kv in t.meta.iter() {
+        let mut chunk = Vec::with_capacity(PURGE_CHUNK);
+        for kv in self.t().meta.iter() {
             let (k, v) = kv.map_err(|e| StoreError::sled("read metadata", e))?;
             let record: MessageRecord = decode(T_META, &k, &v)?;
-            let id = record.meta.id;
             if record.meta.received_at_ms >= cutoff_ms {
                 continue;
             }
-            let deliveries = self.deliveries_of(&id)?;
-            let mut memberships = Vec::new();
-            let mut finished = !deliveries.is_empty();
-            for (recipient, d) in &deliveries {
-                match d {
-                    Delivery::Delivered { .. } => {}
-                    Delivery::Local => {
-                        let prefix = keys::string_prefix(recipient, "organ")?;
-                        let mkey = keys::membership_key(&prefix, &id);
-                        let acked = match t
-                            .membership
-                            .get(&mkey)
-                            .map_err(|e| StoreError::sled("read the inbox", e))?
-                        {
-                            Some(v) => decode::<Membership>(T_MEMBERSHIP, &mkey, &v)?.acked,
-                            None => false,
-                        };
-                        finished &= acked;
-                        memberships.push(mkey);
-                    }
-                    // Queued, in transit, or dead-lettered (kept for operators).
-                    _ => finished = false,
-                }
+            if let Some(p) = self.purge_plan(record)? {
+                chunk.push(p);
             }
-            if !finished {
-                continue;
-            }
-            let delivery_keys: Vec<Vec<u8>> = deliveries
-                .iter()
-                .map(|(r, _)| keys::delivery_key(&id, r))
-                .collect();
-            let status_keys = t
-                .status
-                .scan_prefix(id.as_bytes())
-                .keys()
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| StoreError::sled("read status events", e))?;
-            let size = (
-                &t.meta,
-                &t.bytes,
-                &t.deliveries,
-                &t.membership,
-                &t.sent,
-                &t.status,
-                &t.counters,
-            )
-                .transaction(
-                    |(meta, bytes, deliveries, membership, sent, status, counters)| {
-                        let idk = id.as_bytes();
-                        // Gone already (a concurrent purge): nothing to do, nothing to count.
-                        if meta.remove(idk)?.is_none() {
-                            return Ok(None);
-                        }
-                        let size = bytes.remove(idk)?.map_or(0, |b| b.len());
-                        sent.remove(record.sent_key.as_slice())?;
-                        for k in &delivery_keys {
-                            deliveries.remove(k.as_slice())?;
-                        }
-                        for k in &memberships {
-                            membership.remove(k.as_slice())?;
-                        }
-                        for k in &status_keys {
-                            status.remove(k)?;
-                        }
-                        counter_sub(counters, keys::MESSAGES_COUNTER, 1)?;
-                        // The dedup tombstone (id → digest) stays: a late duplicate is
-                        // still recognised and not delivered twice.
-                        Ok(Some(size))
-                    },
-                )
-                .map_err(tx_error("purge a message"))?;
-            if let Some(size) = size {
-                report.messages += 1;
-                report.bytes += u64::try_from(size).unwrap_or(u64::MAX);
+            if chunk.len() == PURGE_CHUNK {
+                self.purge_chunk(std::mem::take(&mut chunk), &mut report)?;
             }
         }
+        self.purge_chunk(chunk, &mut report)?;
         self.durable()?;
         Ok(report)
     }

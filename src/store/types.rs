@@ -562,8 +562,10 @@ impl FromStr for SentCursor {
 pub struct StoreStats {
     /// Messages whose metadata is held (purged ones are not counted).
     pub messages: u64,
-    /// sled's `size_on_disk`.
+    /// sled's `size_on_disk`, both databases (live messages and register).
     pub bytes_on_disk: u64,
+    /// Dedup tombstones of purged messages kept in the register.
+    pub tombstones: u64,
     /// Real sled flushes performed by this process since open.
     pub flushes: u64,
     /// Durable writes acknowledged since open (each waited for a flush covering it); the

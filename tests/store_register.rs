@@ -1,0 +1,272 @@
+//! The store's register (`src/store/register.rs`): what a purged message leaves behind — dedup
+//! tombstone, filing record, public entry — lives in a second sled database, so that the main
+//! database holds only live messages and sled can reuse its space. These tests check that the
+//! main database stops growing under a steady accept → ack → purge cycle, that everything kept
+//! is still found (also after a reopen and merged with live entries), and that a store written
+//! before the register (entries of purged messages in the main database) is moved at open.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
+
+use std::path::Path;
+
+use lienthong::store::{
+    Accept, AcceptOutcome, Filed, Filing, MessageId, MessageMeta, Origin, PublicEntry, SledStore,
+    StatusEvent, Store, StoreError, StoreLimits,
+};
+
+const BENTRE: &str = "TU.BENTRE";
+
+fn accept(id: MessageId, body: &str, at_ms: i64) -> Accept {
+    let bytes = format!("<edXMLEnvelope>{body}</edXMLEnvelope>").into_bytes();
+    Accept {
+        meta: MessageMeta {
+            id,
+            document_id: format!("{id}"),
+            from: "HU.CHAUTHANH".to_owned(),
+            to: vec![BENTRE.to_owned()],
+            priority: 0,
+            level: "thuong".to_owned(),
+            digest_hex: digest(&bytes),
+            size: bytes.len() as u64,
+            received_at_ms: at_ms,
+            origin: Origin::Submitted,
+            hops: vec![],
+        },
+        bytes,
+        local: vec![BENTRE.to_owned()],
+        forward: vec![],
+    }
+}
+
+fn digest(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn filed(id: MessageId, subject: &str, at_ms: i64) -> Filed {
+    Filed {
+        filing: Some(Filing {
+            level: "thuong".into(),
+            procedure: "VB-01".into(),
+            public: true,
+            received_at_ms: at_ms,
+            due_ms: None,
+            due_from_header: false,
+            from: "HU.CHAUTHANH".into(),
+            to: vec![BENTRE.into()],
+            handled: Default::default(),
+        }),
+        public: Some(PublicEntry {
+            message_id: id,
+            document_id: subject.into(),
+            code: "07/NQ-HU".into(),
+            subject: subject.into(),
+            from: "HU.CHAUTHANH".into(),
+            from_name: "Văn phòng Huyện ủy Châu Thành".into(),
+            procedure: "VB-01".into(),
+            promulgated: "2026-11-20".into(),
+            published_at_ms: at_ms,
+        }),
+    }
+}
+
+fn open(path: &Path) -> SledStore {
+    SledStore::open(path, StoreLimits::default()).unwrap()
+}
+
+/// Accepts a filed, public message for BENTRE and acks it: finished, purgeable.
+fn finished(store: &SledStore, subject: &str, body: &str, at_ms: i64) -> Accept {
+    let id = MessageId::random().unwrap();
+    let a = accept(id, body, at_ms);
+    assert_eq!(
+        store
+            .accept_filed(a.clone(), filed(id, subject, at_ms))
+            .unwrap(),
+        AcceptOutcome::Stored
+    );
+    store.inbox_ack(BENTRE, &id).unwrap();
+    a
+}
+
+fn main_log_bytes(path: &Path) -> u64 {
+    std::fs::metadata(path.join("db")).unwrap().len()
+}
+
+#[test]
+fn the_main_database_reuses_its_space_once_messages_are_purged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let store = open(&path);
+    let body = "x".repeat(8 * 1024);
+    let mut sizes = Vec::new();
+    for round in 0..6 {
+        for i in 0..400 {
+            finished(&store, &format!("r{round} m{i}"), &body, 1_000);
+        }
+        let purged = store.purge_acked_older_than(2_000).unwrap();
+        assert_eq!(purged.messages, 400);
+        store.flush().unwrap();
+        sizes.push(main_log_bytes(&path));
+    }
+    // Everything kept is in the register: 2,400 tombstones, none of the 8 KB bodies.
+    let stats = store.stats().unwrap();
+    assert_eq!(stats.messages, 0);
+    assert_eq!(stats.tombstones, 2_400);
+    // Before the register, every round left ~400 × 10 KB of dead log pinned by the tombstones
+    // written beside it (sled never relocates live pages): the last size was ~3× the second.
+    // Now the space of purged rounds is reused.
+    let (second, last) = (sizes[1], sizes[5]);
+    assert!(
+        last <= second + second / 4,
+        "main database grew from {second} to {last} bytes over four purged rounds: {sizes:?}"
+    );
+}
+
+#[test]
+fn tombstones_filings_and_public_entries_outlive_the_purge_and_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let (a, b, c) = {
+        let store = open(&path);
+        let a = finished(&store, "A", "a", 10);
+        let b = finished(&store, "B", "b", 20);
+        // C stays live (received after the cutoff).
+        let c = finished(&store, "C", "c", 30);
+        assert_eq!(store.purge_acked_older_than(25).unwrap().messages, 2);
+        (a, b, c)
+    };
+    for reopened in [false, true] {
+        let store = open(&path);
+        let subjects: Vec<String> = store
+            .public_documents(10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.subject)
+            .collect();
+        assert_eq!(subjects, ["C", "B", "A"], "reopened: {reopened}");
+        let newest: Vec<String> = store
+            .public_documents(2)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.subject)
+            .collect();
+        assert_eq!(newest, ["C", "B"]);
+        let filed: Vec<MessageId> = store
+            .filings_between(0, 100)
+            .unwrap()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(filed, [a.meta.id, b.meta.id, c.meta.id]);
+        assert_eq!(
+            store.filing(&a.meta.id).unwrap().unwrap().received_at_ms,
+            10
+        );
+        assert_eq!(store.stats().unwrap().tombstones, 2);
+        assert_eq!(store.stats().unwrap().messages, 1);
+        // The tombstone still recognises a late duplicate and a forgery.
+        assert_eq!(
+            store.accept(a.clone()).unwrap(),
+            AcceptOutcome::DuplicatePurged { id: a.meta.id }
+        );
+        let mut forged = b.clone();
+        forged.bytes = b"<edXMLEnvelope>forged</edXMLEnvelope>".to_vec();
+        forged.meta.digest_hex = digest(&forged.bytes);
+        assert!(matches!(
+            store.accept(forged).unwrap(),
+            AcceptOutcome::Conflict { .. }
+        ));
+        // A status for a purged message is refused (nothing could ever purge it again).
+        let late = StatusEvent {
+            message: a.meta.id,
+            organ: BENTRE.into(),
+            code: "06".into(),
+            note: None,
+            at_ms: 40,
+        };
+        assert!(matches!(
+            store.put_status(late.clone()),
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(matches!(
+            store.relay_status(late, &[]),
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(store.message(&a.meta.id).unwrap().is_none());
+        assert!(store.inbox_list(BENTRE, 10).unwrap().is_empty());
+    }
+}
+
+/// Copies every entry of `from`'s trees into `to`'s trees of the given names.
+fn copy_tree(from: &sled::Db, from_tree: &str, to: &sled::Db, to_tree: &str) -> usize {
+    let src = from.open_tree(from_tree).unwrap();
+    let dst = to.open_tree(to_tree).unwrap();
+    let mut n = 0;
+    for kv in src.iter() {
+        let (k, v) = kv.unwrap();
+        dst.insert(k, v).unwrap();
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn a_store_from_before_the_register_moves_purged_entries_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let (old, live) = {
+        let store = open(&path);
+        let old = finished(&store, "Old", "old", 10);
+        let live = finished(&store, "Live", "live", 30);
+        assert_eq!(store.purge_acked_older_than(20).unwrap().messages, 1);
+        (old, live)
+    };
+    // Rebuild the layout earlier versions left: the purged message's tombstone, filing record
+    // and public entry in the main database, no register.
+    {
+        let main = sled::open(&path).unwrap();
+        let register = sled::open(path.join("register")).unwrap();
+        assert_eq!(copy_tree(&register, "tombstones", &main, "dedup"), 1);
+        assert_eq!(copy_tree(&register, "filing", &main, "filing"), 1);
+        assert_eq!(copy_tree(&register, "public", &main, "public"), 1);
+        main.flush().unwrap();
+    }
+    std::fs::remove_dir_all(path.join("register")).unwrap();
+
+    {
+        let store = open(&path);
+        assert_eq!(store.stats().unwrap().tombstones, 1, "moved at open");
+        assert_eq!(
+            store.accept(old.clone()).unwrap(),
+            AcceptOutcome::DuplicatePurged { id: old.meta.id }
+        );
+        assert!(matches!(
+            store.accept(live.clone()).unwrap(),
+            AcceptOutcome::Duplicate { .. }
+        ));
+        let subjects: Vec<String> = store
+            .public_documents(10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.subject)
+            .collect();
+        assert_eq!(subjects, ["Live", "Old"]);
+        assert!(store.filing(&old.meta.id).unwrap().is_some());
+    }
+    // Gone from the main database; the live message's entries stayed.
+    let main = sled::open(&path).unwrap();
+    let dedup = main.open_tree("dedup").unwrap();
+    assert!(!dedup.contains_key(old.meta.id.as_bytes()).unwrap());
+    assert!(dedup.contains_key(live.meta.id.as_bytes()).unwrap());
+    assert_eq!(main.open_tree("filing").unwrap().len(), 1);
+    assert_eq!(main.open_tree("public").unwrap().len(), 1);
+}
