@@ -52,14 +52,46 @@ pub struct Window {
     pub latency_ms: Percentiles,
     /// Resident memory of the process at the end of the window, MB.
     pub rss_mb: f64,
-    /// Both gateways' data directories at the end of the window, MB (sled's files: they
-    /// are reused after a purge rather than shrunk).
-    pub disk_mb: f64,
+    /// Both gateways' data directories at the end of the window (sled's files: they are
+    /// reused after a purge rather than shrunk).
+    pub disk: Disk,
     /// Messages held by both stores at the end of the window (what retention has not yet
     /// removed: in flight, awaiting an ack, or finished less than a sweep ago).
     pub stored_messages: u64,
     /// Gateway CPU per document within the window (load generator subtracted), ms.
     pub cpu_ms_per_doc: f64,
+}
+
+/// Both gateways' data directories, MB, by what fills them: the live store must level off,
+/// the register and the audit log grow by what they keep per document.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Disk {
+    /// The main sled databases (live messages and queues).
+    pub store_mb: f64,
+    /// The registers (tombstones, filing records, public index of purged messages).
+    pub register_mb: f64,
+    /// The audit logs.
+    pub audit_mb: f64,
+    /// Everything in the data directories.
+    pub total_mb: f64,
+}
+
+impl Disk {
+    fn of(gateways: &[Gateway]) -> Self {
+        const MB: f64 = 1_048_576.0;
+        let mut d = Disk::default();
+        for g in gateways {
+            let total = dir_size(&g.data_dir) as f64;
+            let store = dir_size(&g.data_dir.join("store")) as f64;
+            let register = dir_size(&g.data_dir.join("store").join("register")) as f64;
+            let audit = dir_size(&g.data_dir.join("audit")) as f64;
+            d.store_mb += (store - register) / MB;
+            d.register_mb += register / MB;
+            d.audit_mb += audit / MB;
+            d.total_mb += total / MB;
+        }
+        d
+    }
 }
 
 /// The scale run.
@@ -75,8 +107,8 @@ pub struct Scale {
     pub docs_per_s: f64,
     /// Whole run, seconds.
     pub total_secs: f64,
-    /// Data directories after the run and one more retention sweep, MB.
-    pub disk_mb_after_sweep: f64,
+    /// Data directories after the run and one more retention sweep.
+    pub disk_after_sweep: Disk,
     /// Messages both stores still hold after that sweep.
     pub stored_after_sweep: u64,
     /// Retention used: (`keep_hours`, sweep interval s).
@@ -150,13 +182,7 @@ fn run(
             .map(|st| st.messages)
             .sum()
     };
-    let disk = || -> f64 {
-        gateways
-            .iter()
-            .map(|g| dir_size(&g.data_dir) as f64)
-            .sum::<f64>()
-            / 1_048_576.0
-    };
+    let disk = || Disk::of(gateways);
     let t0 = Instant::now();
     let next = AtomicUsize::new(0);
     let seen_count = AtomicUsize::new(0);
@@ -345,19 +371,21 @@ fn run(
                         .unwrap_or_default(),
                 ),
                 rss_mb: vm_rss_kb().unwrap_or_default() as f64 / 1024.0,
-                disk_mb: disk(),
+                disk: disk(),
                 stored_messages: stored(),
                 cpu_ms_per_doc: gateway_ticks.max(0.0) / TICKS_PER_SEC * 1e3 / docs,
             };
             progress(&format!(
-                "scale: {:>9} documents, {:7.1} s: {:6.1} docs/s, p50 {:6.1} ms, p99 {:6.1} ms, RSS {:6.1} MB, disk {:7.1} MB, {} stored",
+                "scale: {:>9} documents, {:7.1} s: {:6.1} docs/s, p50 {:6.1} ms, p99 {:6.1} ms, RSS {:6.1} MB, store {:7.1} MB, register {:6.1} MB, audit {:6.1} MB, {} stored",
                 window.delivered,
                 window.at_secs,
                 window.docs_per_s,
                 window.latency_ms.p50,
                 window.latency_ms.p99,
                 window.rss_mb,
-                window.disk_mb,
+                window.disk.store_mb,
+                window.disk.register_mb,
+                window.disk.audit_mb,
                 window.stored_messages
             ));
             windows.push(window);
@@ -383,7 +411,7 @@ fn run(
         windows,
         docs_per_s: n as f64 / total_secs.max(1e-9),
         total_secs,
-        disk_mb_after_sweep: disk(),
+        disk_after_sweep: disk(),
         stored_after_sweep: stored(),
         retention: (0, SWEEP_SECS),
     })
@@ -403,36 +431,46 @@ impl Scale {
         );
         let _ = writeln!(
             s,
-            "   {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>7} {:>10}",
+            "   {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>10}",
             "delivered",
             "at s",
             "docs/s",
             "p50 ms",
             "p99 ms",
             "RSS MB",
-            "disk MB",
+            "store MB",
+            "reg. MB",
+            "audit MB",
             "stored",
             "CPU ms/doc"
         );
         for w in &self.windows {
             let _ = writeln!(
                 s,
-                "   {:>9} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>7} {:>10.2}",
+                "   {:>9} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>8.1} {:>8.1} {:>7} {:>10.2}",
                 w.delivered,
                 w.at_secs,
                 w.docs_per_s,
                 w.latency_ms.p50,
                 w.latency_ms.p99,
                 w.rss_mb,
-                w.disk_mb,
+                w.disk.store_mb,
+                w.disk.register_mb,
+                w.disk.audit_mb,
                 w.stored_messages,
                 w.cpu_ms_per_doc
             );
         }
         let _ = writeln!(
             s,
-            "   whole run: {:.1} docs/s over {:.0} s; after a final sweep: data directories {:.1} MB, {} messages stored",
-            self.docs_per_s, self.total_secs, self.disk_mb_after_sweep, self.stored_after_sweep
+            "   whole run: {:.1} docs/s over {:.0} s; after a final sweep: {} messages stored, store {:.1} MB, register {:.1} MB, audit {:.1} MB (data directories {:.1} MB)",
+            self.docs_per_s,
+            self.total_secs,
+            self.stored_after_sweep,
+            self.disk_after_sweep.store_mb,
+            self.disk_after_sweep.register_mb,
+            self.disk_after_sweep.audit_mb,
+            self.disk_after_sweep.total_mb
         );
         s
     }
