@@ -1,18 +1,32 @@
-//! A small blocking HTTPS/1.1 client (rustls on ring, one request per connection) for receiving
-//! systems, the quickstart and the tests: it trusts only the given anchor, sends a bearer token,
-//! and reads one bounded response.
+//! A small blocking HTTPS/1.1 client (rustls on ring) for receiving systems, the quickstart, the
+//! benchmark and the tests: it trusts only the given anchor, sends a bearer token, and reads one
+//! bounded response per request.
+//!
+//! Connections are kept alive and reused (up to [`MAX_IDLE`] per client and its clones): a TLS
+//! handshake costs the gateway more CPU than a small request (measured in `docs/PERFORMANCE.md`).
+//! A reused connection the server has meanwhile closed fails before any byte of a response; the
+//! request is then sent once more on a fresh connection. That resend is safe for this API: a
+//! submission carries its message id (a duplicate is recognised) and acks are idempotent.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 
 /// Largest response read (a fetched document is below the gateway's body limit).
-const MAX_RESPONSE: u64 = 64 * 1024 * 1024;
+const MAX_RESPONSE: usize = 64 * 1024 * 1024;
+
+/// Idle connections kept per client (shared by its clones).
+pub const MAX_IDLE: usize = 8;
+
+/// Longest wait for a response byte (above the longest long poll, 30 s).
+const READ_TIMEOUT: Duration = Duration::from_secs(90);
+
+type Stream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
 
 /// Why a request failed (transport only: HTTP errors are responses).
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +88,8 @@ pub struct Client {
     config: Arc<rustls::ClientConfig>,
     hostport: String,
     token: Option<String>,
+    /// Connections whose last response was read whole and did not ask to close.
+    idle: Arc<Mutex<Vec<Stream>>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -113,6 +129,7 @@ impl Client {
             config: Arc::new(config),
             hostport,
             token: token.map(str::to_owned),
+            idle: Arc::new(Mutex::new(Vec::new())),
         })
     }
 
@@ -147,26 +164,7 @@ impl Client {
         body: Option<&[u8]>,
         headers: &[(&str, &str)],
     ) -> Result<Response, ClientError> {
-        let io = |e: std::io::Error| ClientError::Io(e.to_string());
-        let tcp = TcpStream::connect(&self.hostport).map_err(io)?;
-        // One request, one flight: no Nagle delay between the head and the body records.
-        tcp.set_nodelay(true).map_err(io)?;
-        tcp.set_read_timeout(Some(Duration::from_secs(90)))
-            .map_err(io)?;
-        let host = self
-            .hostport
-            .rsplit_once(':')
-            .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']'))
-            .unwrap_or("localhost")
-            .to_owned();
-        let name = ServerName::try_from(host).map_err(|e| ClientError::Url(e.to_string()))?;
-        let conn = rustls::ClientConnection::new(self.config.clone(), name)
-            .map_err(|e| ClientError::Io(e.to_string()))?;
-        let mut tls = rustls::StreamOwned::new(conn, tcp);
-        let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n",
-            self.hostport
-        );
+        let mut req = format!("{method} {path} HTTP/1.1\r\nhost: {}\r\n", self.hostport);
         if let Some(t) = &self.token {
             req.push_str(&format!("authorization: Bearer {t}\r\n"));
         }
@@ -177,16 +175,220 @@ impl Client {
         req.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
         let mut wire = req.into_bytes();
         wire.extend_from_slice(body);
-        tls.write_all(&wire).map_err(io)?;
-        tls.flush().map_err(io)?;
-        let mut raw = Vec::new();
-        match (&mut tls).take(MAX_RESPONSE).read_to_end(&mut raw) {
-            Ok(_) => {}
-            // A server that closes without close_notify after a whole response is tolerated.
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
-            Err(e) => return Err(io(e)),
+
+        if let Some(mut stream) = self.take_idle() {
+            match exchange(&mut stream, &wire) {
+                Ok((response, reusable)) => {
+                    if reusable {
+                        self.put_idle(stream);
+                    }
+                    return Ok(response);
+                }
+                // Closed by the server while idle: nothing of a response came, send again.
+                Err(Exchange::NoResponse(_)) => {}
+                Err(Exchange::Failed(e)) => return Err(e),
+            }
         }
-        parse_response(&raw)
+        let mut stream = self.connect()?;
+        match exchange(&mut stream, &wire) {
+            Ok((response, reusable)) => {
+                if reusable {
+                    self.put_idle(stream);
+                }
+                Ok(response)
+            }
+            Err(Exchange::NoResponse(e) | Exchange::Failed(e)) => Err(e),
+        }
+    }
+
+    /// Idle connections held now (for tests).
+    pub fn idle_connections(&self) -> usize {
+        self.idle.lock().map(|v| v.len()).unwrap_or(0)
+    }
+
+    fn take_idle(&self) -> Option<Stream> {
+        self.idle.lock().ok()?.pop()
+    }
+
+    fn put_idle(&self, stream: Stream) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE
+        {
+            idle.push(stream);
+        }
+    }
+
+    fn connect(&self) -> Result<Stream, ClientError> {
+        let tcp = TcpStream::connect(&self.hostport).map_err(io)?;
+        // One request, one flight: no Nagle delay between the head and the body records.
+        tcp.set_nodelay(true).map_err(io)?;
+        tcp.set_read_timeout(Some(READ_TIMEOUT)).map_err(io)?;
+        let host = self
+            .hostport
+            .rsplit_once(':')
+            .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']'))
+            .unwrap_or("localhost")
+            .to_owned();
+        let name = ServerName::try_from(host).map_err(|e| ClientError::Url(e.to_string()))?;
+        let conn = rustls::ClientConnection::new(self.config.clone(), name)
+            .map_err(|e| ClientError::Io(e.to_string()))?;
+        Ok(rustls::StreamOwned::new(conn, tcp))
+    }
+}
+
+fn io(e: std::io::Error) -> ClientError {
+    ClientError::Io(e.to_string())
+}
+
+/// How an exchange on one connection failed.
+enum Exchange {
+    /// Not one byte of a response arrived (a reused connection may have been closed).
+    NoResponse(ClientError),
+    /// Anything else.
+    Failed(ClientError),
+}
+
+/// Sends `wire` and reads one response: the response and whether the connection can carry
+/// another request (framed by length or chunks, read whole, no `connection: close`).
+fn exchange(stream: &mut Stream, wire: &[u8]) -> Result<(Response, bool), Exchange> {
+    if let Err(e) = stream.write_all(wire).and_then(|()| stream.flush()) {
+        return Err(Exchange::NoResponse(io(e)));
+    }
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = complete(&raw)? {
+            raw.truncate(end.len);
+            let response = parse_response(&raw).map_err(Exchange::Failed)?;
+            let close = response
+                .header("connection")
+                .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+            return Ok((response, end.framed && !close));
+        }
+        let n = match stream.read(&mut buf) {
+            Ok(n) => n,
+            // A server that closes without close_notify after a whole response is tolerated.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => 0,
+            Err(e) if raw.is_empty() => return Err(Exchange::NoResponse(io(e))),
+            Err(e) => return Err(Exchange::Failed(io(e))),
+        };
+        if n == 0 {
+            if raw.is_empty() {
+                return Err(Exchange::NoResponse(ClientError::Io(
+                    "connection closed before a response".into(),
+                )));
+            }
+            // Headers promised a length or chunks that never came: a truncated response.
+            if framed(&raw) {
+                return Err(Exchange::Failed(ClientError::Malformed(
+                    "connection closed inside the response".into(),
+                )));
+            }
+            // Unframed (read to the end): the whole rest is the body.
+            let response = parse_response(&raw).map_err(Exchange::Failed)?;
+            return Ok((response, false));
+        }
+        raw.extend_from_slice(buf.get(..n).unwrap_or_default());
+        if raw.len() > MAX_RESPONSE {
+            return Err(Exchange::Failed(ClientError::Malformed(
+                "response larger than the client reads".into(),
+            )));
+        }
+    }
+}
+
+/// Where a response read so far ends, if it is complete.
+struct End {
+    len: usize,
+    /// Length-framed or chunked (the connection can be reused).
+    framed: bool,
+}
+
+/// `Some` once `raw` holds a whole length-framed or chunked response; `None` to read on (also
+/// for an unframed response, which ends at end of stream).
+fn complete(raw: &[u8]) -> Result<Option<End>, Exchange> {
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Ok(None);
+    };
+    let head = String::from_utf8_lossy(raw.get(..split).unwrap_or_default()).into_owned();
+    let body_start = split + 4;
+    let bad = |m: &str| Exchange::Failed(ClientError::Malformed(m.to_owned()));
+    let mut length = None;
+    let mut chunked = false;
+    for line in head.split("\r\n").skip(1) {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let (k, v) = (k.trim(), v.trim());
+        if k.eq_ignore_ascii_case("content-length") {
+            length = Some(v.parse::<usize>().map_err(|_| bad("bad content-length"))?);
+        } else if k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked") {
+            chunked = true;
+        }
+    }
+    let status_no_body = head
+        .split(' ')
+        .nth(1)
+        .is_some_and(|c| c.starts_with('1') || c == "204" || c == "304");
+    if chunked {
+        let rest = raw.get(body_start..).unwrap_or_default();
+        return Ok(chunked_len(rest).map(|n| End {
+            len: body_start + n,
+            framed: true,
+        }));
+    }
+    match (length, status_no_body) {
+        (_, true) => Ok(Some(End {
+            len: body_start,
+            framed: true,
+        })),
+        (Some(n), false) => {
+            let total = body_start.checked_add(n).ok_or_else(|| bad("length"))?;
+            if total > MAX_RESPONSE {
+                return Err(bad("response larger than the client reads"));
+            }
+            Ok((raw.len() >= total).then_some(End {
+                len: total,
+                framed: true,
+            }))
+        }
+        (None, false) => Ok(None),
+    }
+}
+
+/// Whether complete headers in `raw` frame the body by length or chunks.
+fn framed(raw: &[u8]) -> bool {
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    String::from_utf8_lossy(raw.get(..split).unwrap_or_default())
+        .split("\r\n")
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .any(|(k, v)| {
+            let k = k.trim();
+            k.eq_ignore_ascii_case("content-length")
+                || (k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
+        })
+}
+
+/// The length of a complete chunked body at the start of `b` (trailers ignored), if complete.
+fn chunked_len(b: &[u8]) -> Option<usize> {
+    let mut at = 0usize;
+    loop {
+        let rest = b.get(at..)?;
+        let eol = rest.windows(2).position(|w| w == b"\r\n")?;
+        let line = String::from_utf8_lossy(rest.get(..eol)?).into_owned();
+        let size = usize::from_str_radix(line.split(';').next()?.trim(), 16).ok()?;
+        at = at.checked_add(eol)?.checked_add(2)?;
+        if size == 0 {
+            // No trailers: the final CRLF.
+            return (b.get(at..at.checked_add(2)?)? == b"\r\n").then_some(at + 2);
+        }
+        at = at.checked_add(size)?.checked_add(2)?;
+        if at > b.len() {
+            return None;
+        }
     }
 }
 

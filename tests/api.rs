@@ -787,3 +787,44 @@ fn the_receiving_system_example_verifies_acks_and_reports_06() {
         });
     }
 }
+
+/// `client::Client` keeps its connection alive: a run of requests goes over one connection
+/// (taken from the idle pool and put back), each response read whole by its framing — a
+/// fixed-length JSON body, a long poll, a problem+json refusal — and the connection stays
+/// usable after each. Were every request to open a new connection, the pool would fill up.
+#[test]
+fn the_client_reuses_one_kept_alive_connection_across_requests() {
+    let mut demo = Demo::new();
+    demo.start("province");
+    let c = demo.client("province", "receive");
+    assert_eq!(c.idle_connections(), 0);
+    for _ in 0..5 {
+        let r = c.get("/healthz").unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(c.idle_connections(), 1);
+    }
+    let r = c.get("/api/v1/inbox?limit=5&wait=1").unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["documents"].is_array(), "{}", r.text());
+    let r = c.get("/api/v1/inbox?limit=0").unwrap();
+    problem(&r, 400, "request/query");
+    let r = c.get("/metrics").unwrap();
+    assert!(
+        r.text().contains("lienthong_store_tombstones"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(c.idle_connections(), 1);
+    // Clones share the pool; a second concurrent connection is kept too, up to the bound.
+    let clones: Vec<Client> = (0..12).map(|_| c.clone()).collect();
+    std::thread::scope(|s| {
+        for c in &clones {
+            s.spawn(move || assert_eq!(c.get("/healthz").unwrap().status, 200));
+        }
+    });
+    let idle = c.idle_connections();
+    assert!(
+        (1..=lienthong::client::MAX_IDLE).contains(&idle),
+        "{idle} idle connections"
+    );
+}
