@@ -1,5 +1,5 @@
 //! End to end: the district and province gateways of the demo, started in this process, with
-//! documents submitted through the district's HTTPS API (one request per connection, several
+//! documents submitted through the district's HTTPS API (kept-alive connections, several
 //! client threads) and collected by the province's receiving system (long-poll, ack).
 //!
 //! Two phases: `max` (closed loop, as fast as the chain delivers, at most [`MAX_IN_FLIGHT`]
