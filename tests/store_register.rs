@@ -103,31 +103,37 @@ fn main_log_bytes(path: &Path) -> u64 {
 
 #[test]
 fn the_main_database_reuses_its_space_once_messages_are_purged() {
+    const ROUNDS: usize = 8;
+    const PER_ROUND: usize = 400;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let store = open(&path);
     let body = "x".repeat(8 * 1024);
     let mut sizes = Vec::new();
-    for round in 0..6 {
-        for i in 0..400 {
+    for round in 0..ROUNDS {
+        for i in 0..PER_ROUND {
             finished(&store, &format!("r{round} m{i}"), &body, 1_000);
         }
         let purged = store.purge_acked_older_than(2_000).unwrap();
-        assert_eq!(purged.messages, 400);
+        assert_eq!(purged.messages, PER_ROUND as u64);
         store.flush().unwrap();
         sizes.push(main_log_bytes(&path));
     }
-    // Everything kept is in the register: 2,400 tombstones, none of the 8 KB bodies.
+    // Everything kept is in the register: the tombstones, none of the 8 KB bodies.
     let stats = store.stats().unwrap();
     assert_eq!(stats.messages, 0);
-    assert_eq!(stats.tombstones, 2_400);
-    // Before the register, every round left ~400 × 10 KB of dead log pinned by the tombstones
-    // written beside it (sled never relocates live pages): the last size was ~3× the second.
-    // Now the space of purged rounds is reused.
-    let (second, last) = (sizes[1], sizes[5]);
+    assert_eq!(stats.tombstones, (ROUNDS * PER_ROUND) as u64);
+    // Before the register, a purged round's space was never reused: the tombstones written
+    // beside the documents pinned every segment (sled never relocates live pages), and the
+    // file grew by about what each round wrote (measured: 11.0 → 27.8 MB over four rounds of
+    // 3.3 MB). Now it levels off; how soon depends on sled's timing, so the bound is loose:
+    // after the first two rounds, less than half of what the later rounds wrote.
+    let written = ((ROUNDS - 2) * PER_ROUND * body.len()) as u64;
+    let grown = sizes[ROUNDS - 1].saturating_sub(sizes[1]);
     assert!(
-        last <= second + second / 4,
-        "main database grew from {second} to {last} bytes over four purged rounds: {sizes:?}"
+        grown < written / 2,
+        "main database grew {grown} bytes while {written} bytes of documents were written \
+         and purged after the second round: {sizes:?}"
     );
 }
 
