@@ -279,7 +279,7 @@ fn exchange(stream: &mut Stream, wire: &[u8]) -> Result<(Response, bool), Exchan
                 )));
             }
             // Headers promised a length or chunks that never came: a truncated response.
-            if framed(&raw) {
+            if matches!(head_of(&raw), Ok(Some(h)) if h.framed()) {
                 return Err(Exchange::Failed(ClientError::Malformed(
                     "connection closed inside the response".into(),
                 )));
@@ -307,45 +307,28 @@ struct End {
 /// `Some` once `raw` holds a whole length-framed or chunked response; `None` to read on (also
 /// for an unframed response, which ends at end of stream).
 fn complete(raw: &[u8]) -> Result<Option<End>, Exchange> {
-    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+    let Some(head) = head_of(raw)? else {
         return Ok(None);
     };
-    let head = String::from_utf8_lossy(raw.get(..split).unwrap_or_default()).into_owned();
-    let body_start = split + 4;
-    let bad = |m: &str| Exchange::Failed(ClientError::Malformed(m.to_owned()));
-    let mut length = None;
-    let mut chunked = false;
-    for line in head.split("\r\n").skip(1) {
-        let Some((k, v)) = line.split_once(':') else {
-            continue;
-        };
-        let (k, v) = (k.trim(), v.trim());
-        if k.eq_ignore_ascii_case("content-length") {
-            length = Some(v.parse::<usize>().map_err(|_| bad("bad content-length"))?);
-        } else if k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked") {
-            chunked = true;
-        }
-    }
-    let status_no_body = head
-        .split(' ')
-        .nth(1)
-        .is_some_and(|c| c.starts_with('1') || c == "204" || c == "304");
-    if chunked {
+    let body_start = head.body_start;
+    if head.chunked {
         let rest = raw.get(body_start..).unwrap_or_default();
         return Ok(chunked_len(rest).map(|n| End {
             len: body_start + n,
             framed: true,
         }));
     }
-    match (length, status_no_body) {
+    match (head.length, head.no_body) {
         (_, true) => Ok(Some(End {
             len: body_start,
             framed: true,
         })),
         (Some(n), false) => {
-            let total = body_start.checked_add(n).ok_or_else(|| bad("length"))?;
+            let total = body_start
+                .checked_add(n)
+                .ok_or_else(|| malformed("length"))?;
             if total > MAX_RESPONSE {
-                return Err(bad("response larger than the client reads"));
+                return Err(malformed("response larger than the client reads"));
             }
             Ok((raw.len() >= total).then_some(End {
                 len: total,
@@ -356,20 +339,59 @@ fn complete(raw: &[u8]) -> Result<Option<End>, Exchange> {
     }
 }
 
-/// Whether complete headers in `raw` frame the body by length or chunks.
-fn framed(raw: &[u8]) -> bool {
+/// What a response's head says about its body.
+struct Head {
+    /// Offset of the body in the raw response.
+    body_start: usize,
+    length: Option<usize>,
+    chunked: bool,
+    /// 1xx, 204 and 304 have no body whatever the headers say.
+    no_body: bool,
+}
+
+impl Head {
+    /// Framed by length or chunks (a connection closed inside it was cut short).
+    fn framed(&self) -> bool {
+        self.length.is_some() || self.chunked
+    }
+}
+
+fn malformed(m: &str) -> Exchange {
+    Exchange::Failed(ClientError::Malformed(m.to_owned()))
+}
+
+/// The head of the response in `raw`, once its end has arrived.
+fn head_of(raw: &[u8]) -> Result<Option<Head>, Exchange> {
     let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return false;
+        return Ok(None);
     };
-    String::from_utf8_lossy(raw.get(..split).unwrap_or_default())
-        .split("\r\n")
-        .skip(1)
-        .filter_map(|l| l.split_once(':'))
-        .any(|(k, v)| {
-            let k = k.trim();
-            k.eq_ignore_ascii_case("content-length")
-                || (k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
-        })
+    let head = String::from_utf8_lossy(raw.get(..split).unwrap_or_default()).into_owned();
+    let mut length = None;
+    let mut chunked = false;
+    for line in head.split("\r\n").skip(1) {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let (k, v) = (k.trim(), v.trim());
+        if k.eq_ignore_ascii_case("content-length") {
+            length = Some(
+                v.parse::<usize>()
+                    .map_err(|_| malformed("bad content-length"))?,
+            );
+        } else if k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked") {
+            chunked = true;
+        }
+    }
+    let no_body = head
+        .split(' ')
+        .nth(1)
+        .is_some_and(|c| c.starts_with('1') || c == "204" || c == "304");
+    Ok(Some(Head {
+        body_start: split + 4,
+        length,
+        chunked,
+        no_body,
+    }))
 }
 
 /// The length of a complete chunked body at the start of `b` (trailers ignored), if complete.
