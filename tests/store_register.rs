@@ -98,7 +98,7 @@ fn finished(store: &SledStore, subject: &str, body: &str, at_ms: i64) -> Accept 
 }
 
 /// Subjects of the public index, newest first.
-fn subjects(store: &SledStore, limit: usize) -> Vec<String> {
+fn public_subjects(store: &SledStore, limit: usize) -> Vec<String> {
     store
         .public_documents(limit)
         .unwrap()
@@ -162,9 +162,9 @@ fn tombstones_filings_and_public_entries_outlive_the_purge_and_a_reopen() {
     };
     for reopened in [false, true] {
         let store = open(&path);
-        let subjects = subjects(&store, 10);
+        let subjects = public_subjects(&store, 10);
         assert_eq!(subjects, ["C", "B", "A"], "reopened: {reopened}");
-        let newest = subjects(&store, 2);
+        let newest = public_subjects(&store, 2);
         assert_eq!(newest, ["C", "B"]);
         let filed: Vec<MessageId> = store
             .filings_between(0, 100)
@@ -259,7 +259,7 @@ fn a_store_from_before_the_register_moves_purged_entries_at_open() {
             store.accept(live.clone()).unwrap(),
             AcceptOutcome::Duplicate { .. }
         ));
-        let subjects = subjects(&store, 10);
+        let subjects = public_subjects(&store, 10);
         assert_eq!(subjects, ["Live", "Old"]);
         assert!(store.filing(&old.meta.id).unwrap().is_some());
     }
