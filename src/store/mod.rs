@@ -50,6 +50,7 @@
 //! statuses `id ‖ at_ms ‖ seq`, where `seq` comes from sled's monotonic `generate_id` (FIFO
 //! within a lane) and strings are length-prefixed (so one organ's prefix never matches another's).
 
+mod documents;
 pub mod filing;
 mod group_commit;
 mod keys;
@@ -100,6 +101,14 @@ pub enum StoreError {
         /// The engine's error, as text.
         reason: String,
     },
+    /// A document file could not be written, read or removed.
+    #[error("the store failed to {op}: {reason}")]
+    Io {
+        /// What the store was doing.
+        op: &'static str,
+        /// The operating system's error, as text.
+        reason: String,
+    },
     /// A stored record could not be read back.
     #[error("the store holds an unreadable record in tree {tree} at key {key}")]
     Corrupt {
@@ -142,6 +151,13 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    pub(crate) fn io(op: &'static str, e: std::io::Error) -> Self {
+        Self::Io {
+            op,
+            reason: e.to_string(),
+        }
+    }
+
     pub(crate) fn sled(op: &'static str, e: impl std::fmt::Display) -> Self {
         Self::Sled {
             op,

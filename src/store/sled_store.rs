@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
+use super::documents::{self, DocumentFiles};
 use super::group_commit::GroupCommit;
 use super::keys;
 use super::register::{self, Archived, R_FILING, R_PUBLIC, Register};
@@ -57,6 +58,10 @@ struct MessageRecord {
     /// before the register existed lack it and are found by a scan when purged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     public_key: Option<String>,
+    /// Token of the document's file (see `documents`); records written before document files
+    /// existed lack it and keep their bytes in the `bytes` tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file: Option<u64>,
 }
 
 /// One outbox entry's value.
@@ -80,6 +85,8 @@ struct Membership {
 
 struct Trees {
     meta: sled::Tree,
+    /// Document bytes of records written before document files (read and purged, never
+    /// written any more).
     bytes: sled::Tree,
     dedup: sled::Tree,
     deliveries: sled::Tree,
@@ -104,6 +111,8 @@ struct Inner {
     /// What purged messages leave behind (tombstones, filing, public index): a database of its
     /// own so that this one holds only live data and sled can reuse its segments.
     register: Register,
+    /// Document bytes, a file per message.
+    documents: DocumentFiles,
     /// Purge chunks started (see `accept_filed` and `purge_chunk`).
     purges: AtomicU64,
     limits: StoreLimits,
@@ -192,6 +201,54 @@ struct PurgePlan {
     archived: Archived,
 }
 
+/// What one run of accept's transaction decided.
+enum Attempt {
+    Done(AcceptOutcome),
+    /// A purge moved tombstones meanwhile: read the register again.
+    Retry,
+    /// The message is new but its document file was not written (the id looked known).
+    NeedFile,
+}
+
+/// The document file an accept wrote, removed again unless the accept stored the message.
+struct PendingFile<'a> {
+    files: &'a DocumentFiles,
+    id: &'a [u8],
+    size: u64,
+    token: Option<u64>,
+}
+
+impl<'a> PendingFile<'a> {
+    fn new(files: &'a DocumentFiles, id: &'a [u8], size: u64) -> Self {
+        Self {
+            files,
+            id,
+            size,
+            token: None,
+        }
+    }
+
+    fn write(&mut self, token: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        self.files.write(self.id, token, bytes)?;
+        self.token = Some(token);
+        Ok(())
+    }
+
+    /// The message was stored: its record names the file now.
+    fn keep(mut self) {
+        self.token = None;
+    }
+}
+
+impl Drop for PendingFile<'_> {
+    fn drop(&mut self) {
+        if let Some(token) = self.token {
+            // Named by no record: best effort now, and the next open removes it anyway.
+            let _ = self.files.delete(self.id, token, self.size);
+        }
+    }
+}
+
 /// The register entry of message `id` in `batch`, made empty if new.
 fn slot<'a>(batch: &'a mut BTreeMap<Vec<u8>, Archived>, id: &[u8]) -> &'a mut Archived {
     batch.entry(id.to_vec()).or_insert_with(|| Archived {
@@ -234,12 +291,20 @@ impl SledStore {
             public: tree(T_PUBLIC)?,
         };
         let register = Register::open(path)?;
+        // At open, before anything else can use the store: a file is kept only if its record
+        // names it (orphans come from crashes between a file's write and its transaction, and
+        // between a purge's commit and its delete).
+        let (documents, _orphans) = DocumentFiles::open(path, |id, token| {
+            let record: Option<MessageRecord> = get_decoded(&t.meta, T_META, id, "read")?;
+            Ok(record.is_some_and(|r| r.file == Some(token)))
+        })?;
         let commit = GroupCommit::new(limits.flush_window);
         let store = Self {
             inner: Arc::new(Inner {
                 db,
                 t,
                 register,
+                documents,
                 purges: AtomicU64::new(0),
                 limits,
                 commit,
@@ -346,7 +411,7 @@ impl SledStore {
     }
 
     /// Archives what `plans` leave behind (one register flush), then removes each message in
-    /// a transaction of its own. The caller makes the removals durable.
+    /// a transaction of its own, makes the removals durable and deletes the document files.
     fn purge_chunk(
         &self,
         plans: Vec<PurgePlan>,
@@ -364,6 +429,7 @@ impl SledStore {
         self.inner.register.archive(&archived)?;
         self.inner.purges.fetch_add(1, Ordering::SeqCst);
         let t = self.t();
+        let mut files = Vec::new();
         for (plan, archived) in plans.iter().zip(&archived) {
             let size = (
                 &t.meta,
@@ -400,7 +466,11 @@ impl SledStore {
                         if meta.remove(idk)?.is_none() {
                             return Ok(None);
                         }
-                        let size = bytes.remove(idk)?.map_or(0, |b| b.len());
+                        let in_tree = bytes.remove(idk)?.map_or(0, |b| b.len());
+                        let size = match plan.record.file {
+                            Some(_) => plan.record.meta.size,
+                            None => u64::try_from(in_tree).unwrap_or(u64::MAX),
+                        };
                         sent.remove(plan.record.sent_key.as_slice())?;
                         for k in &plan.delivery_keys {
                             deliveries.remove(k.as_slice())?;
@@ -433,8 +503,17 @@ impl SledStore {
                         .map_err(|e| StoreError::sled("purge status events", e))?;
                 }
                 report.messages += 1;
-                report.bytes += u64::try_from(size).unwrap_or(u64::MAX);
+                report.bytes = report.bytes.saturating_add(size);
+                if let Some(token) = plan.record.file {
+                    files.push((plan.record.meta.id, token, size));
+                }
             }
+        }
+        // Files go only once the removals are durable: a crash before that brings the records
+        // back, and they must still find their documents.
+        self.durable()?;
+        for (id, token, size) in files {
+            self.inner.documents.delete(id.as_bytes(), token, size)?;
         }
         Ok(())
     }
@@ -475,6 +554,48 @@ impl SledStore {
 
     fn t(&self) -> &Trees {
         &self.inner.t
+    }
+
+    /// A token for a new document file (unique across restarts).
+    fn file_token(&self) -> Result<u64, StoreError> {
+        self.inner
+            .db
+            .generate_id()
+            .map_err(|e| StoreError::sled("generate a document file token", e))
+    }
+
+    /// Whether message `id` was accepted before (live or purged): its dedup entry or tombstone.
+    fn known(&self, id: &[u8]) -> Result<bool, StoreError> {
+        let live = self
+            .t()
+            .dedup
+            .contains_key(id)
+            .map_err(|e| StoreError::sled("read the dedup index", e))?;
+        Ok(live || self.inner.register.tombstone(id)?.is_some())
+    }
+
+    /// The document bytes of `record`: its file, or the `bytes` tree for records written before
+    /// document files. `None` if a purge removed them meanwhile.
+    fn bytes_of(&self, record: &MessageRecord) -> Result<Option<Vec<u8>>, StoreError> {
+        let id = record.meta.id.as_bytes();
+        match record.file {
+            Some(token) => match self.inner.documents.read(id, token, record.meta.size)? {
+                Some(bytes) => Ok(Some(bytes)),
+                // Gone: a purge deleted it after the caller read the record — unless the record
+                // is still there, in which case the file was lost.
+                None if self.read_record(&record.meta.id)?.is_some() => Err(StoreError::Corrupt {
+                    tree: documents::DIR,
+                    key: hex_encode(id),
+                }),
+                None => Ok(None),
+            },
+            None => self
+                .t()
+                .bytes
+                .get(id)
+                .map(|v| v.map(|v| v.to_vec()))
+                .map_err(|e| StoreError::sled("read message bytes", e)),
+        }
     }
 
     /// Waits until everything written before this call is covered by a completed flush.
@@ -706,8 +827,13 @@ impl Store for SledStore {
         let local_state = encode(&Delivery::Local)?;
         let max = self.inner.limits.max_outbox_per_peer;
         let t = self.t();
+        // The document's file first, durable before the transaction that names it (see
+        // `documents`) — unless the id is known already: the transaction then answers without it.
+        let mut file = PendingFile::new(&self.inner.documents, idk, a.meta.size);
+        if !self.known(idk)? {
+            file.write(self.file_token()?, &a.bytes)?;
+        }
         let writer = self.inner.commit.begin();
-        // Purges that ran so far; read before the register, see below.
         let outcome = loop {
             let purges_before = self.inner.purges.load(Ordering::SeqCst);
             // Outside the transaction: sled's transactions hold a process-wide lock that a read of
@@ -715,7 +841,6 @@ impl Store for SledStore {
             let tombstone = self.inner.register.tombstone(idk)?;
             let attempt = (
                 &t.meta,
-                &t.bytes,
                 &t.dedup,
                 &t.deliveries,
                 &t.outbox,
@@ -729,7 +854,6 @@ impl Store for SledStore {
                 .transaction(
                     |(
                         meta,
-                        bytes,
                         dedup,
                         deliveries,
                         outbox,
@@ -743,7 +867,7 @@ impl Store for SledStore {
                         // Dedup first, before any write: exactly-once in the inbox.
                         if let Some(existing) = dedup.get(idk)? {
                             if existing.as_ref() != a.meta.digest_hex.as_bytes() {
-                                return Ok(Some(AcceptOutcome::Conflict {
+                                return Ok(Attempt::Done(AcceptOutcome::Conflict {
                                     id,
                                     existing_digest_hex: String::from_utf8_lossy(&existing)
                                         .into_owned(),
@@ -752,11 +876,11 @@ impl Store for SledStore {
                             return match meta.get(idk)? {
                                 Some(v) => {
                                     let record: MessageRecord = tx_decode(T_META, idk, &v)?;
-                                    Ok(Some(AcceptOutcome::Duplicate {
+                                    Ok(Attempt::Done(AcceptOutcome::Duplicate {
                                         meta: Box::new(record.meta),
                                     }))
                                 }
-                                None => Ok(Some(AcceptOutcome::DuplicatePurged { id })),
+                                None => Ok(Attempt::Done(AcceptOutcome::DuplicatePurged { id })),
                             };
                         }
                         // Then the register, read before the transaction. A purge archives its
@@ -764,17 +888,17 @@ impl Store for SledStore {
                         // between, so if no purge was counted since that read, a message missing
                         // here was either in that read or never accepted. Otherwise read again.
                         if self.inner.purges.load(Ordering::SeqCst) != purges_before {
-                            return Ok(None);
+                            return Ok(Attempt::Retry);
                         }
                         if let Some(existing) = &tombstone {
                             if existing.as_ref() != a.meta.digest_hex.as_bytes() {
-                                return Ok(Some(AcceptOutcome::Conflict {
+                                return Ok(Attempt::Done(AcceptOutcome::Conflict {
                                     id,
                                     existing_digest_hex: String::from_utf8_lossy(existing)
                                         .into_owned(),
                                 }));
                             }
-                            return Ok(Some(AcceptOutcome::DuplicatePurged { id }));
+                            return Ok(Attempt::Done(AcceptOutcome::DuplicatePurged { id }));
                         }
                         // Back-pressure, also before any write (the transaction sees the counters
                         // it reads consistently, so two racing accepts cannot both squeeze in).
@@ -791,6 +915,11 @@ impl Store for SledStore {
                                 });
                             }
                         }
+                        // Known before the transaction, unknown inside it: not possible today (a
+                        // dedup entry leaves only for a tombstone), handled rather than assumed.
+                        let Some(token) = file.token else {
+                            return Ok(Attempt::NeedFile);
+                        };
                         let seq = meta.generate_id()?;
                         let sent_key = keys::sent_key(&from_prefix, a.meta.received_at_ms, seq);
                         let record = MessageRecord {
@@ -798,12 +927,12 @@ impl Store for SledStore {
                             sent_key: sent_key.clone(),
                             local: a.local.clone(),
                             public_key: public.as_ref().map(|(k, _)| hex_encode(k)),
+                            file: Some(token),
                         };
                         let record =
                             encode(&record).map_err(ConflictableTransactionError::Abort)?;
                         dedup.insert(idk, a.meta.digest_hex.as_bytes())?;
                         meta.insert(idk, record)?;
-                        bytes.insert(idk, a.bytes.as_slice())?;
                         sent.insert(sent_key, idk)?;
                         counter_add(counters, keys::MESSAGES_COUNTER, 1)?;
                         if let Some(f) = &filing {
@@ -846,14 +975,19 @@ impl Store for SledStore {
                             deliveries
                                 .insert(keys::delivery_key(&id, recipient), state.as_slice())?;
                         }
-                        Ok(Some(AcceptOutcome::Stored))
+                        Ok(Attempt::Done(AcceptOutcome::Stored))
                     },
                 )
                 .map_err(tx_error("accept a message"))?;
-            if let Some(outcome) = attempt {
-                break outcome;
+            match attempt {
+                Attempt::Done(outcome) => break outcome,
+                Attempt::Retry => {}
+                Attempt::NeedFile => file.write(self.file_token()?, &a.bytes)?,
             }
         };
+        if outcome == AcceptOutcome::Stored {
+            file.keep();
+        }
 
         match outcome {
             // A duplicate's first write may still be waiting for its flush in another thread:
@@ -983,11 +1117,10 @@ impl Store for SledStore {
     }
 
     fn outbox_bytes(&self, id: &MessageId) -> Result<Option<Vec<u8>>, StoreError> {
-        self.t()
-            .bytes
-            .get(id.as_bytes())
-            .map(|v| v.map(|v| v.to_vec()))
-            .map_err(|e| StoreError::sled("read message bytes", e))
+        match self.read_record(id)? {
+            Some(record) => self.bytes_of(&record),
+            None => Ok(None),
+        }
     }
 
     fn mark_delivered(
@@ -1176,7 +1309,7 @@ impl Store for SledStore {
         let Some(record) = self.read_record(id)? else {
             return Ok(None);
         };
-        let Some(bytes) = self.outbox_bytes(id)? else {
+        let Some(bytes) = self.bytes_of(&record)? else {
             return Ok(None);
         };
         Ok(Some((record.meta, bytes)))
@@ -1404,7 +1537,8 @@ impl Store for SledStore {
             .db
             .size_on_disk()
             .map_err(|e| StoreError::sled("measure the database", e))?
-            .saturating_add(self.inner.register.size_on_disk()?);
+            .saturating_add(self.inner.register.size_on_disk()?)
+            .saturating_add(self.inner.documents.bytes_held());
         let (flushes, durable_writes) = self.inner.commit.counts();
         Ok(StoreStats {
             messages: keys::counter_value(messages.as_deref()),

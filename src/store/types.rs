@@ -562,7 +562,8 @@ impl FromStr for SentCursor {
 pub struct StoreStats {
     /// Messages whose metadata is held (purged ones are not counted).
     pub messages: u64,
-    /// sled's `size_on_disk`, both databases (live messages and register).
+    /// sled's `size_on_disk` of both databases (live messages and register) plus the document
+    /// files.
     pub bytes_on_disk: u64,
     /// Dedup tombstones of purged messages kept in the register.
     pub tombstones: u64,

@@ -11,6 +11,7 @@
 )]
 
 pub mod gateways;
+pub mod store;
 pub mod tls;
 
 use std::sync::OnceLock;

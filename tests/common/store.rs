@@ -1,0 +1,55 @@
+//! Store fixtures shared by the `store_*` suites: a message for one local inbox, its digest,
+//! and a store opened with the default limits.
+
+use std::path::Path;
+
+use lienthong::store::{Accept, MessageId, MessageMeta, Origin, SledStore, StoreLimits};
+
+/// The local organ every fixture message is for.
+pub const BENTRE: &str = "TU.BENTRE";
+
+/// A message from HU.CHAUTHANH for BENTRE's inbox, received at `at_ms`, whose bytes wrap `body`
+/// (so different bodies have different digests).
+pub fn accept(id: MessageId, body: &str, at_ms: i64) -> Accept {
+    accept_bytes(
+        id,
+        format!("<edXMLEnvelope>{body}</edXMLEnvelope>").into_bytes(),
+        at_ms,
+    )
+}
+
+/// Like [`accept`], with the document bytes given.
+pub fn accept_bytes(id: MessageId, bytes: Vec<u8>, at_ms: i64) -> Accept {
+    Accept {
+        meta: MessageMeta {
+            id,
+            document_id: format!("{id}"),
+            from: "HU.CHAUTHANH".to_owned(),
+            to: vec![BENTRE.to_owned()],
+            priority: 0,
+            level: "thuong".to_owned(),
+            digest_hex: digest(&bytes),
+            size: bytes.len() as u64,
+            received_at_ms: at_ms,
+            origin: Origin::Submitted,
+            hops: vec![],
+        },
+        bytes,
+        local: vec![BENTRE.to_owned()],
+        forward: vec![],
+    }
+}
+
+/// SHA-256 of `bytes`, lower-case hex (what the gateway records as the digest).
+pub fn digest(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The store in `path`, default limits.
+pub fn open(path: &Path) -> SledStore {
+    SledStore::open(path, StoreLimits::default()).unwrap()
+}

@@ -1,0 +1,292 @@
+//! Document bytes in files of their own (`src/store/documents.rs`): one file per stored message
+//! under `<store>/documents/`, never a sled page (sled 0.34 leaves large pages in `blobs/`,
+//! unsynced and never deleted), removed by the purge, orphans removed at open, racing accepts of
+//! one id unable to touch each other's file, and records written before document files still
+//! read from sled's `bytes` tree.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Barrier};
+
+use common::store::{BENTRE, accept, accept_bytes, open};
+use lienthong::store::{AcceptOutcome, MessageId, Store, StoreError};
+
+fn documents_dir(store: &Path) -> PathBuf {
+    store.join("documents")
+}
+
+/// Names of the files in `dir` (none if it does not exist), sorted.
+fn files_in(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
+    let mut names: Vec<String> = entries
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Files sled keeps outside its log: pages too large for it.
+fn sled_blobs(store: &Path) -> Vec<String> {
+    files_in(&store.join("blobs"))
+}
+
+/// `n` bytes of a document, distinct per `seed`.
+fn document(seed: usize, n: usize) -> Vec<u8> {
+    let mut bytes = format!("<edXMLEnvelope seed=\"{seed}\">").into_bytes();
+    bytes.extend(std::iter::repeat_n(b'a' + (seed % 26) as u8, n));
+    bytes.extend_from_slice(b"</edXMLEnvelope>");
+    bytes
+}
+
+#[test]
+fn documents_live_in_files_of_their_own_and_leave_with_the_purge() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let store = open(&path);
+    // 8 KB documents (a sled leaf of a dozen of them is over sled's 128 KB blob threshold) and
+    // two of 1 MB (each one over it alone).
+    let mut sent = Vec::new();
+    for i in 0..300 {
+        let n = if i % 150 == 0 { 1 << 20 } else { 8 << 10 };
+        let a = accept_bytes(MessageId::random().unwrap(), document(i, n), 1_000);
+        assert_eq!(store.accept(a.clone()).unwrap(), AcceptOutcome::Stored);
+        sent.push(a);
+    }
+    assert_eq!(files_in(&documents_dir(&path)).len(), 300);
+    assert_eq!(
+        sled_blobs(&path),
+        Vec::<String>::new(),
+        "no page left for sled's blobs"
+    );
+    let total: u64 = sent.iter().map(|a| a.meta.size).sum();
+    assert!(store.stats().unwrap().bytes_on_disk >= total);
+    for a in &sent {
+        let (meta, bytes) = store.inbox_get(BENTRE, &a.meta.id).unwrap().unwrap();
+        assert_eq!(meta.id, a.meta.id);
+        assert!(
+            bytes == a.bytes,
+            "document {} read back unchanged",
+            a.meta.id
+        );
+        assert_eq!(store.outbox_bytes(&a.meta.id).unwrap().unwrap(), a.bytes);
+        store.inbox_ack(BENTRE, &a.meta.id).unwrap();
+    }
+
+    let report = store.purge_acked_older_than(2_000).unwrap();
+    assert_eq!(report.messages, 300);
+    assert_eq!(report.bytes, total);
+    assert_eq!(files_in(&documents_dir(&path)), Vec::<String>::new());
+    assert!(
+        store.stats().unwrap().bytes_on_disk < total,
+        "the files' bytes are given back"
+    );
+    drop(store);
+
+    let store = open(&path);
+    assert_eq!(files_in(&documents_dir(&path)), Vec::<String>::new());
+    assert_eq!(sled_blobs(&path), Vec::<String>::new());
+    assert_eq!(
+        store.accept(sent[7].clone()).unwrap(),
+        AcceptOutcome::DuplicatePurged {
+            id: sent[7].meta.id
+        }
+    );
+    assert_eq!(
+        files_in(&documents_dir(&path)),
+        Vec::<String>::new(),
+        "no file for a duplicate"
+    );
+}
+
+#[test]
+fn a_duplicate_or_a_forged_reuse_of_an_id_leaves_the_first_document_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let store = open(&path);
+    let id = MessageId::random().unwrap();
+    let first = accept(id, "first", 1_000);
+    assert_eq!(store.accept(first.clone()).unwrap(), AcceptOutcome::Stored);
+    assert!(matches!(
+        store.accept(first.clone()).unwrap(),
+        AcceptOutcome::Duplicate { .. }
+    ));
+    assert!(matches!(
+        store.accept(accept(id, "forged", 1_000)).unwrap(),
+        AcceptOutcome::Conflict { .. }
+    ));
+    assert_eq!(files_in(&documents_dir(&path)).len(), 1);
+    assert_eq!(
+        store.inbox_get(BENTRE, &id).unwrap().unwrap().1,
+        first.bytes
+    );
+
+    // Racing accepts of one new id, half of them forgeries: each writes its own file before its
+    // transaction; exactly one is stored, and only its file remains.
+    let store = Arc::new(store);
+    let id = MessageId::random().unwrap();
+    let racers = 8;
+    let barrier = Arc::new(Barrier::new(racers));
+    let handles: Vec<_> = (0..racers)
+        .map(|i| {
+            let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+            let body = if i % 2 == 0 { "genuine" } else { "forged" };
+            let a = accept(id, &format!("{body} {}", i % 2), 2_000);
+            std::thread::spawn(move || {
+                barrier.wait();
+                (a.bytes.clone(), store.accept(a).unwrap())
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let stored: Vec<_> = outcomes
+        .iter()
+        .filter(|(_, o)| *o == AcceptOutcome::Stored)
+        .collect();
+    assert_eq!(stored.len(), 1, "{outcomes:?}");
+    let winner = &stored[0].0;
+    for (bytes, outcome) in &outcomes {
+        match outcome {
+            AcceptOutcome::Stored | AcceptOutcome::Duplicate { .. } => assert_eq!(bytes, winner),
+            AcceptOutcome::Conflict { .. } => assert_ne!(bytes, winner),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        files_in(&documents_dir(&path)).len(),
+        2,
+        "one per stored message"
+    );
+    assert_eq!(&store.inbox_get(BENTRE, &id).unwrap().unwrap().1, winner);
+}
+
+#[test]
+fn orphan_files_are_removed_at_open_and_foreign_files_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let a = accept(MessageId::random().unwrap(), "kept", 1_000);
+    {
+        let store = open(&path);
+        assert_eq!(store.accept(a.clone()).unwrap(), AcceptOutcome::Stored);
+    }
+    let docs = documents_dir(&path);
+    let named = files_in(&docs);
+    assert_eq!(named.len(), 1);
+    // What crashes leave: a file written for an accept that never committed (an id never
+    // stored) and one of a stored id under a token its record does not name; and a file that
+    // is not ours at all.
+    let never_stored = format!("{}-00000000000000ff", "ab".repeat(16));
+    let id_hex = &named[0][..32];
+    let other_token = format!("{id_hex}-7fffffffffffffff");
+    for name in [&never_stored, &other_token, &"README.txt".to_owned()] {
+        std::fs::write(docs.join(name), b"left behind").unwrap();
+    }
+
+    let store = open(&path);
+    let mut expected = vec![named[0].clone(), "README.txt".to_owned()];
+    expected.sort();
+    assert_eq!(files_in(&docs), expected);
+    assert_eq!(
+        store.inbox_get(BENTRE, &a.meta.id).unwrap().unwrap().1,
+        a.bytes
+    );
+}
+
+#[test]
+fn a_lost_or_truncated_document_file_is_reported_as_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let store = open(&path);
+    let a = accept(MessageId::random().unwrap(), "will be damaged", 1_000);
+    let b = accept(MessageId::random().unwrap(), "will be lost", 1_000);
+    for m in [&a, &b] {
+        assert_eq!(store.accept(m.clone()).unwrap(), AcceptOutcome::Stored);
+    }
+    let docs = documents_dir(&path);
+    let file_of = |m: &lienthong::store::Accept| {
+        let prefix: String = m
+            .meta
+            .id
+            .as_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let name = files_in(&docs)
+            .into_iter()
+            .find(|n| n.starts_with(&prefix))
+            .unwrap();
+        docs.join(name)
+    };
+    std::fs::write(file_of(&a), &a.bytes[..a.bytes.len() - 1]).unwrap();
+    std::fs::remove_file(file_of(&b)).unwrap();
+    for m in [&a, &b] {
+        let err = store.inbox_get(BENTRE, &m.meta.id).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Corrupt {
+                    tree: "documents",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(store.outbox_bytes(&m.meta.id).is_err());
+    }
+}
+
+#[test]
+fn a_record_from_before_document_files_is_read_and_purged_from_sleds_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let a = accept(
+        MessageId::random().unwrap(),
+        "written by an older version",
+        1_000,
+    );
+    {
+        let store = open(&path);
+        assert_eq!(store.accept(a.clone()).unwrap(), AcceptOutcome::Stored);
+    }
+    // Rebuild what earlier versions wrote: bytes in the `bytes` tree, a record without `file`.
+    {
+        let db = sled::open(&path).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        let key = a.meta.id.as_bytes();
+        let mut record: serde_json::Value =
+            serde_json::from_slice(&meta.get(key).unwrap().unwrap()).unwrap();
+        assert!(record.as_object_mut().unwrap().remove("file").is_some());
+        meta.insert(key, serde_json::to_vec(&record).unwrap())
+            .unwrap();
+        db.open_tree("bytes")
+            .unwrap()
+            .insert(key, a.bytes.as_slice())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    for name in files_in(&documents_dir(&path)) {
+        std::fs::remove_file(documents_dir(&path).join(name)).unwrap();
+    }
+
+    let store = open(&path);
+    assert_eq!(
+        store.inbox_get(BENTRE, &a.meta.id).unwrap().unwrap().1,
+        a.bytes
+    );
+    store.inbox_ack(BENTRE, &a.meta.id).unwrap();
+    let report = store.purge_acked_older_than(2_000).unwrap();
+    assert_eq!((report.messages, report.bytes), (1, a.meta.size));
+    drop(store);
+    let db = sled::open(&path).unwrap();
+    assert!(db.open_tree("bytes").unwrap().is_empty());
+}
