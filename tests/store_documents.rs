@@ -64,6 +64,18 @@ fn documents_live_in_files_of_their_own_and_leave_with_the_purge() {
         sent.push(a);
     }
     assert_eq!(files_in(&documents_dir(&path)).len(), 300);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode(&documents_dir(&path)),
+            0o700,
+            "documents directory: owner only"
+        );
+        let first = documents_dir(&path).join(&files_in(&documents_dir(&path))[0]);
+        assert_eq!(mode(&first), 0o600, "document files: owner only");
+    }
     assert_eq!(
         sled_blobs(&path),
         Vec::<String>::new(),

@@ -10,32 +10,10 @@
     clippy::string_slice
 )]
 
-use lienthong::store::{
-    Accept, AcceptOutcome, Filed, Filing, MessageId, MessageMeta, Origin, PublicEntry, SledStore,
-    StatusEvent, Store, StoreLimits,
-};
+mod common;
 
-fn accept(id: MessageId, body: &str, at_ms: i64) -> Accept {
-    let bytes = format!("<edXMLEnvelope>{body}</edXMLEnvelope>").into_bytes();
-    Accept {
-        meta: MessageMeta {
-            id,
-            document_id: body.to_owned(),
-            from: "HU.CHAUTHANH".to_owned(),
-            to: vec!["TU.BENTRE".to_owned()],
-            priority: 0,
-            level: "thuong".to_owned(),
-            digest_hex: format!("{:064x}", bytes.len()),
-            size: bytes.len() as u64,
-            received_at_ms: at_ms,
-            origin: Origin::Submitted,
-            hops: vec![],
-        },
-        bytes,
-        local: vec!["TU.BENTRE".to_owned()],
-        forward: vec![],
-    }
-}
+use common::store::{accept, open};
+use lienthong::store::{AcceptOutcome, Filed, Filing, MessageId, PublicEntry, StatusEvent, Store};
 
 fn filing(at_ms: i64) -> Filing {
     Filing {
@@ -78,7 +56,7 @@ fn status(id: MessageId, code: &str, at_ms: i64) -> StatusEvent {
 #[test]
 fn filing_and_public_entry_are_written_with_the_message_and_only_then() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path().join("db"), StoreLimits::default()).unwrap();
+    let store = open(&dir.path().join("db"));
     let (a, b, c) = (
         MessageId::random().unwrap(),
         MessageId::random().unwrap(),
@@ -145,7 +123,7 @@ fn filing_and_public_entry_are_written_with_the_message_and_only_then() {
 #[test]
 fn the_first_06_of_each_organ_is_filed_and_survives_retention() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path().join("db"), StoreLimits::default()).unwrap();
+    let store = open(&dir.path().join("db"));
     let id = MessageId::random().unwrap();
     store
         .accept_filed(

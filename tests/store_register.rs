@@ -13,44 +13,15 @@
     clippy::string_slice
 )]
 
+mod common;
+
 use std::path::Path;
 
+use common::store::{BENTRE, accept, digest, open};
 use lienthong::store::{
-    Accept, AcceptOutcome, Filed, Filing, MessageId, MessageMeta, Origin, PublicEntry, SledStore,
-    StatusEvent, Store, StoreError, StoreLimits,
+    Accept, AcceptOutcome, Filed, Filing, MessageId, PublicEntry, SledStore, StatusEvent, Store,
+    StoreError,
 };
-
-const BENTRE: &str = "TU.BENTRE";
-
-fn accept(id: MessageId, body: &str, at_ms: i64) -> Accept {
-    let bytes = format!("<edXMLEnvelope>{body}</edXMLEnvelope>").into_bytes();
-    Accept {
-        meta: MessageMeta {
-            id,
-            document_id: format!("{id}"),
-            from: "HU.CHAUTHANH".to_owned(),
-            to: vec![BENTRE.to_owned()],
-            priority: 0,
-            level: "thuong".to_owned(),
-            digest_hex: digest(&bytes),
-            size: bytes.len() as u64,
-            received_at_ms: at_ms,
-            origin: Origin::Submitted,
-            hops: vec![],
-        },
-        bytes,
-        local: vec![BENTRE.to_owned()],
-        forward: vec![],
-    }
-}
-
-fn digest(bytes: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 fn filed(id: MessageId, subject: &str, at_ms: i64) -> Filed {
     Filed {
@@ -77,10 +48,6 @@ fn filed(id: MessageId, subject: &str, at_ms: i64) -> Filed {
             published_at_ms: at_ms,
         }),
     }
-}
-
-fn open(path: &Path) -> SledStore {
-    SledStore::open(path, StoreLimits::default()).unwrap()
 }
 
 /// Accepts a filed, public message for BENTRE and acks it: finished, purgeable.

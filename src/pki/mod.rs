@@ -14,7 +14,7 @@ pub mod ca;
 pub mod cert;
 pub mod csr;
 pub mod demo;
-mod fsutil;
+pub(crate) mod fsutil;
 pub mod keystore;
 pub mod pkcs11;
 mod rcgen_key;

@@ -57,7 +57,8 @@ impl DocumentFiles {
         mut is_named: impl FnMut(&[u8], u64) -> Result<bool, StoreError>,
     ) -> Result<(Self, u64), StoreError> {
         let dir = store_dir.join(DIR);
-        fs::create_dir_all(&dir)
+        // Classified documents: readable by the gateway's user only.
+        crate::pki::fsutil::create_private_dir(&dir)
             .map_err(|e| StoreError::io("create the documents directory", e))?;
         sync_dir(store_dir)?;
         let mut held = 0u64;
@@ -90,11 +91,14 @@ impl DocumentFiles {
     pub(super) fn write(&self, id: &[u8], token: u64, bytes: &[u8]) -> Result<(), StoreError> {
         let path = self.path(id, token);
         let write = |e| StoreError::io("write a document file", e);
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(write)?;
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&path).map_err(write)?;
         let written = file
             .write_all(bytes)
             .and_then(|()| file.sync_all())
