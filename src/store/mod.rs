@@ -49,6 +49,13 @@
 //! outbox `peer ‖ lane ‖ seq`, inbox `organ ‖ lane ‖ seq`, sent index `from ‖ received_at ‖ seq`,
 //! statuses `id ‖ at_ms ‖ seq`, where `seq` comes from sled's monotonic `generate_id` (FIFO
 //! within a lane) and strings are length-prefixed (so one organ's prefix never matches another's).
+//!
+//! Three places on disk, inside the store's directory: sled's own files (live records and
+//! indexes), `register/` (a second sled database: what purged messages leave behind, see
+//! `register`) and `documents/` (one file per stored document, see `documents`: written and
+//! `fsync`ed before the transaction that names it, so the flush of that transaction covers a
+//! document already stable — unlike sled's `sync_file_range`, and unlike the unsynced blob files
+//! sled would write for pages over 128 KB).
 
 mod documents;
 pub mod filing;
