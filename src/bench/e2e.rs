@@ -185,9 +185,7 @@ pub fn measure(
     options: &BenchOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<Phase>, BenchError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let rt = crate::gateway::runtime()
         .map_err(|e| BenchError::Setup(format!("cannot start the runtime: {e}")))?;
     let gateways = vec![
         start(&rt, setup, "central")?,

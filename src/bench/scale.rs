@@ -121,9 +121,7 @@ pub fn measure(
     n: usize,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Scale, BenchError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let rt = crate::gateway::runtime()
         .map_err(|e| BenchError::Setup(format!("cannot start the runtime: {e}")))?;
     let tweak = |c: &mut crate::config::Config| {
         c.retention.keep_hours = 0;

@@ -33,9 +33,7 @@ pub(crate) fn run(a: ServeArgs) -> Result<(), CliError> {
     let config = Config::load(&a.config).map_err(CliError::usage)?;
     let catalog = Catalog::load(&config.catalog).map_err(CliError::usage)?;
     let keys = lienthong::gateway::keys::load(&config).map_err(CliError::usage)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let rt = lienthong::gateway::runtime()
         .map_err(|e| CliError::usage(format!("cannot start the runtime: {e}")))?;
     rt.block_on(async move {
         let running = lienthong::gateway::start(config, keys, catalog)
