@@ -55,14 +55,13 @@ impl DocumentFiles {
     pub(super) fn open(
         store_dir: &Path,
         mut is_named: impl FnMut(&[u8], u64) -> Result<bool, StoreError>,
-    ) -> Result<(Self, u64), StoreError> {
+    ) -> Result<Self, StoreError> {
         let dir = store_dir.join(DIR);
         // Classified documents: readable by the gateway's user only.
         crate::pki::fsutil::create_private_dir(&dir)
             .map_err(|e| StoreError::io("create the documents directory", e))?;
         sync_dir(store_dir)?;
         let mut held = 0u64;
-        let mut removed = 0u64;
         let list = |e| StoreError::io("list the documents directory", e);
         for entry in fs::read_dir(&dir).map_err(list)? {
             let entry = entry.map_err(list)?;
@@ -74,16 +73,14 @@ impl DocumentFiles {
                 held = held.saturating_add(meta.len());
             } else {
                 remove(&entry.path())?;
-                removed += 1;
             }
         }
-        let files = Self {
+        Ok(Self {
             dir,
             held: AtomicU64::new(held),
             created: AtomicU64::new(0),
             synced: Mutex::new(0),
-        };
-        Ok((files, removed))
+        })
     }
 
     /// Writes `bytes` as the document of `id` under `token`; durable on return (see the module

@@ -294,7 +294,7 @@ impl SledStore {
         // At open, before anything else can use the store: a file is kept only if its record
         // names it (orphans come from crashes between a file's write and its transaction, and
         // between a purge's commit and its delete).
-        let (documents, _orphans) = DocumentFiles::open(path, |id, token| {
+        let documents = DocumentFiles::open(path, |id, token| {
             let record: Option<MessageRecord> = get_decoded(&t.meta, T_META, id, "read")?;
             Ok(record.is_some_and(|r| r.file == Some(token)))
         })?;
@@ -1565,8 +1565,8 @@ impl Store for SledStore {
                 self.purge_chunk(std::mem::take(&mut chunk), &mut report)?;
             }
         }
+        // Each chunk made its removals durable before deleting its files.
         self.purge_chunk(chunk, &mut report)?;
-        self.durable()?;
         Ok(report)
     }
 }
