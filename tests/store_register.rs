@@ -1,5 +1,5 @@
 //! The store's register (`src/store/register.rs`): what a purged message leaves behind — dedup
-//! tombstone, filing record, public entry — lives in a second sled database, so that the main
+//! tombstone, filing record, public entry — lives in segment files of its own (`src/store/segment.rs`), so that the main
 //! database holds only live messages and sled can reuse its space. These tests check that the
 //! main database stops growing under a steady accept → ack → purge cycle, that everything kept
 //! is still found (also after a reopen and merged with live entries), and that a store written
@@ -180,16 +180,14 @@ fn tombstones_filings_and_public_entries_outlive_the_purge_and_a_reopen() {
 }
 
 /// Copies every entry of `from`'s trees into `to`'s trees of the given names.
-fn copy_tree(from: &sled::Db, from_tree: &str, to: &sled::Db, to_tree: &str) -> usize {
-    let src = from.open_tree(from_tree).unwrap();
-    let dst = to.open_tree(to_tree).unwrap();
-    let mut n = 0;
-    for kv in src.iter() {
-        let (k, v) = kv.unwrap();
-        dst.insert(k, v).unwrap();
-        n += 1;
-    }
-    n
+/// The entries of `tree` in `db` whose key ends with `id`.
+fn entries_of(db: &sled::Db, tree: &str, id: &MessageId) -> Vec<(sled::IVec, sled::IVec)> {
+    db.open_tree(tree)
+        .unwrap()
+        .iter()
+        .map(Result::unwrap)
+        .filter(|(k, _)| k.ends_with(id.as_bytes()))
+        .collect()
 }
 
 #[test]
@@ -200,17 +198,35 @@ fn a_store_from_before_the_register_moves_purged_entries_at_open() {
         let store = open(&path);
         let old = finished(&store, "Old", "old", 10);
         let live = finished(&store, "Live", "live", 30);
-        assert_eq!(store.purge_acked_older_than(20).unwrap().messages, 1);
         (old, live)
     };
+    // What the old message leaves behind, while it is still in the main database.
+    let kept: Vec<(&str, Vec<(sled::IVec, sled::IVec)>)> = {
+        let main = sled::open(&path).unwrap();
+        ["dedup", "filing", "public"]
+            .into_iter()
+            .map(|t| (t, entries_of(&main, t, &old.meta.id)))
+            .collect()
+    };
+    assert!(kept.iter().all(|(_, e)| e.len() == 1), "{kept:?}");
+    {
+        let store = open(&path);
+        assert_eq!(store.purge_acked_older_than(20).unwrap().messages, 1);
+    }
     // Rebuild the layout earlier versions left: the purged message's tombstone, filing record
     // and public entry in the main database, no register.
     {
         let main = sled::open(&path).unwrap();
-        let register = sled::open(path.join("register")).unwrap();
-        assert_eq!(copy_tree(&register, "tombstones", &main, "dedup"), 1);
-        assert_eq!(copy_tree(&register, "filing", &main, "filing"), 1);
-        assert_eq!(copy_tree(&register, "public", &main, "public"), 1);
+        for (tree, entries) in &kept {
+            assert!(
+                entries_of(&main, tree, &old.meta.id).is_empty(),
+                "purged: {tree}"
+            );
+            let t = main.open_tree(tree).unwrap();
+            for (k, v) in entries {
+                t.insert(k, v.clone()).unwrap();
+            }
+        }
         main.flush().unwrap();
     }
     std::fs::remove_dir_all(path.join("register")).unwrap();

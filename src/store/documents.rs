@@ -107,11 +107,15 @@ impl DocumentFiles {
             return Err(e);
         }
         let generation = self.created.fetch_add(1, Ordering::SeqCst) + 1;
-        self.held.fetch_add(
-            u64::try_from(bytes.len()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
-        self.sync_dir_covering(generation)
+        let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+        self.held.fetch_add(size, Ordering::Relaxed);
+        if let Err(e) = self.sync_dir_covering(generation) {
+            // The caller sees a failed write and will not name the file: remove it now rather
+            // than leave it for the next open (best effort; `open` still catches a failure here).
+            let _ = self.delete(id, token, size);
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// The document of `id` stored under `token`; `None` if the file is gone (a purge removed

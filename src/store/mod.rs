@@ -62,6 +62,7 @@ pub mod filing;
 mod group_commit;
 mod keys;
 mod register;
+mod segment;
 mod sled_store;
 pub mod types;
 

@@ -564,14 +564,12 @@ impl SledStore {
             .map_err(|e| StoreError::sled("generate a document file token", e))
     }
 
-    /// Whether message `id` was accepted before (live or purged): its dedup entry or tombstone.
-    fn known(&self, id: &[u8]) -> Result<bool, StoreError> {
-        let live = self
-            .t()
+    /// Whether message `id` is in the live dedup index (not purged).
+    fn is_live(&self, id: &[u8]) -> Result<bool, StoreError> {
+        self.t()
             .dedup
             .contains_key(id)
-            .map_err(|e| StoreError::sled("read the dedup index", e))?;
-        Ok(live || self.inner.register.tombstone(id)?.is_some())
+            .map_err(|e| StoreError::sled("read the dedup index", e))
     }
 
     /// The document bytes of `record`: its file, or the `bytes` tree for records written before
@@ -829,16 +827,19 @@ impl Store for SledStore {
         let t = self.t();
         // The document's file first, durable before the transaction that names it (see
         // `documents`) — unless the id is known already: the transaction then answers without it.
+        //
+        // The register is read outside the transaction: sled's transactions hold a process-wide
+        // lock that a read of another database would wait for (a deadlock). The purge count is
+        // taken before that read; the transaction compares it (below) and asks for a fresh read
+        // if a purge ran in between. The same read answers "is it known?" here.
+        let mut purges_before = self.inner.purges.load(Ordering::SeqCst);
+        let mut tombstone = self.inner.register.tombstone(idk)?;
         let mut file = PendingFile::new(&self.inner.documents, idk, a.meta.size);
-        if !self.known(idk)? {
+        if tombstone.is_none() && !self.is_live(idk)? {
             file.write(self.file_token()?, &a.bytes)?;
         }
         let writer = self.inner.commit.begin();
         let outcome = loop {
-            let purges_before = self.inner.purges.load(Ordering::SeqCst);
-            // Outside the transaction: sled's transactions hold a process-wide lock that a read of
-            // another database would wait for (a deadlock).
-            let tombstone = self.inner.register.tombstone(idk)?;
             let attempt = (
                 &t.meta,
                 &t.dedup,
@@ -891,7 +892,7 @@ impl Store for SledStore {
                             return Ok(Attempt::Retry);
                         }
                         if let Some(existing) = &tombstone {
-                            if existing.as_ref() != a.meta.digest_hex.as_bytes() {
+                            if existing.as_slice() != a.meta.digest_hex.as_bytes() {
                                 return Ok(Attempt::Done(AcceptOutcome::Conflict {
                                     id,
                                     existing_digest_hex: String::from_utf8_lossy(existing)
@@ -981,7 +982,10 @@ impl Store for SledStore {
                 .map_err(tx_error("accept a message"))?;
             match attempt {
                 Attempt::Done(outcome) => break outcome,
-                Attempt::Retry => {}
+                Attempt::Retry => {
+                    purges_before = self.inner.purges.load(Ordering::SeqCst);
+                    tombstone = self.inner.register.tombstone(idk)?;
+                }
                 Attempt::NeedFile => file.write(self.file_token()?, &a.bytes)?,
             }
         };
@@ -1027,7 +1031,8 @@ impl Store for SledStore {
         let main = self.t().filing.iter().map(|kv| {
             (
                 T_FILING,
-                kv.map_err(|e| StoreError::sled("read filing records", e)),
+                kv.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(|e| StoreError::sled("read filing records", e)),
             )
         });
         let archived = self.inner.register.filings().map(|kv| (R_FILING, kv));
@@ -1055,7 +1060,10 @@ impl Store for SledStore {
             .public
             .iter()
             .rev()
-            .map(|kv| kv.map_err(|e| StoreError::sled("read the public index", e)))
+            .map(|kv| {
+                kv.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(|e| StoreError::sled("read the public index", e))
+            })
             .peekable();
         let mut archived = self.inner.register.public_newest_first().peekable();
         let mut out = Vec::new();
