@@ -51,8 +51,8 @@
 //! within a lane) and strings are length-prefixed (so one organ's prefix never matches another's).
 //!
 //! Three places on disk, inside the store's directory: sled's own files (live records and
-//! indexes), `register/` (a second sled database: what purged messages leave behind, see
-//! `register`) and `documents/` (one file per stored document, see `documents`: written and
+//! indexes), `register/` (what purged messages leave behind, in sorted immutable segment files,
+//! see `register` and `segment`) and `documents/` (one file per stored document, see `documents`: written and
 //! `fsync`ed before the transaction that names it, so the flush of that transaction covers a
 //! document already stable — unlike sled's `sync_file_range`, and unlike the unsynced blob files
 //! sled would write for pages over 128 KB).

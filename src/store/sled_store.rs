@@ -828,10 +828,10 @@ impl Store for SledStore {
         // The document's file first, durable before the transaction that names it (see
         // `documents`) — unless the id is known already: the transaction then answers without it.
         //
-        // The register is read outside the transaction: sled's transactions hold a process-wide
-        // lock that a read of another database would wait for (a deadlock). The purge count is
-        // taken before that read; the transaction compares it (below) and asks for a fresh read
-        // if a purge ran in between. The same read answers "is it known?" here.
+        // The register is read outside the transaction (a read may touch the disk, and sled
+        // holds a process-wide lock while a transaction runs). The purge count is taken before
+        // that read; the transaction compares it (below) and asks for a fresh read if a purge
+        // ran in between. The same read answers "is it known?" here.
         let mut purges_before = self.inner.purges.load(Ordering::SeqCst);
         let mut tombstone = self.inner.register.tombstone(idk)?;
         let mut file = PendingFile::new(&self.inner.documents, idk, a.meta.size);

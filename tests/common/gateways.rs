@@ -55,6 +55,11 @@ impl Demo {
 
     /// Starts `lienthong serve` for `role` and waits for its ready line.
     pub fn start(&mut self, role: &str) {
+        self.start_with_env(role, &[]);
+    }
+
+    /// [`Demo::start`] with environment variables set (`None`: removed).
+    pub fn start_with_env(&mut self, role: &str, env: &[(&str, Option<&str>)]) {
         let config = self.gw(role).config.clone();
         let log = self.dir.path().join(format!("{role}.log"));
         let logf = std::fs::OpenOptions::new()
@@ -62,7 +67,14 @@ impl Demo {
             .append(true)
             .open(&log)
             .unwrap();
-        let mut child = Command::new(bin())
+        let mut command = Command::new(bin());
+        for (k, v) in env {
+            match v {
+                Some(v) => command.env(k, v),
+                None => command.env_remove(k),
+            };
+        }
+        let mut child = command
             .args(["serve", "--config"])
             .arg(&config)
             .env("LIENTHONG_LOG", "info")
@@ -98,6 +110,14 @@ impl Demo {
         for r in ["central", "province", "district"] {
             self.start(r);
         }
+    }
+
+    /// The process id of a running gateway.
+    pub fn pid(&self, role: &str) -> Option<u32> {
+        self.children
+            .iter()
+            .find(|(r, _)| r == role)
+            .map(|(_, c)| c.id())
     }
 
     /// SIGKILL (kill -9) a gateway.
