@@ -17,7 +17,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
 
-use common::store::{BENTRE, accept, accept_bytes, open};
+use common::store::{BENTRE, accept, accept_bytes, open, raw_sled};
 use lienthong::store::{AcceptOutcome, MessageId, Store, StoreError};
 
 fn documents_dir(store: &Path) -> PathBuf {
@@ -272,7 +272,7 @@ fn a_record_from_before_document_files_is_read_and_purged_from_sleds_tree() {
     }
     // Rebuild what earlier versions wrote: bytes in the `bytes` tree, a record without `file`.
     {
-        let db = sled::open(&path).unwrap();
+        let db = raw_sled(&path);
         let meta = db.open_tree("meta").unwrap();
         let key = a.meta.id.as_bytes();
         let mut record: serde_json::Value =
@@ -299,6 +299,6 @@ fn a_record_from_before_document_files_is_read_and_purged_from_sleds_tree() {
     let report = store.purge_acked_older_than(2_000).unwrap();
     assert_eq!((report.messages, report.bytes), (1, a.meta.size));
     drop(store);
-    let db = sled::open(&path).unwrap();
+    let db = raw_sled(&path);
     assert!(db.open_tree("bytes").unwrap().is_empty());
 }

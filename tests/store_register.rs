@@ -17,7 +17,7 @@ mod common;
 
 use std::path::Path;
 
-use common::store::{BENTRE, accept, digest, open};
+use common::store::{BENTRE, accept, digest, open, raw_sled};
 use lienthong::store::{
     Accept, AcceptOutcome, Filed, Filing, MessageId, PublicEntry, SledStore, StatusEvent, Store,
     StoreError,
@@ -202,7 +202,7 @@ fn a_store_from_before_the_register_moves_purged_entries_at_open() {
     };
     // What the old message leaves behind, while it is still in the main database.
     let kept: Vec<(&str, Vec<(sled::IVec, sled::IVec)>)> = {
-        let main = sled::open(&path).unwrap();
+        let main = raw_sled(&path);
         ["dedup", "filing", "public"]
             .into_iter()
             .map(|t| (t, entries_of(&main, t, &old.meta.id)))
@@ -216,7 +216,7 @@ fn a_store_from_before_the_register_moves_purged_entries_at_open() {
     // Rebuild the layout earlier versions left: the purged message's tombstone, filing record
     // and public entry in the main database, no register.
     {
-        let main = sled::open(&path).unwrap();
+        let main = raw_sled(&path);
         for (tree, entries) in &kept {
             assert!(
                 entries_of(&main, tree, &old.meta.id).is_empty(),
@@ -247,7 +247,7 @@ fn a_store_from_before_the_register_moves_purged_entries_at_open() {
         assert!(store.filing(&old.meta.id).unwrap().is_some());
     }
     // Gone from the main database; the live message's entries stayed.
-    let main = sled::open(&path).unwrap();
+    let main = raw_sled(&path);
     let dedup = main.open_tree("dedup").unwrap();
     assert!(!dedup.contains_key(old.meta.id.as_bytes()).unwrap());
     assert!(dedup.contains_key(live.meta.id.as_bytes()).unwrap());

@@ -43,6 +43,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use super::StoreError;
 use super::segment::{Entry, Kind, Probe, Segment, SegmentIter, SegmentWriter, sync_dir};
+use super::sled_store::open_waiting_for_lock;
 use super::types::hex_encode;
 
 /// Names of the register's trees in `StoreError::Corrupt` (and of the earlier sled trees).
@@ -426,9 +427,7 @@ impl Iterator for Merge {
 
 /// Reads a register written by earlier versions (a sled database in `dir`) into one segment.
 fn convert_sled(dir: &Path) -> Result<Held, StoreError> {
-    let db = sled::Config::new()
-        .path(dir)
-        .open()
+    let db = open_waiting_for_lock(&sled::Config::new().path(dir))
         .map_err(|e| StoreError::sled("open the earlier register", e))?;
     let read = |e| StoreError::sled("read the earlier register", e);
     let trees = [

@@ -7,6 +7,7 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,37 @@ use super::{Filed, Filing, PublicEntry};
 /// sled's page cache size. Modest: the gateway's working set is the queue heads, and the OS page
 /// cache holds the rest of the log.
 const CACHE_CAPACITY: u64 = 64 * 1024 * 1024;
+
+/// How long an open waits for a sled database's lock to be released.
+///
+/// Dropping a `sled::Db` does not wait for its I/O threads: the file lock goes when the last of
+/// them ends, a moment later (spacejam/sled#1234, #1289). A store closed and opened again in
+/// one process (tests, the benchmark, the register's conversion) would otherwise fail at random
+/// under load. A database held by another process still fails, after this wait.
+const LOCK_RELEASE_WAIT: Duration = Duration::from_secs(3);
+
+/// Whether sled could not take its database's file lock. sled 0.34 reports that as an
+/// `ErrorKind::Other` error whose text carries the `WouldBlock` it got from `flock`, so the text
+/// is all there is to recognise it by.
+fn is_lock_held(e: &std::io::Error) -> bool {
+    e.to_string().starts_with(LOCK_ERROR_PREFIX)
+}
+
+/// How sled 0.34 (`config.rs`) begins the text of a failed lock.
+const LOCK_ERROR_PREFIX: &str = "could not acquire lock on";
+
+/// Opens `config`'s database, waiting up to [`LOCK_RELEASE_WAIT`] for a lock being released.
+pub(super) fn open_waiting_for_lock(config: &sled::Config) -> sled::Result<sled::Db> {
+    let deadline = Instant::now() + LOCK_RELEASE_WAIT;
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e)) if is_lock_held(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
@@ -264,13 +296,13 @@ impl SledStore {
     /// itself, so that durability is a property of the methods, not of a timer.
     pub fn open(path: impl AsRef<Path>, limits: StoreLimits) -> Result<Self, StoreError> {
         let path = path.as_ref();
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path)
             .cache_capacity(CACHE_CAPACITY)
             .mode(sled::Mode::HighThroughput)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| StoreError::sled("open the database", e))?;
+            .flush_every_ms(None);
+        let db =
+            open_waiting_for_lock(&config).map_err(|e| StoreError::sled("open the database", e))?;
         let tree = |name: &'static str| {
             db.open_tree(name)
                 .map_err(|e| StoreError::sled("open a tree", e))
@@ -1576,5 +1608,33 @@ impl Store for SledStore {
         // Each chunk made its removals durable before deleting its files.
         self.purge_chunk(chunk, &mut report)?;
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn an_open_waits_for_a_lock_being_released_and_not_for_one_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = sled::Config::new().path(dir.path().join("db"));
+        let first = config.open().unwrap();
+        // Released while the second open waits: it succeeds.
+        let dropper = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(first);
+        });
+        let second = open_waiting_for_lock(&config).unwrap();
+        dropper.join().unwrap();
+        // Kept longer than the wait: the lock error, not a hang.
+        match open_waiting_for_lock(&config) {
+            Err(sled::Error::Io(e)) => assert!(is_lock_held(&e), "{e}"),
+            Err(e) => panic!("another error: {e}"),
+            Ok(_) => panic!("opened a database another handle holds"),
+        }
+        drop(second);
     }
 }

@@ -53,3 +53,22 @@ pub fn digest(bytes: &[u8]) -> String {
 pub fn open(path: &Path) -> SledStore {
     SledStore::open(path, StoreLimits::default()).unwrap()
 }
+
+/// The sled database in `path`, opened directly (to read or rebuild what the store wrote).
+/// Dropping a store does not wait for sled's I/O threads, which release its file lock a moment
+/// later (spacejam/sled#1234): retry that one error (sled says it only in text) for a few
+/// seconds, as the store's own open does.
+pub fn raw_sled(path: &Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        match sled::open(path) {
+            Err(sled::Error::Io(e))
+                if e.to_string().starts_with("could not acquire lock on")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
