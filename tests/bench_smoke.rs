@@ -157,3 +157,52 @@ fn bench_quick_writes_every_section_with_positive_numbers() {
         ),
     }
 }
+
+/// `bench --scale N` (the long run, here tiny): every document delivered and acked, reported in
+/// ten windows, and nothing left stored after its final sweep while the register kept the
+/// tombstones.
+#[test]
+fn bench_scale_delivers_everything_and_leaves_nothing_stored() {
+    const N: u64 = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("scale.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_lienthong"))
+        .args(["bench", "--scale", &N.to_string(), "--json"])
+        .arg(&json)
+        .arg("--dir")
+        .arg(dir.path().join("work"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "bench --scale failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("whole run"), "{stdout}");
+
+    let r: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let s = &r["scale"];
+    assert_eq!(s["documents"], N);
+    let windows = s["windows"].as_array().unwrap();
+    assert_eq!(windows.len(), 10, "{s:#}");
+    let delivered: Vec<u64> = windows
+        .iter()
+        .map(|w| w["delivered"].as_u64().unwrap())
+        .collect();
+    assert!(delivered.windows(2).all(|p| p[0] < p[1]), "{delivered:?}");
+    assert_eq!(delivered.last(), Some(&N));
+    for (i, _) in windows.iter().enumerate() {
+        positive(s, &format!("/windows/{i}/docs_per_s"));
+        positive(s, &format!("/windows/{i}/rss_mb"));
+        positive(s, &format!("/windows/{i}/latency_ms/p99"));
+    }
+    let cpu: f64 = windows
+        .iter()
+        .map(|w| w["cpu_ms_per_doc"].as_f64().unwrap())
+        .sum();
+    assert!(cpu > 0.0 && cpu.is_finite(), "{s:#}");
+    assert_eq!(s["stored_after_sweep"], 0, "{s:#}");
+    positive(s, "/disk_after_sweep/register_mb");
+    positive(s, "/docs_per_s");
+}

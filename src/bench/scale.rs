@@ -20,7 +20,7 @@ use serde::Serialize;
 use super::BenchError;
 use super::e2e::{
     Gateway, Percentiles, TICKS_PER_SEC, ack_one, cpu_ticks, dir_size, poll_inbox, submit_one,
-    thread_ticks, ticks_since, vm_rss_kb,
+    thread_ticks, vm_rss_kb,
 };
 use crate::client::Client;
 use crate::demo::DemoSetup;
@@ -38,6 +38,53 @@ const SWEEP_SECS: u64 = 5;
 const FORGET_ACKED: Duration = Duration::from_secs(30);
 /// First sequence number (apart from the end-to-end phases' documents).
 const SEQ0: u64 = 10_000_000;
+
+/// Steps of a load-generator thread between two reports of its CPU (a read of
+/// `/proc/thread-self/stat` each).
+const CPU_REPORT_EVERY: u32 = 64;
+
+/// A load-generator thread's CPU, added to the shared total every [`CPU_REPORT_EVERY`] steps
+/// and when the thread ends. Reported only at the end, every window but the last would count the
+/// generator's CPU as the gateways', and the last would have the whole run's subtracted.
+struct GeneratorCpu<'a> {
+    total: &'a AtomicUsize,
+    reported: f64,
+    /// Steps until the next report.
+    left: u32,
+}
+
+impl<'a> GeneratorCpu<'a> {
+    fn new(total: &'a AtomicUsize) -> Self {
+        Self {
+            total,
+            reported: thread_ticks(),
+            left: CPU_REPORT_EVERY,
+        }
+    }
+
+    fn step(&mut self) {
+        self.left = self.left.saturating_sub(1);
+        if self.left == 0 {
+            self.left = CPU_REPORT_EVERY;
+            self.report();
+        }
+    }
+
+    fn report(&mut self) {
+        let now = thread_ticks();
+        if now > self.reported {
+            self.total
+                .fetch_add((now - self.reported) as usize, Ordering::Relaxed);
+            self.reported = now;
+        }
+    }
+}
+
+impl Drop for GeneratorCpu<'_> {
+    fn drop(&mut self) {
+        self.report();
+    }
+}
 
 /// One window of the run.
 #[derive(Clone, Debug, Serialize)]
@@ -201,8 +248,9 @@ fn run(
     std::thread::scope(|s| {
         for _ in 0..SUBMITTERS {
             s.spawn(|| {
-                let start = thread_ticks();
+                let mut cpu = GeneratorCpu::new(&generator_ticks);
                 loop {
+                    cpu.step();
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= n || done.load(Ordering::Relaxed) {
                         break;
@@ -247,11 +295,10 @@ fn run(
                         }
                     }
                 }
-                generator_ticks.fetch_add(ticks_since(start), Ordering::Relaxed);
             });
         }
         s.spawn(|| {
-            let start = thread_ticks();
+            let mut cpu = GeneratorCpu::new(&generator_ticks);
             // Ids handed to the ackers: `None` while the ack is pending, then when it succeeded.
             // An acked id is kept for a while because a long poll that began before the ack
             // returned may still list it; acking it again would be refused (404).
@@ -261,8 +308,9 @@ fn run(
             std::thread::scope(|acks| {
                 for _ in 0..ACKERS {
                     acks.spawn(|| {
-                        let start = thread_ticks();
+                        let mut cpu = GeneratorCpu::new(&generator_ticks);
                         while let Ok(Ok(id)) = rx.lock().map(|r| r.recv()) {
+                            cpu.step();
                             if let Err(e) = ack_one(receive, &id) {
                                 fail(e);
                                 break;
@@ -272,11 +320,11 @@ fn run(
                             }
                             acked.fetch_add(1, Ordering::Relaxed);
                         }
-                        generator_ticks.fetch_add(ticks_since(start), Ordering::Relaxed);
                     });
                 }
                 let mut last_progress = Instant::now();
                 while !done.load(Ordering::Relaxed) && seen_count.load(Ordering::Relaxed) < n {
+                    cpu.step();
                     let got = match poll_inbox(receive) {
                         Ok(ids) => ids,
                         Err(e) => {
@@ -335,7 +383,7 @@ fn run(
                 }
                 drop(tx);
             });
-            generator_ticks.fetch_add(ticks_since(start), Ordering::Relaxed);
+            drop(cpu);
             done.store(true, Ordering::Relaxed);
         });
         // The window recorder (this thread).
@@ -353,9 +401,8 @@ fn run(
             let gen_ticks = generator_ticks.load(Ordering::Relaxed);
             let docs = boundary.saturating_sub(window_start.1).max(1) as f64;
             let secs = now.duration_since(window_start.0).as_secs_f64().max(1e-9);
-            // Generator threads report their CPU when they end: within windows the subtraction
-            // is only exact for the last one, so the per-window CPU includes the load
-            // generator's share (~1 ms/doc) except at the end.
+            // Generator threads report their CPU as they go (`GeneratorCpu`): each window
+            // subtracts the generator's share of that window, to within its last few steps.
             let gateway_ticks =
                 (cpu - window_start.2) - gen_ticks.saturating_sub(window_start.3) as f64;
             let window = Window {
