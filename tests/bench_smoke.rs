@@ -25,23 +25,33 @@ fn positive(v: &Value, path: &str) {
     );
 }
 
-#[test]
-fn bench_quick_writes_every_section_with_positive_numbers() {
+/// Runs `lienthong bench ARGS --json FILE --dir DIR` in a fresh directory; its stdout and the
+/// JSON it wrote, once it has succeeded.
+fn bench(args: &[&str]) -> (String, Value) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
     let out = Command::new(env!("CARGO_BIN_EXE_lienthong"))
-        .args(["bench", "--quick", "--json"])
+        .arg("bench")
+        .args(args)
+        .arg("--json")
         .arg(&json)
         .arg("--dir")
         .arg(dir.path().join("work"))
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "bench --quick failed:\n{stdout}\n{}",
+        "bench {args:?} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let json = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    (stdout, json)
+}
+
+#[test]
+fn bench_quick_writes_every_section_with_positive_numbers() {
+    let (stdout, r) = bench(&["--quick"]);
     // The table names its machine and build, and every section.
     assert!(stdout.contains("cores"), "{stdout}");
     assert!(stdout.contains("build"), "{stdout}");
@@ -49,7 +59,6 @@ fn bench_quick_writes_every_section_with_positive_numbers() {
         assert!(stdout.contains(section), "no {section} in:\n{stdout}");
     }
 
-    let r: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     positive(&r, "/machine/cores");
     let profile = r["machine"]["profile"].as_str().unwrap();
     assert!(profile == "debug" || profile == "release", "{profile}");
@@ -164,24 +173,9 @@ fn bench_quick_writes_every_section_with_positive_numbers() {
 #[test]
 fn bench_scale_delivers_everything_and_leaves_nothing_stored() {
     const N: u64 = 200;
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("scale.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_lienthong"))
-        .args(["bench", "--scale", &N.to_string(), "--json"])
-        .arg(&json)
-        .arg("--dir")
-        .arg(dir.path().join("work"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "bench --scale failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (stdout, r) = bench(&["--scale", &N.to_string()]);
     assert!(stdout.contains("whole run"), "{stdout}");
 
-    let r: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let s = &r["scale"];
     assert_eq!(s["documents"], N);
     let windows = s["windows"].as_array().unwrap();
