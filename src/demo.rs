@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::api::auth::{new_token, token_hash_hex};
+use crate::gateway::caller::{new_token, token_hash_hex};
 use crate::pki::demo::{DemoOptions, generate};
 use crate::pki::{Passphrase, PkiError};
 

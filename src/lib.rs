@@ -22,12 +22,14 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod app;
 pub mod audit;
 pub mod bench;
 pub mod client;
 pub mod config;
 pub mod demo;
 pub mod doc;
+pub mod exchange;
 pub mod gateway;
 pub mod pki;
 pub mod policy;

@@ -11,7 +11,8 @@
 
 use std::process::Command;
 
-use lienthong::api::auth::Authenticator;
+use lienthong::api::auth::authenticate;
+use lienthong::gateway::caller::Authenticator;
 
 fn run(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_lienthong"))
@@ -71,10 +72,10 @@ fn new_token_authenticates_through_its_config_entry() {
     let auth = Authenticator::new(&clients);
     let mut h = axum::http::HeaderMap::new();
     h.insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let caller = auth.authenticate(&h, None).unwrap();
+    let caller = authenticate(&auth, &h, None).unwrap();
     assert_eq!(caller.organ, "TU.BENTRE");
     h.insert("authorization", "Bearer lt_other".parse().unwrap());
-    assert!(auth.authenticate(&h, None).is_err());
+    assert!(authenticate(&auth, &h, None).is_err());
 }
 
 #[test]
@@ -135,7 +136,9 @@ fn repeated_failures_are_rate_limited_per_address() {
     bad.insert("authorization", "Bearer lt_guess".parse().unwrap());
     for _ in 0..10 {
         assert_eq!(
-            auth.authenticate(&bad, Some(attacker)).unwrap_err().status,
+            authenticate(&auth, &bad, Some(attacker))
+                .unwrap_err()
+                .status,
             401
         );
     }
@@ -143,8 +146,10 @@ fn repeated_failures_are_rate_limited_per_address() {
     good.insert("authorization", format!("Bearer {token}").parse().unwrap());
     // The guessing address is now refused even with a good token; others are not affected.
     assert_eq!(
-        auth.authenticate(&good, Some(attacker)).unwrap_err().status,
+        authenticate(&auth, &good, Some(attacker))
+            .unwrap_err()
+            .status,
         429
     );
-    assert!(auth.authenticate(&good, Some(other)).is_ok());
+    assert!(authenticate(&auth, &good, Some(other)).is_ok());
 }

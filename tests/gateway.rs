@@ -479,7 +479,7 @@ fn forged_or_unsigned_traces_are_refused() {
     lienthong::sign::sign_document(&mut doc, keys.signer.as_ref(), &keys.signing_chain).unwrap();
     let signed = lienthong::doc::write::write_document(&doc);
     let id = lienthong::store::MessageId::random().unwrap().to_string();
-    let unsigned_hop = lienthong::gateway::receive::encode_trace(&[lienthong::store::HopRecord {
+    let unsigned_hop = lienthong::exchange::encode_trace(&[lienthong::store::HopRecord {
         organ: "HU.CHAUTHANH".into(),
         at_ms: 0,
         receipt: None,
@@ -487,7 +487,7 @@ fn forged_or_unsigned_traces_are_refused() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let post = |trace: String| {
         rt.block_on(client.post(
-            lienthong::relay::worker::EXCHANGE_PATH,
+            lienthong::exchange::EXCHANGE_PATH,
             &[
                 ("content-type", "application/xml".to_owned()),
                 ("x-lienthong-message-id", id.clone()),
@@ -504,7 +504,7 @@ fn forged_or_unsigned_traces_are_refused() {
     let p: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(p["type"], "urn:lienthong:problem:relay/bad-trace", "{p}");
     // A trace that does not start at the sender.
-    let wrong_start = lienthong::gateway::receive::encode_trace(&[lienthong::store::HopRecord {
+    let wrong_start = lienthong::exchange::encode_trace(&[lienthong::store::HopRecord {
         organ: "VPTW".into(),
         at_ms: 0,
         receipt: None,
@@ -541,7 +541,7 @@ fn relay_connections_are_pooled_bounded_and_dropped_on_tls_reload() {
             let c = client.clone();
             posts.spawn(async move {
                 c.post(
-                    lienthong::relay::worker::EXCHANGE_PATH,
+                    lienthong::exchange::EXCHANGE_PATH,
                     &[("content-type", "application/xml".to_owned())],
                     bytes::Bytes::from_static(b"<x/>"),
                     std::time::Duration::from_secs(10),
@@ -564,7 +564,7 @@ fn relay_connections_are_pooled_bounded_and_dropped_on_tls_reload() {
     assert_eq!(client.idle_connections(), 0);
     let again = rt
         .block_on(client.post(
-            lienthong::relay::worker::EXCHANGE_PATH,
+            lienthong::exchange::EXCHANGE_PATH,
             &[("content-type", "application/xml".to_owned())],
             bytes::Bytes::from_static(b"<x/>"),
             std::time::Duration::from_secs(10),

@@ -148,7 +148,7 @@ impl DistrictPeer {
         let receipt =
             SignedReceipt::sign(&body, self.keys.signer.as_ref(), &self.keys.signing_chain)
                 .unwrap();
-        let trace = lienthong::gateway::receive::encode_trace(&[HopRecord {
+        let trace = lienthong::exchange::encode_trace(&[HopRecord {
             organ: "HU.CHAUTHANH".into(),
             at_ms: 0,
             receipt: Some(serde_json::to_string(&receipt).unwrap()),
@@ -156,7 +156,7 @@ impl DistrictPeer {
         let r = self
             .rt
             .block_on(self.client.post(
-                lienthong::relay::worker::EXCHANGE_PATH,
+                lienthong::exchange::EXCHANGE_PATH,
                 &[
                     ("content-type", "application/xml".to_owned()),
                     ("x-lienthong-message-id", id.to_owned()),

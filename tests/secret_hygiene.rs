@@ -26,9 +26,9 @@ use common::gateways::{Demo, bin, eventually};
 use common::tls::{
     addr_of, anonymous_client_config, client_config, edit_config, gateway_tls, passphrase, pki_dir,
 };
-use lienthong::api::auth::{new_token, token_hash_hex};
 use lienthong::client::{Client, Response};
 use lienthong::demo::DEMO_PASSPHRASE;
+use lienthong::gateway::caller::{new_token, token_hash_hex};
 use lienthong::pki::Keystore;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -2,7 +2,7 @@
 //! "The exchange protocol"): the three headers a peer sends beside the signed body.
 //! - `x-lienthong-message-id`: `store::MessageId` (32 lowercase hex);
 //! - `x-lienthong-for`: comma-separated organ ids;
-//! - `x-lienthong-trace`: `gateway::receive::decode_trace` (base64url JSON of hop records), then
+//! - `x-lienthong-trace`: `exchange::decode_trace` (base64url JSON of hop records), then
 //!   each hop's receipt JSON (`sign::SignedReceipt`) as `check_trace` reads it.
 //!
 //! The input is split on `\n` into the three raw header values; a value reaches the decoders only
@@ -13,7 +13,7 @@
 
 use axum::http::HeaderValue;
 use libfuzzer_sys::fuzz_target;
-use lienthong::gateway::receive::{decode_trace, encode_trace};
+use lienthong::exchange::{decode_trace, encode_trace};
 use lienthong::sign::SignedReceipt;
 use lienthong::store::MessageId;
 
@@ -58,7 +58,7 @@ fuzz_target!(|data: &[u8]| {
                 Err(p) => assert!(
                     encoded.len() > 16 * 1024,
                     "a re-encoded trace does not decode: {}",
-                    p.detail
+                    p
                 ),
             }
             for hop in &hops {

@@ -2,7 +2,9 @@
 //! metrics — all on the one TLS listener in [`server`].
 
 pub mod auth;
+pub mod json_form;
 pub mod portal;
 pub mod problem;
+pub mod refusal;
 pub mod routes;
 pub mod server;

@@ -14,18 +14,15 @@ use axum::{Extension, Json, Router};
 use http_body_util::{BodyExt, Limited};
 use serde::Deserialize;
 
-use super::auth::Caller;
 use super::problem::Problem;
 use super::server::PeerIdentity;
 use crate::config::Role;
-use crate::doc::label::Level;
-use crate::gateway::recall::recall_of;
-use crate::gateway::{Shared, blocking, rfc3339_ms};
+use crate::exchange::{DeliveryHeaders, EXCHANGE_PATH, H_VERSION, RelayedStatus, STATUS_PATH};
+use crate::gateway::caller::Caller;
+use crate::gateway::{Shared, blocking, inbox, rfc3339_ms};
 use crate::store::{AckOutcome, DeliveryKind, MessageId, SentCursor, StoreError};
 
 type Shr = State<Arc<Shared>>;
-
-use crate::gateway::reports::timeliness_handler as timeliness;
 
 /// The office, inbox, health and metrics API.
 pub fn api_router(shared: Arc<Shared>) -> Router {
@@ -63,8 +60,8 @@ pub fn exchange_router(shared: Arc<Shared>) -> Router {
     let timeout = Duration::from_secs(shared.config.limits.request_timeout_secs);
     Router::new()
         .route("/healthz", get(healthz))
-        .route(crate::relay::worker::EXCHANGE_PATH, post(exchange))
-        .route(crate::gateway::status::STATUS_PATH, post(exchange_status))
+        .route(EXCHANGE_PATH, post(exchange))
+        .route(STATUS_PATH, post(exchange_status))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(move |req, next| {
             with_timeout(req, next, timeout)
@@ -159,9 +156,7 @@ impl<S: Send + Sync> FromRequestParts<S> for P {
 }
 
 fn caller(shared: &Shared, headers: &HeaderMap, peer: &PeerIdentity) -> Result<Caller, Problem> {
-    shared
-        .auth
-        .authenticate(headers, peer.remote.map(|a| a.ip()))
+    super::auth::authenticate(&shared.auth, headers, peer.remote.map(|a| a.ip()))
 }
 
 fn parse_id(id: &str) -> Result<MessageId, Problem> {
@@ -288,7 +283,7 @@ async fn submit(
     if json {
         let (c, name) = (caller.clone(), shared.config.organ_name.clone());
         body = blocking(move || {
-            crate::gateway::submit::envelope_from_json(
+            super::json_form::envelope_from_json(
                 &body,
                 &c,
                 &name,
@@ -478,11 +473,6 @@ fn page_limit(limit: Option<usize>) -> Result<usize, Problem> {
     }
 }
 
-fn level_of(meta: &crate::store::MessageMeta) -> Level {
-    // Fail closed: an unreadable level is treated as the highest.
-    meta.level.parse().unwrap_or(Level::TuyetMat)
-}
-
 async fn inbox_list(
     State(shared): Shr,
     Extension(peer): Extension<PeerIdentity>,
@@ -501,99 +491,36 @@ async fn inbox_list(
     }
     // Capped by the gateway's own limit: a long poll ends before the request timeout.
     let wait = Duration::from_secs(wait.min(shared.config.limits.max_wait_secs));
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut events = shared.inbox_events.subscribe();
-    loop {
-        // Subscribe before reading, so an arrival between the read and the wait is not missed.
-        events.mark_unchanged();
-        let s = shared.clone();
-        let organ = caller.organ.clone();
-        let clearance = caller.clearance;
-        // Above the client's clearance: absent, not redacted (policy rule 4 on the inbox way,
-        // decided per item by `policy::decide`).
-        let visible = blocking(move || -> Result<Vec<_>, StoreError> {
-            let store = s.store.as_ref();
-            let items = store.inbox_list_visible(&organ, limit, &mut |i| {
-                let d =
-                    crate::gateway::filing::client_may_read(store, &s.catalog, &i.id, clearance)?;
-                Ok(d.allowed() && level_of(&i.meta) <= clearance)
-            })?;
-            items
-                .into_iter()
-                .map(|i| {
-                    let statuses = store.statuses(&i.id)?;
-                    let recalled = recall_of(&statuses, &i.meta.from).is_some();
-                    Ok((i, recalled))
-                })
-                .collect()
+    let listed = inbox::list(&shared, &caller, limit, wait).await?;
+    let docs: Vec<serde_json::Value> = listed
+        .iter()
+        .map(|l| {
+            let (i, recalled) = (&l.item, l.recalled);
+            serde_json::json!({
+                "message_id": i.id.to_string(),
+                "document_id": i.meta.document_id,
+                "from": i.meta.from,
+                "level": i.meta.level,
+                "priority": i.meta.priority,
+                "received_at": rfc3339_ms(i.meta.received_at_ms),
+                "size": i.meta.size,
+                "recalled": recalled,
+            })
         })
-        .await?
-        .map_err(store_problem)?;
-        if !visible.is_empty() || tokio::time::Instant::now() >= deadline {
-            let docs: Vec<serde_json::Value> = visible
-                .iter()
-                .map(|(i, recalled)| {
-                    serde_json::json!({
-                        "message_id": i.id.to_string(),
-                        "document_id": i.meta.document_id,
-                        "from": i.meta.from,
-                        "level": i.meta.level,
-                        "priority": i.meta.priority,
-                        "received_at": rfc3339_ms(i.meta.received_at_ms),
-                        "size": i.meta.size,
-                        "recalled": recalled,
-                    })
-                })
-                .collect();
-            return Ok(Json(serde_json::json!({ "documents": docs })).into_response());
-        }
-        tokio::select! {
-            _ = events.changed() => {}
-            _ = tokio::time::sleep_until(deadline) => {}
-        }
-    }
+        .collect();
+    Ok(Json(serde_json::json!({ "documents": docs })).into_response())
 }
 
-async fn inbox_item(
-    shared: &Arc<Shared>,
-    caller: &Caller,
+/// The caller of an inbox request (role `receive`) and the message id of its path.
+fn inbox_caller(
+    shared: &Shared,
+    headers: &HeaderMap,
+    peer: &PeerIdentity,
     id: &str,
-) -> Result<(crate::store::MessageMeta, Vec<u8>), Problem> {
-    let id = parse_id(id)?;
-    let s = shared.clone();
-    let organ = caller.organ.clone();
-    let clearance = caller.clearance;
-    let found = blocking(move || -> Result<_, StoreError> {
-        let Some(found) = s.store.inbox_get(&organ, &id)? else {
-            return Ok(None);
-        };
-        let d =
-            crate::gateway::filing::client_may_read(s.store.as_ref(), &s.catalog, &id, clearance)?;
-        Ok(Some((found, d)))
-    })
-    .await?
-    .map_err(store_problem)?;
-    match found {
-        Some(((meta, bytes), d)) if d.allowed() && level_of(&meta) <= caller.clearance => {
-            Ok((meta, bytes))
-        }
-        Some((_, d)) => {
-            // Refused by the policy: audited (rule and reason only), and answered exactly like
-            // a missing document so the client learns nothing of it.
-            let (s, mid, client) = (shared.clone(), id.to_string(), caller.name.clone());
-            blocking(move || {
-                s.audit(crate::audit::Event::policy_refused(
-                    &s.config.organ,
-                    Some(&mid),
-                    d.rule().name(),
-                    &format!("inbox read by client {client}: {}", d.reason()),
-                ));
-            })
-            .await?;
-            Err(Problem::not_found("no such document in this inbox"))
-        }
-        None => Err(Problem::not_found("no such document in this inbox")),
-    }
+) -> Result<(Caller, MessageId), Problem> {
+    let caller = caller(shared, headers, peer)?;
+    caller.require(Role::Receive)?;
+    Ok((caller, parse_id(id)?))
 }
 
 async fn inbox_get(
@@ -602,9 +529,8 @@ async fn inbox_get(
     headers: HeaderMap,
     P(id): P,
 ) -> Result<Response, Problem> {
-    let caller = caller(&shared, &headers, &peer)?;
-    caller.require(Role::Receive)?;
-    let (meta, bytes) = inbox_item(&shared, &caller, &id).await?;
+    let (caller, id) = inbox_caller(&shared, &headers, &peer, &id)?;
+    let (meta, bytes) = inbox::fetch(&shared, &caller, id).await?;
     let mut r = bytes.into_response();
     let h = r.headers_mut();
     h.insert(
@@ -629,15 +555,9 @@ async fn inbox_meta(
     headers: HeaderMap,
     P(id): P,
 ) -> Result<Response, Problem> {
-    let caller = caller(&shared, &headers, &peer)?;
-    caller.require(Role::Receive)?;
-    let (meta, _) = inbox_item(&shared, &caller, &id).await?;
-    let store = shared.store.clone();
-    let mid = meta.id;
-    let statuses = blocking(move || store.statuses(&mid))
-        .await?
-        .map_err(store_problem)?;
-    let recall = recall_of(&statuses, &meta.from).map(|r| {
+    let (caller, id) = inbox_caller(&shared, &headers, &peer, &id)?;
+    let (meta, recall) = inbox::view(&shared, &caller, id).await?;
+    let recall = recall.map(|r| {
         serde_json::json!({
             "at": rfc3339_ms(r.at_ms),
             "note": r.note,
@@ -667,57 +587,8 @@ async fn inbox_ack(
     headers: HeaderMap,
     P(id): P,
 ) -> Result<Response, Problem> {
-    let caller = caller(&shared, &headers, &peer)?;
-    caller.require(Role::Receive)?;
-    // Only what this client may see may be acknowledged.
-    let (meta, _) = inbox_item(&shared, &caller, &id).await?;
-    let mid = parse_id(&id)?;
-    // Status 03 "accepted" goes back to the sender once the receiving system has it; it is
-    // recorded in the ack's own transaction (see `Store::inbox_ack_reporting`).
-    // When the way back is refused (no route, or a link not cleared for the document: audited
-    // in `route_back`), the ack still stands and status 03 stays recorded here.
-    let forward_to = match crate::gateway::status::route_back(&shared, &mid, &meta.from).await {
-        Ok(next) => next,
-        Err(p) => {
-            tracing::warn!(message = %mid, problem = %p.kind, "status 03 kept here: no way back");
-            None
-        }
-    };
-    let accepted = crate::store::StatusEvent {
-        message: mid,
-        organ: caller.organ.clone(),
-        code: "03".to_owned(),
-        note: None,
-        at_ms: crate::gateway::now_ms(),
-    };
-    let s = shared.clone();
-    let organ = caller.organ.clone();
-    let hop = forward_to.clone();
-    let outcome = blocking(move || {
-        let r = s
-            .store
-            .inbox_ack_reporting(&organ, &mid, &accepted, hop.as_deref());
-        if matches!(r, Ok(AckOutcome::Acked)) {
-            s.audit(crate::audit::Event::acked(&organ, &mid.to_string()));
-            s.audit(crate::audit::Event::status(
-                &organ,
-                &mid.to_string(),
-                &accepted.code,
-            ));
-        }
-        r
-    })
-    .await?
-    .map_err(store_problem)?;
-    if outcome == AckOutcome::Acked {
-        shared
-            .metrics
-            .acked
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if let Some(p) = forward_to {
-            shared.wake_peer(&p);
-        }
-    }
+    let (caller, mid) = inbox_caller(&shared, &headers, &peer, &id)?;
+    let outcome = inbox::ack(&shared, &caller, mid).await?;
     Ok(Json(serde_json::json!({
         "message_id": id,
         "acked": true,
@@ -736,14 +607,13 @@ async fn inbox_status(
     P(id): P,
     body: Body,
 ) -> Result<Response, Problem> {
-    let caller = caller(&shared, &headers, &peer)?;
-    caller.require(Role::Receive)?;
-    let (meta, _) = inbox_item(&shared, &caller, &id).await?;
+    let (caller, mid) = inbox_caller(&shared, &headers, &peer, &id)?;
+    // Only what this client may see may be reported on: checked before the body is read.
+    inbox::fetch(&shared, &caller, mid).await?;
     let body = read_body(body, MAX_STATUS_BODY).await?;
     let report: crate::gateway::status::Report = serde_json::from_slice(&body)
         .map_err(|e| Problem::bad_request("request/json", e.to_string()))?;
-    let event =
-        crate::gateway::status::report(&shared, &caller.organ, meta.id, &meta.from, report).await?;
+    let event = inbox::report(&shared, &caller, mid, report).await?;
     Ok(Json(serde_json::json!({
         "message_id": id,
         "code": event.code,
@@ -752,23 +622,65 @@ async fn inbox_status(
     .into_response())
 }
 
+// === reports ===
+
+/// The query of `GET /api/v1/reports/timeliness`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeriodQuery {
+    /// First day (`YYYY-MM-DD`, Vietnam time) or instant (RFC 3339) of acceptance, inclusive.
+    from: String,
+    /// Last day (`YYYY-MM-DD`, inclusive) or instant (RFC 3339, exclusive).
+    to: String,
+}
+
+/// `GET /api/v1/reports/timeliness?from=…&to=…` (admin role).
+async fn timeliness(
+    State(shared): Shr,
+    Extension(peer): Extension<PeerIdentity>,
+    headers: HeaderMap,
+    query: Result<Query<PeriodQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let caller = caller(&shared, &headers, &peer)?;
+    caller.require(Role::Admin)?;
+    let Query(q) = query.map_err(|e| {
+        Problem::bad_request(
+            "request/bad-period",
+            format!("from and to are required (YYYY-MM-DD or RFC 3339): {e}"),
+        )
+    })?;
+    let period = crate::gateway::reports::period(&q.from, &q.to)?;
+    let report = crate::gateway::reports::report(&shared, &caller, period).await?;
+    Ok(Json(report).into_response())
+}
+
 // === exchange ===
+
+/// The organ of the calling peer's certificate, if it is a configured peer; and the exchange
+/// protocol version it speaks.
+fn exchange_peer(
+    shared: &Shared,
+    peer: &PeerIdentity,
+    headers: &HeaderMap,
+) -> Result<crate::config::Peer, Problem> {
+    let link = crate::gateway::receive::admit(shared, peer.organ.as_deref())?;
+    let version = headers.get(H_VERSION).map(|v| v.to_str().unwrap_or("?"));
+    crate::exchange::check_version(version).map_err(|e| {
+        crate::gateway::receive::note_refusal(shared, e.name(), &e);
+        Problem::from(e)
+    })?;
+    Ok(link)
+}
 
 async fn exchange_status(
     State(shared): Shr,
     Extension(peer): Extension<PeerIdentity>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let Some(organ) = peer.organ else {
-        return Err(Problem::forbidden("a client certificate is required"));
-    };
-    if !shared.config.peers.iter().any(|p| p.organ == organ) {
-        return Err(Problem::forbidden(format!(
-            "{organ} is not a configured peer"
-        )));
-    }
+    let link = exchange_peer(&shared, &peer, &headers)?;
     let body = read_body(body, MAX_STATUS_BODY).await?;
-    let relayed: crate::gateway::status::Relayed = serde_json::from_slice(&body)
+    let relayed: RelayedStatus = serde_json::from_slice(&body)
         .map_err(|e| Problem::bad_request("request/json", e.to_string()))?;
     let store = shared.store.clone();
     let id = relayed.event.message;
@@ -780,7 +692,8 @@ async fn exchange_status(
     };
     if relayed.event.code == crate::gateway::recall::RECALL_CODE {
         // A recall travels with the document, towards its recipients.
-        crate::gateway::recall::relayed(&shared, &organ, relayed.event, &meta, &deliveries).await?;
+        crate::gateway::recall::relayed(&shared, &link.organ, relayed.event, &meta, &deliveries)
+            .await?;
     } else {
         crate::gateway::status::record(&shared, relayed.event, &meta.from).await?;
     }
@@ -806,8 +719,15 @@ async fn exchange(
             "a delivery is a signed edXML envelope sent as application/xml",
         ));
     }
+    let link = exchange_peer(&shared, &peer, &headers)?;
+    let delivery =
+        DeliveryHeaders::from_headers(|name| headers.get(name).and_then(|v| v.to_str().ok()))
+            .map_err(|e| {
+                crate::gateway::receive::note_refusal(&shared, e.name(), &e);
+                Problem::from(e)
+            })?;
     let body = read_body(body, shared.config.limits.max_body_bytes).await?;
-    let receipt = crate::gateway::receive::receive(shared, peer.organ, headers, body).await?;
+    let receipt = crate::gateway::receive::receive(shared, link, delivery, body).await?;
     Ok(Json(receipt).into_response())
 }
 

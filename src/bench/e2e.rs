@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::{BenchError, BenchOptions};
+use crate::app::Running;
 use crate::client::Client;
 use crate::config::Config;
 use crate::demo::DemoSetup;
-use crate::gateway::Running;
 use crate::policy::Catalog;
 use crate::store::StoreStats;
 
@@ -170,7 +170,7 @@ pub(crate) fn start_with(
     let keys = crate::gateway::keys::load(&config).map_err(|e| fail(e.to_string()))?;
     let data_dir = config.data_dir.clone();
     let running = rt
-        .block_on(crate::gateway::start(config, keys, catalog))
+        .block_on(crate::app::start(config, keys, catalog))
         .map_err(|e| fail(e.to_string()))?;
     Ok(Gateway {
         role,
@@ -185,7 +185,7 @@ pub fn measure(
     options: &BenchOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<Phase>, BenchError> {
-    let rt = crate::gateway::runtime()
+    let rt = crate::app::runtime()
         .map_err(|e| BenchError::Setup(format!("cannot start the runtime: {e}")))?;
     let gateways = vec![
         start(&rt, setup, "central")?,

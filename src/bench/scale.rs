@@ -168,7 +168,7 @@ pub fn measure(
     n: usize,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Scale, BenchError> {
-    let rt = crate::gateway::runtime()
+    let rt = crate::app::runtime()
         .map_err(|e| BenchError::Setup(format!("cannot start the runtime: {e}")))?;
     let tweak = |c: &mut crate::config::Config| {
         c.retention.keep_hours = 0;

@@ -33,10 +33,10 @@ pub(crate) fn run(a: ServeArgs) -> Result<(), CliError> {
     let config = Config::load(&a.config).map_err(CliError::usage)?;
     let catalog = Catalog::load(&config.catalog).map_err(CliError::usage)?;
     let keys = lienthong::gateway::keys::load(&config).map_err(CliError::usage)?;
-    let rt = lienthong::gateway::runtime()
+    let rt = lienthong::app::runtime()
         .map_err(|e| CliError::usage(format!("cannot start the runtime: {e}")))?;
     rt.block_on(async move {
-        let running = lienthong::gateway::start(config, keys, catalog)
+        let running = lienthong::app::start(config, keys, catalog)
             .await
             .map_err(CliError::usage)?;
         // One machine-readable line on stdout: tests, the demo and supervisors wait for it.
@@ -48,7 +48,7 @@ pub(crate) fn run(a: ServeArgs) -> Result<(), CliError> {
                 "exchange": format!("https://{}", running.exchange_addr),
             })
         );
-        wait_for_signal(running.shared().clone()).await;
+        wait_for_signal(running.reloader()).await;
         tracing::info!("shutting down");
         running.shutdown().await;
         Ok(())
@@ -56,7 +56,7 @@ pub(crate) fn run(a: ServeArgs) -> Result<(), CliError> {
 }
 
 /// Waits for SIGTERM or SIGINT; on SIGHUP re-reads the CRL files and keeps running.
-async fn wait_for_signal(shared: std::sync::Arc<lienthong::gateway::Shared>) {
+async fn wait_for_signal(reloader: lienthong::app::Reloader) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -70,7 +70,7 @@ async fn wait_for_signal(shared: std::sync::Arc<lienthong::gateway::Shared>) {
         tokio::select! {
             _ = term.recv() => return,
             _ = int.recv() => return,
-            _ = hup.recv() => match shared.reload_crls() {
+            _ = hup.recv() => match reloader.reload_crls() {
                 Ok(n) => tracing::info!(crls = n, "CRLs reloaded"),
                 Err(e) => tracing::error!(error = %e, "CRL reload refused; keeping the previous lists"),
             },

@@ -5,7 +5,7 @@
 use clap::{Args, Subcommand};
 
 use super::CliError;
-use lienthong::api::auth::{new_token, token_hash_hex};
+use lienthong::gateway::caller::{new_token, token_hash_hex};
 
 /// `lienthong token` subcommands.
 #[derive(Subcommand, Debug)]

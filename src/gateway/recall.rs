@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::caller::Caller;
+use super::error::{Internal, NoteTooLong};
 use super::{Shared, blocking, now_ms, rfc3339_ms};
-use crate::api::auth::Caller;
-use crate::api::problem::Problem;
 use crate::store::{Delivery, MessageId, MessageMeta, Origin, StatusEvent, StoreError};
 
 /// The edXML status code of a recall request.
@@ -66,10 +66,33 @@ pub fn downstream_hops<'a>(deliveries: impl IntoIterator<Item = &'a Delivery>) -
     hops
 }
 
-fn store_problem(e: StoreError) -> Problem {
+/// Why a recall was refused; nothing was recorded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecallError {
+    /// No such document of the caller's organ (another organ's answers the same: no leak).
+    #[error("no such document")]
+    NotFound,
+    /// A relayed recall that did not come from the sender by the way the document came.
+    #[error("a recall of message {id} comes only from its sender {sender} by the way it came")]
+    NotFromSender {
+        /// The message.
+        id: MessageId,
+        /// Its sender.
+        sender: String,
+    },
+    /// The note is too long.
+    #[error(transparent)]
+    NoteTooLong(#[from] NoteTooLong),
+    /// The gateway failed.
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+fn store_error(e: StoreError) -> RecallError {
     match e {
-        StoreError::NotFound { .. } => Problem::not_found("no such document"),
-        other => Problem::internal("recall", other),
+        StoreError::NotFound { .. } => RecallError::NotFound,
+        other => Internal::new("recall", other).into(),
     }
 }
 
@@ -80,17 +103,17 @@ pub async fn recall(
     caller: &Caller,
     id: MessageId,
     request: RecallRequest,
-) -> Result<Recalled, Problem> {
+) -> Result<Recalled, RecallError> {
     let note = super::status::clean_note(request.note)?;
     let store = shared.store.clone();
     let (item, statuses) =
         blocking(move || Ok::<_, StoreError>((store.message(&id)?, store.statuses(&id)?)))
             .await?
-            .map_err(store_problem)?;
+            .map_err(store_error)?;
     let Some((meta, deliveries)) =
         item.filter(|(m, _)| m.from == caller.organ && m.origin == Origin::Submitted)
     else {
-        return Err(Problem::not_found("no such document"));
+        return Err(RecallError::NotFound);
     };
     let hops = downstream_hops(deliveries.iter().map(|(_, d)| d));
     if let Some(first) = recall_of(&statuses, &caller.organ) {
@@ -132,20 +155,24 @@ pub async fn relayed(
     event: StatusEvent,
     meta: &MessageMeta,
     deliveries: &[(String, Delivery)],
-) -> Result<(), Problem> {
+) -> Result<(), RecallError> {
     let came_from_peer = matches!(&meta.origin, Origin::Relayed { from_peer } if from_peer == peer);
     if !came_from_peer || event.organ != meta.from {
-        return Err(Problem::forbidden(format!(
-            "a recall of message {} comes only from its sender {} by the way it came",
-            meta.id, meta.from
-        )));
+        return Err(RecallError::NotFromSender {
+            id: meta.id,
+            sender: meta.from.clone(),
+        });
     }
     let hops = downstream_hops(deliveries.iter().map(|(_, d)| d));
     write(shared, event, hops).await
 }
 
 /// Records the event and queues it for `hops`, durably; audits and wakes the workers.
-async fn write(shared: &Arc<Shared>, event: StatusEvent, hops: Vec<String>) -> Result<(), Problem> {
+async fn write(
+    shared: &Arc<Shared>,
+    event: StatusEvent,
+    hops: Vec<String>,
+) -> Result<(), RecallError> {
     let s = shared.clone();
     let wake = hops.clone();
     blocking(move || {
@@ -158,7 +185,7 @@ async fn write(shared: &Arc<Shared>, event: StatusEvent, hops: Vec<String>) -> R
         r
     })
     .await?
-    .map_err(store_problem)?;
+    .map_err(store_error)?;
     for p in &wake {
         shared.wake_peer(p);
     }

@@ -3,60 +3,203 @@
 //! recipient, the durable write, and a signed receipt.
 //!
 //! Idempotent: the same message id with the same digest is answered with a receipt again (the
-//! sender may have lost our first answer); the same id with another digest is refused (409).
+//! sender may have lost our first answer); the same id with another digest is refused
+//! ([`ReceiveError::IdConflict`]).
+//!
+//! The wire form (paths, headers, trace encoding) is `crate::exchange`'s; this module gets the
+//! delivery already read from it.
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, StatusCode};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
+use super::error::{Internal, PolicyRefusal};
 use super::submit::hex;
 use super::{Shared, blocking, now_ms, rfc3339_ms};
-use crate::api::problem::Problem;
 use crate::audit::Event;
+use crate::config::Peer;
+use crate::doc::envelope::Envelope;
 use crate::doc::label::Level;
+use crate::exchange::DeliveryHeaders;
 use crate::policy::{Facts, Way, decide};
-use crate::sign::{ReceiptBody, SignedReceipt, VerifyOptions, verify};
+use crate::sign::{ReceiptBody, SignedReceipt, VerifiedDocument, VerifyOptions, verify};
 use crate::store::{Accept, AcceptOutcome, HopRecord, MessageId, MessageMeta, Origin, StoreError};
 
-/// Header carrying the message id.
-pub const H_MESSAGE_ID: &str = "x-lienthong-message-id";
-/// Header carrying the final recipients this delivery is for (comma-separated organ ids).
-pub const H_FOR: &str = "x-lienthong-for";
-/// Header carrying the hop trace: base64url of the JSON list of hop records.
-pub const H_TRACE: &str = "x-lienthong-trace";
-/// Largest trace header we decode.
-const MAX_TRACE_BYTES: usize = 16 * 1024;
-
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, Problem> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            Problem::bad_request("exchange/missing-header", format!("{name} is required"))
-        })
+/// Why a delivery was refused; nothing was stored.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiveError {
+    /// The TLS client presented no certificate bound to an organ.
+    #[error("a client certificate is required")]
+    NoClientCertificate,
+    /// The calling organ is not a configured peer.
+    #[error("{organ} is not a configured peer")]
+    NotAPeer {
+        /// The organ of its certificate.
+        organ: String,
+    },
+    /// The trace is unsigned, signed by the wrong gateway, or does not run sender → caller.
+    #[error("{0}")]
+    BadTrace(String),
+    /// More hops than `limits.max_hops`.
+    #[error("{hops} hops, over the limit of {limit}")]
+    TooManyHops {
+        /// Hops including this one.
+        hops: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// This gateway is already in the trace.
+    #[error("this gateway is already in the document's trace")]
+    Loop,
+    /// The document's signature, chain or revocation check failed.
+    #[error("{0}")]
+    Signature(String),
+    /// `decide()` refused the link in, or the way onward.
+    #[error("{0}")]
+    Policy(PolicyRefusal),
+    /// The delivery names an organ the signed document is not addressed to.
+    #[error("{organ} is not a recipient of the signed document")]
+    NotARecipient {
+        /// The organ.
+        organ: String,
+    },
+    /// Not for this gateway, and no route onward (other than back to the caller).
+    #[error("not for us and no route to {organ}")]
+    NoRoute {
+        /// The recipient.
+        organ: String,
+    },
+    /// The message id was received before with another digest.
+    #[error("this message id was received with another digest")]
+    IdConflict,
+    /// The outbox towards the next hop is full.
+    #[error("the outbox towards {peer} holds {depth} documents")]
+    OutboxFull {
+        /// The next hop.
+        peer: String,
+        /// Documents queued for it.
+        depth: u64,
+    },
+    /// The gateway failed.
+    #[error(transparent)]
+    Internal(#[from] Internal),
 }
 
-/// Encodes a hop trace for [`H_TRACE`].
-pub fn encode_trace(hops: &[HopRecord]) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(hops).unwrap_or_default())
-}
-
-/// Decodes an [`H_TRACE`] value (base64url JSON of hop records, at most 16 KiB); a bad one is
-/// a 400 problem. Public for the fuzz target `exchange_headers` (fuzz/).
-pub fn decode_trace(s: &str) -> Result<Vec<HopRecord>, Problem> {
-    if s.len() > MAX_TRACE_BYTES {
-        return Err(Problem::bad_request(
-            "exchange/bad-trace",
-            "trace header too large",
-        ));
+impl ReceiveError {
+    /// The stable name of the refusal (the metrics label and the problem type).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::NoClientCertificate | Self::NotAPeer { .. } => "auth/forbidden",
+            Self::BadTrace(_) => "relay/bad-trace",
+            Self::TooManyHops { .. } => "relay/too-many-hops",
+            Self::Loop => "relay/loop",
+            Self::Signature(_) => "signature/refused",
+            Self::Policy(p) => p.rule(),
+            Self::NotARecipient { .. } => "routing/not-a-recipient",
+            Self::NoRoute { .. } => "routing/no-route",
+            Self::IdConflict => "exchange/id-conflict",
+            Self::OutboxFull { .. } => "store/outbox-full",
+            Self::Internal(_) => "internal",
+        }
     }
-    let raw = URL_SAFE_NO_PAD
-        .decode(s)
-        .map_err(|_| Problem::bad_request("exchange/bad-trace", "trace is not base64url"))?;
-    serde_json::from_slice(&raw)
-        .map_err(|e| Problem::bad_request("exchange/bad-trace", format!("trace: {e}")))
+}
+
+/// The configured link of the calling peer (`organ`: the organ its verified client certificate
+/// is bound to), checked before the delivery's headers are read; a refusal is counted.
+pub fn admit(shared: &Shared, organ: Option<&str>) -> Result<Peer, ReceiveError> {
+    let r = match organ {
+        None => Err(ReceiveError::NoClientCertificate),
+        Some(organ) => shared
+            .config
+            .peers
+            .iter()
+            .find(|p| p.organ == organ)
+            .cloned()
+            .ok_or_else(|| ReceiveError::NotAPeer {
+                organ: organ.to_owned(),
+            }),
+    };
+    if let Err(e) = &r {
+        note_refusal(shared, e.name(), e);
+    }
+    r
+}
+
+/// Counts and logs a refusal of the exchange (internal failures are logged where they map).
+pub fn note_refusal(shared: &Shared, name: &str, detail: &dyn std::fmt::Display) {
+    shared.metrics.refused(name);
+    tracing::info!(kind = %name, detail = %detail, "delivery refused");
+}
+
+/// Handles one delivery from the peer of `link`.
+pub async fn receive(
+    shared: Arc<Shared>,
+    link: Peer,
+    delivery: DeliveryHeaders,
+    body: Vec<u8>,
+) -> Result<SignedReceipt, ReceiveError> {
+    let r = receive_steps(&shared, &link, delivery, body).await;
+    if let Err(e) = &r {
+        if !matches!(e, ReceiveError::Internal(_)) {
+            note_refusal(&shared, e.name(), e);
+        }
+    }
+    r
+}
+
+/// check the trace → verify → decide the link in → route onward → accept → sign the receipt.
+async fn receive_steps(
+    shared: &Arc<Shared>,
+    link: &Peer,
+    delivery: DeliveryHeaders,
+    body: Vec<u8>,
+) -> Result<SignedReceipt, ReceiveError> {
+    let DeliveryHeaders {
+        message_id: id,
+        for_organs,
+        trace,
+    } = delivery;
+    check_hops(shared, &trace)?;
+    let s = shared.clone();
+    let (verified, body) =
+        blocking(move || verify(&body, &s.trust(), &VerifyOptions::now()).map(|v| (v, body)))
+            .await?
+            .map_err(|e| ReceiveError::Signature(e.to_string()))?;
+    let envelope = verified.envelope();
+    let digest_hex = hex(verified.digest());
+    check_trace(
+        shared,
+        &trace,
+        &link.organ,
+        envelope.header.from.organ_id.as_str(),
+        &id,
+        &digest_hex,
+    )?;
+    let (facts, effective) = decide_link(shared, link, &id, envelope).await?;
+    let (local, forward) = route_onward(shared, link, &id, &facts, envelope, &for_organs).await?;
+    let accept = Accept {
+        meta: meta_of(&verified, id, effective, &body, link, trace),
+        bytes: body,
+        local,
+        forward,
+    };
+    accept_durably(shared, envelope, accept).await?;
+    // The write is durable: only now is the receipt signed and sent.
+    sign_receipt(shared, id, digest_hex).await
+}
+
+/// The hop count and loop checks, before the (costlier) signature is verified.
+fn check_hops(shared: &Shared, trace: &[HopRecord]) -> Result<(), ReceiveError> {
+    let limit = shared.config.limits.max_hops;
+    if trace.len() + 1 > limit {
+        return Err(ReceiveError::TooManyHops {
+            hops: trace.len() + 1,
+            limit,
+        });
+    }
+    if trace.iter().any(|h| h.organ == shared.config.organ) {
+        return Err(ReceiveError::Loop);
+    }
+    Ok(())
 }
 
 /// Every hop record must be signed by the gateway of its organ over this message and digest;
@@ -68,13 +211,11 @@ fn check_trace(
     from: &str,
     id: &MessageId,
     digest_hex: &str,
-) -> Result<(), Problem> {
-    let bad =
-        |detail: String| Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "relay/bad-trace", detail);
+) -> Result<(), ReceiveError> {
     match (trace.first(), trace.last()) {
         (Some(first), Some(last)) if first.organ == from && last.organ == peer => {}
         _ => {
-            return Err(bad(format!(
+            return Err(ReceiveError::BadTrace(format!(
                 "the trace must start at the sender {from} and end at the calling peer {peer}"
             )));
         }
@@ -85,7 +226,7 @@ fn check_trace(
             .receipt
             .as_deref()
             .and_then(|r| serde_json::from_str(r).ok())
-            .ok_or_else(|| bad(format!("hop {} is not signed", hop.organ)))?;
+            .ok_or_else(|| ReceiveError::BadTrace(format!("hop {} is not signed", hop.organ)))?;
         receipt
             .verify(
                 &hop.organ,
@@ -94,155 +235,59 @@ fn check_trace(
                 &trust,
                 &VerifyOptions::now(),
             )
-            .map_err(|e| bad(format!("hop {}: {e}", hop.organ)))?;
+            .map_err(|e| ReceiveError::BadTrace(format!("hop {}: {e}", hop.organ)))?;
     }
     Ok(())
 }
 
-/// Records a policy refusal on the exchange in the audit log (rule and reason; never the
-/// subject or content).
-async fn audit_refusal(
+/// `decide()` on the link in, with what this gateway recorded for this message id before (rule
+/// 5: a redelivery, or another document under a reused id). Returns the facts and the level.
+async fn decide_link<'e>(
     shared: &Arc<Shared>,
-    peer: &str,
+    link: &Peer,
     id: &MessageId,
-    d: &crate::policy::Decision,
-) -> Result<(), Problem> {
-    let (s, mid, rule) = (shared.clone(), id.to_string(), d.rule().name());
-    let reason = format!("from peer {peer}: {}", d.reason());
-    blocking(move || {
-        s.audit(Event::policy_refused(
-            &s.config.organ,
-            Some(&mid),
-            rule,
-            &reason,
-        ));
-    })
-    .await
-}
-
-/// Handles one delivery from `peer` (the organ its verified client certificate is bound to).
-pub async fn receive(
-    shared: Arc<Shared>,
-    peer: Option<String>,
-    headers: HeaderMap,
-    body: Vec<u8>,
-) -> Result<SignedReceipt, Problem> {
-    let refuse = |p: Problem| {
-        shared.metrics.refused(&p.kind);
-        tracing::info!(kind = %p.kind, detail = %p.detail, "delivery refused");
-        p
-    };
-    let Some(peer) = peer else {
-        return Err(refuse(Problem::forbidden(
-            "a client certificate is required",
-        )));
-    };
-    let Some(link) = shared
-        .config
-        .peers
-        .iter()
-        .find(|p| p.organ == peer)
-        .cloned()
-    else {
-        return Err(refuse(Problem::forbidden(format!(
-            "{peer} is not a configured peer"
-        ))));
-    };
-    let id: MessageId = header(&headers, H_MESSAGE_ID)?.parse().map_err(|_| {
-        refuse(Problem::bad_request(
-            "exchange/bad-id",
-            "message id is not 32 hex digits",
-        ))
-    })?;
-    let for_organs: Vec<String> = header(&headers, H_FOR)?
-        .split(',')
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect();
-    if for_organs.is_empty() {
-        return Err(refuse(Problem::bad_request(
-            "exchange/no-recipient",
-            "no recipient named",
-        )));
-    }
-    let trace = decode_trace(header(&headers, H_TRACE)?).map_err(&refuse)?;
-    if trace.len() + 1 > shared.config.limits.max_hops {
-        return Err(refuse(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "relay/too-many-hops",
-            format!(
-                "{} hops, over the limit of {}",
-                trace.len() + 1,
-                shared.config.limits.max_hops
-            ),
-        )));
-    }
-    if trace.iter().any(|h| h.organ == shared.config.organ) {
-        return Err(refuse(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "relay/loop",
-            "this gateway is already in the document's trace",
-        )));
-    }
-
-    // Verify before anything is stored.
+    envelope: &'e Envelope,
+) -> Result<(Facts<'e>, Level), ReceiveError> {
     let s = shared.clone();
-    let verified =
-        blocking(move || verify(&body, &s.trust(), &VerifyOptions::now()).map(|v| (v, body)))
-            .await?;
-    let (verified, body) = verified.map_err(|e| {
-        refuse(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "signature/refused",
-            e.to_string(),
-        ))
-    })?;
-    let envelope = verified.envelope();
-    check_trace(
-        &shared,
-        &trace,
-        &peer,
-        envelope.header.from.organ_id.as_str(),
-        &id,
-        &hex(verified.digest()),
-    )
-    .map_err(&refuse)?;
-    let label = envelope.label();
-    // Rule 5: what this gateway recorded for this message id before (a redelivery, or another
-    // document under a reused id).
-    let s = shared.clone();
-    let recorded = blocking(move || s.store.filing(&id))
+    let mid = *id;
+    let recorded = blocking(move || s.store.filing(&mid))
         .await?
-        .map_err(|e| Problem::internal("filing", e))?
+        .map_err(|e| Internal::new("filing", e))?
         .and_then(|f| f.level.parse::<Level>().ok());
-    let facts = Facts::of(label).with_recorded(recorded);
+    let facts = Facts::of(envelope.label()).with_recorded(recorded);
     let d = decide(
         &facts,
         &shared.catalog,
         Way::ReceiveFrom {
-            peer: &peer,
+            peer: &link.organ,
             clearance: link.clearance,
         },
     );
     if !d.allowed() {
-        audit_refusal(&shared, &peer, &id, &d).await?;
-        return Err(refuse(Problem::policy(&d, None)));
+        audit_refusal(shared, &link.organ, id, &d).await?;
+        return Err(ReceiveError::Policy(PolicyRefusal::of(d)));
     }
     let effective = d.effective().unwrap_or(Level::TuyetMat);
+    Ok((facts, effective))
+}
 
-    let to: Vec<String> = envelope
-        .recipients()
-        .map(|o| o.as_str().to_owned())
-        .collect();
+/// Each organ the delivery is for: here, or onward to a next hop (never back to the caller),
+/// with `decide()` on that way.
+async fn route_onward(
+    shared: &Arc<Shared>,
+    link: &Peer,
+    id: &MessageId,
+    facts: &Facts<'_>,
+    envelope: &Envelope,
+    for_organs: &[String],
+) -> Result<(Vec<String>, Vec<(String, String)>), ReceiveError> {
     let mut local = Vec::new();
     let mut forward = Vec::new();
-    for organ in &for_organs {
-        if !to.contains(organ) {
-            return Err(refuse(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "routing/not-a-recipient",
-                format!("{organ} is not a recipient of the signed document"),
-            )));
+    for organ in for_organs {
+        if !envelope.recipients().any(|o| o.as_str() == organ) {
+            return Err(ReceiveError::NotARecipient {
+                organ: organ.clone(),
+            });
         }
         if organ == &shared.config.organ {
             local.push(organ.clone());
@@ -251,16 +296,12 @@ pub async fn receive(
         let next = shared
             .config
             .next_hop(organ)
-            .filter(|p| p.organ != peer)
-            .ok_or_else(|| {
-                refuse(Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "routing/no-route",
-                    format!("not for us and no route to {organ}"),
-                ))
+            .filter(|p| p.organ != link.organ)
+            .ok_or_else(|| ReceiveError::NoRoute {
+                organ: organ.clone(),
             })?;
         let d = decide(
-            &facts,
+            facts,
             &shared.catalog,
             Way::RelayTo {
                 peer: &next.organ,
@@ -269,37 +310,56 @@ pub async fn receive(
             },
         );
         if !d.allowed() {
-            audit_refusal(&shared, &peer, &id, &d).await?;
-            return Err(refuse(Problem::policy(
-                &d,
-                Some(&format!("onward to {organ}")),
+            audit_refusal(shared, &link.organ, id, &d).await?;
+            return Err(ReceiveError::Policy(PolicyRefusal::at(
+                d,
+                format!("onward to {organ}"),
             )));
         }
         forward.push((next.organ.clone(), organ.clone()));
     }
+    Ok((local, forward))
+}
 
-    let digest_hex = hex(verified.digest());
-    let meta = MessageMeta {
+/// What the store records of a delivered message.
+fn meta_of(
+    verified: &VerifiedDocument,
+    id: MessageId,
+    effective: Level,
+    body: &[u8],
+    link: &Peer,
+    trace: Vec<HopRecord>,
+) -> MessageMeta {
+    let envelope = verified.envelope();
+    MessageMeta {
         id,
         document_id: envelope.document_id().to_owned(),
         from: envelope.header.from.organ_id.as_str().to_owned(),
-        to,
+        to: envelope
+            .recipients()
+            .map(|o| o.as_str().to_owned())
+            .collect(),
         priority: envelope.priority().code(),
         level: effective.token().to_owned(),
-        digest_hex: digest_hex.clone(),
+        digest_hex: hex(verified.digest()),
         size: u64::try_from(body.len()).unwrap_or(u64::MAX),
         received_at_ms: now_ms(),
         origin: Origin::Relayed {
-            from_peer: peer.clone(),
+            from_peer: link.organ.clone(),
         },
         hops: trace,
-    };
-    let accept = Accept {
-        meta,
-        bytes: body,
-        local: local.clone(),
-        forward: forward.clone(),
-    };
+    }
+}
+
+/// The durable write (filed with the message), audited; a redelivery of what is already here
+/// is answered again so the sender can finish.
+async fn accept_durably(
+    shared: &Arc<Shared>,
+    envelope: &Envelope,
+    accept: Accept,
+) -> Result<(), ReceiveError> {
+    let id = accept.meta.id;
+    let (local, forward) = (!accept.local.is_empty(), accept.forward.clone());
     // Published here only when one of its recipients is this gateway's organ (rule 6 decided
     // in `prepare`); a gateway that only carries it onward keeps no public entry.
     let prepared = super::filing::prepare(
@@ -307,15 +367,15 @@ pub async fn receive(
         envelope,
         id,
         accept.meta.received_at_ms,
-        !local.is_empty(),
+        local,
     );
     let published = prepared.filed.public.is_some();
     let s = shared.clone();
-    let (mid, did, from_peer) = (
-        id.to_string(),
-        envelope.document_id().to_owned(),
-        peer.clone(),
-    );
+    let from_peer = match &accept.meta.origin {
+        Origin::Relayed { from_peer } => from_peer.clone(),
+        Origin::Submitted => String::new(),
+    };
+    let (mid, did) = (id.to_string(), envelope.document_id().to_owned());
     let outcome = blocking(move || {
         let r = s.store.accept_filed(accept, prepared.filed);
         if matches!(r, Ok(AcceptOutcome::Stored)) {
@@ -336,31 +396,30 @@ pub async fn receive(
             for (p, _) in &forward {
                 shared.wake_peer(p);
             }
-            if !local.is_empty() {
+            if local {
                 shared.inbox_grew();
             }
+            Ok(())
         }
         // Already durable here: answer again so the sender can finish.
-        Ok(AcceptOutcome::Duplicate { .. } | AcceptOutcome::DuplicatePurged { .. }) => {}
+        Ok(AcceptOutcome::Duplicate { .. } | AcceptOutcome::DuplicatePurged { .. }) => Ok(()),
         Ok(AcceptOutcome::Conflict { .. }) => {
-            tracing::warn!(message = %id, peer = %peer, "same message id, different digest");
-            return Err(refuse(Problem::new(
-                StatusCode::CONFLICT,
-                "exchange/id-conflict",
-                "this message id was received with another digest",
-            )));
+            tracing::warn!(message = %id, "same message id, different digest");
+            Err(ReceiveError::IdConflict)
         }
-        Err(StoreError::OutboxFull { peer: p, depth }) => {
-            return Err(refuse(Problem::unavailable(
-                "store/outbox-full",
-                format!("the outbox towards {p} holds {depth} documents"),
-                30,
-            )));
+        Err(StoreError::OutboxFull { peer, depth }) => {
+            Err(ReceiveError::OutboxFull { peer, depth })
         }
-        Err(e) => return Err(Problem::internal("accept", e)),
+        Err(e) => Err(Internal::new("accept", e).into()),
     }
+}
 
-    // The write is durable: only now is the receipt signed and sent.
+/// The signed receipt (status 01) for a durable delivery.
+async fn sign_receipt(
+    shared: &Arc<Shared>,
+    id: MessageId,
+    digest_hex: String,
+) -> Result<SignedReceipt, ReceiveError> {
     let body = ReceiptBody {
         message_id: id.to_string(),
         digest_sha256: digest_hex,
@@ -369,9 +428,30 @@ pub async fn receive(
         at: rfc3339_ms(now_ms()),
     };
     let s = shared.clone();
-    blocking(move || {
+    Ok(blocking(move || {
         SignedReceipt::sign(&body, s.keys.receipt_signer.as_ref(), &s.keys.receipt_chain)
     })
     .await?
-    .map_err(|e| Problem::internal("receipt", e))
+    .map_err(|e| Internal::new("receipt", e))?)
+}
+
+/// Records a policy refusal on the exchange in the audit log (rule and reason; never the
+/// subject or content).
+async fn audit_refusal(
+    shared: &Arc<Shared>,
+    peer: &str,
+    id: &MessageId,
+    d: &crate::policy::Decision,
+) -> Result<(), Internal> {
+    let (s, mid, rule) = (shared.clone(), id.to_string(), d.rule().name());
+    let reason = format!("from peer {peer}: {}", d.reason());
+    blocking(move || {
+        s.audit(Event::policy_refused(
+            &s.config.organ,
+            Some(&mid),
+            rule,
+            &reason,
+        ));
+    })
+    .await
 }

@@ -129,14 +129,19 @@ pub fn timeliness(
     }
 }
 
-/// The query of `GET /api/v1/reports/timeliness`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Query {
-    /// First day (`YYYY-MM-DD`, Vietnam time) or instant (RFC 3339) of acceptance, inclusive.
-    pub from: String,
-    /// Last day (`YYYY-MM-DD`, inclusive) or instant (RFC 3339, exclusive).
-    pub to: String,
+/// Why a timeliness report was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    /// A bound is neither a date (`YYYY-MM-DD`) nor an RFC 3339 instant.
+    #[error("from and to are dates (YYYY-MM-DD) or RFC 3339 instants")]
+    BadBound,
+    /// `from` is not before `to`.
+    #[error("from must come before to")]
+    Reversed,
+    /// The gateway failed.
+    #[error(transparent)]
+    Internal(#[from] super::error::Internal),
 }
 
 /// A bound of the period: a Vietnam calendar day (`end` = the day after, so a day is
@@ -152,42 +157,29 @@ fn bound(text: &str, end: bool) -> Option<i64> {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
-/// `GET /api/v1/reports/timeliness?from=…&to=…` (admin role): the report over the documents
-/// this gateway accepted in the period.
-pub async fn timeliness_handler(
-    axum::extract::State(shared): axum::extract::State<std::sync::Arc<super::Shared>>,
-    axum::Extension(peer): axum::Extension<crate::api::server::PeerIdentity>,
-    headers: axum::http::HeaderMap,
-    query: Result<axum::extract::Query<Query>, axum::extract::rejection::QueryRejection>,
-) -> Result<axum::response::Response, crate::api::problem::Problem> {
-    use crate::api::problem::Problem;
-    use axum::response::IntoResponse;
-    let caller = shared
-        .auth
-        .authenticate(&headers, peer.remote.map(|a| a.ip()))?;
-    caller.require(crate::config::Role::Admin)?;
-    let axum::extract::Query(q) = query.map_err(|e| {
-        Problem::bad_request(
-            "request/bad-period",
-            format!("from and to are required (YYYY-MM-DD or RFC 3339): {e}"),
-        )
-    })?;
-    let (Some(from_ms), Some(to_ms)) = (bound(&q.from, false), bound(&q.to, true)) else {
-        return Err(Problem::bad_request(
-            "request/bad-period",
-            "from and to are dates (YYYY-MM-DD) or RFC 3339 instants",
-        ));
+/// The period `from` (first day, `YYYY-MM-DD` in Vietnam time, or RFC 3339 instant, inclusive)
+/// to `to` (last day, inclusive, or instant, exclusive), in milliseconds.
+pub fn period(from: &str, to: &str) -> Result<(i64, i64), ReportError> {
+    let (Some(from_ms), Some(to_ms)) = (bound(from, false), bound(to, true)) else {
+        return Err(ReportError::BadBound);
     };
     if from_ms >= to_ms {
-        return Err(Problem::bad_request(
-            "request/bad-period",
-            "from must come before to",
-        ));
+        return Err(ReportError::Reversed);
     }
+    Ok((from_ms, to_ms))
+}
+
+/// The timeliness report over the documents this gateway accepted in the period, as the caller
+/// may see it (only its clearance counts), with the period and `holidays_modelled` beside it.
+pub async fn report(
+    shared: &std::sync::Arc<super::Shared>,
+    caller: &super::caller::Caller,
+    (from_ms, to_ms): (i64, i64),
+) -> Result<serde_json::Value, ReportError> {
     let store = shared.store.clone();
     let filings = super::blocking(move || store.filings_between(from_ms, to_ms))
         .await?
-        .map_err(|e| Problem::internal("filing records", e))?;
+        .map_err(|e| super::error::Internal::new("filing records", e))?;
     let report = timeliness(
         &filings,
         &shared.catalog,
@@ -201,7 +193,7 @@ pub async fn timeliness_handler(
         o.insert("to".into(), super::rfc3339_ms(to_ms).into());
         o.insert("holidays_modelled".into(), serde_json::Value::Bool(false));
     }
-    Ok(axum::Json(v).into_response())
+    Ok(v)
 }
 
 #[cfg(test)]

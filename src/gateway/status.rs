@@ -4,16 +4,59 @@
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+use super::error::{Internal, NoteTooLong, PolicyRefusal};
 use super::{Shared, blocking, now_ms};
-use crate::api::problem::Problem;
 use crate::policy::{Way, decide};
 use crate::store::{MessageId, StatusEvent, StoreError};
 
-/// The exchange path for status events.
-pub const STATUS_PATH: &str = "/exchange/v1/status";
+/// Why a status event was refused; nothing was recorded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StatusError {
+    /// No route leads back to the sender's gateway.
+    #[error("no route back to {sender}")]
+    NoRouteBack {
+        /// The document's sender.
+        sender: String,
+    },
+    /// `decide()` refused the link back for the document's level (audited).
+    #[error("{0}")]
+    Policy(PolicyRefusal),
+    /// This gateway holds no such document.
+    #[error("no such document")]
+    NotFound,
+    /// The store refused the event as it stands (e.g. not a status of this document).
+    #[error("{0}")]
+    Invalid(String),
+    /// A code a receiving system may not report.
+    #[error(
+        "a receiving system reports 02, 04, 05, 06, or 15/16 after a recall request \
+         (03 comes with the acknowledgement)"
+    )]
+    NotReportable,
+    /// A refusal (02, 16) without its reason.
+    #[error("a refusal ({code}) needs a reason in note")]
+    ReasonRequired {
+        /// The code.
+        code: String,
+    },
+    /// 15/16 answer a recall request the sender has not made.
+    #[error(
+        "{code} answers a recall request, and the sender has not asked to recall this document"
+    )]
+    NoRecall {
+        /// The code.
+        code: String,
+    },
+    /// The note is too long.
+    #[error(transparent)]
+    NoteTooLong(#[from] NoteTooLong),
+    /// The gateway failed.
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
 
 /// Codes a receiving system may report itself (03 comes with the acknowledgement; 15 and 16
 /// answer a recall request, 13, and only after one).
@@ -23,7 +66,7 @@ pub const REPORTABLE: [&str; 6] = ["02", "04", "05", "06", "15", "16"];
 const RECALL_ANSWERS: [&str; 2] = ["15", "16"];
 
 /// Longest note, in characters (a refusal reason, not a document).
-const MAX_NOTE_CHARS: usize = 1000;
+pub const MAX_NOTE_CHARS: usize = 1000;
 
 /// A status report from a receiving system.
 #[derive(Debug, Deserialize)]
@@ -36,33 +79,24 @@ pub struct Report {
     pub note: Option<String>,
 }
 
-/// A status event as it travels between gateways.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Relayed {
-    /// The event.
-    pub event: StatusEvent,
-}
-
 /// The peer a status event for `sender`'s document `message` goes to: `None` when the sender
-/// is this gateway's own organ; a 422 problem when there is no route back, or the policy problem
-/// when the link back is not cleared for the document (refusal audited).
+/// is this gateway's own organ; refused when there is no route back, or when the link back is not
+/// cleared for the document (refusal audited).
 pub async fn route_back(
     shared: &Arc<Shared>,
     message: &MessageId,
     sender: &str,
-) -> Result<Option<String>, Problem> {
-    let next = if sender == shared.config.organ {
-        None
-    } else {
-        Some(shared.config.next_hop(sender).cloned().ok_or_else(|| {
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "routing/no-route",
-                format!("no route back to {sender}"),
-            )
-        })?)
-    };
+) -> Result<Option<String>, StatusError> {
+    let next =
+        if sender == shared.config.organ {
+            None
+        } else {
+            Some(shared.config.next_hop(sender).cloned().ok_or_else(|| {
+                StatusError::NoRouteBack {
+                    sender: sender.to_owned(),
+                }
+            })?)
+        };
     // The status relay is a way out too: `decide` on the link it takes (rule 4). A status
     // carries no content, but its note and its very existence belong to the document's level.
     if let Some(peer) = &next {
@@ -70,7 +104,7 @@ pub async fn route_back(
         let id = *message;
         let filing = blocking(move || s.store.filing(&id))
             .await?
-            .map_err(|e| Problem::internal("filing", e))?;
+            .map_err(|e| Internal::new("filing", e))?;
         let unlabelled = crate::policy::Facts {
             level: None,
             procedure: None,
@@ -97,7 +131,7 @@ pub async fn route_back(
                 ));
             })
             .await?;
-            return Err(Problem::policy(&d, Some("status relay")));
+            return Err(StatusError::Policy(PolicyRefusal::at(d, "status relay")));
         }
     }
     Ok(next.map(|p| p.organ))
@@ -105,7 +139,11 @@ pub async fn route_back(
 
 /// Records `event` here and queues it towards the sender of its message (unless the sender is
 /// this gateway's organ). Durable when it returns Ok.
-pub async fn record(shared: &Arc<Shared>, event: StatusEvent, sender: &str) -> Result<(), Problem> {
+pub async fn record(
+    shared: &Arc<Shared>,
+    event: StatusEvent,
+    sender: &str,
+) -> Result<(), StatusError> {
     let next = route_back(shared, &event.message, sender).await?;
     let s = shared.clone();
     let hops: Vec<String> = next.iter().cloned().collect();
@@ -120,9 +158,9 @@ pub async fn record(shared: &Arc<Shared>, event: StatusEvent, sender: &str) -> R
     })
     .await?
     .map_err(|e| match e {
-        StoreError::NotFound { .. } => Problem::not_found("no such document"),
-        StoreError::Invalid { reason, .. } => Problem::bad_request("status/invalid", reason),
-        other => Problem::internal("status", other),
+        StoreError::NotFound { .. } => StatusError::NotFound,
+        StoreError::Invalid { reason, .. } => StatusError::Invalid(reason.to_owned()),
+        other => Internal::new("status", other).into(),
     })?;
     if let Some(p) = next {
         shared.wake_peer(&p);
@@ -137,39 +175,24 @@ pub async fn report(
     id: MessageId,
     sender: &str,
     report: Report,
-) -> Result<StatusEvent, Problem> {
+) -> Result<StatusEvent, StatusError> {
     if !REPORTABLE.contains(&report.code.as_str()) {
-        return Err(Problem::bad_request(
-            "status/code",
-            "a receiving system reports 02, 04, 05, 06, or 15/16 after a recall request \
-             (03 comes with the acknowledgement)",
-        ));
+        return Err(StatusError::NotReportable);
     }
     let note = clean_note(report.note)?;
     if (report.code == "02" || report.code == "16") && note.is_none() {
-        return Err(Problem::bad_request(
-            "status/reason-required",
-            format!("a refusal ({}) needs a reason in note", report.code),
-        ));
+        return Err(StatusError::ReasonRequired { code: report.code });
     }
     if RECALL_ANSWERS.contains(&report.code.as_str()) {
         let store = shared.store.clone();
         let statuses = blocking(move || store.statuses(&id))
             .await?
-            .map_err(|e| Problem::internal("status", e))?;
+            .map_err(|e| Internal::new("status", e))?;
         if !statuses
             .iter()
             .any(|s| s.code == super::recall::RECALL_CODE && s.organ == sender)
         {
-            return Err(Problem::new(
-                StatusCode::CONFLICT,
-                "status/no-recall",
-                format!(
-                    "{} answers a recall request, and the sender has not asked to recall this \
-                     document",
-                    report.code
-                ),
-            ));
+            return Err(StatusError::NoRecall { code: report.code });
         }
     }
     let event = StatusEvent {
@@ -184,16 +207,15 @@ pub async fn report(
 }
 
 /// A note trimmed, empty as none, and refused over [`MAX_NOTE_CHARS`] characters.
-pub(crate) fn clean_note(note: Option<String>) -> Result<Option<String>, Problem> {
+pub(crate) fn clean_note(note: Option<String>) -> Result<Option<String>, NoteTooLong> {
     let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     if note
         .as_ref()
         .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
     {
-        return Err(Problem::bad_request(
-            "status/note-too-long",
-            format!("the note is over {MAX_NOTE_CHARS} characters"),
-        ));
+        return Err(NoteTooLong {
+            max: MAX_NOTE_CHARS,
+        });
     }
     Ok(note)
 }

@@ -13,16 +13,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::{Semaphore, watch};
 
-use crate::gateway::receive::{H_FOR, H_MESSAGE_ID, H_TRACE, encode_trace};
+use super::client::PeerClient;
+use crate::exchange::{DeliveryHeaders, EXCHANGE_PATH, RelayedStatus, STATUS_PATH, status_headers};
 use crate::gateway::{Shared, now_ms};
 use crate::sign::{SignedReceipt, VerifyOptions};
 use crate::store::{HopRecord, MessageId, OutboxEntry, StatusEvent};
 
 /// How long an idle worker sleeps before looking at its outbox again (retries come due).
 const IDLE_POLL: Duration = Duration::from_millis(250);
-
-/// The exchange path on the peer.
-pub const EXCHANGE_PATH: &str = "/exchange/v1/messages";
 
 /// A peer that could not be reached (connect or TLS failed): its queue is held and only the
 /// head of the queue is sent, as a probe, at a growing interval.
@@ -54,7 +52,12 @@ impl Outage {
 }
 
 /// Runs until `shutdown` turns true; in-flight deliveries finish first.
-pub async fn run(shared: Arc<Shared>, peer: String, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    shared: Arc<Shared>,
+    client: Arc<PeerClient>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let peer = client.peer().to_owned();
     let Some(wake) = shared.wake.get(&peer).cloned() else {
         return;
     };
@@ -100,7 +103,7 @@ pub async fn run(shared: Arc<Shared>, peer: String, mut shutdown: watch::Receive
                 outage = None;
                 continue;
             };
-            let attempt = deliver(&shared, &peer, &id, &group).await;
+            let attempt = deliver(&shared, &client, &id, &group).await;
             outage = match attempt {
                 Attempt::Unreachable => Some(Outage::after_failure(outage, &shared.config.retry)),
                 // Nothing was sent (refused by policy, or no stored message): the peer is as
@@ -135,7 +138,7 @@ pub async fn run(shared: Arc<Shared>, peer: String, mut shutdown: watch::Receive
             }
         };
         let groups = group_by_message(entries, &busy);
-        let statuses_pending = relay_statuses(&shared, &peer).await;
+        let statuses_pending = relay_statuses(&shared, &client).await;
         if groups.is_empty() {
             if statuses_pending {
                 continue;
@@ -167,10 +170,10 @@ pub async fn run(shared: Arc<Shared>, peer: String, mut shutdown: watch::Receive
             }
             busy.insert(id);
             let shared = shared.clone();
-            let peer = peer.clone();
+            let client = client.clone();
             let done = done_tx.clone();
             inflight.spawn(async move {
-                let attempt = deliver(&shared, &peer, &id, &group).await;
+                let attempt = deliver(&shared, &client, &id, &group).await;
                 drop(permit);
                 let _ = done.send((id, attempt));
             });
@@ -243,17 +246,15 @@ type QueuedStatus = (Vec<u8>, StatusEvent);
 /// One at a time could not keep up: each is a round trip to a busy peer, and every document
 /// acknowledged at this end queues one (measured: a backlog of ~10,000 events after 100,000
 /// documents at ~100 docs/s, and the store's file growing with it).
-async fn relay_statuses(shared: &Arc<Shared>, peer: &str) -> bool {
+async fn relay_statuses(shared: &Arc<Shared>, client: &Arc<PeerClient>) -> bool {
     const BATCH: usize = 64;
+    let peer = client.peer();
     let store = shared.store.clone();
     let p = peer.to_owned();
     let queued = match tokio::task::spawn_blocking(move || store.status_outbox(&p, BATCH)).await {
         Ok(Ok(q)) => q,
         _ => return false,
     };
-    if !shared.peers.contains_key(peer) {
-        return false;
-    }
     let full = queued.len() == BATCH;
     // Per message, in queue order.
     let mut groups: Vec<(MessageId, Vec<QueuedStatus>)> = Vec::new();
@@ -266,13 +267,13 @@ async fn relay_statuses(shared: &Arc<Shared>, peer: &str) -> bool {
     let limit = Arc::new(Semaphore::new(shared.config.retry.concurrency.max(1)));
     let mut sends = tokio::task::JoinSet::new();
     for (_, group) in groups {
-        let (shared, peer, limit) = (shared.clone(), peer.to_owned(), limit.clone());
+        let (shared, client, limit) = (shared.clone(), client.clone(), limit.clone());
         sends.spawn(async move {
             let Ok(_permit) = limit.acquire_owned().await else {
                 return false;
             };
             for (key, event) in group {
-                if !relay_one_status(&shared, &peer, key, event).await {
+                if !relay_one_status(&shared, &client, key, event).await {
                     return false;
                 }
             }
@@ -290,30 +291,23 @@ async fn relay_statuses(shared: &Arc<Shared>, peer: &str) -> bool {
 /// be tried again later (it, and the events of its message behind it, stay queued).
 async fn relay_one_status(
     shared: &Arc<Shared>,
-    peer: &str,
+    client: &PeerClient,
     key: Vec<u8>,
     event: StatusEvent,
 ) -> bool {
+    let peer = client.peer();
     // A recall request never overtakes the document it recalls (gateway::recall).
     if crate::gateway::recall::waits_for_document(shared, peer, &event).await {
         return false;
     }
-    let Some(client) = shared.peers.get(peer).cloned() else {
-        return false;
-    };
     let timeout = Duration::from_millis(shared.config.retry.attempt_timeout_ms);
-    let body = match serde_json::to_vec(&crate::gateway::status::Relayed { event }) {
+    let body = match serde_json::to_vec(&RelayedStatus { event }) {
         Ok(b) => b,
         Err(_) => return false,
     };
-    let headers = [("content-type", "application/json".to_owned())];
+    let headers = status_headers();
     match client
-        .post(
-            crate::gateway::status::STATUS_PATH,
-            &headers,
-            Bytes::from(body),
-            timeout,
-        )
+        .post(STATUS_PATH, &headers, Bytes::from(body), timeout)
         .await
     {
         Ok(r) if r.status == 200 => {}
@@ -364,13 +358,11 @@ enum Attempt {
 
 async fn deliver(
     shared: &Arc<Shared>,
-    peer: &str,
+    client: &PeerClient,
     id: &MessageId,
     group: &[OutboxEntry],
 ) -> Attempt {
-    let Some(client) = shared.peers.get(peer).cloned() else {
-        return Attempt::Skipped;
-    };
+    let peer = client.peer();
     let store = shared.store.clone();
     let mid = *id;
     let loaded = tokio::task::spawn_blocking(move || {
@@ -471,20 +463,15 @@ async fn deliver(
         at_ms: meta.received_at_ms,
         receipt: signed_hop,
     });
-    let headers = [
-        ("content-type", "application/xml".to_owned()),
-        (H_MESSAGE_ID, id.to_string()),
-        (H_FOR, for_organs.join(",")),
-        (H_TRACE, encode_trace(&hops)),
-    ];
+    let headers = DeliveryHeaders {
+        message_id: *id,
+        for_organs,
+        trace: hops,
+    }
+    .to_headers();
     let timeout = Duration::from_millis(shared.config.retry.attempt_timeout_ms);
     let outcome = match client
-        .post(
-            super::worker::EXCHANGE_PATH,
-            &headers,
-            Bytes::from(bytes),
-            timeout,
-        )
+        .post(EXCHANGE_PATH, &headers, Bytes::from(bytes), timeout)
         .await
     {
         Ok(resp) if resp.status == 200 => {

@@ -1,0 +1,163 @@
+//! The one mapping from the domain's refusals to RFC 9457 problems: each variant of each
+//! operation's error enum gets its HTTP status and its problem type here, and nowhere else.
+//! The types are those the OpenAPI file names (`schemas/openapi.yaml`); the detail is the
+//! error's own sentence, never a document's subject or content. Internal failures answer 500
+//! and are logged with their detail ([`Problem::internal`]).
+
+use axum::http::StatusCode;
+
+use super::problem::Problem;
+use crate::exchange::ProtocolError;
+use crate::gateway::caller::AuthError;
+use crate::gateway::error::{Internal, NoteTooLong, PolicyRefusal};
+use crate::gateway::inbox::InboxError;
+use crate::gateway::recall::RecallError;
+use crate::gateway::receive::ReceiveError;
+use crate::gateway::reports::ReportError;
+use crate::gateway::status::StatusError;
+use crate::gateway::submit::SubmitError;
+
+const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
+
+/// Seconds an office waits before submitting again towards a full outbox.
+const OUTBOX_FULL_RETRY_SECS: u64 = 30;
+
+impl From<Internal> for Problem {
+    fn from(e: Internal) -> Self {
+        Problem::internal(e.context, &e.reason)
+    }
+}
+
+impl From<PolicyRefusal> for Problem {
+    fn from(p: PolicyRefusal) -> Self {
+        Problem::new(UNPROCESSABLE, &format!("policy/{}", p.rule()), p.detail())
+    }
+}
+
+impl From<NoteTooLong> for Problem {
+    fn from(e: NoteTooLong) -> Self {
+        Problem::bad_request("status/note-too-long", e.to_string())
+    }
+}
+
+impl From<AuthError> for Problem {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Unauthenticated => Problem::unauthorized(),
+            AuthError::TooManyFailures { retry_after_secs } => {
+                let mut p = Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "auth/too-many-failures",
+                    e.to_string(),
+                );
+                p.retry_after = Some(retry_after_secs);
+                p
+            }
+            AuthError::MissingRole { .. } => Problem::forbidden(e.to_string()),
+        }
+    }
+}
+
+impl From<SubmitError> for Problem {
+    fn from(e: SubmitError) -> Self {
+        let detail = e.to_string();
+        match e {
+            SubmitError::Envelope(_) => Problem::bad_request(e.name(), detail),
+            SubmitError::NotCallersOrgan { .. } | SubmitError::NotThisGateway { .. } => {
+                Problem::forbidden(detail)
+            }
+            SubmitError::Policy(p) => p.into(),
+            SubmitError::NoRoute { .. } | SubmitError::Signature(_) => {
+                Problem::new(UNPROCESSABLE, e.name(), detail)
+            }
+            SubmitError::OutboxFull { .. } => {
+                Problem::unavailable(e.name(), detail, OUTBOX_FULL_RETRY_SECS)
+            }
+            SubmitError::Internal(i) => i.into(),
+        }
+    }
+}
+
+impl From<ProtocolError> for Problem {
+    fn from(e: ProtocolError) -> Self {
+        Problem::bad_request(e.name(), e.to_string())
+    }
+}
+
+impl From<ReceiveError> for Problem {
+    fn from(e: ReceiveError) -> Self {
+        let detail = e.to_string();
+        match e {
+            ReceiveError::NoClientCertificate | ReceiveError::NotAPeer { .. } => {
+                Problem::forbidden(detail)
+            }
+            ReceiveError::Policy(p) => p.into(),
+            ReceiveError::IdConflict => Problem::new(StatusCode::CONFLICT, e.name(), detail),
+            ReceiveError::OutboxFull { .. } => {
+                Problem::unavailable(e.name(), detail, OUTBOX_FULL_RETRY_SECS)
+            }
+            ReceiveError::Internal(i) => i.into(),
+            ReceiveError::BadTrace(_)
+            | ReceiveError::TooManyHops { .. }
+            | ReceiveError::Loop
+            | ReceiveError::Signature(_)
+            | ReceiveError::NotARecipient { .. }
+            | ReceiveError::NoRoute { .. } => Problem::new(UNPROCESSABLE, e.name(), detail),
+        }
+    }
+}
+
+impl From<StatusError> for Problem {
+    fn from(e: StatusError) -> Self {
+        let detail = e.to_string();
+        match e {
+            StatusError::NoRouteBack { .. } => {
+                Problem::new(UNPROCESSABLE, "routing/no-route", detail)
+            }
+            StatusError::Policy(p) => p.into(),
+            StatusError::NotFound => Problem::not_found(detail),
+            StatusError::Invalid(_) => Problem::bad_request("status/invalid", detail),
+            StatusError::NotReportable => Problem::bad_request("status/code", detail),
+            StatusError::ReasonRequired { .. } => {
+                Problem::bad_request("status/reason-required", detail)
+            }
+            StatusError::NoRecall { .. } => {
+                Problem::new(StatusCode::CONFLICT, "status/no-recall", detail)
+            }
+            StatusError::NoteTooLong(n) => n.into(),
+            StatusError::Internal(i) => i.into(),
+        }
+    }
+}
+
+impl From<RecallError> for Problem {
+    fn from(e: RecallError) -> Self {
+        match e {
+            RecallError::NotFound => Problem::not_found(e.to_string()),
+            RecallError::NotFromSender { .. } => Problem::forbidden(e.to_string()),
+            RecallError::NoteTooLong(n) => n.into(),
+            RecallError::Internal(i) => i.into(),
+        }
+    }
+}
+
+impl From<ReportError> for Problem {
+    fn from(e: ReportError) -> Self {
+        match e {
+            ReportError::BadBound | ReportError::Reversed => {
+                Problem::bad_request("request/bad-period", e.to_string())
+            }
+            ReportError::Internal(i) => i.into(),
+        }
+    }
+}
+
+impl From<InboxError> for Problem {
+    fn from(e: InboxError) -> Self {
+        match e {
+            InboxError::NotFound => Problem::not_found(e.to_string()),
+            InboxError::Status(s) => s.into(),
+            InboxError::Internal(i) => i.into(),
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! The composition root: the only place that reads the configuration into running parts — it
+//! opens the store and the audit log, builds the domain's [`Shared`] state, the TLS
+//! configurations and one relay client per peer, starts the API and exchange listeners, the
+//! relay workers and the retention sweeps, and wires reload (SIGHUP) and graceful shutdown.
+//!
+//! `api` and `relay` are adapters on the domain (`gateway`); they never start each other.
+//! `Running::shutdown` stops accepting, lets in-flight requests and deliveries finish, flushes
+//! the store, seals the audit log and returns.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::api::server::{ListenerLimits, serve_tls};
+use crate::config::Config;
+use crate::gateway::{GatewayKeys, Parts, Shared};
+use crate::policy::Catalog;
+use crate::relay::client::PeerClient;
+use crate::store::{SledStore, Store, StoreLimits};
+use crate::tls::TlsIdentity;
+
+/// Why the gateway could not start (or reload).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// TLS material was refused.
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    /// Trust material was refused.
+    #[error("trust: {0}")]
+    Trust(#[from] crate::sign::TrustError),
+    /// The audit log could not be opened (or its tail is damaged beyond a torn line).
+    #[error("audit log: {0}")]
+    Audit(#[from] crate::audit::AuditError),
+    /// A listener could not bind.
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The OS error.
+        reason: String,
+    },
+    /// A peer entry is unusable.
+    #[error("peer: {0}")]
+    Peer(#[from] crate::relay::client::ClientError),
+}
+
+/// What TLS a running gateway uses, replaced together on a CRL reload.
+struct Wiring {
+    shared: Arc<Shared>,
+    /// The TLS server configurations (new connections use the newest one).
+    api_tls: RwLock<Arc<rustls::ServerConfig>>,
+    exchange_tls: RwLock<Arc<rustls::ServerConfig>>,
+    /// One client per peer.
+    peers: HashMap<String, Arc<PeerClient>>,
+}
+
+fn read<T: Clone>(lock: &RwLock<T>) -> T {
+    match lock.read() {
+        Ok(g) => g.clone(),
+        Err(p) => p.into_inner().clone(),
+    }
+}
+
+fn write<T>(lock: &RwLock<T>, value: T) {
+    match lock.write() {
+        Ok(mut g) => *g = value,
+        Err(p) => *p.into_inner() = value,
+    }
+}
+
+/// Reloads a running gateway's CRLs (on SIGHUP); cheap to clone.
+#[derive(Clone)]
+pub struct Reloader(Arc<Wiring>);
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloader").finish_non_exhaustive()
+    }
+}
+
+impl Reloader {
+    /// Re-reads the CRL files named in the config: document verification, receipts, both TLS
+    /// listeners and every peer client use the new lists from the next check on. On any error
+    /// nothing is replaced. Returns how many CRL files were read.
+    pub fn reload_crls(&self) -> Result<usize, StartError> {
+        let w = &self.0;
+        let config = &w.shared.config;
+        let trust = crate::gateway::trust_store(config)?;
+        let mut crls = Vec::new();
+        for c in &config.trust.crls {
+            crls.push(crate::gateway::keys::read_crl(c).map_err(|e| {
+                StartError::Trust(crate::sign::TrustError::BadCrl {
+                    path: c.display().to_string(),
+                    reason: e.to_string(),
+                })
+            })?);
+        }
+        let tls = &w.shared.keys.tls;
+        let id = TlsIdentity {
+            chain: tls.chain.clone(),
+            key: tls.key.clone_key(),
+            roots: tls.roots.clone(),
+            crls,
+        };
+        let api = crate::tls::api_server_config(&id)?;
+        let exchange = crate::tls::exchange_server_config(&id)?;
+        let client = crate::tls::exchange_client_config(&id)?;
+        w.shared.set_trust(trust);
+        write(&w.api_tls, api);
+        write(&w.exchange_tls, exchange);
+        for p in w.peers.values() {
+            p.set_tls(client.clone());
+        }
+        Ok(config.trust.crls.len())
+    }
+}
+
+/// A started gateway.
+pub struct Running {
+    wiring: Arc<Wiring>,
+    shutdown: watch::Sender<bool>,
+    tasks: tokio::task::JoinSet<()>,
+    /// Where the office/inbox API listens.
+    pub api_addr: std::net::SocketAddr,
+    /// Where the exchange API listens.
+    pub exchange_addr: std::net::SocketAddr,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("api", &self.api_addr)
+            .field("exchange", &self.exchange_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Running {
+    /// The shared state (tests and the demo read metrics from it).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.wiring.shared
+    }
+
+    /// A handle that reloads the CRLs while the gateway runs.
+    pub fn reloader(&self) -> Reloader {
+        Reloader(self.wiring.clone())
+    }
+
+    /// Stops accepting, finishes in-flight requests and deliveries, flushes the store.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        let shared = self.wiring.shared.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            if let Err(e) = shared.store.flush() {
+                tracing::error!(error = %e, "final flush failed");
+            }
+            // Seal the log with a signed checkpoint over its head.
+            if let Err(e) = shared
+                .audit
+                .checkpoint(shared.keys.signer.as_ref(), &shared.keys.signing_chain)
+            {
+                tracing::error!(error = %e, "audit checkpoint failed");
+            }
+        })
+        .await;
+        if let Err(e) = done {
+            tracing::error!(error = %e, "final flush did not run");
+        }
+    }
+}
+
+async fn bind(
+    addr: std::net::SocketAddr,
+) -> Result<(TcpListener, std::net::SocketAddr), StartError> {
+    let failed = |e: std::io::Error| StartError::Bind {
+        addr: addr.to_string(),
+        reason: e.to_string(),
+    };
+    let listener = TcpListener::bind(addr).await.map_err(failed)?;
+    let local = listener.local_addr().map_err(failed)?;
+    Ok((listener, local))
+}
+
+/// Opens what the domain rests on: the store and the audit log, with the trust the config names.
+fn domain(config: Config, keys: GatewayKeys, catalog: Catalog) -> Result<Shared, StartError> {
+    let limits = StoreLimits {
+        max_outbox_per_peer: u64::try_from(config.limits.max_outbox_per_peer).unwrap_or(u64::MAX),
+        ..StoreLimits::default()
+    };
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(config.data_dir.join("store"), limits)?);
+    let trust = crate::gateway::trust_store(&config)?;
+    let audit = Arc::new(crate::audit::AuditLog::open(
+        &config.data_dir,
+        &config.organ,
+    )?);
+    if let Some(r) = audit.recovery() {
+        tracing::warn!(recovery = %r, "audit log tail repaired at start");
+    }
+    Ok(Shared::new(Parts {
+        config,
+        store,
+        keys,
+        trust,
+        catalog,
+        audit,
+    }))
+}
+
+/// The TLS configurations and one relay client per configured peer.
+fn wiring(shared: Arc<Shared>) -> Result<Wiring, StartError> {
+    let (config, tls) = (&shared.config, &shared.keys.tls);
+    let client_tls = crate::tls::exchange_client_config(tls)?;
+    let connect_timeout = Duration::from_millis(config.retry.connect_timeout_ms);
+    let mut peers = HashMap::new();
+    for p in &config.peers {
+        let client = PeerClient::new(
+            &p.organ,
+            &p.url,
+            client_tls.clone(),
+            connect_timeout,
+            config.retry.concurrency,
+        )?;
+        peers.insert(p.organ.clone(), Arc::new(client));
+    }
+    Ok(Wiring {
+        api_tls: RwLock::new(crate::tls::api_server_config(tls)?),
+        exchange_tls: RwLock::new(crate::tls::exchange_server_config(tls)?),
+        peers,
+        shared,
+    })
+}
+
+fn listener_limits(config: &Config) -> ListenerLimits {
+    ListenerLimits {
+        max_connections: config.limits.max_connections,
+        max_connections_per_ip: config.limits.max_connections_per_ip,
+        handshake_timeout: Duration::from_secs(config.limits.header_timeout_secs),
+        header_timeout: Duration::from_secs(config.limits.header_timeout_secs),
+        // A body that stalls as long as headers may take is a slowloris, not a slow link.
+        body_idle_timeout: Duration::from_secs(config.limits.header_timeout_secs),
+    }
+}
+
+/// Starts a gateway: the domain, its listeners, one relay worker per peer, retention sweeps.
+pub async fn start(
+    config: Config,
+    keys: GatewayKeys,
+    catalog: Catalog,
+) -> Result<Running, StartError> {
+    let (api_listener, api_addr) = bind(config.listen.api).await?;
+    let (exchange_listener, exchange_addr) = bind(config.listen.exchange).await?;
+    let limits = listener_limits(&config);
+    let shared = Arc::new(domain(config, keys, catalog)?);
+    let wiring = Arc::new(wiring(shared.clone())?);
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    let w = wiring.clone();
+    tasks.spawn(serve_tls(
+        api_listener,
+        Arc::new(move || read(&w.api_tls)),
+        crate::api::routes::api_router(shared.clone()),
+        limits.clone(),
+        shutdown_rx.clone(),
+    ));
+    let w = wiring.clone();
+    tasks.spawn(serve_tls(
+        exchange_listener,
+        Arc::new(move || read(&w.exchange_tls)),
+        crate::api::routes::exchange_router(shared.clone()),
+        limits,
+        shutdown_rx.clone(),
+    ));
+    for client in wiring.peers.values() {
+        tasks.spawn(crate::relay::worker::run(
+            shared.clone(),
+            client.clone(),
+            shutdown_rx.clone(),
+        ));
+    }
+    tasks.spawn(crate::gateway::retention_sweeps(
+        shared.clone(),
+        shutdown_rx.clone(),
+    ));
+    tracing::info!(organ = %shared.config.organ, api = %api_addr, exchange = %exchange_addr, "gateway started");
+    Ok(Running {
+        wiring,
+        shutdown,
+        tasks,
+        api_addr,
+        exchange_addr,
+    })
+}
+
+/// Most threads a gateway's runtime runs blocking work on (store calls, signing, verifying).
+///
+/// tokio's default is 512: under a burst every store call waiting for its group-commit flush got
+/// a thread of its own, and each thread keeps its own allocator caches — the 1,000,000-document
+/// scale run had 60–97 such threads and an RSS that rose with their number. Work beyond this
+/// limit queues (nothing blocking waits for other blocking work: a flush leader never waits for
+/// queued writers), and 64 writers per flush is already far more than group commit needs on the
+/// cores a gateway runs on.
+pub const MAX_BLOCKING_THREADS: usize = 64;
+
+/// The multi-threaded runtime gateways run on (`serve`, the benchmarks), with blocking work
+/// bounded by [`MAX_BLOCKING_THREADS`].
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::{MAX_BLOCKING_THREADS, runtime};
+
+    #[test]
+    fn blocking_work_beyond_the_limit_queues_instead_of_adding_threads() {
+        let rt = runtime().expect("runtime");
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let tasks = 3 * MAX_BLOCKING_THREADS;
+        rt.block_on(async {
+            let handles: Vec<_> = (0..tasks)
+                .map(|_| {
+                    let (running, most) = (Arc::clone(&running), Arc::clone(&most));
+                    tokio::task::spawn_blocking(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.await.expect("task");
+            }
+        });
+        let most = most.load(Ordering::SeqCst);
+        assert!(most <= MAX_BLOCKING_THREADS, "{most} ran at once");
+        // And the limit is reached, so the bound is what stopped it (not a slow spawner).
+        assert!(most > MAX_BLOCKING_THREADS / 2, "only {most} ran at once");
+    }
+}

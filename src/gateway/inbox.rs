@@ -1,0 +1,219 @@
+//! The inbox of a receiving system: what it may list (policy rule 4 on the inbox way, per item:
+//! above the client's clearance a document is absent, not redacted), the long poll, fetching
+//! one document, acknowledging it (with status 03 back to the sender in the same transaction),
+//! and its status reports. The HTTP surface only parses the request and renders the answer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::caller::Caller;
+use super::error::Internal;
+use super::status::{Report, StatusError};
+use super::{Shared, blocking, now_ms};
+use crate::audit::Event;
+use crate::doc::label::Level;
+use crate::store::{AckOutcome, InboxItem, MessageId, MessageMeta, StatusEvent, StoreError};
+
+/// Why an inbox operation was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InboxError {
+    /// Not in this inbox — or not for this client's eyes, which it cannot tell apart.
+    #[error("no such document in this inbox")]
+    NotFound,
+    /// A status report was refused.
+    #[error(transparent)]
+    Status(#[from] StatusError),
+    /// The gateway failed.
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+fn store_error(e: StoreError) -> InboxError {
+    match e {
+        StoreError::NotFound { .. } => InboxError::NotFound,
+        other => Internal::new("inbox", other).into(),
+    }
+}
+
+/// One listed document and whether its sender has asked to recall it.
+#[derive(Debug)]
+pub struct Listed {
+    /// The item.
+    pub item: InboxItem,
+    /// True when the sender's recall request (13) is recorded.
+    pub recalled: bool,
+}
+
+fn level_of(meta: &MessageMeta) -> Level {
+    // Fail closed: an unreadable level is treated as the highest.
+    meta.level.parse().unwrap_or(Level::TuyetMat)
+}
+
+/// Up to `limit` documents of the caller's inbox it may see, oldest first; when there are none,
+/// waits up to `wait` for one to arrive (a long poll).
+pub async fn list(
+    shared: &Arc<Shared>,
+    caller: &Caller,
+    limit: usize,
+    wait: Duration,
+) -> Result<Vec<Listed>, InboxError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut events = shared.inbox_events.subscribe();
+    loop {
+        // Subscribe before reading, so an arrival between the read and the wait is not missed.
+        events.mark_unchanged();
+        let visible = list_once(shared, caller, limit).await?;
+        if !visible.is_empty() || tokio::time::Instant::now() >= deadline {
+            return Ok(visible);
+        }
+        tokio::select! {
+            _ = events.changed() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+}
+
+async fn list_once(
+    shared: &Arc<Shared>,
+    caller: &Caller,
+    limit: usize,
+) -> Result<Vec<Listed>, InboxError> {
+    let s = shared.clone();
+    let organ = caller.organ.clone();
+    let clearance = caller.clearance;
+    blocking(move || -> Result<Vec<Listed>, StoreError> {
+        let store = s.store.as_ref();
+        let items = store.inbox_list_visible(&organ, limit, &mut |i| {
+            let d = super::filing::client_may_read(store, &s.catalog, &i.id, clearance)?;
+            Ok(d.allowed() && level_of(&i.meta) <= clearance)
+        })?;
+        items
+            .into_iter()
+            .map(|item| {
+                let statuses = store.statuses(&item.id)?;
+                let recalled = super::recall::recall_of(&statuses, &item.meta.from).is_some();
+                Ok(Listed { item, recalled })
+            })
+            .collect()
+    })
+    .await?
+    .map_err(store_error)
+}
+
+/// One document of the caller's inbox, if it may read it. A refusal by the policy is audited
+/// (rule and reason only) and answered exactly like a missing document.
+pub async fn fetch(
+    shared: &Arc<Shared>,
+    caller: &Caller,
+    id: MessageId,
+) -> Result<(MessageMeta, Vec<u8>), InboxError> {
+    let s = shared.clone();
+    let organ = caller.organ.clone();
+    let clearance = caller.clearance;
+    let found = blocking(move || -> Result<_, StoreError> {
+        let Some(found) = s.store.inbox_get(&organ, &id)? else {
+            return Ok(None);
+        };
+        let d = super::filing::client_may_read(s.store.as_ref(), &s.catalog, &id, clearance)?;
+        Ok(Some((found, d)))
+    })
+    .await?
+    .map_err(store_error)?;
+    match found {
+        Some(((meta, bytes), d)) if d.allowed() && level_of(&meta) <= caller.clearance => {
+            Ok((meta, bytes))
+        }
+        Some((_, d)) => {
+            let (s, mid, client) = (shared.clone(), id.to_string(), caller.name.clone());
+            blocking(move || {
+                s.audit(Event::policy_refused(
+                    &s.config.organ,
+                    Some(&mid),
+                    d.rule().name(),
+                    &format!("inbox read by client {client}: {}", d.reason()),
+                ));
+            })
+            .await?;
+            Err(InboxError::NotFound)
+        }
+        None => Err(InboxError::NotFound),
+    }
+}
+
+/// The metadata of one document the caller may read, and its sender's recall request if any.
+pub async fn view(
+    shared: &Arc<Shared>,
+    caller: &Caller,
+    id: MessageId,
+) -> Result<(MessageMeta, Option<StatusEvent>), InboxError> {
+    let (meta, _) = fetch(shared, caller, id).await?;
+    let store = shared.store.clone();
+    let statuses = blocking(move || store.statuses(&id))
+        .await?
+        .map_err(store_error)?;
+    let recall = super::recall::recall_of(&statuses, &meta.from).cloned();
+    Ok((meta, recall))
+}
+
+/// Acknowledges a document the caller may see. Status 03 "accepted" goes back to the sender in
+/// the ack's own transaction (see `Store::inbox_ack_reporting`); when the way back is refused
+/// (no route, or a link not cleared for the document: audited in `route_back`), the ack still
+/// stands and status 03 stays recorded here. Durable when it returns.
+pub async fn ack(
+    shared: &Arc<Shared>,
+    caller: &Caller,
+    id: MessageId,
+) -> Result<AckOutcome, InboxError> {
+    let (meta, _) = fetch(shared, caller, id).await?;
+    let forward_to = match super::status::route_back(shared, &id, &meta.from).await {
+        Ok(next) => next,
+        Err(e) => {
+            tracing::warn!(message = %id, problem = %e, "status 03 kept here: no way back");
+            None
+        }
+    };
+    let accepted = StatusEvent {
+        message: id,
+        organ: caller.organ.clone(),
+        code: "03".to_owned(),
+        note: None,
+        at_ms: now_ms(),
+    };
+    let s = shared.clone();
+    let organ = caller.organ.clone();
+    let hop = forward_to.clone();
+    let outcome = blocking(move || {
+        let r = s
+            .store
+            .inbox_ack_reporting(&organ, &id, &accepted, hop.as_deref());
+        if matches!(r, Ok(AckOutcome::Acked)) {
+            s.audit(Event::acked(&organ, &id.to_string()));
+            s.audit(Event::status(&organ, &id.to_string(), &accepted.code));
+        }
+        r
+    })
+    .await?
+    .map_err(store_error)?;
+    if outcome == AckOutcome::Acked {
+        shared
+            .metrics
+            .acked
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(p) = forward_to {
+            shared.wake_peer(&p);
+        }
+    }
+    Ok(outcome)
+}
+
+/// The caller's receiving system reports on a document it may see.
+pub async fn report(
+    shared: &Arc<Shared>,
+    caller: &Caller,
+    id: MessageId,
+    report: Report,
+) -> Result<StatusEvent, InboxError> {
+    let (meta, _) = fetch(shared, caller, id).await?;
+    Ok(super::status::report(shared, &caller.organ, meta.id, &meta.from, report).await?)
+}
