@@ -609,11 +609,11 @@ async fn inbox_status(
 ) -> Result<Response, Problem> {
     let (caller, mid) = inbox_caller(&shared, &headers, &peer, &id)?;
     // Only what this client may see may be reported on: checked before the body is read.
-    inbox::fetch(&shared, &caller, mid).await?;
+    let (meta, _) = inbox::fetch(&shared, &caller, mid).await?;
     let body = read_body(body, MAX_STATUS_BODY).await?;
     let report: crate::gateway::status::Report = serde_json::from_slice(&body)
         .map_err(|e| Problem::bad_request("request/json", e.to_string()))?;
-    let event = inbox::report(&shared, &caller, mid, report).await?;
+    let event = inbox::report(&shared, &caller, &meta, report).await?;
     Ok(Json(serde_json::json!({
         "message_id": id,
         "code": event.code,
@@ -719,6 +719,7 @@ async fn exchange(
             "a delivery is a signed edXML envelope sent as application/xml",
         ));
     }
+    let body = read_body(body, shared.config.limits.max_body_bytes).await?;
     let link = exchange_peer(&shared, &peer, &headers)?;
     let delivery =
         DeliveryHeaders::from_headers(|name| headers.get(name).and_then(|v| v.to_str().ok()))
@@ -726,7 +727,6 @@ async fn exchange(
                 crate::gateway::receive::note_refusal(&shared, e.name(), &e);
                 Problem::from(e)
             })?;
-    let body = read_body(body, shared.config.limits.max_body_bytes).await?;
     let receipt = crate::gateway::receive::receive(shared, link, delivery, body).await?;
     Ok(Json(receipt).into_response())
 }

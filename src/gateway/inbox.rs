@@ -207,13 +207,13 @@ pub async fn ack(
     Ok(outcome)
 }
 
-/// The caller's receiving system reports on a document it may see.
+/// The caller's receiving system reports on a document it may see (`meta`, as [`fetch`]
+/// returned it to this caller).
 pub async fn report(
     shared: &Arc<Shared>,
     caller: &Caller,
-    id: MessageId,
+    meta: &MessageMeta,
     report: Report,
 ) -> Result<StatusEvent, InboxError> {
-    let (meta, _) = fetch(shared, caller, id).await?;
     Ok(super::status::report(shared, &caller.organ, meta.id, &meta.from, report).await?)
 }
