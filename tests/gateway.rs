@@ -511,6 +511,30 @@ fn forged_or_unsigned_traces_are_refused() {
     }]);
     let r = post(wrong_start);
     assert_eq!(r.status, 422);
+    // A peer that speaks another version of the exchange protocol is refused before its
+    // headers are read, on both exchange paths.
+    for (path, content_type) in [
+        (lienthong::exchange::EXCHANGE_PATH, "application/xml"),
+        (lienthong::exchange::STATUS_PATH, "application/json"),
+    ] {
+        let r = rt
+            .block_on(client.post(
+                path,
+                &[
+                    ("content-type", content_type.to_owned()),
+                    (lienthong::exchange::H_VERSION, "2".to_owned()),
+                ],
+                bytes::Bytes::from(signed.clone()),
+                std::time::Duration::from_secs(10),
+            ))
+            .unwrap();
+        assert_eq!(r.status, 400, "{path}");
+        let p: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(
+            p["type"], "urn:lienthong:problem:exchange/unsupported-version",
+            "{path}: {p}"
+        );
+    }
     // Nothing reached the inbox.
     assert!(inbox_ids(&demo, "province", 0).is_empty());
 }
