@@ -10,6 +10,14 @@
 //!
 //! Unit tests (`#[cfg(test)]` items and the files they include) are left out: a test may build
 //! what it needs from anywhere.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

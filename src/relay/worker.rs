@@ -356,6 +356,8 @@ enum Attempt {
     Skipped,
 }
 
+/// One delivery attempt of message `id` (every entry of `group` goes through this peer):
+/// load → the policy at departure → sign our hop → send → record what came of it.
 async fn deliver(
     shared: &Arc<Shared>,
     client: &PeerClient,
@@ -363,6 +365,42 @@ async fn deliver(
     group: &[OutboxEntry],
 ) -> Attempt {
     let peer = client.peer();
+    let Some((bytes, meta, filing)) = load(shared, peer, id).await else {
+        return Attempt::Skipped;
+    };
+    if refused_at_departure(shared, peer, id, filing.as_ref(), group).await {
+        return Attempt::Skipped;
+    }
+    let headers = delivery_headers(shared, peer, id, &meta).await;
+    let outcome = send(shared, client, id, &meta, &headers, bytes).await;
+    if let Outcome::Refused(reason) | Outcome::Failed { reason, .. } = &outcome {
+        tracing::info!(message = %id, peer, reason = %reason, "delivery attempt failed");
+    }
+    let reached = if matches!(
+        outcome,
+        Outcome::Failed {
+            unreachable: true,
+            ..
+        }
+    ) {
+        Attempt::Unreachable
+    } else {
+        Attempt::Reached
+    };
+    record(shared, peer, id, group, outcome, meta.received_at_ms).await;
+    reached
+}
+
+/// The queued document's bytes, its metadata and its filing record.
+async fn load(
+    shared: &Arc<Shared>,
+    peer: &str,
+    id: &MessageId,
+) -> Option<(
+    Vec<u8>,
+    crate::store::MessageMeta,
+    Option<crate::store::Filing>,
+)> {
     let store = shared.store.clone();
     let mid = *id;
     let loaded = tokio::task::spawn_blocking(move || {
@@ -372,25 +410,32 @@ async fn deliver(
         Ok::<_, crate::store::StoreError>((bytes, meta, filing))
     })
     .await;
-    let (bytes, meta, filing) = match loaded {
-        Ok(Ok((Some(b), Some((meta, _)), filing))) => (b, meta, filing),
+    match loaded {
+        Ok(Ok((Some(b), Some((meta, _)), filing))) => Some((b, meta, filing)),
         other => {
             tracing::error!(message = %id, peer, "outbox entry without a stored message: {other:?}");
-            return Attempt::Skipped;
+            None
         }
-    };
-    // The policy again, at the moment the document leaves (rule 4 on this link): the link's
-    // clearance may have been lowered since the message was queued. Refused → dead letter,
-    // audited; nothing is sent.
+    }
+}
+
+/// The policy again, at the moment the document leaves (rule 4 on this link): the link's
+/// clearance may have been lowered since the message was queued. Refused → every entry
+/// dead-lettered, audited, nothing sent; returns true.
+async fn refused_at_departure(
+    shared: &Arc<Shared>,
+    peer: &str,
+    id: &MessageId,
+    filing: Option<&crate::store::Filing>,
+    group: &[OutboxEntry],
+) -> bool {
     let unlabelled = crate::policy::Facts {
         level: None,
         procedure: None,
         public: false,
         recorded: None,
     };
-    let facts = filing
-        .as_ref()
-        .map_or(unlabelled, crate::gateway::filing::facts);
+    let facts = filing.map_or(unlabelled, crate::gateway::filing::facts);
     let clearance = shared
         .config
         .peers
@@ -406,37 +451,47 @@ async fn deliver(
             mtls: true,
         },
     );
-    if !d.allowed() {
-        let (s, peer_s, group) = (shared.clone(), peer.to_owned(), group.to_vec());
-        let reason = format!("policy ({}): {}", d.rule().name(), d.reason());
-        let rule = d.rule().name();
-        let done = tokio::task::spawn_blocking(move || {
-            s.audit(crate::audit::Event::policy_refused(
-                &s.config.organ,
-                Some(&mid.to_string()),
-                rule,
-                &format!("relay to {peer_s}: {reason}"),
-            ));
-            for e in &group {
-                s.store.dead_letter(&peer_s, e, &reason, now_ms())?;
-            }
-            Ok::<_, crate::store::StoreError>(())
-        })
-        .await;
-        if !matches!(done, Ok(Ok(()))) {
-            tracing::error!(message = %id, peer, "could not dead-letter a refused entry: {done:?}");
-        }
-        return Attempt::Skipped;
+    if d.allowed() {
+        return false;
     }
-    // Every final recipient of this message that goes through this peer.
+    let (s, peer_s, group, mid) = (shared.clone(), peer.to_owned(), group.to_vec(), *id);
+    let reason = format!("policy ({}): {}", d.rule().name(), d.reason());
+    let rule = d.rule().name();
+    let done = tokio::task::spawn_blocking(move || {
+        s.audit(crate::audit::Event::policy_refused(
+            &s.config.organ,
+            Some(&mid.to_string()),
+            rule,
+            &format!("relay to {peer_s}: {reason}"),
+        ));
+        for e in &group {
+            s.store.dead_letter(&peer_s, e, &reason, now_ms())?;
+        }
+        Ok::<_, crate::store::StoreError>(())
+    })
+    .await;
+    if !matches!(done, Ok(Ok(()))) {
+        tracing::error!(message = %id, peer, "could not dead-letter a refused entry: {done:?}");
+    }
+    true
+}
+
+/// The exchange headers: every final recipient of this message that goes through this peer,
+/// and the trace with our own hop record, signed by this gateway's receipt key
+/// (`keys.receipts`), so that the next hop (and every hop after it) can prove this gateway held
+/// exactly this document at that time.
+async fn delivery_headers(
+    shared: &Arc<Shared>,
+    peer: &str,
+    id: &MessageId,
+    meta: &crate::store::MessageMeta,
+) -> Vec<(&'static str, String)> {
     let for_organs: Vec<String> = meta
         .to
         .iter()
         .filter(|r| shared.config.next_hop(r).is_some_and(|p| p.organ == peer))
         .cloned()
         .collect();
-    // Our own hop record, signed by this gateway's receipt key (`keys.receipts`): the next hop (and every hop
-    // after it) can prove this gateway held exactly this document at that time.
     let hop_body = crate::sign::ReceiptBody {
         message_id: id.to_string(),
         digest_sha256: meta.digest_hex.clone(),
@@ -463,120 +518,122 @@ async fn deliver(
         at_ms: meta.received_at_ms,
         receipt: signed_hop,
     });
-    let headers = DeliveryHeaders {
+    DeliveryHeaders {
         message_id: *id,
         for_organs,
         trace: hops,
     }
-    .to_headers();
+    .to_headers()
+}
+
+/// Sends the document and reads the answer: delivered only with a receipt that verifies as the
+/// peer's over this message and digest; a 4xx other than 408/429 is the peer's final refusal.
+async fn send(
+    shared: &Arc<Shared>,
+    client: &PeerClient,
+    id: &MessageId,
+    meta: &crate::store::MessageMeta,
+    headers: &[(&'static str, String)],
+    bytes: Vec<u8>,
+) -> Outcome {
+    let peer = client.peer();
     let timeout = Duration::from_millis(shared.config.retry.attempt_timeout_ms);
-    let outcome = match client
-        .post(EXCHANGE_PATH, &headers, Bytes::from(bytes), timeout)
+    let resp = match client
+        .post(EXCHANGE_PATH, headers, Bytes::from(bytes), timeout)
         .await
     {
-        Ok(resp) if resp.status == 200 => {
-            match serde_json::from_slice::<SignedReceipt>(&resp.body) {
-                Ok(receipt) => {
-                    let trust = &shared.trust();
-                    match receipt.verify(
-                        peer,
-                        &id.to_string(),
-                        &meta.digest_hex,
-                        trust,
-                        &VerifyOptions::now(),
-                    ) {
-                        Ok(_) => {
-                            Outcome::Delivered(String::from_utf8_lossy(&resp.body).into_owned())
-                        }
-                        Err(e) => Outcome::Failed {
-                            reason: format!("receipt refused: {e}"),
-                            unreachable: false,
-                        },
-                    }
-                }
-                Err(e) => Outcome::Failed {
-                    reason: format!("receipt is not JSON: {e}"),
-                    unreachable: false,
-                },
-            }
+        Ok(resp) => resp,
+        Err(e) => {
+            return Outcome::Failed {
+                reason: e.to_string(),
+                unreachable: e.is_unreachable(),
+            };
         }
-        Ok(resp)
-            if (400..500).contains(&resp.status) && resp.status != 408 && resp.status != 429 =>
-        {
+    };
+    let failed = |reason: String| Outcome::Failed {
+        reason,
+        unreachable: false,
+    };
+    match resp.status {
+        200 => match serde_json::from_slice::<SignedReceipt>(&resp.body) {
+            Ok(receipt) => match receipt.verify(
+                peer,
+                &id.to_string(),
+                &meta.digest_hex,
+                &shared.trust(),
+                &VerifyOptions::now(),
+            ) {
+                Ok(_) => Outcome::Delivered(String::from_utf8_lossy(&resp.body).into_owned()),
+                Err(e) => failed(format!("receipt refused: {e}")),
+            },
+            Err(e) => failed(format!("receipt is not JSON: {e}")),
+        },
+        s if (400..500).contains(&s) && s != 408 && s != 429 => {
             let detail = serde_json::from_slice::<serde_json::Value>(&resp.body)
                 .ok()
                 .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_owned))
                 .unwrap_or_default();
-            Outcome::Refused(format!("peer {peer} refused ({}): {detail}", resp.status))
+            Outcome::Refused(format!("peer {peer} refused ({s}): {detail}"))
         }
-        Ok(resp) => Outcome::Failed {
-            reason: format!("peer {peer} answered {}", resp.status),
-            unreachable: false,
-        },
-        Err(e) => Outcome::Failed {
-            reason: e.to_string(),
-            unreachable: e.is_unreachable(),
-        },
-    };
+        s => failed(format!("peer {peer} answered {s}")),
+    }
+}
 
-    let failure = match &outcome {
-        Outcome::Delivered(_) => None,
-        Outcome::Refused(r) | Outcome::Failed { reason: r, .. } => Some(r.clone()),
-    };
-    let reached = if matches!(
-        outcome,
-        Outcome::Failed {
-            unreachable: true,
-            ..
-        }
-    ) {
-        Attempt::Unreachable
-    } else {
-        Attempt::Reached
-    };
-    let store = shared.store.clone();
-    let audit_shared = shared.clone();
-    let mid_s = id.to_string();
-    let peer_s = peer.to_owned();
-    let group = group.to_vec();
-    let retry = shared.config.retry.clone();
-    let received_at = meta.received_at_ms;
+/// What the store made of an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Delivered,
+    DeadLettered,
+    Retry,
+}
+
+/// Records the outcome for every entry of the group, durably: delivered (with the receipt),
+/// dead-lettered (refused, or out of attempts), or due again after a backoff; then counts it.
+async fn record(
+    shared: &Arc<Shared>,
+    peer: &str,
+    id: &MessageId,
+    group: &[OutboxEntry],
+    outcome: Outcome,
+    received_at: i64,
+) {
+    let (s, mid_s, peer_s, group) = (
+        shared.clone(),
+        id.to_string(),
+        peer.to_owned(),
+        group.to_vec(),
+    );
     let result =
-        tokio::task::spawn_blocking(move || -> Result<&'static str, crate::store::StoreError> {
-            let now = now_ms();
+        tokio::task::spawn_blocking(move || -> Result<Verdict, crate::store::StoreError> {
+            let (store, now, retry) = (&s.store, now_ms(), &s.config.retry);
             match outcome {
                 Outcome::Delivered(receipt) => {
                     for e in &group {
                         store.mark_delivered(&peer_s, e, receipt.clone(), now)?;
                     }
-                    audit_shared.audit(crate::audit::Event::relayed(&peer_s, &mid_s));
-                    Ok("delivered")
+                    s.audit(crate::audit::Event::relayed(&peer_s, &mid_s));
+                    Ok(Verdict::Delivered)
                 }
                 Outcome::Refused(reason) => {
                     for e in &group {
                         store.dead_letter(&peer_s, e, &reason, now)?;
                     }
-                    Ok("dead-lettered")
+                    Ok(Verdict::DeadLettered)
                 }
                 Outcome::Failed {
                     reason,
                     unreachable,
                 } => {
-                    let mut verdict = "retry";
+                    let mut verdict = Verdict::Retry;
                     for e in &group {
                         let attempts = e.attempts + 1;
                         if attempts >= retry.max_attempts {
-                            store.dead_letter(
-                                &peer_s,
-                                e,
-                                &format!("gave up after {attempts} attempts: {reason}"),
-                                now,
-                            )?;
-                            verdict = "dead-lettered";
+                            let why = format!("gave up after {attempts} attempts: {reason}");
+                            store.dead_letter(&peer_s, e, &why, now)?;
+                            verdict = Verdict::DeadLettered;
                         } else {
-                            // An unreachable peer is paced by the worker's outage probes;
-                            // the entry itself stays due so that it drains in lane order
-                            // once the peer is back.
+                            // An unreachable peer is paced by the worker's outage probes; the entry
+                            // itself stays due so that it drains in lane order once the peer is back.
                             let next = if unreachable {
                                 now
                             } else {
@@ -591,28 +648,24 @@ async fn deliver(
             }
         })
         .await;
-    if let Some(reason) = &failure {
-        tracing::info!(message = %id, peer, reason = %reason, "delivery attempt failed");
-    }
     match result {
-        Ok(Ok("delivered")) => {
+        Ok(Ok(Verdict::Delivered)) => {
             shared.metrics.delivered.fetch_add(1, Ordering::Relaxed);
             let ms = u64::try_from(now_ms().saturating_sub(received_at)).unwrap_or(0);
             shared.metrics.relay_latency.observe(ms);
             tracing::info!(message = %id, peer, ms, "delivered");
         }
-        Ok(Ok("dead-lettered")) => {
+        Ok(Ok(Verdict::DeadLettered)) => {
             shared.metrics.dead_letters.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(message = %id, peer, "dead-lettered");
         }
-        Ok(Ok(_)) => {
+        Ok(Ok(Verdict::Retry)) => {
             shared.metrics.retries.fetch_add(1, Ordering::Relaxed);
             tracing::info!(message = %id, peer, "delivery failed; will retry");
         }
         Ok(Err(e)) => tracing::error!(message = %id, peer, error = %e, "store update failed"),
         Err(e) => tracing::error!(message = %id, peer, error = %e, "store task failed"),
     }
-    reached
 }
 
 /// A jitter factor in [0, 1] from the OS random source.
