@@ -17,7 +17,7 @@ use crate::gateway::caller::Caller;
 
 /// `POST /api/v1/documents` with `application/json`: the header fields of an edXML envelope and
 /// its attachments (base64). The gateway builds the envelope with the envelope writer, then
-/// takes exactly the path of an XML submission ([`submit`]): the same parse and limits, the
+/// takes exactly the path of an XML submission (`gateway::submit::submit`): the same parse and limits, the
 /// same sender check, the same `decide`, signing and durable write. Unknown fields are refused.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -162,6 +162,22 @@ pub fn envelope_from_json(
     organ_name: &str,
     limits: &EnvelopeLimits,
 ) -> Result<Vec<u8>, Problem> {
+    let mut form = read_form(body)?;
+    let from = sender(&form, caller)?;
+    if form.to.is_empty() {
+        return Err(Problem::bad_request(
+            "request/json",
+            "to: at least one recipient",
+        ));
+    }
+    let priority = Priority::from_code(form.priority)
+        .ok_or_else(|| Problem::bad_request("request/json", "priority: 0, 1, 2, 3 or 4"))?;
+    let attachments = decode_attachments(std::mem::take(&mut form.attachments), limits)?;
+    Ok(envelope(form, from, organ_name, priority, attachments).to_bytes())
+}
+
+/// The form, refused with the path of the first field that is wrong.
+fn read_form(body: &[u8]) -> Result<SubmitForm, Problem> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let form: SubmitForm = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -169,7 +185,11 @@ pub fn envelope_from_json(
     })?;
     de.end()
         .map_err(|e| Problem::bad_request("request/json", e.to_string()))?;
+    Ok(form)
+}
 
+/// The issuing organ: the caller's; a `from` naming another is refused.
+fn sender(form: &SubmitForm, caller: &Caller) -> Result<OrganId, Problem> {
     let from_id: OrganId = caller.organ.parse().map_err(|_| {
         Problem::forbidden(format!(
             "client {} acts for {}, which is not an organ id",
@@ -184,60 +204,53 @@ pub fn envelope_from_json(
             )));
         }
     }
-    if form.to.is_empty() {
-        return Err(Problem::bad_request(
-            "request/json",
-            "to: at least one recipient",
-        ));
+    Ok(from_id)
+}
+
+fn too_large(detail: String) -> Problem {
+    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "request/too-large", detail)
+}
+
+/// The attachments' bytes, each and together within `limits` (a size that cannot fit is
+/// refused before it is decoded).
+fn decode_attachments(
+    forms: Vec<AttachmentForm>,
+    limits: &EnvelopeLimits,
+) -> Result<Vec<Attachment>, Problem> {
+    if forms.len() > limits.max_attachments {
+        return Err(too_large(format!(
+            "attachments: {} is over the limit of {}",
+            forms.len(),
+            limits.max_attachments
+        )));
     }
-    let priority = Priority::from_code(form.priority)
-        .ok_or_else(|| Problem::bad_request("request/json", "priority: 0, 1, 2, 3 or 4"))?;
-    if form.attachments.len() > limits.max_attachments {
-        return Err(Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request/too-large",
-            format!(
-                "attachments: {} is over the limit of {}",
-                form.attachments.len(),
-                limits.max_attachments
-            ),
-        ));
-    }
-    let mut attachments = Vec::with_capacity(form.attachments.len());
+    let mut attachments = Vec::with_capacity(forms.len());
     let mut total = 0usize;
-    for (i, a) in form.attachments.into_iter().enumerate() {
+    for (i, a) in forms.into_iter().enumerate() {
         let field = format!("attachments[{i}].data");
+        let over = |n: usize| {
+            too_large(format!(
+                "{field}: {n} bytes is over the limit of {} bytes per attachment",
+                limits.max_attachment_bytes
+            ))
+        };
         // Decoded size is at most 3/4 of the text: refuse before decoding what cannot fit.
         let bound = a.data.len() / 4 * 3;
-        let too_large = |n: usize| {
-            Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request/too-large",
-                format!(
-                    "{field}: {n} bytes is over the limit of {} bytes per attachment",
-                    limits.max_attachment_bytes
-                ),
-            )
-        };
         if bound > limits.max_attachment_bytes.saturating_add(2) {
-            return Err(too_large(bound));
+            return Err(over(bound));
         }
         let data = base64::engine::general_purpose::STANDARD
             .decode(a.data.as_bytes())
             .map_err(|e| Problem::bad_request("request/base64", format!("{field}: {e}")))?;
         if data.len() > limits.max_attachment_bytes {
-            return Err(too_large(data.len()));
+            return Err(over(data.len()));
         }
         total = total.saturating_add(data.len());
         if total > limits.max_total_attachment_bytes {
-            return Err(Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request/too-large",
-                format!(
-                    "attachments: together over the limit of {} bytes",
-                    limits.max_total_attachment_bytes
-                ),
-            ));
+            return Err(too_large(format!(
+                "attachments: together over the limit of {} bytes",
+                limits.max_total_attachment_bytes
+            )));
         }
         attachments.push(Attachment {
             content_id: a.content_id.unwrap_or_else(|| format!("att-{}", i + 1)),
@@ -246,7 +259,17 @@ pub fn envelope_from_json(
             data,
         });
     }
+    Ok(attachments)
+}
 
+/// The envelope the form describes (defaults: today in Vietnam, no place, no signer).
+fn envelope(
+    form: SubmitForm,
+    from_id: OrganId,
+    organ_name: &str,
+    priority: Priority,
+    attachments: Vec<Attachment>,
+) -> Envelope {
     let today = EdxmlDate(
         time::OffsetDateTime::now_utc()
             .to_offset(time::macros::offset!(+7))
@@ -272,7 +295,7 @@ pub fn envelope_from_json(
             full_name: s.full_name,
         },
     );
-    let env = Envelope {
+    Envelope {
         header: MessageHeader {
             document_id: compute_document_id(&from_id, date, &code),
             from: Organization::new(
@@ -317,8 +340,7 @@ pub fn envelope_from_json(
             attachments,
             ext: Default::default(),
         },
-    };
-    Ok(env.to_bytes())
+    }
 }
 
 #[cfg(test)]
