@@ -211,6 +211,262 @@ struct Pending {
     early: HashMap<String, Instant>,
 }
 
+/// What the threads of one scale run share.
+struct Run<'a> {
+    submit: &'a Client,
+    receive: &'a Client,
+    n: usize,
+    t0: Instant,
+    /// The next document index to submit.
+    next: AtomicUsize,
+    /// Documents seen in the inbox.
+    seen: AtomicUsize,
+    acked: AtomicUsize,
+    done: AtomicBool,
+    generator_ticks: AtomicUsize,
+    pending: Mutex<Pending>,
+    latencies: Mutex<Vec<f64>>,
+    failure: Mutex<Option<BenchError>>,
+}
+
+impl Run<'_> {
+    /// Ends the run with the first failure.
+    fn fail(&self, e: BenchError) {
+        if let Ok(mut f) = self.failure.lock() {
+            f.get_or_insert(e);
+        }
+        self.done.store(true, Ordering::Relaxed);
+    }
+
+    fn stopped(&self) -> bool {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    fn latency(&self, from: Instant, to: Instant) {
+        if let Ok(mut l) = self.latencies.lock() {
+            l.push(to.saturating_duration_since(from).as_secs_f64() * 1e3);
+        }
+    }
+
+    /// A submitter: takes the next index, keeps at most `MAX_IN_FLIGHT` documents between
+    /// submission and inbox, and records when each was accepted.
+    fn submitter(&self) {
+        let mut cpu = GeneratorCpu::new(&self.generator_ticks);
+        loop {
+            cpu.step();
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            if i >= self.n || self.stopped() {
+                break;
+            }
+            while i >= self.seen.load(Ordering::Relaxed) + super::e2e::MAX_IN_FLIGHT
+                && !self.stopped()
+            {
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            let doc = match super::pipeline::envelope_to(
+                SEQ0 + i as u64,
+                super::pipeline::SMALL,
+                PROVINCE,
+            ) {
+                Ok(d) => d,
+                Err(e) => return self.fail(e),
+            };
+            let at = Instant::now();
+            match submit_one(self.submit, i, &doc) {
+                Ok(id) => {
+                    let early = self.pending.lock().ok().and_then(|mut p| {
+                        p.early.remove(&id).or_else(|| {
+                            p.sent.insert(id, at);
+                            None
+                        })
+                    });
+                    if let Some(seen) = early {
+                        self.latency(at, seen);
+                    }
+                }
+                Err(e) => return self.fail(e),
+            }
+        }
+    }
+
+    /// The receiving system: long-polls the inbox and hands each new id to `ACKERS` ackers.
+    fn receiver(&self) {
+        let mut cpu = GeneratorCpu::new(&self.generator_ticks);
+        // Ids handed to the ackers: `None` while the ack is pending, then when it succeeded.
+        // An acked id is kept for a while because a long poll that began before the ack
+        // returned may still list it; acking it again would be refused (404).
+        let handed: Mutex<HashMap<String, Option<Instant>>> = Mutex::new(HashMap::new());
+        let (tx, rx) = mpsc::channel::<String>();
+        let rx = Mutex::new(rx);
+        std::thread::scope(|acks| {
+            for _ in 0..ACKERS {
+                acks.spawn(|| self.acker(&rx, &handed));
+            }
+            let mut last_progress = Instant::now();
+            while !self.stopped() && self.seen.load(Ordering::Relaxed) < self.n {
+                cpu.step();
+                let got = match poll_inbox(self.receive) {
+                    Ok(ids) => ids,
+                    Err(e) => return self.fail(e),
+                };
+                let fresh = self.arrived(got, &handed, &tx);
+                if let Ok(mut h) = handed.lock() {
+                    h.retain(|_, acked| acked.is_none_or(|t| t.elapsed() < FORGET_ACKED));
+                }
+                if fresh == 0 {
+                    std::thread::sleep(Duration::from_millis(2));
+                } else {
+                    last_progress = Instant::now();
+                }
+                if last_progress.elapsed() > Duration::from_secs(600) {
+                    // A stalled run must end, not hang: nothing new for ten minutes.
+                    return self.fail(BenchError::Undelivered {
+                        missing: self.n.saturating_sub(self.seen.load(Ordering::Relaxed)),
+                        total: self.n,
+                        secs: self.t0.elapsed().as_secs(),
+                    });
+                }
+            }
+            drop(tx);
+        });
+        drop(cpu);
+        self.done.store(true, Ordering::Relaxed);
+    }
+
+    /// Notes the ids of one listing not seen before (their latency, when their submitter has
+    /// recorded the 202) and hands them to the ackers; returns how many were new.
+    fn arrived(
+        &self,
+        got: Vec<String>,
+        handed: &Mutex<HashMap<String, Option<Instant>>>,
+        tx: &mpsc::Sender<String>,
+    ) -> usize {
+        let now = Instant::now();
+        let mut fresh = 0usize;
+        for id in got {
+            let new = handed.lock().is_ok_and(|mut h| {
+                if h.contains_key(&id) {
+                    return false;
+                }
+                h.insert(id.clone(), None);
+                true
+            });
+            if !new {
+                continue;
+            }
+            fresh += 1;
+            let sent = self.pending.lock().ok().and_then(|mut p| {
+                p.sent.remove(&id).or_else(|| {
+                    p.early.insert(id.clone(), now);
+                    None
+                })
+            });
+            if let Some(at) = sent {
+                self.latency(at, now);
+            }
+            self.seen.fetch_add(1, Ordering::Relaxed);
+            let _ = tx.send(id);
+        }
+        fresh
+    }
+
+    /// One acker: acknowledges the ids it is handed.
+    fn acker(
+        &self,
+        rx: &Mutex<mpsc::Receiver<String>>,
+        handed: &Mutex<HashMap<String, Option<Instant>>>,
+    ) {
+        let mut cpu = GeneratorCpu::new(&self.generator_ticks);
+        while let Ok(Ok(id)) = rx.lock().map(|r| r.recv()) {
+            cpu.step();
+            if let Err(e) = ack_one(self.receive, &id) {
+                return self.fail(e);
+            }
+            if let Ok(mut h) = handed.lock() {
+                h.insert(id, Some(Instant::now()));
+            }
+            self.acked.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The window recorder: one [`Window`] each time another tenth of the documents arrived.
+    fn windows(&self, gateways: &[Gateway], progress: &mut dyn FnMut(&str)) -> Vec<Window> {
+        let mut windows = Vec::with_capacity(WINDOWS);
+        let mut start = (
+            self.t0,
+            0usize,
+            cpu_ticks(Path::new("/proc/self/stat")),
+            0usize,
+        );
+        for w in 1..=WINDOWS {
+            let boundary = self.n * w / WINDOWS;
+            while self.seen.load(Ordering::Relaxed) < boundary && !self.stopped() {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if self.seen.load(Ordering::Relaxed) < boundary {
+                break;
+            }
+            let now = Instant::now();
+            let cpu = cpu_ticks(Path::new("/proc/self/stat"));
+            let gen_ticks = self.generator_ticks.load(Ordering::Relaxed);
+            let docs = boundary.saturating_sub(start.1).max(1) as f64;
+            let secs = now.duration_since(start.0).as_secs_f64().max(1e-9);
+            // Generator threads report their CPU as they go (`GeneratorCpu`): each window
+            // subtracts the generator's share of that window, to within its last few steps.
+            let gateway_ticks = (cpu - start.2) - gen_ticks.saturating_sub(start.3) as f64;
+            let window = Window {
+                delivered: boundary,
+                at_secs: now.duration_since(self.t0).as_secs_f64(),
+                docs_per_s: docs / secs,
+                latency_ms: Percentiles::of(
+                    self.latencies
+                        .lock()
+                        .map(|mut l| std::mem::take(&mut *l))
+                        .unwrap_or_default(),
+                ),
+                rss_mb: vm_rss_kb().unwrap_or_default() as f64 / 1024.0,
+                disk: Disk::of(gateways),
+                stored_messages: stored(gateways),
+                cpu_ms_per_doc: gateway_ticks.max(0.0) / TICKS_PER_SEC * 1e3 / docs,
+            };
+            progress(&window.line());
+            windows.push(window);
+            start = (now, boundary, cpu, gen_ticks);
+        }
+        windows
+    }
+}
+
+/// Documents stored on all the gateways.
+fn stored(gateways: &[Gateway]) -> u64 {
+    gateways
+        .iter()
+        .filter_map(|g| super::e2e::store_stats(g).ok())
+        .map(|st| st.messages)
+        .sum()
+}
+
+impl Window {
+    /// The progress line of a window.
+    fn line(&self) -> String {
+        format!(
+            "scale: {:>9} documents, {:7.1} s: {:6.1} docs/s, p50 {:6.1} ms, p99 {:6.1} ms, RSS {:6.1} MB, store {:7.1} MB, register {:6.1} MB, audit {:6.1} MB, {} stored",
+            self.delivered,
+            self.at_secs,
+            self.docs_per_s,
+            self.latency_ms.p50,
+            self.latency_ms.p99,
+            self.rss_mb,
+            self.disk.store_mb,
+            self.disk.register_mb,
+            self.disk.audit_mb,
+            self.stored_messages
+        )
+    }
+}
+
+/// `n` documents through the gateways: submitters, a receiving system with its ackers, and
+/// the window recorder on this thread.
 fn run(
     gateways: &[Gateway],
     submit: &Client,
@@ -220,228 +476,32 @@ fn run(
 ) -> Result<Scale, BenchError> {
     let document_bytes =
         super::pipeline::envelope_to(SEQ0, super::pipeline::SMALL, PROVINCE).map(|d| d.len())?;
-    let stored = || -> u64 {
-        gateways
-            .iter()
-            .filter_map(|g| super::e2e::store_stats(g).ok())
-            .map(|st| st.messages)
-            .sum()
+    let run = Run {
+        submit,
+        receive,
+        n,
+        t0: Instant::now(),
+        next: AtomicUsize::new(0),
+        seen: AtomicUsize::new(0),
+        acked: AtomicUsize::new(0),
+        done: AtomicBool::new(false),
+        generator_ticks: AtomicUsize::new(0),
+        pending: Mutex::new(Pending::default()),
+        latencies: Mutex::new(Vec::new()),
+        failure: Mutex::new(None),
     };
-    let disk = || Disk::of(gateways);
-    let t0 = Instant::now();
-    let next = AtomicUsize::new(0);
-    let seen_count = AtomicUsize::new(0);
-    let acked = AtomicUsize::new(0);
-    let done = AtomicBool::new(false);
-    let generator_ticks = AtomicUsize::new(0);
-    let pending = Mutex::new(Pending::default());
-    let latencies: Mutex<Vec<f64>> = Mutex::new(Vec::new());
-    let failure: Mutex<Option<BenchError>> = Mutex::new(None);
-    let fail = |e: BenchError| {
-        if let Ok(mut f) = failure.lock() {
-            f.get_or_insert(e);
-        }
-        done.store(true, Ordering::Relaxed);
-    };
-    let mut windows = Vec::with_capacity(WINDOWS);
-
-    std::thread::scope(|s| {
+    let windows = std::thread::scope(|s| {
         for _ in 0..SUBMITTERS {
-            s.spawn(|| {
-                let mut cpu = GeneratorCpu::new(&generator_ticks);
-                loop {
-                    cpu.step();
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n || done.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    while i >= seen_count.load(Ordering::Relaxed) + super::e2e::MAX_IN_FLIGHT
-                        && !done.load(Ordering::Relaxed)
-                    {
-                        std::thread::sleep(Duration::from_micros(500));
-                    }
-                    let doc = match super::pipeline::envelope_to(
-                        SEQ0 + i as u64,
-                        super::pipeline::SMALL,
-                        PROVINCE,
-                    ) {
-                        Ok(d) => d,
-                        Err(e) => {
-                            fail(e);
-                            break;
-                        }
-                    };
-                    let at = Instant::now();
-                    match submit_one(submit, i, &doc) {
-                        Ok(id) => {
-                            let early =
-                                pending
-                                    .lock()
-                                    .ok()
-                                    .and_then(|mut p| match p.early.remove(&id) {
-                                        Some(seen) => Some(seen),
-                                        None => {
-                                            p.sent.insert(id, at);
-                                            None
-                                        }
-                                    });
-                            if let (Some(seen), Ok(mut l)) = (early, latencies.lock()) {
-                                l.push(seen.saturating_duration_since(at).as_secs_f64() * 1e3);
-                            }
-                        }
-                        Err(e) => {
-                            fail(e);
-                            break;
-                        }
-                    }
-                }
-            });
+            s.spawn(|| run.submitter());
         }
-        s.spawn(|| {
-            let mut cpu = GeneratorCpu::new(&generator_ticks);
-            // Ids handed to the ackers: `None` while the ack is pending, then when it succeeded.
-            // An acked id is kept for a while because a long poll that began before the ack
-            // returned may still list it; acking it again would be refused (404).
-            let handed: Mutex<HashMap<String, Option<Instant>>> = Mutex::new(HashMap::new());
-            let (tx, rx) = mpsc::channel::<String>();
-            let rx = Mutex::new(rx);
-            std::thread::scope(|acks| {
-                for _ in 0..ACKERS {
-                    acks.spawn(|| {
-                        let mut cpu = GeneratorCpu::new(&generator_ticks);
-                        while let Ok(Ok(id)) = rx.lock().map(|r| r.recv()) {
-                            cpu.step();
-                            if let Err(e) = ack_one(receive, &id) {
-                                fail(e);
-                                break;
-                            }
-                            if let Ok(mut h) = handed.lock() {
-                                h.insert(id, Some(Instant::now()));
-                            }
-                            acked.fetch_add(1, Ordering::Relaxed);
-                        }
-                    });
-                }
-                let mut last_progress = Instant::now();
-                while !done.load(Ordering::Relaxed) && seen_count.load(Ordering::Relaxed) < n {
-                    cpu.step();
-                    let got = match poll_inbox(receive) {
-                        Ok(ids) => ids,
-                        Err(e) => {
-                            fail(e);
-                            break;
-                        }
-                    };
-                    let now = Instant::now();
-                    let mut fresh = 0usize;
-                    for id in got {
-                        let new = handed.lock().is_ok_and(|mut h| {
-                            if h.contains_key(&id) {
-                                return false;
-                            }
-                            h.insert(id.clone(), None);
-                            true
-                        });
-                        if !new {
-                            continue;
-                        }
-                        fresh += 1;
-                        let sent = pending
-                            .lock()
-                            .ok()
-                            .and_then(|mut p| match p.sent.remove(&id) {
-                                Some(at) => Some(at),
-                                None => {
-                                    p.early.insert(id.clone(), now);
-                                    None
-                                }
-                            });
-                        if let (Some(at), Ok(mut l)) = (sent, latencies.lock()) {
-                            l.push(now.saturating_duration_since(at).as_secs_f64() * 1e3);
-                        }
-                        seen_count.fetch_add(1, Ordering::Relaxed);
-                        let _ = tx.send(id);
-                    }
-                    if let Ok(mut h) = handed.lock() {
-                        h.retain(|_, acked| acked.is_none_or(|t| t.elapsed() < FORGET_ACKED));
-                    }
-                    if fresh == 0 {
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                    if last_progress.elapsed() > Duration::from_secs(600) {
-                        // A stalled run must end, not hang: nothing new for ten minutes.
-                        fail(BenchError::Undelivered {
-                            missing: n.saturating_sub(seen_count.load(Ordering::Relaxed)),
-                            total: n,
-                            secs: t0.elapsed().as_secs(),
-                        });
-                        break;
-                    }
-                    if fresh > 0 {
-                        last_progress = Instant::now();
-                    }
-                }
-                drop(tx);
-            });
-            drop(cpu);
-            done.store(true, Ordering::Relaxed);
-        });
-        // The window recorder (this thread).
-        let mut window_start = (t0, 0usize, cpu_ticks(Path::new("/proc/self/stat")), 0usize);
-        for w in 1..=WINDOWS {
-            let boundary = n * w / WINDOWS;
-            while seen_count.load(Ordering::Relaxed) < boundary && !done.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            if seen_count.load(Ordering::Relaxed) < boundary {
-                break;
-            }
-            let now = Instant::now();
-            let cpu = cpu_ticks(Path::new("/proc/self/stat"));
-            let gen_ticks = generator_ticks.load(Ordering::Relaxed);
-            let docs = boundary.saturating_sub(window_start.1).max(1) as f64;
-            let secs = now.duration_since(window_start.0).as_secs_f64().max(1e-9);
-            // Generator threads report their CPU as they go (`GeneratorCpu`): each window
-            // subtracts the generator's share of that window, to within its last few steps.
-            let gateway_ticks =
-                (cpu - window_start.2) - gen_ticks.saturating_sub(window_start.3) as f64;
-            let window = Window {
-                delivered: boundary,
-                at_secs: now.duration_since(t0).as_secs_f64(),
-                docs_per_s: docs / secs,
-                latency_ms: Percentiles::of(
-                    latencies
-                        .lock()
-                        .map(|mut l| std::mem::take(&mut *l))
-                        .unwrap_or_default(),
-                ),
-                rss_mb: vm_rss_kb().unwrap_or_default() as f64 / 1024.0,
-                disk: disk(),
-                stored_messages: stored(),
-                cpu_ms_per_doc: gateway_ticks.max(0.0) / TICKS_PER_SEC * 1e3 / docs,
-            };
-            progress(&format!(
-                "scale: {:>9} documents, {:7.1} s: {:6.1} docs/s, p50 {:6.1} ms, p99 {:6.1} ms, RSS {:6.1} MB, store {:7.1} MB, register {:6.1} MB, audit {:6.1} MB, {} stored",
-                window.delivered,
-                window.at_secs,
-                window.docs_per_s,
-                window.latency_ms.p50,
-                window.latency_ms.p99,
-                window.rss_mb,
-                window.disk.store_mb,
-                window.disk.register_mb,
-                window.disk.audit_mb,
-                window.stored_messages
-            ));
-            windows.push(window);
-            window_start = (now, boundary, cpu, gen_ticks);
-        }
+        s.spawn(|| run.receiver());
+        run.windows(gateways, progress)
     });
-    let total_secs = t0.elapsed().as_secs_f64();
-    if let Some(e) = failure.into_inner().ok().flatten() {
+    let total_secs = run.t0.elapsed().as_secs_f64();
+    if let Some(e) = run.failure.into_inner().ok().flatten() {
         return Err(e);
     }
-    let acked = acked.into_inner();
+    let acked = run.acked.into_inner();
     if acked < n {
         return Err(BenchError::Operation {
             what: "scale run",
@@ -456,8 +516,8 @@ fn run(
         windows,
         docs_per_s: n as f64 / total_secs.max(1e-9),
         total_secs,
-        disk_after_sweep: disk(),
-        stored_after_sweep: stored(),
+        disk_after_sweep: Disk::of(gateways),
+        stored_after_sweep: stored(gateways),
         retention: (0, SWEEP_SECS),
     })
 }

@@ -310,6 +310,88 @@ fn client(setup: &DemoSetup, role: &str, token_role: &str) -> Result<Client, Cli
     Client::new(&setup.root_pem, &g.api_url, Some(token)).map_err(CliError::usage)
 }
 
+/// The five documents of the walk-through: four the policy lets through, one (tối mật) it
+/// refuses.
+const PLAN: [Planned; 5] = [
+    Planned {
+        name: "nghi-quyet",
+        to: "TU.BENTRE",
+        level: "thuong",
+        procedure: "VB-01",
+        priority: 0,
+        code: "07",
+        notation: "NQ/HU",
+        subject: "Nghị quyết về đẩy mạnh chuyển đổi số trong các cơ quan Đảng",
+        expect_ok: true,
+    },
+    Planned {
+        name: "thong-bao-hoa-toc",
+        to: "VPTW",
+        level: "thuong",
+        procedure: "VB-01",
+        priority: 3,
+        code: "12",
+        notation: "TB/HU",
+        subject: "Thông báo hỏa tốc về tình hình bão lũ",
+        expect_ok: true,
+    },
+    Planned {
+        name: "bao-cao-mat",
+        to: "TU.BENTRE",
+        level: "mat",
+        procedure: "VB-01",
+        priority: 1,
+        code: "25",
+        notation: "BC/HU",
+        subject: "Báo cáo mật về công tác bảo vệ chính trị nội bộ",
+        expect_ok: true,
+    },
+    Planned {
+        name: "tai-lieu-toi-mat",
+        to: "TU.BENTRE",
+        level: "toi-mat",
+        procedure: "VB-01",
+        priority: 0,
+        code: "03",
+        notation: "BC/HU",
+        subject: "Tài liệu tối mật",
+        expect_ok: false,
+    },
+    Planned {
+        name: "quy-hoach-can-bo",
+        to: "TU.BENTRE",
+        level: "thuong",
+        procedure: "TCCB-05",
+        priority: 0,
+        code: "31",
+        notation: "TTr/HU",
+        subject: "Tờ trình quy hoạch cán bộ",
+        expect_ok: true,
+    },
+];
+
+/// A submitted document still to be seen: its message id, when it was submitted, its row.
+type Pending = (String, Instant, usize);
+
+/// The string at `key` of a JSON object, or "".
+fn text<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
+    v.get(key).and_then(|x| x.as_str()).unwrap_or_default()
+}
+
+/// The strings at `field` of each object of the array at `key`.
+fn texts(v: &serde_json::Value, key: &str, field: &str) -> Vec<String> {
+    v.get(key)
+        .and_then(|x| x.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|o| o.get(field).and_then(|c| c.as_str()).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The walk-through: submit → receive (long poll, verify, ack, report 06) → follow the
+/// statuses back at the sender → the portal.
 fn drive(
     setup: &DemoSetup,
     progress: &Progress,
@@ -317,221 +399,95 @@ fn drive(
     docs: &mut Vec<DocRow>,
 ) -> Result<(), CliError> {
     let office = client(setup, "district", "submit")?;
-    let dir = &setup.dir;
-    let plan: [Planned; 5] = [
-        Planned {
-            name: "nghi-quyet",
-            to: "TU.BENTRE",
-            level: "thuong",
-            procedure: "VB-01",
-            priority: 0,
-            code: "07",
-            notation: "NQ/HU",
-            subject: "Nghị quyết về đẩy mạnh chuyển đổi số trong các cơ quan Đảng",
-            expect_ok: true,
-        },
-        Planned {
-            name: "thong-bao-hoa-toc",
-            to: "VPTW",
-            level: "thuong",
-            procedure: "VB-01",
-            priority: 3,
-            code: "12",
-            notation: "TB/HU",
-            subject: "Thông báo hỏa tốc về tình hình bão lũ",
-            expect_ok: true,
-        },
-        Planned {
-            name: "bao-cao-mat",
-            to: "TU.BENTRE",
-            level: "mat",
-            procedure: "VB-01",
-            priority: 1,
-            code: "25",
-            notation: "BC/HU",
-            subject: "Báo cáo mật về công tác bảo vệ chính trị nội bộ",
-            expect_ok: true,
-        },
-        Planned {
-            name: "tai-lieu-toi-mat",
-            to: "TU.BENTRE",
-            level: "toi-mat",
-            procedure: "VB-01",
-            priority: 0,
-            code: "03",
-            notation: "BC/HU",
-            subject: "Tài liệu tối mật",
-            expect_ok: false,
-        },
-        Planned {
-            name: "quy-hoach-can-bo",
-            to: "TU.BENTRE",
-            level: "thuong",
-            procedure: "TCCB-05",
-            priority: 0,
-            code: "31",
-            notation: "TTr/HU",
-            subject: "Tờ trình quy hoạch cán bộ",
-            expect_ok: true,
-        },
-    ];
     progress.step("the district office submits five documents through the HTTPS API");
-    let mut submitted: Vec<(String, Instant, usize)> = Vec::new();
-    for p in plan {
-        let Planned {
-            name,
-            to,
-            level,
-            priority,
-            expect_ok,
-            ..
-        } = p;
-        let xml = new_doc(dir, &p)?;
+    let submitted = submit_all(setup, &office, steps, docs)?;
+    progress.step(
+        "the receiving systems of the province and the central office long-poll their inboxes",
+    );
+    receive_all(setup, submitted, steps, docs)?;
+    progress.step("the district office follows its documents: receipts and statuses 03, 06");
+    for row in docs.iter_mut().filter(|r| !r.id.is_empty()) {
+        follow(&office, row, steps)?;
+    }
+    progress.step("the provincial portal lists its public procedures; no secret one is there");
+    check_portal(setup, steps)
+}
+
+/// Submits every planned document; a step each (a refusal is right only where planned).
+fn submit_all(
+    setup: &DemoSetup,
+    office: &Client,
+    steps: &mut Vec<Step>,
+    docs: &mut Vec<DocRow>,
+) -> Result<Vec<Pending>, CliError> {
+    let mut submitted = Vec::new();
+    for p in &PLAN {
+        let xml = new_doc(&setup.dir, p)?;
         let t0 = Instant::now();
         let r = office
             .post("/api/v1/documents", "application/xml", &xml)
             .map_err(CliError::invalid)?;
         let j = r.json();
+        let level = Some(text(&j, "level")).filter(|l| !l.is_empty());
         let mut row = DocRow {
             from: "HU.CHAUTHANH".into(),
-            to: to.into(),
-            level: j
-                .get("level")
-                .unwrap_or(&serde_json::Value::Null)
-                .as_str()
-                .unwrap_or(level)
-                .to_owned(),
-            priority,
-            title: name.into(),
+            to: p.to.into(),
+            level: level.unwrap_or(p.level).to_owned(),
+            priority: p.priority,
+            title: p.name.into(),
             ..DocRow::default()
         };
         if r.status == 202 {
-            row.id = j
-                .get("message_id")
-                .unwrap_or(&serde_json::Value::Null)
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
+            row.id = text(&j, "message_id").to_owned();
             row.status = "queued".into();
             submitted.push((row.id.clone(), t0, docs.len()));
             steps.push(Step {
-                name: format!("submit {name}"),
-                ok: expect_ok,
+                name: format!("submit {}", p.name),
+                ok: p.expect_ok,
                 detail: format!("202 accepted, effective level {}", row.level),
             });
         } else {
-            let reason = j
-                .get("detail")
-                .unwrap_or(&serde_json::Value::Null)
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
+            let reason = text(&j, "detail").to_owned();
             row.status = format!("refused {}", r.status);
             row.refused_reason = Some(reason.clone());
             steps.push(Step {
-                name: format!("submit {name}"),
-                ok: !expect_ok && r.status == 422,
-                detail: format!(
-                    "{} {}: {reason}",
-                    r.status,
-                    j.get("type")
-                        .unwrap_or(&serde_json::Value::Null)
-                        .as_str()
-                        .unwrap_or("")
-                ),
+                name: format!("submit {}", p.name),
+                ok: !p.expect_ok && r.status == 422,
+                detail: format!("{} {}: {reason}", r.status, text(&j, "type")),
             });
         }
         docs.push(row);
     }
+    Ok(submitted)
+}
 
-    progress.step(
-        "the receiving systems of the province and the central office long-poll their inboxes",
-    );
+/// Long-polls the province's and the central office's inboxes until every submitted document
+/// arrived (or 60 s passed): each is fetched, verified, acknowledged and reported handled.
+fn receive_all(
+    setup: &DemoSetup,
+    mut pending: Vec<Pending>,
+    steps: &mut Vec<Step>,
+    docs: &mut [DocRow],
+) -> Result<(), CliError> {
     let mut trust = TrustStore::new();
     trust
         .add_anchors_pem_file(&setup.root_pem)
         .map_err(CliError::usage)?;
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut pending: Vec<(String, Instant, usize)> = submitted.clone();
     while !pending.is_empty() && Instant::now() < deadline {
         for role in ["province", "central"] {
             let rcv = client(setup, role, "receive")?;
-            let r = rcv
+            let list = rcv
                 .get("/api/v1/inbox?limit=100&wait=2")
-                .map_err(CliError::invalid)?;
-            let list = r.json();
-            for d in list
-                .get("documents")
-                .unwrap_or(&serde_json::Value::Null)
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-            {
-                let id = d
-                    .get("message_id")
-                    .unwrap_or(&serde_json::Value::Null)
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
+                .map_err(CliError::invalid)?
+                .json();
+            for id in texts(&list, "documents", "message_id") {
                 let Some(pos) = pending.iter().position(|(p, _, _)| *p == id) else {
                     continue;
                 };
                 let (_, t0, row) = pending.remove(pos);
-                let delivered_ms = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
-                let fetched = rcv
-                    .get(&format!("/api/v1/inbox/{id}"))
-                    .map_err(CliError::invalid)?;
-                let meta = rcv
-                    .get(&format!("/api/v1/inbox/{id}/meta"))
-                    .map_err(CliError::invalid)?
-                    .json();
-                let verified = verify(&fetched.body, &trust, &VerifyOptions::now());
-                let ack = rcv
-                    .post(&format!("/api/v1/inbox/{id}/ack"), "application/json", b"")
-                    .map_err(CliError::invalid)?;
-                // The receiving system reports the document handled (06); 03 went with the ack.
-                let _ = rcv
-                    .post(
-                        &format!("/api/v1/inbox/{id}/status"),
-                        "application/json",
-                        r#"{"code":"06","note":"Đã xử lý xong"}"#.as_bytes(),
-                    )
-                    .map_err(CliError::invalid)?;
                 if let Some(r) = docs.get_mut(row) {
-                    r.delivered_ms = Some(delivered_ms);
-                    r.hops = meta
-                        .get("trace")
-                        .unwrap_or(&serde_json::Value::Null)
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default()
-                        .iter()
-                        .filter_map(|h| {
-                            h.get("organ")
-                                .unwrap_or(&serde_json::Value::Null)
-                                .as_str()
-                                .map(str::to_owned)
-                        })
-                        .chain(std::iter::once(role_organ(role)))
-                        .collect();
-                    match &verified {
-                        Ok(v) => r.signer = v.signer().organ().to_owned(),
-                        Err(e) => r.signer = format!("INVALID: {e}"),
-                    }
-                    r.status = if ack.status == 200 {
-                        "received, verified, acknowledged".into()
-                    } else {
-                        format!("ack failed {}", ack.status)
-                    };
-                    steps.push(Step {
-                        name: format!("receive {}", r.title),
-                        ok: verified.is_ok() && ack.status == 200,
-                        detail: format!(
-                            "{role} inbox after {delivered_ms} ms via {}; signature {}",
-                            r.hops.join(" → "),
-                            if verified.is_ok() { "valid" } else { "INVALID" }
-                        ),
-                    });
+                    steps.push(receive_one(&rcv, &trust, role, &id, t0, r)?);
                 }
             }
         }
@@ -546,62 +502,97 @@ fn drive(
             detail: format!("{id} did not arrive within 60 s"),
         });
     }
+    Ok(())
+}
 
-    progress.step("the district office follows its documents: receipts and statuses 03, 06");
-    for row in docs.iter_mut().filter(|r| !r.id.is_empty()) {
-        // Statuses travel back hop by hop; give them a moment.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let st = loop {
-            let st = office
-                .get(&format!("/api/v1/documents/{}", row.id))
-                .map_err(CliError::invalid)?
-                .json();
-            let codes: Vec<String> = st
-                .get("statuses")
-                .and_then(|v| v.as_array())
-                .cloned()
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|s| s.get("code").and_then(|c| c.as_str()).map(str::to_owned))
-                .collect();
-            if (codes.contains(&"03".to_owned()) && codes.contains(&"06".to_owned()))
-                || Instant::now() > deadline
-            {
-                row.status = if codes.is_empty() {
-                    row.status.clone()
-                } else {
-                    format!("delivered; statuses {} back at sender", codes.join(", "))
-                };
-                steps.push(Step {
-                    name: format!("statuses {}", row.title),
-                    ok: codes.contains(&"03".to_owned()) && codes.contains(&"06".to_owned()),
-                    detail: format!("sender received statuses: {}", codes.join(", ")),
-                });
-                break st;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        let states: Vec<String> = st
-            .get("recipients")
-            .unwrap_or(&serde_json::Value::Null)
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|r| {
-                r.get("state")
-                    .unwrap_or(&serde_json::Value::Null)
-                    .as_str()
-                    .map(str::to_owned)
-            })
-            .collect();
-        steps.push(Step {
-            name: format!("track {}", row.title),
-            ok: states.iter().all(|s| s == "delivered"),
-            detail: format!("sender sees: {}", states.join(", ")),
-        });
+/// One arrival at `role`'s receiving system: fetch, verify, acknowledge, report 06.
+fn receive_one(
+    rcv: &Client,
+    trust: &TrustStore,
+    role: &str,
+    id: &str,
+    t0: Instant,
+    r: &mut DocRow,
+) -> Result<Step, CliError> {
+    let delivered_ms = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let fetched = rcv
+        .get(&format!("/api/v1/inbox/{id}"))
+        .map_err(CliError::invalid)?;
+    let meta = rcv
+        .get(&format!("/api/v1/inbox/{id}/meta"))
+        .map_err(CliError::invalid)?
+        .json();
+    let verified = verify(&fetched.body, trust, &VerifyOptions::now());
+    let ack = rcv
+        .post(&format!("/api/v1/inbox/{id}/ack"), "application/json", b"")
+        .map_err(CliError::invalid)?;
+    // The receiving system reports the document handled (06); 03 went with the ack.
+    let _ = rcv
+        .post(
+            &format!("/api/v1/inbox/{id}/status"),
+            "application/json",
+            r#"{"code":"06","note":"Đã xử lý xong"}"#.as_bytes(),
+        )
+        .map_err(CliError::invalid)?;
+    r.delivered_ms = Some(delivered_ms);
+    r.hops = texts(&meta, "trace", "organ");
+    r.hops.push(role_organ(role));
+    match &verified {
+        Ok(v) => r.signer = v.signer().organ().to_owned(),
+        Err(e) => r.signer = format!("INVALID: {e}"),
     }
-    progress.step("the provincial portal lists its public procedures; no secret one is there");
+    r.status = if ack.status == 200 {
+        "received, verified, acknowledged".into()
+    } else {
+        format!("ack failed {}", ack.status)
+    };
+    Ok(Step {
+        name: format!("receive {}", r.title),
+        ok: verified.is_ok() && ack.status == 200,
+        detail: format!(
+            "{role} inbox after {delivered_ms} ms via {}; signature {}",
+            r.hops.join(" → "),
+            if verified.is_ok() { "valid" } else { "INVALID" }
+        ),
+    })
+}
+
+/// The sender's view of one document: statuses 03 and 06 back (they travel hop by hop: up to
+/// 20 s), and every recipient delivered.
+fn follow(office: &Client, row: &mut DocRow, steps: &mut Vec<Step>) -> Result<(), CliError> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (st, codes) = loop {
+        let st = office
+            .get(&format!("/api/v1/documents/{}", row.id))
+            .map_err(CliError::invalid)?
+            .json();
+        let codes = texts(&st, "statuses", "code");
+        let both = codes.iter().any(|c| c == "03") && codes.iter().any(|c| c == "06");
+        if both || Instant::now() > deadline {
+            break (st, codes);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let both = codes.iter().any(|c| c == "03") && codes.iter().any(|c| c == "06");
+    if !codes.is_empty() {
+        row.status = format!("delivered; statuses {} back at sender", codes.join(", "));
+    }
+    steps.push(Step {
+        name: format!("statuses {}", row.title),
+        ok: both,
+        detail: format!("sender received statuses: {}", codes.join(", ")),
+    });
+    let states = texts(&st, "recipients", "state");
+    steps.push(Step {
+        name: format!("track {}", row.title),
+        ok: states.iter().all(|s| s == "delivered"),
+        detail: format!("sender sees: {}", states.join(", ")),
+    });
+    Ok(())
+}
+
+/// The province's public portal lists public procedures and none that is secret or unpublished.
+fn check_portal(setup: &DemoSetup, steps: &mut Vec<Step>) -> Result<(), CliError> {
     let portal = Client::new(
         &setup.root_pem,
         &setup
@@ -617,15 +608,7 @@ fn drive(
     let page = portal.get("/portal").map_err(CliError::invalid)?.text();
     let catalog = lienthong::policy::Catalog::parse(lienthong::demo::CATALOG_TOML, "catalog")
         .map_err(CliError::usage)?;
-    let codes: Vec<String> = listed
-        .json()
-        .get("procedures")
-        .and_then(|v| v.as_array())
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|p| p.get("code").and_then(|c| c.as_str()).map(str::to_owned))
-        .collect();
+    let codes = texts(&listed.json(), "procedures", "code");
     let secret: Vec<&lienthong::policy::Procedure> = catalog
         .all()
         .filter(|p| !p.public || p.level != lienthong::doc::label::Level::Thuong)
