@@ -63,13 +63,13 @@ mod group_commit;
 mod keys;
 mod register;
 mod segment;
-mod sled_store;
+mod sled;
 pub mod types;
 
 use std::time::Duration;
 
 pub use filing::{Filed, Filing, PublicEntry};
-pub use sled_store::SledStore;
+pub use sled::SledStore;
 pub use types::{
     Accept, AcceptOutcome, AckOutcome, Delivery, DeliveryKind, HopRecord, InboxItem, Lane,
     MessageId, MessageMeta, Origin, OutboxDepth, OutboxEntry, OutboxKey, Priority, PurgeReport,

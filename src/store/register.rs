@@ -43,7 +43,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use super::StoreError;
 use super::segment::{Entry, Kind, Probe, Segment, SegmentIter, SegmentWriter, sync_dir};
-use super::sled_store::open_waiting_for_lock;
+use super::sled::open_waiting_for_lock;
 use super::types::hex_encode;
 
 /// Names of the register's trees in `StoreError::Corrupt` (and of the earlier sled trees).

@@ -1,0 +1,310 @@
+//! Accepting a message: dedup (live index and register), back-pressure, the document file
+//! and the one transaction that stores and queues it.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::Ordering;
+
+use sled::Transactional;
+use sled::transaction::ConflictableTransactionError;
+
+use crate::store::documents::DocumentFiles;
+use crate::store::types::hex_encode;
+use crate::store::{Accept, AcceptOutcome, Delivery, Filed, Lane, Priority, StoreError, keys};
+
+use super::records::{
+    Membership, MessageRecord, OutboxRecord, abort, counter_add, encode, tx_decode, tx_error,
+};
+use super::{SledStore, T_META};
+
+/// What one run of accept's transaction decided.
+enum Attempt {
+    Done(AcceptOutcome),
+    /// A purge moved tombstones meanwhile: read the register again.
+    Retry,
+    /// The message is new but its document file was not written (the id looked known).
+    NeedFile,
+}
+
+/// The document file an accept wrote, removed again unless the accept stored the message.
+struct PendingFile<'a> {
+    files: &'a DocumentFiles,
+    id: &'a [u8],
+    size: u64,
+    token: Option<u64>,
+}
+
+impl<'a> PendingFile<'a> {
+    fn new(files: &'a DocumentFiles, id: &'a [u8], size: u64) -> Self {
+        Self {
+            files,
+            id,
+            size,
+            token: None,
+        }
+    }
+
+    fn write(&mut self, token: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        self.files.write(self.id, token, bytes)?;
+        self.token = Some(token);
+        Ok(())
+    }
+
+    /// The message was stored: its record names the file now.
+    fn keep(mut self) {
+        self.token = None;
+    }
+}
+
+impl Drop for PendingFile<'_> {
+    fn drop(&mut self) {
+        if let Some(token) = self.token {
+            // Named by no record: best effort now, and the next open removes it anyway.
+            let _ = self.files.delete(self.id, token, self.size);
+        }
+    }
+}
+
+impl SledStore {
+    fn check_accept(a: &Accept) -> Result<(), StoreError> {
+        Priority::try_from(a.meta.priority)?;
+        if a.local.is_empty() && a.forward.is_empty() {
+            return Err(StoreError::Invalid {
+                field: "recipients",
+                reason: "a message goes to at least one organ",
+            });
+        }
+        let mut seen = HashSet::new();
+        let recipients = a.local.iter().chain(a.forward.iter().map(|(_, r)| r));
+        for r in recipients {
+            keys::string_prefix(r, "recipient")?;
+            if !seen.insert(r.as_str()) {
+                return Err(StoreError::Invalid {
+                    field: "recipients",
+                    reason: "a recipient organ is named twice",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn accept_filed(
+        &self,
+        a: Accept,
+        filed: Filed,
+    ) -> Result<AcceptOutcome, StoreError> {
+        Self::check_accept(&a)?;
+        let filing = filed.filing.as_ref().map(encode).transpose()?;
+        let public = match &filed.public {
+            Some(p) => {
+                let mut k = keys::time_key(p.published_at_ms).to_vec();
+                k.extend_from_slice(a.meta.id.as_bytes());
+                Some((k, encode(p)?))
+            }
+            None => None,
+        };
+        let lane = Priority::try_from(a.meta.priority)?.lane();
+        let id = a.meta.id;
+        let idk = id.as_bytes();
+        let from_prefix = keys::string_prefix(&a.meta.from, "from")?;
+        // Per peer: key prefix and number of entries this accept adds.
+        let mut per_peer: BTreeMap<&str, (Vec<u8>, u64)> = BTreeMap::new();
+        for (peer, _) in &a.forward {
+            let prefix = keys::string_prefix(peer, "peer")?;
+            per_peer.entry(peer.as_str()).or_insert((prefix, 0)).1 += 1;
+        }
+        let local_prefixes = a
+            .local
+            .iter()
+            .map(|o| keys::string_prefix(o, "organ"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let queued = a
+            .forward
+            .iter()
+            .map(|(peer, _)| {
+                encode(&Delivery::Queued {
+                    next_hop: peer.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let local_state = encode(&Delivery::Local)?;
+        let max = self.inner.limits.max_outbox_per_peer;
+        let t = self.t();
+        // The document's file first, durable before the transaction that names it (see
+        // `documents`) — unless the id is known already: the transaction then answers without it.
+        //
+        // The register is read outside the transaction (a read may touch the disk, and sled
+        // holds a process-wide lock while a transaction runs). The purge count is taken before
+        // that read; the transaction compares it (below) and asks for a fresh read if a purge
+        // ran in between. The same read answers "is it known?" here.
+        let mut purges_before = self.inner.purges.load(Ordering::SeqCst);
+        let mut tombstone = self.inner.register.tombstone(idk)?;
+        let mut file = PendingFile::new(&self.inner.documents, idk, a.meta.size);
+        if tombstone.is_none() && !self.is_live(idk)? {
+            file.write(self.file_token()?, &a.bytes)?;
+        }
+        let writer = self.inner.commit.begin();
+        let outcome = loop {
+            let attempt = (
+                &t.meta,
+                &t.dedup,
+                &t.deliveries,
+                &t.outbox,
+                &t.inbox,
+                &t.membership,
+                &t.sent,
+                &t.counters,
+                &t.filing,
+                &t.public,
+            )
+                .transaction(
+                    |(
+                        meta,
+                        dedup,
+                        deliveries,
+                        outbox,
+                        inbox,
+                        membership,
+                        sent,
+                        counters,
+                        filing_tree,
+                        public_tree,
+                    )| {
+                        // Dedup first, before any write: exactly-once in the inbox.
+                        if let Some(existing) = dedup.get(idk)? {
+                            if existing.as_ref() != a.meta.digest_hex.as_bytes() {
+                                return Ok(Attempt::Done(AcceptOutcome::Conflict {
+                                    id,
+                                    existing_digest_hex: String::from_utf8_lossy(&existing)
+                                        .into_owned(),
+                                }));
+                            }
+                            return match meta.get(idk)? {
+                                Some(v) => {
+                                    let record: MessageRecord = tx_decode(T_META, idk, &v)?;
+                                    Ok(Attempt::Done(AcceptOutcome::Duplicate {
+                                        meta: Box::new(record.meta),
+                                    }))
+                                }
+                                None => Ok(Attempt::Done(AcceptOutcome::DuplicatePurged { id })),
+                            };
+                        }
+                        // Then the register, read before the transaction. A purge archives its
+                        // tombstones there *before* it removes them here and counts itself in
+                        // between, so if no purge was counted since that read, a message missing
+                        // here was either in that read or never accepted. Otherwise read again.
+                        if self.inner.purges.load(Ordering::SeqCst) != purges_before {
+                            return Ok(Attempt::Retry);
+                        }
+                        if let Some(existing) = &tombstone {
+                            if existing.as_slice() != a.meta.digest_hex.as_bytes() {
+                                return Ok(Attempt::Done(AcceptOutcome::Conflict {
+                                    id,
+                                    existing_digest_hex: String::from_utf8_lossy(existing)
+                                        .into_owned(),
+                                }));
+                            }
+                            return Ok(Attempt::Done(AcceptOutcome::DuplicatePurged { id }));
+                        }
+                        // Back-pressure, also before any write (the transaction sees the counters
+                        // it reads consistently, so two racing accepts cannot both squeeze in).
+                        for (peer, (prefix, adding)) in &per_peer {
+                            let mut depth = 0u64;
+                            for l in Lane::ALL {
+                                let c = counters.get(keys::outbox_counter_key(prefix, l))?;
+                                depth = depth.saturating_add(keys::counter_value(c.as_deref()));
+                            }
+                            if depth.saturating_add(*adding) > max {
+                                return abort(StoreError::OutboxFull {
+                                    peer: (*peer).to_owned(),
+                                    depth,
+                                });
+                            }
+                        }
+                        // Known before the transaction, unknown inside it: not possible today (a
+                        // dedup entry leaves only for a tombstone), handled rather than assumed.
+                        let Some(token) = file.token else {
+                            return Ok(Attempt::NeedFile);
+                        };
+                        let seq = meta.generate_id()?;
+                        let sent_key = keys::sent_key(&from_prefix, a.meta.received_at_ms, seq);
+                        let record = MessageRecord {
+                            meta: a.meta.clone(),
+                            sent_key: sent_key.clone(),
+                            local: a.local.clone(),
+                            public_key: public.as_ref().map(|(k, _)| hex_encode(k)),
+                            file: Some(token),
+                        };
+                        let record =
+                            encode(&record).map_err(ConflictableTransactionError::Abort)?;
+                        dedup.insert(idk, a.meta.digest_hex.as_bytes())?;
+                        meta.insert(idk, record)?;
+                        sent.insert(sent_key, idk)?;
+                        counter_add(counters, keys::MESSAGES_COUNTER, 1)?;
+                        if let Some(f) = &filing {
+                            filing_tree.insert(idk, f.as_slice())?;
+                        }
+                        if let Some((k, v)) = &public {
+                            public_tree.insert(k.as_slice(), v.as_slice())?;
+                        }
+                        for (organ, prefix) in a.local.iter().zip(&local_prefixes) {
+                            let inbox_key = keys::queue_key(prefix, lane, seq);
+                            inbox.insert(inbox_key.clone(), idk)?;
+                            let m = encode(&Membership {
+                                inbox_key,
+                                acked: false,
+                            })
+                            .map_err(ConflictableTransactionError::Abort)?;
+                            membership.insert(keys::membership_key(prefix, &id), m)?;
+                            deliveries
+                                .insert(keys::delivery_key(&id, organ), local_state.as_slice())?;
+                        }
+                        for ((peer, recipient), state) in a.forward.iter().zip(&queued) {
+                            let prefix = per_peer.get(peer.as_str()).map(|(p, _)| p);
+                            let Some(prefix) = prefix else {
+                                continue; // unreachable: every forward peer is in per_peer
+                            };
+                            let entry = OutboxRecord {
+                                message: id,
+                                recipient: recipient.clone(),
+                                priority: a.meta.priority,
+                                attempts: 0,
+                                next_attempt_ms: 0,
+                                last_error: None,
+                            };
+                            let entry =
+                                encode(&entry).map_err(ConflictableTransactionError::Abort)?;
+                            // A fresh sequence number per entry keeps FIFO across messages.
+                            let entry_seq = meta.generate_id()?;
+                            outbox.insert(keys::queue_key(prefix, lane, entry_seq), entry)?;
+                            counter_add(counters, &keys::outbox_counter_key(prefix, lane), 1)?;
+                            deliveries
+                                .insert(keys::delivery_key(&id, recipient), state.as_slice())?;
+                        }
+                        Ok(Attempt::Done(AcceptOutcome::Stored))
+                    },
+                )
+                .map_err(tx_error("accept a message"))?;
+            match attempt {
+                Attempt::Done(outcome) => break outcome,
+                Attempt::Retry => {
+                    purges_before = self.inner.purges.load(Ordering::SeqCst);
+                    tombstone = self.inner.register.tombstone(idk)?;
+                }
+                Attempt::NeedFile => file.write(self.file_token()?, &a.bytes)?,
+            }
+        };
+        if outcome == AcceptOutcome::Stored {
+            file.keep();
+        }
+
+        match outcome {
+            // A duplicate's first write may still be waiting for its flush in another thread:
+            // answering "already have it" is an acknowledgement too, so it waits as well.
+            AcceptOutcome::Stored | AcceptOutcome::Duplicate { .. } => {
+                self.wait(writer.ticket())?;
+            }
+            _ => drop(writer),
+        }
+        Ok(outcome)
+    }
+}
