@@ -5,14 +5,15 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::Ordering;
 
 use sled::Transactional;
-use sled::transaction::ConflictableTransactionError;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use crate::store::documents::DocumentFiles;
 use crate::store::types::hex_encode;
 use crate::store::{Accept, AcceptOutcome, Delivery, Filed, Lane, Priority, StoreError, keys};
 
 use super::records::{
-    Membership, MessageRecord, OutboxRecord, abort, counter_add, encode, tx_decode, tx_error,
+    Membership, MessageRecord, OutboxRecord, TxResult, abort, counter_add, encode, tx_decode,
+    tx_error,
 };
 use super::{SledStore, T_META};
 
@@ -87,12 +88,150 @@ impl SledStore {
         Ok(())
     }
 
+    /// Accepts `a` with its filing: check, encode, write the document file unless the id is
+    /// known, run the transaction until it decides, and wait for the flush that covers it.
     pub(super) fn accept_filed(
         &self,
         a: Accept,
         filed: Filed,
     ) -> Result<AcceptOutcome, StoreError> {
         Self::check_accept(&a)?;
+        let prep = Prepared::new(&a, &filed)?;
+        let idk = a.meta.id.as_bytes();
+        // The document's file first, durable before the transaction that names it (see
+        // `documents`) — unless the id is known already: the transaction then answers without it.
+        //
+        // The register is read outside the transaction (a read may touch the disk, and sled
+        // holds a process-wide lock while a transaction runs). The purge count is taken before
+        // that read; the transaction compares it (below) and asks for a fresh read if a purge
+        // ran in between. The same read answers "is it known?" here.
+        let mut purges_before = self.inner.purges.load(Ordering::SeqCst);
+        let mut tombstone = self.inner.register.tombstone(idk)?;
+        let mut file = PendingFile::new(&self.inner.documents, idk, a.meta.size);
+        if tombstone.is_none() && !self.is_live(idk)? {
+            file.write(self.file_token()?, &a.bytes)?;
+        }
+        let writer = self.inner.commit.begin();
+        let outcome = loop {
+            let known = Known {
+                purges_before,
+                tombstone: tombstone.as_deref(),
+            };
+            match self.accept_transaction(&a, &prep, &known, file.token)? {
+                Attempt::Done(outcome) => break outcome,
+                Attempt::Retry => {
+                    purges_before = self.inner.purges.load(Ordering::SeqCst);
+                    tombstone = self.inner.register.tombstone(idk)?;
+                }
+                Attempt::NeedFile => file.write(self.file_token()?, &a.bytes)?,
+            }
+        };
+        if outcome == AcceptOutcome::Stored {
+            file.keep();
+        }
+        match outcome {
+            // A duplicate's first write may still be waiting for its flush in another thread:
+            // answering "already have it" is an acknowledgement too, so it waits as well.
+            AcceptOutcome::Stored | AcceptOutcome::Duplicate { .. } => {
+                self.wait(writer.ticket())?;
+            }
+            _ => drop(writer),
+        }
+        Ok(outcome)
+    }
+
+    /// One run of accept's transaction: dedup, register, back-pressure, then the writes.
+    fn accept_transaction(
+        &self,
+        a: &Accept,
+        prep: &Prepared<'_>,
+        known: &Known<'_>,
+        token: Option<u64>,
+    ) -> Result<Attempt, StoreError> {
+        let t = self.t();
+        let max = self.inner.limits.max_outbox_per_peer;
+        (
+            &t.meta,
+            &t.dedup,
+            &t.deliveries,
+            &t.outbox,
+            &t.inbox,
+            &t.membership,
+            &t.sent,
+            &t.counters,
+            &t.filing,
+            &t.public,
+        )
+            .transaction(
+                |(
+                    meta,
+                    dedup,
+                    deliveries,
+                    outbox,
+                    inbox,
+                    membership,
+                    sent,
+                    counters,
+                    filing,
+                    public,
+                )| {
+                    let tx = AcceptTx {
+                        meta,
+                        dedup,
+                        deliveries,
+                        outbox,
+                        inbox,
+                        membership,
+                        sent,
+                        counters,
+                        filing,
+                        public,
+                    };
+                    // Dedup first, before any write: exactly-once in the inbox.
+                    if let Some(outcome) = known_live(&tx, a)? {
+                        return Ok(Attempt::Done(outcome));
+                    }
+                    // Then the register, read before the transaction. A purge archives its
+                    // tombstones there *before* it removes them here and counts itself in
+                    // between, so if no purge was counted since that read, a message missing
+                    // here was either in that read or never accepted. Otherwise read again.
+                    if self.inner.purges.load(Ordering::SeqCst) != known.purges_before {
+                        return Ok(Attempt::Retry);
+                    }
+                    if let Some(existing) = known.tombstone {
+                        return Ok(Attempt::Done(known_purged(a, existing)));
+                    }
+                    check_room(counters, &prep.per_peer, max)?;
+                    // Known before the transaction, unknown inside it: not possible today (a
+                    // dedup entry leaves only for a tombstone), handled rather than assumed.
+                    let Some(token) = token else {
+                        return Ok(Attempt::NeedFile);
+                    };
+                    store_new(&tx, a, prep, token)?;
+                    Ok(Attempt::Done(AcceptOutcome::Stored))
+                },
+            )
+            .map_err(tx_error("accept a message"))
+    }
+}
+
+/// What an accept writes, encoded once before its transaction (which may run several times).
+struct Prepared<'a> {
+    filing: Option<Vec<u8>>,
+    /// Public index key and value.
+    public: Option<(Vec<u8>, Vec<u8>)>,
+    lane: Lane,
+    from_prefix: Vec<u8>,
+    /// Per peer: key prefix and number of entries this accept adds.
+    per_peer: BTreeMap<&'a str, (Vec<u8>, u64)>,
+    local_prefixes: Vec<Vec<u8>>,
+    /// The `Queued` state of each forward pair, in order.
+    queued: Vec<Vec<u8>>,
+    local_state: Vec<u8>,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(a: &'a Accept, filed: &Filed) -> Result<Self, StoreError> {
         let filing = filed.filing.as_ref().map(encode).transpose()?;
         let public = match &filed.public {
             Some(p) => {
@@ -102,11 +241,6 @@ impl SledStore {
             }
             None => None,
         };
-        let lane = Priority::try_from(a.meta.priority)?.lane();
-        let id = a.meta.id;
-        let idk = id.as_bytes();
-        let from_prefix = keys::string_prefix(&a.meta.from, "from")?;
-        // Per peer: key prefix and number of entries this accept adds.
         let mut per_peer: BTreeMap<&str, (Vec<u8>, u64)> = BTreeMap::new();
         for (peer, _) in &a.forward {
             let prefix = keys::string_prefix(peer, "peer")?;
@@ -126,185 +260,171 @@ impl SledStore {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let local_state = encode(&Delivery::Local)?;
-        let max = self.inner.limits.max_outbox_per_peer;
-        let t = self.t();
-        // The document's file first, durable before the transaction that names it (see
-        // `documents`) — unless the id is known already: the transaction then answers without it.
-        //
-        // The register is read outside the transaction (a read may touch the disk, and sled
-        // holds a process-wide lock while a transaction runs). The purge count is taken before
-        // that read; the transaction compares it (below) and asks for a fresh read if a purge
-        // ran in between. The same read answers "is it known?" here.
-        let mut purges_before = self.inner.purges.load(Ordering::SeqCst);
-        let mut tombstone = self.inner.register.tombstone(idk)?;
-        let mut file = PendingFile::new(&self.inner.documents, idk, a.meta.size);
-        if tombstone.is_none() && !self.is_live(idk)? {
-            file.write(self.file_token()?, &a.bytes)?;
-        }
-        let writer = self.inner.commit.begin();
-        let outcome = loop {
-            let attempt = (
-                &t.meta,
-                &t.dedup,
-                &t.deliveries,
-                &t.outbox,
-                &t.inbox,
-                &t.membership,
-                &t.sent,
-                &t.counters,
-                &t.filing,
-                &t.public,
-            )
-                .transaction(
-                    |(
-                        meta,
-                        dedup,
-                        deliveries,
-                        outbox,
-                        inbox,
-                        membership,
-                        sent,
-                        counters,
-                        filing_tree,
-                        public_tree,
-                    )| {
-                        // Dedup first, before any write: exactly-once in the inbox.
-                        if let Some(existing) = dedup.get(idk)? {
-                            if existing.as_ref() != a.meta.digest_hex.as_bytes() {
-                                return Ok(Attempt::Done(AcceptOutcome::Conflict {
-                                    id,
-                                    existing_digest_hex: String::from_utf8_lossy(&existing)
-                                        .into_owned(),
-                                }));
-                            }
-                            return match meta.get(idk)? {
-                                Some(v) => {
-                                    let record: MessageRecord = tx_decode(T_META, idk, &v)?;
-                                    Ok(Attempt::Done(AcceptOutcome::Duplicate {
-                                        meta: Box::new(record.meta),
-                                    }))
-                                }
-                                None => Ok(Attempt::Done(AcceptOutcome::DuplicatePurged { id })),
-                            };
-                        }
-                        // Then the register, read before the transaction. A purge archives its
-                        // tombstones there *before* it removes them here and counts itself in
-                        // between, so if no purge was counted since that read, a message missing
-                        // here was either in that read or never accepted. Otherwise read again.
-                        if self.inner.purges.load(Ordering::SeqCst) != purges_before {
-                            return Ok(Attempt::Retry);
-                        }
-                        if let Some(existing) = &tombstone {
-                            if existing.as_slice() != a.meta.digest_hex.as_bytes() {
-                                return Ok(Attempt::Done(AcceptOutcome::Conflict {
-                                    id,
-                                    existing_digest_hex: String::from_utf8_lossy(existing)
-                                        .into_owned(),
-                                }));
-                            }
-                            return Ok(Attempt::Done(AcceptOutcome::DuplicatePurged { id }));
-                        }
-                        // Back-pressure, also before any write (the transaction sees the counters
-                        // it reads consistently, so two racing accepts cannot both squeeze in).
-                        for (peer, (prefix, adding)) in &per_peer {
-                            let mut depth = 0u64;
-                            for l in Lane::ALL {
-                                let c = counters.get(keys::outbox_counter_key(prefix, l))?;
-                                depth = depth.saturating_add(keys::counter_value(c.as_deref()));
-                            }
-                            if depth.saturating_add(*adding) > max {
-                                return abort(StoreError::OutboxFull {
-                                    peer: (*peer).to_owned(),
-                                    depth,
-                                });
-                            }
-                        }
-                        // Known before the transaction, unknown inside it: not possible today (a
-                        // dedup entry leaves only for a tombstone), handled rather than assumed.
-                        let Some(token) = file.token else {
-                            return Ok(Attempt::NeedFile);
-                        };
-                        let seq = meta.generate_id()?;
-                        let sent_key = keys::sent_key(&from_prefix, a.meta.received_at_ms, seq);
-                        let record = MessageRecord {
-                            meta: a.meta.clone(),
-                            sent_key: sent_key.clone(),
-                            local: a.local.clone(),
-                            public_key: public.as_ref().map(|(k, _)| hex_encode(k)),
-                            file: Some(token),
-                        };
-                        let record =
-                            encode(&record).map_err(ConflictableTransactionError::Abort)?;
-                        dedup.insert(idk, a.meta.digest_hex.as_bytes())?;
-                        meta.insert(idk, record)?;
-                        sent.insert(sent_key, idk)?;
-                        counter_add(counters, keys::MESSAGES_COUNTER, 1)?;
-                        if let Some(f) = &filing {
-                            filing_tree.insert(idk, f.as_slice())?;
-                        }
-                        if let Some((k, v)) = &public {
-                            public_tree.insert(k.as_slice(), v.as_slice())?;
-                        }
-                        for (organ, prefix) in a.local.iter().zip(&local_prefixes) {
-                            let inbox_key = keys::queue_key(prefix, lane, seq);
-                            inbox.insert(inbox_key.clone(), idk)?;
-                            let m = encode(&Membership {
-                                inbox_key,
-                                acked: false,
-                            })
-                            .map_err(ConflictableTransactionError::Abort)?;
-                            membership.insert(keys::membership_key(prefix, &id), m)?;
-                            deliveries
-                                .insert(keys::delivery_key(&id, organ), local_state.as_slice())?;
-                        }
-                        for ((peer, recipient), state) in a.forward.iter().zip(&queued) {
-                            let prefix = per_peer.get(peer.as_str()).map(|(p, _)| p);
-                            let Some(prefix) = prefix else {
-                                continue; // unreachable: every forward peer is in per_peer
-                            };
-                            let entry = OutboxRecord {
-                                message: id,
-                                recipient: recipient.clone(),
-                                priority: a.meta.priority,
-                                attempts: 0,
-                                next_attempt_ms: 0,
-                                last_error: None,
-                            };
-                            let entry =
-                                encode(&entry).map_err(ConflictableTransactionError::Abort)?;
-                            // A fresh sequence number per entry keeps FIFO across messages.
-                            let entry_seq = meta.generate_id()?;
-                            outbox.insert(keys::queue_key(prefix, lane, entry_seq), entry)?;
-                            counter_add(counters, &keys::outbox_counter_key(prefix, lane), 1)?;
-                            deliveries
-                                .insert(keys::delivery_key(&id, recipient), state.as_slice())?;
-                        }
-                        Ok(Attempt::Done(AcceptOutcome::Stored))
-                    },
-                )
-                .map_err(tx_error("accept a message"))?;
-            match attempt {
-                Attempt::Done(outcome) => break outcome,
-                Attempt::Retry => {
-                    purges_before = self.inner.purges.load(Ordering::SeqCst);
-                    tombstone = self.inner.register.tombstone(idk)?;
-                }
-                Attempt::NeedFile => file.write(self.file_token()?, &a.bytes)?,
-            }
-        };
-        if outcome == AcceptOutcome::Stored {
-            file.keep();
-        }
-
-        match outcome {
-            // A duplicate's first write may still be waiting for its flush in another thread:
-            // answering "already have it" is an acknowledgement too, so it waits as well.
-            AcceptOutcome::Stored | AcceptOutcome::Duplicate { .. } => {
-                self.wait(writer.ticket())?;
-            }
-            _ => drop(writer),
-        }
-        Ok(outcome)
+        Ok(Self {
+            filing,
+            public,
+            lane: Priority::try_from(a.meta.priority)?.lane(),
+            from_prefix: keys::string_prefix(&a.meta.from, "from")?,
+            per_peer,
+            local_prefixes,
+            queued,
+            local_state: encode(&Delivery::Local)?,
+        })
     }
+}
+
+/// What was known of the id before the transaction: the register's answer and the purge count
+/// it was read at.
+struct Known<'a> {
+    purges_before: u64,
+    tombstone: Option<&'a [u8]>,
+}
+
+/// The trees accept's transaction uses.
+struct AcceptTx<'t> {
+    meta: &'t TransactionalTree,
+    dedup: &'t TransactionalTree,
+    deliveries: &'t TransactionalTree,
+    outbox: &'t TransactionalTree,
+    inbox: &'t TransactionalTree,
+    membership: &'t TransactionalTree,
+    sent: &'t TransactionalTree,
+    counters: &'t TransactionalTree,
+    filing: &'t TransactionalTree,
+    public: &'t TransactionalTree,
+}
+
+/// The answer for an id in the live dedup index: a duplicate (its metadata, or purged) or a
+/// conflict; `None` for an id not there.
+fn known_live(tx: &AcceptTx<'_>, a: &Accept) -> TxResult<Option<AcceptOutcome>> {
+    let id = a.meta.id;
+    let idk = id.as_bytes();
+    let Some(existing) = tx.dedup.get(idk)? else {
+        return Ok(None);
+    };
+    if existing.as_ref() != a.meta.digest_hex.as_bytes() {
+        return Ok(Some(AcceptOutcome::Conflict {
+            id,
+            existing_digest_hex: String::from_utf8_lossy(&existing).into_owned(),
+        }));
+    }
+    match tx.meta.get(idk)? {
+        Some(v) => {
+            let record: MessageRecord = tx_decode(T_META, idk, &v)?;
+            Ok(Some(AcceptOutcome::Duplicate {
+                meta: Box::new(record.meta),
+            }))
+        }
+        None => Ok(Some(AcceptOutcome::DuplicatePurged { id })),
+    }
+}
+
+/// The answer for an id with a tombstone in the register: a purged duplicate or a conflict.
+fn known_purged(a: &Accept, existing: &[u8]) -> AcceptOutcome {
+    let id = a.meta.id;
+    if existing != a.meta.digest_hex.as_bytes() {
+        return AcceptOutcome::Conflict {
+            id,
+            existing_digest_hex: String::from_utf8_lossy(existing).into_owned(),
+        };
+    }
+    AcceptOutcome::DuplicatePurged { id }
+}
+
+/// Back-pressure, before any write (the transaction sees the counters it reads consistently,
+/// so two racing accepts cannot both squeeze in).
+fn check_room(
+    counters: &TransactionalTree,
+    per_peer: &BTreeMap<&str, (Vec<u8>, u64)>,
+    max: u64,
+) -> TxResult<()> {
+    for (peer, (prefix, adding)) in per_peer {
+        let mut depth = 0u64;
+        for l in Lane::ALL {
+            let c = counters.get(keys::outbox_counter_key(prefix, l))?;
+            depth = depth.saturating_add(keys::counter_value(c.as_deref()));
+        }
+        if depth.saturating_add(*adding) > max {
+            return abort(StoreError::OutboxFull {
+                peer: (*peer).to_owned(),
+                depth,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Writes a new message: its record, dedup and sent entries, filing and public entry, then
+/// its inbox and outbox entries.
+fn store_new(tx: &AcceptTx<'_>, a: &Accept, prep: &Prepared<'_>, token: u64) -> TxResult<()> {
+    let idk = a.meta.id.as_bytes();
+    let seq = tx.meta.generate_id()?;
+    let sent_key = keys::sent_key(&prep.from_prefix, a.meta.received_at_ms, seq);
+    let record = MessageRecord {
+        meta: a.meta.clone(),
+        sent_key: sent_key.clone(),
+        local: a.local.clone(),
+        public_key: prep.public.as_ref().map(|(k, _)| hex_encode(k)),
+        file: Some(token),
+    };
+    let record = encode(&record).map_err(ConflictableTransactionError::Abort)?;
+    tx.dedup.insert(idk, a.meta.digest_hex.as_bytes())?;
+    tx.meta.insert(idk, record)?;
+    tx.sent.insert(sent_key, idk)?;
+    counter_add(tx.counters, keys::MESSAGES_COUNTER, 1)?;
+    if let Some(f) = &prep.filing {
+        tx.filing.insert(idk, f.as_slice())?;
+    }
+    if let Some((k, v)) = &prep.public {
+        tx.public.insert(k.as_slice(), v.as_slice())?;
+    }
+    queue_local(tx, a, prep, seq)?;
+    queue_forward(tx, a, prep)
+}
+
+/// An inbox entry, membership and `Local` delivery state per local organ.
+fn queue_local(tx: &AcceptTx<'_>, a: &Accept, prep: &Prepared<'_>, seq: u64) -> TxResult<()> {
+    let id = a.meta.id;
+    let idk = id.as_bytes();
+    for (organ, prefix) in a.local.iter().zip(&prep.local_prefixes) {
+        let inbox_key = keys::queue_key(prefix, prep.lane, seq);
+        tx.inbox.insert(inbox_key.clone(), idk)?;
+        let m = encode(&Membership {
+            inbox_key,
+            acked: false,
+        })
+        .map_err(ConflictableTransactionError::Abort)?;
+        tx.membership.insert(keys::membership_key(prefix, &id), m)?;
+        tx.deliveries
+            .insert(keys::delivery_key(&id, organ), prep.local_state.as_slice())?;
+    }
+    Ok(())
+}
+
+/// An outbox entry, its lane counter and the `Queued` delivery state per forward pair.
+fn queue_forward(tx: &AcceptTx<'_>, a: &Accept, prep: &Prepared<'_>) -> TxResult<()> {
+    let id = a.meta.id;
+    for ((peer, recipient), state) in a.forward.iter().zip(&prep.queued) {
+        let prefix = prep.per_peer.get(peer.as_str()).map(|(p, _)| p);
+        let Some(prefix) = prefix else {
+            continue; // unreachable: every forward peer is in per_peer
+        };
+        let entry = OutboxRecord {
+            message: id,
+            recipient: recipient.clone(),
+            priority: a.meta.priority,
+            attempts: 0,
+            next_attempt_ms: 0,
+            last_error: None,
+        };
+        let entry = encode(&entry).map_err(ConflictableTransactionError::Abort)?;
+        // A fresh sequence number per entry keeps FIFO across messages.
+        let entry_seq = tx.meta.generate_id()?;
+        tx.outbox
+            .insert(keys::queue_key(prefix, prep.lane, entry_seq), entry)?;
+        counter_add(tx.counters, &keys::outbox_counter_key(prefix, prep.lane), 1)?;
+        tx.deliveries
+            .insert(keys::delivery_key(&id, recipient), state.as_slice())?;
+    }
+    Ok(())
 }
