@@ -12,13 +12,13 @@ use super::CHECKPOINT_CONTEXT;
 use super::entry::Entry;
 use super::error::AuditError;
 
-/// The detail of a [`Kind::Checkpoint`] entry (as JSON text).
+/// The detail of a [`Kind::Checkpoint`](super::Kind::Checkpoint) entry (as JSON text).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckpointDetail {
     /// Seq of the last entry covered (the entry before the checkpoint; 0 for an empty log).
     pub covers_seq: u64,
-    /// Hash of that entry ([`GENESIS`] for an empty log): the checkpoint's `prev_hash`.
+    /// Hash of that entry ([`GENESIS`](super::GENESIS) for an empty log): the checkpoint's `prev_hash`.
     pub head: String,
     /// Signature algorithm URI ([`crate::sign::SignatureAlgorithm::uri`]).
     pub alg: String,

@@ -60,7 +60,7 @@ pub struct Entry {
     pub rule: Option<String>,
     /// A short reason or identifier list; never a document's subject or content.
     pub detail: String,
-    /// The previous entry's `hash` ([`GENESIS`] for the first).
+    /// The previous entry's `hash` ([`GENESIS`](super::GENESIS) for the first).
     pub prev_hash: String,
     /// Hex SHA-256 of this entry's JSON without `hash`.
     pub hash: String,

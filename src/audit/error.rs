@@ -31,7 +31,7 @@ pub enum AuditError {
         /// 1-based line number.
         line: u64,
     },
-    /// A line is longer than [`MAX_LINE`].
+    /// A line is longer than [`MAX_LINE`](super::MAX_LINE).
     #[error("line {line} of the audit log is longer than {limit} bytes")]
     LineTooLong {
         /// 1-based line number.
@@ -112,7 +112,7 @@ pub enum AuditError {
         /// Why.
         reason: String,
     },
-    /// Checkpoint entries are written only by [`AuditLog::checkpoint`].
+    /// Checkpoint entries are written only by [`AuditLog::checkpoint`](super::AuditLog::checkpoint).
     #[error("a checkpoint entry can only be written by AuditLog::checkpoint")]
     ReservedKind,
     /// A checkpoint needs the signer's certificate.

@@ -10,7 +10,7 @@ use super::MAX_LINE;
 use super::entry::{Entry, is_hash};
 use super::error::{AuditError, io_error};
 
-/// What [`AuditLog::open`] repaired at the end of the file after a crash.
+/// What [`AuditLog::open`](super::AuditLog::open) repaired at the end of the file after a crash.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Recovery {

@@ -27,7 +27,7 @@ impl SledStore {
                     .inner
                     .db
                     .generate_id()
-                    .map_err(|e| StoreError::sled("number a status event", e))?;
+                    .map_err(|e| StoreError::engine("number a status event", e))?;
                 let status_key = keys::status_key(&event.message, event.at_ms, seq);
                 let out_key = forward_to.map(|peer| keys::status_out_key(peer, seq));
                 Some((encode(event)?, status_key, out_key))
@@ -74,9 +74,9 @@ impl SledStore {
             return Ok(out);
         }
         for kv in self.t().inbox.scan_prefix(&prefix) {
-            let (k, v) = kv.map_err(|e| StoreError::sled("read the inbox", e))?;
+            let (k, v) = kv.map_err(|e| StoreError::engine("read the inbox", e))?;
             let raw = <[u8; 16]>::try_from(v.as_ref()).map_err(|_| StoreError::Corrupt {
-                tree: T_INBOX,
+                what: T_INBOX,
                 key: hex_encode(&k),
             })?;
             let id = MessageId::from_bytes(raw);
@@ -89,10 +89,10 @@ impl SledStore {
                     .t()
                     .inbox
                     .contains_key(&k)
-                    .map_err(|e| StoreError::sled("read the inbox", e))?;
+                    .map_err(|e| StoreError::engine("read the inbox", e))?;
                 if still_listed {
                     return Err(StoreError::Corrupt {
-                        tree: T_META,
+                        what: T_META,
                         key: hex_encode(&raw),
                     });
                 }
@@ -122,7 +122,7 @@ impl SledStore {
             .t()
             .membership
             .get(keys::membership_key(&prefix, id))
-            .map_err(|e| StoreError::sled("read the inbox", e))?;
+            .map_err(|e| StoreError::engine("read the inbox", e))?;
         // Membership is the authorisation: another organ's message is simply not there.
         if member.is_none() {
             return Ok(None);

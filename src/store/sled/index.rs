@@ -39,7 +39,7 @@ impl SledStore {
             (
                 T_FILING,
                 kv.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                    .map_err(|e| StoreError::sled("read filing records", e)),
+                    .map_err(|e| StoreError::engine("read filing records", e)),
             )
         });
         let archived = self.inner.register.filings().map(|kv| (R_FILING, kv));
@@ -47,7 +47,7 @@ impl SledStore {
         for (tree, kv) in main.chain(archived) {
             let (k, v) = kv?;
             let raw = <[u8; 16]>::try_from(k.as_ref()).map_err(|_| StoreError::Corrupt {
-                tree,
+                what: tree,
                 key: hex_encode(&k),
             })?;
             let f: Filing = decode(tree, &k, &v)?;
@@ -69,7 +69,7 @@ impl SledStore {
             .rev()
             .map(|kv| {
                 kv.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                    .map_err(|e| StoreError::sled("read the public index", e))
+                    .map_err(|e| StoreError::engine("read the public index", e))
             })
             .peekable();
         let mut archived = self.inner.register.public_newest_first().peekable();

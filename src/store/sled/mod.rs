@@ -106,7 +106,7 @@ impl SledStore {
         self.inner
             .db
             .generate_id()
-            .map_err(|e| StoreError::sled("generate a document file token", e))
+            .map_err(|e| StoreError::engine("generate a document file token", e))
     }
 
     /// Waits until everything written before this call is covered by a completed flush.
@@ -121,7 +121,7 @@ impl SledStore {
                 .db
                 .flush()
                 .map(|_| ())
-                .map_err(|e| StoreError::sled("flush", e))
+                .map_err(|e| StoreError::engine("flush", e))
         })
     }
 }
@@ -281,12 +281,12 @@ impl Store for SledStore {
             .t()
             .counters
             .get(keys::MESSAGES_COUNTER)
-            .map_err(|e| StoreError::sled("read counters", e))?;
+            .map_err(|e| StoreError::engine("read counters", e))?;
         let bytes_on_disk = self
             .inner
             .db
             .size_on_disk()
-            .map_err(|e| StoreError::sled("measure the database", e))?
+            .map_err(|e| StoreError::engine("measure the database", e))?
             .saturating_add(self.inner.register.size_on_disk()?)
             .saturating_add(self.inner.documents.bytes_held());
         let (flushes, durable_writes) = self.inner.commit.counts();

@@ -73,11 +73,11 @@ impl SledStore {
             .cache_capacity(CACHE_CAPACITY)
             .mode(sled::Mode::HighThroughput)
             .flush_every_ms(None);
-        let db =
-            open_waiting_for_lock(&config).map_err(|e| StoreError::sled("open the database", e))?;
+        let db = open_waiting_for_lock(&config)
+            .map_err(|e| StoreError::engine("open the database", e))?;
         let tree = |name: &'static str| {
             db.open_tree(name)
-                .map_err(|e| StoreError::sled("open a tree", e))
+                .map_err(|e| StoreError::engine("open a tree", e))
         };
         let t = Trees {
             meta: tree(T_META)?,
@@ -123,7 +123,7 @@ impl SledStore {
     /// (no other thread holds the store yet). Entries of live messages stay.
     pub(super) fn move_purged_to_register(&self) -> Result<(), StoreError> {
         let t = self.t();
-        let read = |e| StoreError::sled("read the store at open", e);
+        let read = |e| StoreError::engine("read the store at open", e);
         let purged =
             |id: &[u8]| -> Result<bool, StoreError> { Ok(!t.meta.contains_key(id).map_err(read)?) };
         let mut batch: BTreeMap<Vec<u8>, Archived> = BTreeMap::new();
@@ -151,7 +151,7 @@ impl SledStore {
         }
         let batch: Vec<Archived> = batch.into_values().collect();
         self.inner.register.archive(&batch)?;
-        let write = |e| StoreError::sled("move entries to the register", e);
+        let write = |e| StoreError::engine("move entries to the register", e);
         for a in &batch {
             t.dedup.remove(&a.id).map_err(write)?;
             t.filing.remove(&a.id).map_err(write)?;

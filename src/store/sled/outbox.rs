@@ -60,7 +60,7 @@ impl SledStore {
                     let id = rec.message.as_bytes();
                     let Some(v) = meta.get(id)? else {
                         return abort(StoreError::Corrupt {
-                            tree: T_META,
+                            what: T_META,
                             key: hex_encode(id),
                         });
                     };
@@ -88,7 +88,7 @@ impl SledStore {
         }
         // Key order is lane then sequence: top lane first, FIFO within a lane.
         for kv in self.t().outbox.scan_prefix(&prefix) {
-            let (k, v) = kv.map_err(|e| StoreError::sled("read the outbox", e))?;
+            let (k, v) = kv.map_err(|e| StoreError::engine("read the outbox", e))?;
             let rec: OutboxRecord = decode(T_OUTBOX, &k, &v)?;
             if rec.next_attempt_ms > now_ms {
                 continue;
@@ -197,9 +197,9 @@ impl SledStore {
     pub(super) fn outbox_depths(&self) -> Result<Vec<OutboxDepth>, StoreError> {
         let mut out = Vec::new();
         for kv in self.t().counters.scan_prefix(b"o") {
-            let (k, v) = kv.map_err(|e| StoreError::sled("read counters", e))?;
+            let (k, v) = kv.map_err(|e| StoreError::engine("read counters", e))?;
             let corrupt = || StoreError::Corrupt {
-                tree: T_COUNTERS,
+                what: T_COUNTERS,
                 key: hex_encode(&k),
             };
             // b'o' ‖ len(u16) ‖ peer ‖ lane

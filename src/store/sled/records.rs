@@ -52,7 +52,7 @@ pub(super) struct Membership {
 }
 
 pub(super) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|e| StoreError::sled("encode a record", e))
+    serde_json::to_vec(value).map_err(|e| StoreError::engine("encode a record", e))
 }
 
 /// Reads and decodes one record of `tree` (named `name` in errors); `what` says what was read.
@@ -62,7 +62,7 @@ pub(super) fn get_decoded<T: DeserializeOwned>(
     key: &[u8],
     what: &'static str,
 ) -> Result<Option<T>, StoreError> {
-    match tree.get(key).map_err(|e| StoreError::sled(what, e))? {
+    match tree.get(key).map_err(|e| StoreError::engine(what, e))? {
         Some(v) => decode(name, key, &v).map(Some),
         None => Ok(None),
     }
@@ -74,7 +74,7 @@ pub(super) fn decode<T: DeserializeOwned>(
     v: &[u8],
 ) -> Result<T, StoreError> {
     serde_json::from_slice(v).map_err(|_| StoreError::Corrupt {
-        tree,
+        what: tree,
         key: hex_encode(key),
     })
 }
@@ -95,7 +95,7 @@ pub(super) fn tx_decode<T: DeserializeOwned>(
 pub(super) fn tx_error(op: &'static str) -> impl Fn(TransactionError<StoreError>) -> StoreError {
     move |e| match e {
         TransactionError::Abort(e) => e,
-        TransactionError::Storage(e) => StoreError::sled(op, e),
+        TransactionError::Storage(e) => StoreError::engine(op, e),
     }
 }
 
@@ -121,7 +121,7 @@ impl SledStore {
         self.t()
             .dedup
             .contains_key(id)
-            .map_err(|e| StoreError::sled("read the dedup index", e))
+            .map_err(|e| StoreError::engine("read the dedup index", e))
     }
 
     /// The document bytes of `record`: its file, or the `bytes` tree for records written before
@@ -134,7 +134,7 @@ impl SledStore {
                 // Gone: a purge deleted it after the caller read the record — unless the record
                 // is still there, in which case the file was lost.
                 None if self.read_record(&record.meta.id)?.is_some() => Err(StoreError::Corrupt {
-                    tree: documents::DIR,
+                    what: documents::DIR,
                     key: hex_encode(id),
                 }),
                 None => Ok(None),
@@ -144,7 +144,7 @@ impl SledStore {
                 .bytes
                 .get(id)
                 .map(|v| v.map(|v| v.to_vec()))
-                .map_err(|e| StoreError::sled("read message bytes", e)),
+                .map_err(|e| StoreError::engine("read message bytes", e)),
         }
     }
 
@@ -158,12 +158,12 @@ impl SledStore {
     ) -> Result<Vec<(String, Delivery)>, StoreError> {
         let mut out = Vec::new();
         for kv in self.t().deliveries.scan_prefix(id.as_bytes()) {
-            let (k, v) = kv.map_err(|e| StoreError::sled("read", e))?;
+            let (k, v) = kv.map_err(|e| StoreError::engine("read", e))?;
             let recipient = k
                 .get(16..)
                 .and_then(|r| std::str::from_utf8(r).ok())
                 .ok_or_else(|| StoreError::Corrupt {
-                    tree: T_DELIVERIES,
+                    what: T_DELIVERIES,
                     key: hex_encode(&k),
                 })?;
             out.push((recipient.to_owned(), decode(T_DELIVERIES, &k, &v)?));

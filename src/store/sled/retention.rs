@@ -42,7 +42,7 @@ impl SledStore {
                     let acked = match t
                         .membership
                         .get(&mkey)
-                        .map_err(|e| StoreError::sled("read the inbox", e))?
+                        .map_err(|e| StoreError::engine("read the inbox", e))?
                     {
                         Some(v) => decode::<Membership>(T_MEMBERSHIP, &mkey, &v)?.acked,
                         None => false,
@@ -66,7 +66,7 @@ impl SledStore {
             .scan_prefix(id.as_bytes())
             .keys()
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StoreError::sled("read status events", e))?;
+            .map_err(|e| StoreError::engine("read status events", e))?;
         let archived = self.archived_of(&record)?;
         Ok(Some(PurgePlan {
             record,
@@ -164,10 +164,10 @@ impl SledStore {
                 // Status events recorded after the plan was read: none can be added any more
                 // (recording one checks the message inside its transaction), remove them.
                 for k in t.status.scan_prefix(plan.record.meta.id.as_bytes()).keys() {
-                    let k = k.map_err(|e| StoreError::sled("read status events", e))?;
+                    let k = k.map_err(|e| StoreError::engine("read status events", e))?;
                     t.status
                         .remove(k)
-                        .map_err(|e| StoreError::sled("purge status events", e))?;
+                        .map_err(|e| StoreError::engine("purge status events", e))?;
                 }
                 report.messages += 1;
                 report.bytes = report.bytes.saturating_add(size);
@@ -189,12 +189,12 @@ impl SledStore {
     fn archived_of(&self, record: &MessageRecord) -> Result<Archived, StoreError> {
         let t = self.t();
         let idk = record.meta.id.as_bytes();
-        let read = |e| StoreError::sled("read for the register", e);
+        let read = |e| StoreError::engine("read for the register", e);
         let mut public = Vec::new();
         match &record.public_key {
             Some(hex) => {
                 let k = hex_decode(hex).ok_or_else(|| StoreError::Corrupt {
-                    tree: T_META,
+                    what: T_META,
                     key: hex_encode(idk),
                 })?;
                 if let Some(v) = t.public.get(&k).map_err(read)? {
@@ -223,7 +223,7 @@ impl SledStore {
         let mut report = PurgeReport::default();
         let mut chunk = Vec::with_capacity(PURGE_CHUNK);
         for kv in self.t().meta.iter() {
-            let (k, v) = kv.map_err(|e| StoreError::sled("read metadata", e))?;
+            let (k, v) = kv.map_err(|e| StoreError::engine("read metadata", e))?;
             let record: MessageRecord = decode(T_META, &k, &v)?;
             if record.meta.received_at_ms >= cutoff_ms {
                 continue;

@@ -62,12 +62,12 @@ impl SledStore {
             (None, None) => Bound::Included(prefix.clone()),
         };
         for kv in self.t().sent.range::<Vec<u8>, _>((start, Bound::Unbounded)) {
-            let (k, v) = kv.map_err(|e| StoreError::sled("read the sent index", e))?;
+            let (k, v) = kv.map_err(|e| StoreError::engine("read the sent index", e))?;
             if !k.starts_with(&prefix) {
                 break;
             }
             let raw = <[u8; 16]>::try_from(v.as_ref()).map_err(|_| StoreError::Corrupt {
-                tree: T_SENT,
+                what: T_SENT,
                 key: hex_encode(&k),
             })?;
             let id = MessageId::from_bytes(raw);
@@ -103,7 +103,7 @@ impl SledStore {
             .inner
             .db
             .generate_id()
-            .map_err(|e| StoreError::sled("number a status event", e))?;
+            .map_err(|e| StoreError::engine("number a status event", e))?;
         let key = keys::status_key(&event.message, event.at_ms, seq);
         let idk = event.message.as_bytes();
         // The message is checked again inside the transaction: a purge may have removed it
@@ -125,7 +125,7 @@ impl SledStore {
             .status
             .scan_prefix(id.as_bytes())
             .map(|kv| {
-                let (k, v) = kv.map_err(|e| StoreError::sled("read status events", e))?;
+                let (k, v) = kv.map_err(|e| StoreError::engine("read status events", e))?;
                 decode(T_STATUS, &k, &v)
             })
             .collect()
@@ -151,7 +151,7 @@ impl SledStore {
             .inner
             .db
             .generate_id()
-            .map_err(|e| StoreError::sled("number a status event", e))?;
+            .map_err(|e| StoreError::engine("number a status event", e))?;
         let status_key = keys::status_key(&event.message, event.at_ms, seq);
         let out_keys: Vec<Vec<u8>> = forward_to
             .iter()
@@ -190,7 +190,7 @@ impl SledStore {
             });
         result.map_err(|e| match e {
             TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::sled("relay a status event", e),
+            TransactionError::Storage(e) => StoreError::engine("relay a status event", e),
         })?;
         self.wait(writer.ticket())
     }
@@ -207,7 +207,7 @@ impl SledStore {
             .scan_prefix(&prefix)
             .take(limit)
             .map(|kv| {
-                let (k, v) = kv.map_err(|e| StoreError::sled("read the status outbox", e))?;
+                let (k, v) = kv.map_err(|e| StoreError::engine("read the status outbox", e))?;
                 Ok((k.to_vec(), decode(T_STATUS_OUT, &k, &v)?))
             })
             .collect()
@@ -218,7 +218,7 @@ impl SledStore {
         self.t()
             .status_out
             .remove(key)
-            .map_err(|e| StoreError::sled("remove a relayed status event", e))?;
+            .map_err(|e| StoreError::engine("remove a relayed status event", e))?;
         self.wait(writer.ticket())
     }
 }
