@@ -9,7 +9,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use crate::store::documents::DocumentFiles;
 use crate::store::types::hex_encode;
-use crate::store::{Accept, AcceptOutcome, Delivery, Filed, Lane, Priority, StoreError, keys};
+use crate::store::types::priority_of;
+use crate::store::{Accept, AcceptOutcome, Delivery, Filed, Lane, StoreError, keys};
 
 use super::records::{
     Membership, MessageRecord, OutboxRecord, TxResult, abort, counter_add, encode, tx_decode,
@@ -67,7 +68,7 @@ impl Drop for PendingFile<'_> {
 
 impl SledStore {
     fn check_accept(a: &Accept) -> Result<(), StoreError> {
-        Priority::try_from(a.meta.priority)?;
+        priority_of(a.meta.priority)?;
         if a.local.is_empty() && a.forward.is_empty() {
             return Err(StoreError::Invalid {
                 field: "recipients",
@@ -263,7 +264,7 @@ impl<'a> Prepared<'a> {
         Ok(Self {
             filing,
             public,
-            lane: Priority::try_from(a.meta.priority)?.lane(),
+            lane: Lane::of(priority_of(a.meta.priority)?),
             from_prefix: keys::string_prefix(&a.meta.from, "from")?,
             per_peer,
             local_prefixes,
