@@ -1,12 +1,13 @@
 //! Signed checkpoints: the message an organ signs over the chain's head, and its check.
 
-use crate::sign::{TrustStore, VerifyOptions, verify_detached};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use rustls_pki_types::{CertificateDer, UnixTime};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+use crate::sign::{TrustStore, VerifyOptions, verify_detached};
 
 use super::CHECKPOINT_CONTEXT;
 use super::entry::Entry;

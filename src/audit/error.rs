@@ -1,7 +1,8 @@
 //! Why an audit log could not be written, read or verified: one error for the module.
 
-use crate::sign::{SignerError, VerifyError};
 use std::path::Path;
+
+use crate::sign::{SignerError, VerifyError};
 
 /// Why an audit log could not be written, read or verified.
 #[derive(Debug, thiserror::Error)]

@@ -1,9 +1,10 @@
 //! Export of the log for the records office, verified as it is copied.
 
-use serde::Serialize;
 use std::fs::File;
 use std::io::{BufReader, Write};
 use std::path::Path;
+
+use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 

@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 

@@ -1,11 +1,13 @@
 //! Verifying a whole log: the chain, the form of every line and, with a trust store, every
 //! checkpoint.
 
-use crate::sign::TrustStore;
-use serde::Serialize;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+
+use serde::Serialize;
+
+use crate::sign::TrustStore;
 
 use super::checkpoint::check_checkpoint;
 use super::entry::{Entry, Kind};

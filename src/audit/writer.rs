@@ -1,16 +1,18 @@
 //! The writer: opening the log (with the recovery of its tail), appending with group commit
 //! (one shared `fdatasync` for concurrent appends), and checkpoints.
 
-use crate::sign::Signer;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
-use rustls_pki_types::CertificateDer;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+use crate::sign::Signer;
 
 use super::checkpoint::{CheckpointDetail, checkpoint_message};
 use super::entry::{Entry, Kind};

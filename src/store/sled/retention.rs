@@ -98,68 +98,7 @@ impl SledStore {
         let t = self.t();
         let mut files = Vec::new();
         for (plan, archived) in plans.iter().zip(&archived) {
-            let size = (
-                &t.meta,
-                &t.bytes,
-                &t.deliveries,
-                &t.membership,
-                &t.sent,
-                &t.status,
-                &t.counters,
-                &t.dedup,
-                &t.filing,
-                &t.public,
-            )
-                .transaction(
-                    |(
-                        meta,
-                        bytes,
-                        deliveries,
-                        membership,
-                        sent,
-                        status,
-                        counters,
-                        dedup,
-                        filing,
-                        public,
-                    )| {
-                        let idk = plan.record.meta.id.as_bytes();
-                        // A filing record changed since it was archived (a status 06 landed):
-                        // leave this message to the next sweep, which archives the new one.
-                        if filing.get(idk)?.as_deref() != archived.filing.as_deref() {
-                            return Ok(None);
-                        }
-                        // Gone already (a concurrent purge): nothing to do, nothing to count.
-                        if meta.remove(idk)?.is_none() {
-                            return Ok(None);
-                        }
-                        let in_tree = bytes.remove(idk)?.map_or(0, |b| b.len());
-                        let size = match plan.record.file {
-                            Some(_) => plan.record.meta.size,
-                            None => u64::try_from(in_tree).unwrap_or(u64::MAX),
-                        };
-                        sent.remove(plan.record.sent_key.as_slice())?;
-                        for k in &plan.delivery_keys {
-                            deliveries.remove(k.as_slice())?;
-                        }
-                        for k in &plan.memberships {
-                            membership.remove(k.as_slice())?;
-                        }
-                        for k in &plan.status_keys {
-                            status.remove(k)?;
-                        }
-                        // Archived above: a late duplicate is still recognised (register),
-                        // reports and the portal still see the message.
-                        dedup.remove(idk)?;
-                        filing.remove(idk)?;
-                        for (k, _) in &archived.public {
-                            public.remove(k.as_slice())?;
-                        }
-                        counter_sub(counters, keys::MESSAGES_COUNTER, 1)?;
-                        Ok(Some(size))
-                    },
-                )
-                .map_err(tx_error("purge a message"))?;
+            let size = self.remove_message(plan, archived)?;
             if let Some(size) = size {
                 // Status events recorded after the plan was read: none can be added any more
                 // (recording one checks the message inside its transaction), remove them.
@@ -183,6 +122,78 @@ impl SledStore {
             self.inner.documents.delete(id.as_bytes(), token, size)?;
         }
         Ok(())
+    }
+
+    /// Removes one planned message in a transaction of its own; its stored size, or `None` if
+    /// it is gone already or its filing changed since it was archived (left to the next sweep).
+    fn remove_message(
+        &self,
+        plan: &PurgePlan,
+        archived: &Archived,
+    ) -> Result<Option<u64>, StoreError> {
+        let t = self.t();
+        (
+            &t.meta,
+            &t.bytes,
+            &t.deliveries,
+            &t.membership,
+            &t.sent,
+            &t.status,
+            &t.counters,
+            &t.dedup,
+            &t.filing,
+            &t.public,
+        )
+            .transaction(
+                |(
+                    meta,
+                    bytes,
+                    deliveries,
+                    membership,
+                    sent,
+                    status,
+                    counters,
+                    dedup,
+                    filing,
+                    public,
+                )| {
+                    let idk = plan.record.meta.id.as_bytes();
+                    // A filing record changed since it was archived (a status 06 landed):
+                    // leave this message to the next sweep, which archives the new one.
+                    if filing.get(idk)?.as_deref() != archived.filing.as_deref() {
+                        return Ok(None);
+                    }
+                    // Gone already (a concurrent purge): nothing to do, nothing to count.
+                    if meta.remove(idk)?.is_none() {
+                        return Ok(None);
+                    }
+                    let in_tree = bytes.remove(idk)?.map_or(0, |b| b.len());
+                    let size = match plan.record.file {
+                        Some(_) => plan.record.meta.size,
+                        None => u64::try_from(in_tree).unwrap_or(u64::MAX),
+                    };
+                    sent.remove(plan.record.sent_key.as_slice())?;
+                    for k in &plan.delivery_keys {
+                        deliveries.remove(k.as_slice())?;
+                    }
+                    for k in &plan.memberships {
+                        membership.remove(k.as_slice())?;
+                    }
+                    for k in &plan.status_keys {
+                        status.remove(k)?;
+                    }
+                    // Archived above: a late duplicate is still recognised (register),
+                    // reports and the portal still see the message.
+                    dedup.remove(idk)?;
+                    filing.remove(idk)?;
+                    for (k, _) in &archived.public {
+                        public.remove(k.as_slice())?;
+                    }
+                    counter_sub(counters, keys::MESSAGES_COUNTER, 1)?;
+                    Ok(Some(size))
+                },
+            )
+            .map_err(tx_error("purge a message"))
     }
 
     /// What purging `record` leaves in the register, read from the main database.
