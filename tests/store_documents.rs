@@ -247,7 +247,7 @@ fn a_lost_or_truncated_document_file_is_reported_as_corruption() {
             matches!(
                 err,
                 StoreError::Corrupt {
-                    tree: "documents",
+                    what: "documents",
                     ..
                 }
             ),

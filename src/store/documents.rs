@@ -131,7 +131,7 @@ impl DocumentFiles {
         match fs::read(&path) {
             Ok(bytes) if u64::try_from(bytes.len()).ok() == Some(size) => Ok(Some(bytes)),
             Ok(_) => Err(StoreError::Corrupt {
-                tree: DIR,
+                what: DIR,
                 key: name(id, token),
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),

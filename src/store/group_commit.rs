@@ -212,9 +212,9 @@ mod tests {
         let gc = GroupCommit::new(Duration::ZERO);
         let t = gc.ticket();
         let err = gc
-            .wait_durable(t, || Err(StoreError::sled("flush", "disk on fire")))
+            .wait_durable(t, || Err(StoreError::engine("flush", "disk on fire")))
             .unwrap_err();
-        assert!(matches!(err, StoreError::Sled { op: "flush", .. }));
+        assert!(matches!(err, StoreError::Engine { op: "flush", .. }));
         assert_eq!(gc.counts(), (0, 0));
         gc.wait_durable(t, || Ok(())).unwrap();
         assert_eq!(gc.counts(), (1, 1));

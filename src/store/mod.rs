@@ -63,13 +63,13 @@ mod group_commit;
 mod keys;
 mod register;
 mod segment;
-mod sled_store;
+mod sled;
 pub mod types;
 
 use std::time::Duration;
 
 pub use filing::{Filed, Filing, PublicEntry};
-pub use sled_store::SledStore;
+pub use sled::SledStore;
 pub use types::{
     Accept, AcceptOutcome, AckOutcome, Delivery, DeliveryKind, HopRecord, InboxItem, Lane,
     MessageId, MessageMeta, Origin, OutboxDepth, OutboxEntry, OutboxKey, Priority, PurgeReport,
@@ -101,27 +101,31 @@ impl Default for StoreLimits {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The storage engine failed.
-    #[error("the store failed to {op}: {reason}")]
-    Sled {
+    /// The storage engine failed (or could not encode a record for it). The engine's own error
+    /// is kept as the [`source`](std::error::Error::source), whatever the engine, so that a
+    /// second engine adds no variant and callers match on what went wrong, not on who failed.
+    #[error("the store failed to {op}: {source}")]
+    Engine {
         /// What the store was doing.
         op: &'static str,
-        /// The engine's error, as text.
-        reason: String,
+        /// The engine's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
     /// A document file could not be written, read or removed.
-    #[error("the store failed to {op}: {reason}")]
+    #[error("the store failed to {op}: {source}")]
     Io {
         /// What the store was doing.
         op: &'static str,
-        /// The operating system's error, as text.
-        reason: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
     },
-    /// A stored record could not be read back.
-    #[error("the store holds an unreadable record in tree {tree} at key {key}")]
+    /// A stored record could not be read back: the store's data is damaged, not the request.
+    #[error("the store holds an unreadable record in {what} at key {key}")]
     Corrupt {
-        /// The sled tree.
-        tree: &'static str,
+        /// Which records: the sled tree, `documents` or `register`.
+        what: &'static str,
         /// The key, hex.
         key: String,
     },
@@ -159,17 +163,18 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn io(op: &'static str, e: std::io::Error) -> Self {
-        Self::Io {
-            op,
-            reason: e.to_string(),
-        }
+    pub(crate) fn io(op: &'static str, source: std::io::Error) -> Self {
+        Self::Io { op, source }
     }
 
-    pub(crate) fn sled(op: &'static str, e: impl std::fmt::Display) -> Self {
-        Self::Sled {
+    /// The engine failed while the store did `op`.
+    pub(crate) fn engine(
+        op: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Self::Engine {
             op,
-            reason: e.to_string(),
+            source: source.into(),
         }
     }
 }

@@ -43,7 +43,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use super::StoreError;
 use super::segment::{Entry, Kind, Probe, Segment, SegmentIter, SegmentWriter, sync_dir};
-use super::sled_store::open_waiting_for_lock;
+use super::sled::open_waiting_for_lock;
 use super::types::hex_encode;
 
 /// Names of the register's trees in `StoreError::Corrupt` (and of the earlier sled trees).
@@ -428,8 +428,8 @@ impl Iterator for Merge {
 /// Reads a register written by earlier versions (a sled database in `dir`) into one segment.
 fn convert_sled(dir: &Path) -> Result<Held, StoreError> {
     let db = open_waiting_for_lock(&sled::Config::new().path(dir))
-        .map_err(|e| StoreError::sled("open the earlier register", e))?;
-    let read = |e| StoreError::sled("read the earlier register", e);
+        .map_err(|e| StoreError::engine("open the earlier register", e))?;
+    let read = |e| StoreError::engine("read the earlier register", e);
     let trees = [
         (Kind::Tombstone, R_TOMBSTONES),
         (Kind::Filing, R_FILING),
@@ -495,7 +495,7 @@ pub(super) fn public_key_id(key: &[u8]) -> Result<&[u8], StoreError> {
         .filter(|&start| start >= 8)
         .and_then(|start| key.get(start..))
         .ok_or_else(|| StoreError::Corrupt {
-            tree: R_PUBLIC,
+            what: R_PUBLIC,
             key: hex_encode(key),
         })
 }

@@ -25,7 +25,7 @@
 //! Every byte read is checked: the footer's digest covers the index and the Bloom filter (read
 //! at open), each block's own digest covers its entries (read on demand), and every length is
 //! bounded before anything is allocated for it. A file that fails a check is
-//! `StoreError::Corrupt { tree: "register", .. }`, never a panic or a wrong answer.
+//! `StoreError::Corrupt { what: "register", .. }`, never a panic or a wrong answer.
 //!
 //! # Durability
 //!
@@ -521,7 +521,7 @@ pub(super) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 
 fn corrupt(path: &Path) -> StoreError {
     StoreError::Corrupt {
-        tree: "register",
+        what: "register",
         key: path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -765,7 +765,7 @@ mod tests {
         assert!(matches!(
             get(&s, first.0, &first.1),
             Err(StoreError::Corrupt {
-                tree: "register",
+                what: "register",
                 ..
             })
         ));

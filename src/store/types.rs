@@ -114,71 +114,16 @@ impl<'de> Deserialize<'de> for MessageId {
 
 // === impl Priority ===
 
-/// Priority of a document ("độ khẩn"), 0..=4. `MessageMeta::priority` holds the raw `u8`;
-/// this type names the values and maps them to delivery lanes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "u8", into = "u8")]
-pub struct Priority(u8);
+/// The document's priority ("độ khẩn"): one type, the envelope's, re-exported here because
+/// the store queues by it. `MessageMeta::priority` keeps the raw code 0..=4 (the stored JSON).
+pub use crate::doc::types::Priority;
 
-impl Priority {
-    /// 0 — Thường (normal).
-    pub const THUONG: Self = Self(0);
-    /// 1 — Khẩn (urgent).
-    pub const KHAN: Self = Self(1);
-    /// 2 — Thượng khẩn (very urgent).
-    pub const THUONG_KHAN: Self = Self(2);
-    /// 3 — Hỏa tốc (flash).
-    pub const HOA_TOC: Self = Self(3);
-    /// 4 — Hỏa tốc hẹn giờ (flash, timed).
-    pub const HOA_TOC_HEN_GIO: Self = Self(4);
-
-    /// The priority for a raw value, `None` above 4.
-    pub const fn new(raw: u8) -> Option<Self> {
-        if raw <= 4 { Some(Self(raw)) } else { None }
-    }
-
-    /// The raw value 0..=4.
-    pub const fn get(self) -> u8 {
-        self.0
-    }
-
-    /// The lane this priority is queued in: 3 and 4 share the top lane.
-    pub const fn lane(self) -> Lane {
-        match self.0 {
-            0 => Lane::Thuong,
-            1 => Lane::Khan,
-            2 => Lane::ThuongKhan,
-            _ => Lane::HoaToc,
-        }
-    }
-
-    /// The Vietnamese name of the priority.
-    pub const fn name_vi(self) -> &'static str {
-        match self.0 {
-            0 => "Thường",
-            1 => "Khẩn",
-            2 => "Thượng khẩn",
-            3 => "Hỏa tốc",
-            _ => "Hỏa tốc hẹn giờ",
-        }
-    }
-}
-
-impl TryFrom<u8> for Priority {
-    type Error = StoreError;
-
-    fn try_from(raw: u8) -> Result<Self, Self::Error> {
-        Self::new(raw).ok_or(StoreError::Invalid {
-            field: "priority",
-            reason: "a priority is 0 to 4",
-        })
-    }
-}
-
-impl From<Priority> for u8 {
-    fn from(p: Priority) -> Self {
-        p.0
-    }
+/// The priority of a raw code, refused above 4 with the store's own error.
+pub(crate) fn priority_of(raw: u8) -> Result<Priority, StoreError> {
+    Priority::from_code(raw).ok_or(StoreError::Invalid {
+        field: "priority",
+        reason: "a priority is 0 to 4",
+    })
 }
 
 /// A delivery lane. Outbox and inbox are served top lane first, FIFO within a lane.
@@ -196,6 +141,16 @@ pub enum Lane {
 }
 
 impl Lane {
+    /// The lane `priority` is queued in: 3 and 4 share the top lane.
+    pub const fn of(priority: Priority) -> Self {
+        match priority {
+            Priority::Normal => Self::Thuong,
+            Priority::Urgent => Self::Khan,
+            Priority::VeryUrgent => Self::ThuongKhan,
+            Priority::Express | Priority::ExpressTimed => Self::HoaToc,
+        }
+    }
+
     /// All lanes, served in this order.
     pub const ALL: [Lane; 4] = [Lane::HoaToc, Lane::ThuongKhan, Lane::Khan, Lane::Thuong];
 
@@ -631,12 +586,15 @@ mod tests {
 
     #[test]
     fn lanes_put_flash_first() {
-        assert_eq!(Priority::HOA_TOC.lane(), Priority::HOA_TOC_HEN_GIO.lane());
+        assert_eq!(
+            Lane::of(Priority::Express),
+            Lane::of(Priority::ExpressTimed)
+        );
         let ranks: Vec<u8> = (0..=4)
-            .map(|p| Priority::new(p).unwrap().lane().rank())
+            .map(|p| Lane::of(priority_of(p).unwrap()).rank())
             .collect();
         assert_eq!(ranks, vec![3, 2, 1, 0, 0]);
-        assert!(Priority::new(5).is_none());
+        assert!(priority_of(5).is_err());
     }
 
     #[test]

@@ -1,0 +1,173 @@
+//! What the sled trees hold (the metadata, outbox and membership records), how records are
+//! encoded, decoded and counted inside and outside transactions, and the reads every concern
+//! shares.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+
+use crate::store::types::hex_encode;
+use crate::store::{Delivery, MessageId, MessageMeta, StoreError, documents, keys};
+
+use super::{SledStore, T_DELIVERIES, T_META};
+
+pub(super) type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+/// The metadata record: the public metadata plus what purging needs to find every index entry.
+#[derive(Serialize, Deserialize)]
+pub(super) struct MessageRecord {
+    pub(super) meta: MessageMeta,
+    /// Key of this message in the sent index.
+    pub(super) sent_key: Vec<u8>,
+    /// Local recipient organs (inbox/membership entries).
+    pub(super) local: Vec<String>,
+    /// Key of this message in the public index (hex), if it has an entry; records written
+    /// before the register existed lack it and are found by a scan when purged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) public_key: Option<String>,
+    /// Token of the document's file (see `documents`); records written before document files
+    /// existed lack it and keep their bytes in the `bytes` tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) file: Option<u64>,
+}
+
+/// One outbox entry's value.
+#[derive(Serialize, Deserialize)]
+pub(super) struct OutboxRecord {
+    pub(super) message: MessageId,
+    pub(super) recipient: String,
+    pub(super) priority: u8,
+    pub(super) attempts: u32,
+    pub(super) next_attempt_ms: i64,
+    pub(super) last_error: Option<String>,
+}
+
+/// Inbox membership of (organ, message): where its pending entry is and whether it was acked.
+/// This is also the authorisation record of `inbox_get`: no membership, no access.
+#[derive(Serialize, Deserialize)]
+pub(super) struct Membership {
+    pub(super) inbox_key: Vec<u8>,
+    pub(super) acked: bool,
+}
+
+pub(super) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::engine("encode a record", e))
+}
+
+/// Reads and decodes one record of `tree` (named `name` in errors); `what` says what was read.
+pub(super) fn get_decoded<T: DeserializeOwned>(
+    tree: &sled::Tree,
+    name: &'static str,
+    key: &[u8],
+    what: &'static str,
+) -> Result<Option<T>, StoreError> {
+    match tree.get(key).map_err(|e| StoreError::engine(what, e))? {
+        Some(v) => decode(name, key, &v).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub(super) fn decode<T: DeserializeOwned>(
+    tree: &'static str,
+    key: &[u8],
+    v: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(v).map_err(|_| StoreError::Corrupt {
+        what: tree,
+        key: hex_encode(key),
+    })
+}
+
+pub(super) fn abort<T>(e: StoreError) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+/// Decoding inside a transaction: a corrupt record aborts it.
+pub(super) fn tx_decode<T: DeserializeOwned>(
+    tree: &'static str,
+    key: &[u8],
+    v: &[u8],
+) -> TxResult<T> {
+    decode(tree, key, v).map_err(ConflictableTransactionError::Abort)
+}
+
+pub(super) fn tx_error(op: &'static str) -> impl Fn(TransactionError<StoreError>) -> StoreError {
+    move |e| match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::engine(op, e),
+    }
+}
+
+pub(super) fn counter_add(t: &TransactionalTree, key: &[u8], n: u64) -> TxResult<()> {
+    let v = keys::counter_value(t.get(key)?.as_deref()).saturating_add(n);
+    t.insert(key, &v.to_be_bytes())?;
+    Ok(())
+}
+
+pub(super) fn counter_sub(t: &TransactionalTree, key: &[u8], n: u64) -> TxResult<()> {
+    let v = keys::counter_value(t.get(key)?.as_deref()).saturating_sub(n);
+    if v == 0 {
+        t.remove(key)?;
+    } else {
+        t.insert(key, &v.to_be_bytes())?;
+    }
+    Ok(())
+}
+
+impl SledStore {
+    /// Whether message `id` is in the live dedup index (not purged).
+    pub(super) fn is_live(&self, id: &[u8]) -> Result<bool, StoreError> {
+        self.t()
+            .dedup
+            .contains_key(id)
+            .map_err(|e| StoreError::engine("read the dedup index", e))
+    }
+
+    /// The document bytes of `record`: its file, or the `bytes` tree for records written before
+    /// document files. `None` if a purge removed them meanwhile.
+    pub(super) fn bytes_of(&self, record: &MessageRecord) -> Result<Option<Vec<u8>>, StoreError> {
+        let id = record.meta.id.as_bytes();
+        match record.file {
+            Some(token) => match self.inner.documents.read(id, token, record.meta.size)? {
+                Some(bytes) => Ok(Some(bytes)),
+                // Gone: a purge deleted it after the caller read the record — unless the record
+                // is still there, in which case the file was lost.
+                None if self.read_record(&record.meta.id)?.is_some() => Err(StoreError::Corrupt {
+                    what: documents::DIR,
+                    key: hex_encode(id),
+                }),
+                None => Ok(None),
+            },
+            None => self
+                .t()
+                .bytes
+                .get(id)
+                .map(|v| v.map(|v| v.to_vec()))
+                .map_err(|e| StoreError::engine("read message bytes", e)),
+        }
+    }
+
+    pub(super) fn read_record(&self, id: &MessageId) -> Result<Option<MessageRecord>, StoreError> {
+        get_decoded(&self.t().meta, T_META, id.as_bytes(), "read")
+    }
+
+    pub(super) fn deliveries_of(
+        &self,
+        id: &MessageId,
+    ) -> Result<Vec<(String, Delivery)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.t().deliveries.scan_prefix(id.as_bytes()) {
+            let (k, v) = kv.map_err(|e| StoreError::engine("read", e))?;
+            let recipient = k
+                .get(16..)
+                .and_then(|r| std::str::from_utf8(r).ok())
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: T_DELIVERIES,
+                    key: hex_encode(&k),
+                })?;
+            out.push((recipient.to_owned(), decode(T_DELIVERIES, &k, &v)?));
+        }
+        Ok(out)
+    }
+}
