@@ -153,20 +153,25 @@ pub fn organ_of_certificate(der: &[u8]) -> Option<String> {
 
 /// As [`organ_of_certificate`], on a parsed certificate.
 pub fn organ_of_parsed(cert: &X509Certificate<'_>) -> Option<String> {
-    let san = cert.subject_alternative_name().ok().flatten()?;
-    let organs: Vec<&str> = san
-        .value
+    match organs_of_parsed(cert).as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
+/// Every organ id bound by a SAN URI `urn:lienthong:organ:<ID>` (a valid certificate has one).
+pub fn organs_of_parsed(cert: &X509Certificate<'_>) -> Vec<String> {
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
+    san.value
         .general_names
         .iter()
         .filter_map(|n| match n {
-            GeneralName::URI(u) => u.strip_prefix(ORGAN_URI_PREFIX),
+            GeneralName::URI(u) => u.strip_prefix(ORGAN_URI_PREFIX).map(str::to_owned),
             _ => None,
         })
-        .collect();
-    match organs.as_slice() {
-        [one] => Some((*one).to_owned()),
-        _ => None,
-    }
+        .collect()
 }
 
 /// Reads every certificate of a PEM file.

@@ -183,6 +183,12 @@ impl TestPki {
     }
 
     pub fn leaf(&self, spec: LeafSpec) -> Leaf {
+        self.leaf_with(spec, |_| {})
+    }
+
+    /// As [`TestPki::leaf`], with `tweak` applied to the parameters last (extra SANs, other
+    /// extended key usages, basic constraints…).
+    pub fn leaf_with(&self, spec: LeafSpec, tweak: impl FnOnce(&mut CertificateParams)) -> Leaf {
         let (kp, der) = keypair(spec.alg);
         let mut p = CertificateParams::default();
         let cn = spec.organ.clone().unwrap_or_else(|| "no organ".into());
@@ -204,6 +210,7 @@ impl TestPki {
         p.not_after = spec.not_after;
         p.serial_number = Some(SerialNumber::from(spec.serial));
         p.use_authority_key_identifier_extension = true;
+        tweak(&mut p);
         let cert = p.signed_by(&kp, &self.inter).unwrap();
         let cert = cert.der().clone();
         Leaf {

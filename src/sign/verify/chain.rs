@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, UnixTime};
 use webpki::{
-    EndEntityCert, ExpirationPolicy, KeyUsage, RevocationCheckDepth, RevocationOptionsBuilder,
-    UnknownStatusPolicy,
+    EndEntityCert, ExpirationPolicy, ExtendedKeyUsageValidator, KeyPurposeId, KeyPurposeIdIter,
+    RevocationCheckDepth, RevocationOptionsBuilder, UnknownStatusPolicy,
 };
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::super::cache::ChainKey;
-use super::super::trust::TrustStore;
-use super::{ChainFailure, DOC_SIGNING_OID, SignerIdentity, VerifyError, VerifyOptions};
+use super::super::trust::{SigningPolicy, TrustStore};
+use super::{ChainFailure, SignerIdentity, VerifyError, VerifyOptions};
 
 /// What the certificate half of verification established about one presented chain: the
 /// leaf's key for the signature check, who it names, and the window of verification times in
@@ -25,6 +25,8 @@ pub(crate) struct VerifiedChain {
     not_before: String,
     not_after: String,
     pub(super) revocation_checked: bool,
+    /// The signing rule of the anchor the path reached (`SigningPolicy::describe`).
+    rule: String,
     /// The latest notBefore on the path, seconds since the epoch (inclusive).
     valid_from: u64,
     /// The earliest notAfter on the path or nextUpdate of a CRL in the store (exclusive).
@@ -50,6 +52,7 @@ impl VerifiedChain {
             not_before: self.not_before.clone(),
             not_after: self.not_after.clone(),
             algorithm,
+            eku_rule: self.rule.clone(),
         }
     }
 }
@@ -112,13 +115,10 @@ pub(super) fn certify(
     let leaf_key = LeafKey::of(&leaf_cert);
     check_signature(&leaf_key, &subject)?;
 
-    let (revocation_checked, path) =
+    let (revocation_checked, path, policy) =
         check_chain(&leaf, &intermediates, trust, options, &subject, &serial)?;
-    check_leaf_usage(&leaf_cert, &subject)?;
-    let organ =
-        crate::tls::organ_of_parsed(&leaf_cert).ok_or_else(|| VerifyError::NoOrganBinding {
-            subject: subject.clone(),
-        })?;
+    check_leaf_usage(&leaf_cert, &subject, &policy)?;
+    let organ = organ_binding(&leaf_cert, &subject)?;
 
     // The window: webpki checks notBefore <= t <= notAfter on every certificate of the path
     // (not the anchor, which has no validity here) and t < nextUpdate on the CRL. notAfter is
@@ -145,11 +145,28 @@ pub(super) fn certify(
         not_before: rfc3339(validity.not_before.to_datetime()),
         not_after: rfc3339(validity.not_after.to_datetime()),
         revocation_checked,
+        rule: policy.describe(),
         valid_from,
         valid_until,
     });
     trust.cache().insert(key, Arc::clone(&chain));
     Ok(chain)
+}
+
+/// The organ of the leaf's one SAN URI `urn:lienthong:organ:…`; none and several are two
+/// different refusals.
+fn organ_binding(cert: &X509Certificate<'_>, subject: &str) -> Result<String, VerifyError> {
+    let organs = crate::tls::organs_of_parsed(cert);
+    match organs.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(VerifyError::NoOrganBinding {
+            subject: subject.to_owned(),
+        }),
+        many => Err(VerifyError::AmbiguousOrganBinding {
+            subject: subject.to_owned(),
+            organs: many.to_vec(),
+        }),
+    }
 }
 
 /// Seconds since the epoch; instants before 1970 count as 0 (a window bound, never widened:
@@ -217,7 +234,7 @@ pub(super) fn check_chain(
     options: &VerifyOptions,
     subject: &str,
     serial: &str,
-) -> Result<(bool, Vec<CertificateDer<'static>>), VerifyError> {
+) -> Result<(bool, Vec<CertificateDer<'static>>, SigningPolicy), VerifyError> {
     let chain_err = |reason: ChainFailure| VerifyError::Chain {
         subject: subject.to_owned(),
         serial: serial.to_owned(),
@@ -240,15 +257,18 @@ pub(super) fn check_chain(
             trust.anchors(),
             intermediates,
             at,
-            KeyUsage::required_if_present(DOC_SIGNING_OID),
+            ChainEku(trust),
             revocation,
             None,
         )
         // The intermediates webpki actually used: their validity bounds the cache window.
         .map(|path| {
-            path.intermediate_certificates()
+            let policy = trust.policy_of(path.anchor()).cloned().unwrap_or_default();
+            let used = path
+                .intermediate_certificates()
                 .map(|c| c.der().into_owned())
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>();
+            (used, policy)
         })
     };
     let result = match run(options.at) {
@@ -261,8 +281,43 @@ pub(super) fn check_chain(
         }
         other => other,
     };
-    let path = result.map_err(|e| chain_err(classify(e)))?;
-    Ok((checked, path))
+    let (path, policy) = result.map_err(|e| chain_err(classify(e)))?;
+    Ok((checked, path, policy))
+}
+
+/// webpki checks extendedKeyUsage on every certificate of the path (the CAs' included) before
+/// it knows the anchor: there, a certificate without EKU passes, and one with EKU must carry a
+/// purpose that some anchor's policy accepts. The leaf is then held to the policy of the
+/// anchor the path actually reached (`check_leaf_usage`).
+struct ChainEku<'a>(&'a TrustStore);
+
+impl ExtendedKeyUsageValidator for ChainEku<'_> {
+    fn validate(&self, iter: KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
+        let mut empty = true;
+        for id in iter {
+            empty = false;
+            let id = id?;
+            let accepted = self
+                .0
+                .policies()
+                .iter()
+                .flat_map(|p| p.ders())
+                .any(|der| KeyPurposeId::new(der) == id);
+            if accepted {
+                return Ok(());
+            }
+        }
+        if empty {
+            Ok(())
+        } else {
+            Err(webpki::Error::RequiredEkuNotFoundContext(
+                webpki::RequiredEkuNotFoundContext {
+                    required: webpki::KeyUsage::required(super::DOC_SIGNING_OID),
+                    present: Vec::new(),
+                },
+            ))
+        }
+    }
 }
 
 trait AsSecs {
@@ -275,62 +330,101 @@ impl AsSecs for UnixTime {
     }
 }
 
-pub(super) fn classify(e: webpki::Error) -> ChainFailure {
+pub(crate) fn classify(e: webpki::Error) -> ChainFailure {
+    use webpki::Error as E;
     match e {
-        webpki::Error::CertExpired { .. } => ChainFailure::Expired,
-        webpki::Error::CertNotValidYet { .. } => ChainFailure::NotYetValid,
-        webpki::Error::CertRevoked => ChainFailure::Revoked,
-        webpki::Error::CrlExpired { .. } => ChainFailure::StaleCrl,
-        webpki::Error::UnknownRevocationStatus => ChainFailure::UnknownRevocation,
-        webpki::Error::UnknownIssuer => ChainFailure::UnknownIssuer,
-        webpki::Error::RequiredEkuNotFoundContext(_) => ChainFailure::Eku,
+        E::CertExpired { .. } => ChainFailure::Expired,
+        E::CertNotValidYet { .. } => ChainFailure::NotYetValid,
+        E::CertRevoked => ChainFailure::Revoked,
+        E::CrlExpired { .. } => ChainFailure::StaleCrl,
+        E::UnknownRevocationStatus => ChainFailure::UnknownRevocation,
+        E::UnknownIssuer => ChainFailure::UnknownIssuer,
+        E::RequiredEkuNotFoundContext(_) => ChainFailure::Eku,
+        E::CaUsedAsEndEntity => ChainFailure::CaUsedAsEndEntity,
+        E::EndEntityUsedAsCa => ChainFailure::EndEntityUsedAsCa,
+        E::NameConstraintViolation => ChainFailure::NameConstraint,
+        E::PathLenConstraintViolated | E::MaximumPathDepthExceeded => ChainFailure::PathLength,
+        E::InvalidSignatureForPublicKey | E::InvalidCrlSignatureForPublicKey => {
+            ChainFailure::ChainSignature
+        }
+        E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedCrlSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
+        | E::UnsupportedCrlSignatureAlgorithmForPublicKeyContext(_) => ChainFailure::ChainAlgorithm,
+        E::CertNotValidForName(_) => ChainFailure::Name,
+        E::IssuerNotCrlSigner => ChainFailure::CrlIssuer,
+        E::BadDer
+        | E::BadDerTime
+        | E::UnsupportedCertVersion
+        | E::UnsupportedCriticalExtension
+        | E::ExtensionValueInvalid
+        | E::TrailingData(_)
+        | E::MalformedExtensions => ChainFailure::Malformed(e.to_string()),
         other => ChainFailure::Other(other.to_string()),
     }
 }
 
-/// RFC 5280 §4.2.1.3 / §4.2.1.12 on the leaf itself: webpki checks EKU across the chain only
-/// "if present", so the leaf's own usages are read here from the same certificate.
+/// RFC 5280 §4.2.1.3 / §4.2.1.12 on the leaf itself, with x509-parser on the same certificate:
+/// webpki's EKU check is chain-wide and "if present", and it does not refuse a leaf asserting
+/// keyCertSign (x509-limbo `rfc5280::leaf-ku-keycertsign`). The EKU rule is the policy of the
+/// anchor the path reached (`SigningPolicy`).
 pub(super) fn check_leaf_usage(
     cert: &X509Certificate<'_>,
     subject: &str,
+    policy: &SigningPolicy,
 ) -> Result<(), VerifyError> {
-    match cert.key_usage() {
-        Ok(Some(ku)) => {
-            if !(ku.value.digital_signature() || ku.value.non_repudiation()) {
-                return Err(VerifyError::KeyUsage {
-                    subject: subject.to_owned(),
-                });
-            }
+    let bad = |e: x509_parser::error::X509Error| VerifyError::BadCertificate {
+        reason: e.to_string(),
+    };
+    match cert.key_usage().map_err(bad)? {
+        // §4.2.1.3: keyCertSign only with cA = TRUE; a leaf asserting it is mis-issued.
+        Some(ku) if ku.value.key_cert_sign() => {
+            return Err(VerifyError::KeyCertSignOnLeaf {
+                subject: subject.to_owned(),
+            });
         }
-        // A signing certificate without keyUsage is refused: the national CA always sets it.
-        Ok(None) => {
+        Some(ku) if ku.value.digital_signature() || ku.value.non_repudiation() => {}
+        // Neither signing bit, or (the national CA always sets it) no keyUsage at all.
+        Some(_) | None => {
             return Err(VerifyError::KeyUsage {
                 subject: subject.to_owned(),
             });
         }
-        Err(e) => {
-            return Err(VerifyError::BadCertificate {
-                reason: e.to_string(),
-            });
-        }
     }
-    match cert.extended_key_usage() {
-        Ok(Some(eku)) => {
-            let doc_signing = eku
-                .value
-                .other
-                .iter()
-                .any(|oid| oid.to_id_string() == "1.3.6.1.5.5.7.3.36");
-            if !doc_signing {
-                return Err(VerifyError::ExtendedKeyUsage {
+    match cert.extended_key_usage().map_err(bad)? {
+        Some(eku) => {
+            let present = eku_oids(eku.value);
+            if policy.ekus().iter().any(|want| present.contains(want)) {
+                Ok(())
+            } else {
+                Err(VerifyError::ExtendedKeyUsage {
                     subject: subject.to_owned(),
-                });
+                    required: policy.ekus().join(" or "),
+                })
             }
-            Ok(())
         }
-        Ok(None) => Ok(()),
-        Err(e) => Err(VerifyError::BadCertificate {
-            reason: e.to_string(),
+        None if policy.allow_no_eku() => Ok(()),
+        None => Err(VerifyError::NoExtendedKeyUsage {
+            subject: subject.to_owned(),
         }),
     }
+}
+
+/// The key purposes of an extendedKeyUsage extension, as dotted OIDs (RFC 5280 §4.2.1.12).
+fn eku_oids(eku: &x509_parser::extensions::ExtendedKeyUsage<'_>) -> Vec<String> {
+    let named = [
+        (eku.any, "2.5.29.37.0"),
+        (eku.server_auth, "1.3.6.1.5.5.7.3.1"),
+        (eku.client_auth, "1.3.6.1.5.5.7.3.2"),
+        (eku.code_signing, "1.3.6.1.5.5.7.3.3"),
+        (eku.email_protection, "1.3.6.1.5.5.7.3.4"),
+        (eku.time_stamping, "1.3.6.1.5.5.7.3.8"),
+        (eku.ocsp_signing, "1.3.6.1.5.5.7.3.9"),
+    ];
+    named
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, oid)| (*oid).to_owned())
+        .chain(eku.other.iter().map(|o| o.to_id_string()))
+        .collect()
 }

@@ -160,11 +160,36 @@ pub enum VerifyError {
         /// Subject.
         subject: String,
     },
-    /// The leaf's extended key usage does not include docSigning.
-    #[error("certificate {subject}: extended key usage lacks docSigning (1.3.6.1.5.5.7.3.36)")]
+    /// The leaf's extended key usage carries none of the purposes its anchor's policy requires.
+    #[error("certificate {subject}: extended key usage lacks {required} (the trust anchor's rule)")]
     ExtendedKeyUsage {
         /// Subject.
         subject: String,
+        /// The purposes the anchor's policy accepts, dotted OIDs.
+        required: String,
+    },
+    /// The leaf has no extendedKeyUsage and its anchor's policy does not allow that.
+    #[error(
+        "certificate {subject} has no extended key usage (missing docSigning usage); \
+         its trust anchor's rule refuses that"
+    )]
+    NoExtendedKeyUsage {
+        /// Subject.
+        subject: String,
+    },
+    /// The leaf asserts keyCertSign: a CA key used as an end entity (RFC 5280 §4.2.1.3).
+    #[error("certificate {subject}: an end-entity certificate with keyCertSign is refused")]
+    KeyCertSignOnLeaf {
+        /// Subject.
+        subject: String,
+    },
+    /// The certificate carries more than one organ binding.
+    #[error("certificate {subject} carries {} organ bindings ({}); exactly one is allowed", organs.len(), organs.join(", "))]
+    AmbiguousOrganBinding {
+        /// Subject.
+        subject: String,
+        /// The organ ids found.
+        organs: Vec<String>,
     },
     /// The certificate carries no organ binding.
     #[error("certificate {subject} carries no organ binding (SAN URI urn:lienthong:organ:…)")]
@@ -207,6 +232,34 @@ pub enum ChainFailure {
     /// An extended key usage in the chain forbids document signing.
     #[error("extended key usage of the chain does not allow document signing")]
     Eku,
+    /// A CA certificate was presented as the end entity (basicConstraints cA = TRUE).
+    #[error("a CA certificate is used as the end entity")]
+    CaUsedAsEndEntity,
+    /// An end-entity certificate was used as an issuer in the path.
+    #[error("an end-entity certificate is used as a CA")]
+    EndEntityUsedAsCa,
+    /// A name in the chain falls outside a CA's name constraints.
+    #[error("a name violates the name constraints of a CA in the chain")]
+    NameConstraint,
+    /// The path is longer than a CA's pathLenConstraint or webpki's depth limit allow.
+    #[error("the path is longer than a pathLenConstraint or the depth limit allows")]
+    PathLength,
+    /// A signature on a certificate or CRL of the chain does not verify.
+    #[error("a signature on a certificate or CRL of the chain does not verify")]
+    ChainSignature,
+    /// A signature algorithm on the chain is not accepted.
+    #[error("a signature algorithm on the chain is not accepted")]
+    ChainAlgorithm,
+    /// The certificate does not name the host or address it is checked for.
+    #[error("the certificate is not valid for the expected name")]
+    Name,
+    /// The issuer of a CRL may not sign CRLs (keyUsage lacks cRLSign).
+    #[error("the CRL's issuer is not allowed to sign CRLs")]
+    CrlIssuer,
+    /// A certificate, extension or CRL on the chain is not well-formed DER, or is of an
+    /// unsupported version or critical extension.
+    #[error("malformed or unsupported certificate content: {0}")]
+    Malformed(String),
     /// Anything else webpki reported.
     #[error("{0}")]
     Other(String),
@@ -249,6 +302,7 @@ pub struct SignerIdentity {
     not_before: String,
     not_after: String,
     algorithm: &'static str,
+    eku_rule: String,
 }
 
 impl SignerIdentity {
@@ -275,6 +329,11 @@ impl SignerIdentity {
     /// The signature algorithm name.
     pub fn algorithm(&self) -> &'static str {
         self.algorithm
+    }
+    /// The extended-key-usage rule of the trust anchor the chain reached
+    /// (`SigningPolicy::describe`).
+    pub fn eku_rule(&self) -> &str {
+        &self.eku_rule
     }
 }
 
