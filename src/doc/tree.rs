@@ -58,12 +58,15 @@ pub struct Element {
     pub children: Vec<Node>,
 }
 
-/// A parsed document: its root element. The XML declaration, prolog comments and whitespace are
-/// not kept; they are not part of any canonical form lienthong signs.
+/// A parsed document: its root element. The XML declaration, comments outside the root and
+/// whitespace are not kept; they are not part of any canonical form lienthong signs. How many
+/// such comments there were is kept: a signed document may hold none (`sign::verify`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Document {
     /// The document element.
     pub root: Element,
+    /// Comments before or after the root element (prolog and epilog), counted, not kept.
+    pub comments_outside_root: usize,
 }
 
 impl Element {

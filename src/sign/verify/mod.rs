@@ -103,8 +103,8 @@ pub enum VerifyError {
         /// The id.
         id: String,
     },
-    /// A comment inside the signed document.
-    #[error("comment inside the signed document refused (comment injection guard)")]
+    /// A comment anywhere in the signed document, before or after the root element included.
+    #[error("comment in the signed document refused (comment injection guard)")]
     Comment,
     /// KeyInfo asks to fetch a key from elsewhere.
     #[error("KeyInfo {element} refused: lienthong never fetches keys")]
@@ -265,6 +265,69 @@ pub enum ChainFailure {
     Other(String),
 }
 
+impl VerifyError {
+    /// A stable name for the rule that refused, for `--json` and scripts (the variant's name in
+    /// kebab case; a chain refusal names its `ChainFailure`, e.g. `chain:expired`).
+    pub fn kind(&self) -> String {
+        let name = match self {
+            Self::Parse(_) => "parse",
+            Self::Envelope(_) => "envelope",
+            Self::NotAnEnvelope(_) => "not-an-envelope",
+            Self::SignatureCount { .. } => "signature-count",
+            Self::SignatureMisplaced => "signature-misplaced",
+            Self::Structure(_) => "structure",
+            Self::ReferenceCount { .. } => "reference-count",
+            Self::ReferenceUri { .. } => "reference-uri",
+            Self::Transform { .. } => "transform",
+            Self::Algorithm { .. } => "algorithm",
+            Self::Legacy { .. } => "legacy",
+            Self::DuplicateId { .. } => "duplicate-id",
+            Self::Comment => "comment",
+            Self::KeyRetrieval { .. } => "key-retrieval",
+            Self::DigestMismatch => "digest-mismatch",
+            Self::Base64 { .. } => "base64",
+            Self::BadSignature { .. } => "bad-signature",
+            Self::KeyMismatch { .. } => "key-mismatch",
+            Self::NoCertificate => "no-certificate",
+            Self::BadCertificate { .. } => "bad-certificate",
+            Self::KeyUsage { .. } => "key-usage",
+            Self::ExtendedKeyUsage { .. } => "extended-key-usage",
+            Self::NoExtendedKeyUsage { .. } => "no-extended-key-usage",
+            Self::KeyCertSignOnLeaf { .. } => "key-cert-sign-on-leaf",
+            Self::AmbiguousOrganBinding { .. } => "ambiguous-organ-binding",
+            Self::NoOrganBinding { .. } => "no-organ-binding",
+            Self::OrganMismatch { .. } => "organ-mismatch",
+            Self::Chain { reason, .. } => return format!("chain:{}", reason.kind()),
+        };
+        name.to_owned()
+    }
+}
+
+impl ChainFailure {
+    /// A stable name for the reason (kebab case), as `lienthong pki check-chain --json` prints it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Expired => "expired",
+            Self::NotYetValid => "not-yet-valid",
+            Self::Revoked => "revoked",
+            Self::StaleCrl => "stale-crl",
+            Self::UnknownRevocation => "unknown-revocation",
+            Self::UnknownIssuer => "unknown-issuer",
+            Self::Eku => "eku",
+            Self::CaUsedAsEndEntity => "ca-used-as-end-entity",
+            Self::EndEntityUsedAsCa => "end-entity-used-as-ca",
+            Self::NameConstraint => "name-constraint",
+            Self::PathLength => "path-length",
+            Self::ChainSignature => "chain-signature",
+            Self::ChainAlgorithm => "chain-algorithm",
+            Self::Name => "name",
+            Self::CrlIssuer => "crl-issuer",
+            Self::Malformed(_) => "malformed",
+            Self::Other(_) => "other",
+        }
+    }
+}
+
 /// Knobs for one verification.
 #[derive(Clone, Debug)]
 pub struct VerifyOptions {
@@ -398,6 +461,12 @@ pub fn verify(
     options: &VerifyOptions,
 ) -> Result<VerifiedDocument, VerifyError> {
     let document = crate::doc::parse(bytes, &options.limits)?;
+    // Comments are refused everywhere in a signed document, before and after the root too:
+    // c14n without comments drops them, so they are text the signature does not cover, read
+    // differently by different parsers (the comment-injection family).
+    if document.comments_outside_root > 0 {
+        return Err(VerifyError::Comment);
+    }
     let root = &document.root;
     if !root.is(EDXML_NS, "edXMLEnvelope") {
         return Err(VerifyError::NotAnEnvelope(
