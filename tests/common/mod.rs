@@ -31,6 +31,8 @@ pub const DOC_SIGNING: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 3, 36];
 pub enum Alg {
     Rsa2048,
     P256,
+    /// Verify-only in lienthong (xmlsec1 signs with it in `tests/xmlsec_interop.rs`).
+    P384,
     Ed25519,
 }
 
@@ -125,6 +127,11 @@ fn keypair(alg: Alg) -> (KeyPair, Vec<u8>) {
         }
         Alg::P256 => {
             let kp = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+            let der = kp.serialize_der();
+            (kp, der)
+        }
+        Alg::P384 => {
+            let kp = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
             let der = kp.serialize_der();
             (kp, der)
         }

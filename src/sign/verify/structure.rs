@@ -173,9 +173,11 @@ impl<'a> SignatureParts<'a> {
         let digest_value = b64(digest_value_el, "DigestValue")?;
         let signature_value = b64(signature_value_el, "SignatureValue")?;
         let certificates = key_info_certificates(key_info)?;
+        let verify_only = super::super::dsig::verify_only_name(&signature_method);
         let method_name = match SignatureAlgorithm::from_uri(&signature_method) {
             Some(a) => a.name(),
             None if signature_method == RSA_SHA1 => "rsa-sha1",
+            None if verify_only.is_some() => verify_only.unwrap_or("unknown"),
             None => {
                 return Err(VerifyError::Algorithm {
                     role: "SignatureMethod",
