@@ -142,7 +142,7 @@ pub(crate) fn run_sign(a: SignArgs) -> Result<(), CliError> {
     }
 }
 
-fn parse_at(at: &str) -> Result<rustls_pki_types::UnixTime, CliError> {
+pub(crate) fn parse_at(at: &str) -> Result<rustls_pki_types::UnixTime, CliError> {
     let t = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
         .map_err(|e| CliError::usage(format!("--at {at:?} is not RFC 3339: {e}")))?;
     let secs = u64::try_from(t.unix_timestamp())

@@ -46,6 +46,13 @@ pub enum TrustError {
         /// The text given.
         oid: String,
     },
+    /// A CRL without the cRLNumber extension, which RFC 5280 §5.2.3 requires of every CRL
+    /// issuer (x509-limbo `crl::crlnumber-missing`; webpki alone accepts it).
+    #[error("{path}: the CRL has no cRLNumber (RFC 5280 §5.2.3 requires one)")]
+    CrlWithoutNumber {
+        /// The file.
+        path: String,
+    },
     /// A CRL could not be parsed.
     #[error("{path}: not a valid CRL: {reason}")]
     BadCrl {
@@ -301,9 +308,16 @@ impl TrustStore {
         let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| bad(e.to_string()))?;
         // webpki keeps nextUpdate to itself; read it here for the cache windows. A CRL webpki
         // accepted but x509-parser cannot date gives 0: no cached answer is then ever used.
-        let next_update = CertificateRevocationList::from_der(&der)
+        let parsed = CertificateRevocationList::from_der(&der)
             .ok()
-            .and_then(|(_, c)| c.next_update())
+            .map(|(_, c)| c);
+        if parsed.as_ref().is_some_and(|c| c.crl_number().is_none()) {
+            return Err(TrustError::CrlWithoutNumber {
+                path: source.to_owned(),
+            });
+        }
+        let next_update = parsed
+            .and_then(|c| c.next_update())
             .and_then(|t| u64::try_from(t.timestamp()).ok())
             .unwrap_or(0);
         self.crls.push(crl.into());

@@ -28,6 +28,7 @@ mod structure;
 
 pub(crate) use chain::VerifiedChain;
 use chain::certify;
+pub(crate) use chain::classify as classify_webpki;
 use signature::verify_signature_value;
 use structure::{SignatureParts, check_document_hygiene, count_signatures};
 
@@ -573,6 +574,22 @@ pub fn verify(
         digest,
         revocation_checked,
     })
+}
+
+/// The certificate half of [`verify`] alone — leaf, path to an anchor, CRL, key usages, the
+/// anchor's EKU rule, organ binding — for `lienthong pki check-chain --purpose doc-signing`.
+/// `certificates` is the leaf and any intermediates, as KeyInfo would carry them.
+pub fn check_certificates(
+    certificates: &[CertificateDer<'static>],
+    trust: &TrustStore,
+    options: &VerifyOptions,
+) -> Result<SignerIdentity, VerifyError> {
+    if certificates.is_empty() || certificates.len() > MAX_CERTS_IN_KEYINFO {
+        return Err(VerifyError::NoCertificate);
+    }
+    // No signature to check: the leaf's key is not used.
+    let chain = certify(certificates, trust, options, |_, _| Ok(()))?;
+    Ok(chain.identity("none"))
 }
 
 /// Verifies a detached signature (a receipt, an audit checkpoint) made by a certificate in
