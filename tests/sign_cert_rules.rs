@@ -172,3 +172,20 @@ fn malformed_policy_oid_is_a_named_error() {
         "{e}"
     );
 }
+
+#[test]
+fn malformed_second_anchor_names_its_position() {
+    let pki = TestPki::new("anchor-pos");
+    let pem = format!(
+        "{}-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n",
+        pki.root_pem()
+    );
+    let e = TrustStore::new()
+        .add_anchors_pem(pem.as_bytes(), "roots.pem")
+        .unwrap_err();
+    assert!(
+        matches!(&e, lienthong::sign::TrustError::BadAnchor { path, reason }
+            if path == "roots.pem" && reason.starts_with("certificate #2:")),
+        "{e}"
+    );
+}

@@ -241,12 +241,18 @@ impl TrustStore {
         policy: &SigningPolicy,
     ) -> Result<usize, TrustError> {
         let mut added = 0;
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| TrustError::BadAnchor {
+        for (i, cert) in CertificateDer::pem_slice_iter(pem).enumerate() {
+            // Name the position: "certificate #2" says which block of the file is wrong.
+            let at = |reason: String| TrustError::BadAnchor {
                 path: source.to_owned(),
-                reason: e.to_string(),
-            })?;
-            self.add_anchor_der_with_policy(&cert, source, policy)?;
+                reason: format!("certificate #{}: {reason}", i + 1),
+            };
+            let cert = cert.map_err(|e| at(e.to_string()))?;
+            self.add_anchor_der_with_policy(&cert, source, policy)
+                .map_err(|e| match e {
+                    TrustError::BadAnchor { reason, .. } => at(reason),
+                    other => other,
+                })?;
             added += 1;
         }
         if added == 0 {
