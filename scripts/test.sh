@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian/Ubuntu machine: installs the external referees the
-# tests use (xmllint, xmlsec1, SoftHSM2, pkcs11-tool, Chromium) when they are missing, then runs every
+# tests use (xmllint, xmlsec1, openssl, SoftHSM2, pkcs11-tool, Chromium) when they are missing, then runs every
 # test. This is the README's test command; .ci/run calls it too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v xmllint >/dev/null || need+=(libxml2-utils)
 command -v xmlsec1 >/dev/null || need+=(xmlsec1)
+command -v openssl >/dev/null || need+=(openssl)
 command -v softhsm2-util >/dev/null || need+=(softhsm2)
 command -v pkcs11-tool >/dev/null || need+=(opensc)
 # tests/portal_browser.rs drives headless Chromium (and fails without it).

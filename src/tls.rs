@@ -80,6 +80,33 @@ fn key(id: &TlsIdentity) -> PrivateKeyDer<'static> {
     PrivateKeyDer::Pkcs8(id.key.clone_key())
 }
 
+/// How every listener checks a client certificate: chain to `roots`, the CRLs (the issuing CA's,
+/// covering leaf certificates; an intermediate is trusted through its anchor), stale CRLs
+/// refused (nextUpdate enforced). `lienthong pki check-chain --purpose tls-client` runs this.
+pub fn client_verifier_builder(
+    roots: Arc<RootCertStore>,
+    crls: &[CertificateRevocationListDer<'static>],
+) -> rustls::server::ClientCertVerifierBuilder {
+    WebPkiClientVerifier::builder_with_provider(roots, provider())
+        .with_crls(crls.iter().cloned())
+        .only_check_end_entity_revocation()
+        .enforce_revocation_expiration()
+}
+
+/// How every peer client checks a server certificate (same CRL rules as
+/// [`client_verifier_builder`]). `lienthong pki check-chain --purpose tls-server` runs this.
+pub fn server_verifier(
+    roots: Arc<RootCertStore>,
+    crls: &[CertificateRevocationListDer<'static>],
+) -> Result<Arc<rustls::client::WebPkiServerVerifier>, TlsError> {
+    rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
+        .with_crls(crls.iter().cloned())
+        .only_check_end_entity_revocation()
+        .enforce_revocation_expiration()
+        .build()
+        .map_err(|e| TlsError::Rustls(e.to_string()))
+}
+
 /// Server side of the exchange: a client certificate chaining to the anchors (and not revoked)
 /// is required.
 pub fn exchange_server_config(id: &TlsIdentity) -> Result<Arc<ServerConfig>, TlsError> {
@@ -96,12 +123,7 @@ fn server_config(
     id: &TlsIdentity,
     client_cert_required: bool,
 ) -> Result<Arc<ServerConfig>, TlsError> {
-    let builder = WebPkiClientVerifier::builder_with_provider(roots(id)?, provider())
-        .with_crls(id.crls.iter().cloned())
-        // The CRLs we hold are the issuing CA's, covering leaf certificates; an intermediate
-        // is trusted through its anchor. Stale CRLs are refused (nextUpdate enforced).
-        .only_check_end_entity_revocation()
-        .enforce_revocation_expiration();
+    let builder = client_verifier_builder(roots(id)?, &id.crls);
     let builder = if client_cert_required {
         builder
     } else {
@@ -127,13 +149,7 @@ fn server_config(
 /// The caller then checks that the peer's certificate names the organ it meant
 /// ([`organ_of_certificate`]).
 pub fn exchange_client_config(id: &TlsIdentity) -> Result<Arc<ClientConfig>, TlsError> {
-    let verifier =
-        rustls::client::WebPkiServerVerifier::builder_with_provider(roots(id)?, provider())
-            .with_crls(id.crls.iter().cloned())
-            .only_check_end_entity_revocation()
-            .enforce_revocation_expiration()
-            .build()
-            .map_err(|e| TlsError::Rustls(e.to_string()))?;
+    let verifier = server_verifier(roots(id)?, &id.crls)?;
     let mut config = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(VERSIONS)
         .map_err(|e| TlsError::Rustls(e.to_string()))?
@@ -153,20 +169,25 @@ pub fn organ_of_certificate(der: &[u8]) -> Option<String> {
 
 /// As [`organ_of_certificate`], on a parsed certificate.
 pub fn organ_of_parsed(cert: &X509Certificate<'_>) -> Option<String> {
-    let san = cert.subject_alternative_name().ok().flatten()?;
-    let organs: Vec<&str> = san
-        .value
+    match organs_of_parsed(cert).as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
+/// Every organ id bound by a SAN URI `urn:lienthong:organ:<ID>` (a valid certificate has one).
+pub fn organs_of_parsed(cert: &X509Certificate<'_>) -> Vec<String> {
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
+    san.value
         .general_names
         .iter()
         .filter_map(|n| match n {
-            GeneralName::URI(u) => u.strip_prefix(ORGAN_URI_PREFIX),
+            GeneralName::URI(u) => u.strip_prefix(ORGAN_URI_PREFIX).map(str::to_owned),
             _ => None,
         })
-        .collect();
-    match organs.as_slice() {
-        [one] => Some((*one).to_owned()),
-        _ => None,
-    }
+        .collect()
 }
 
 /// Reads every certificate of a PEM file.

@@ -176,3 +176,62 @@ fn usage_errors_exit_2() {
     ]));
     assert_eq!(c, 1, "{err}");
 }
+
+#[test]
+fn sign_refuses_what_doc_validate_rejects() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new("clivalidate");
+    setup(dir.path(), &pki, 9);
+    let doc = sample_envelope(FROM, "TU.BENTRE", "thuong");
+    let from = "<From><OrganId>HU.CHAUTHANH</OrganId><OrganName>X</OrganName></From>";
+    let two_froms = doc.replacen("<From>", &format!("{from}<From>"), 1);
+    assert_ne!(two_froms, doc);
+    std::fs::write(dir.path().join("doc.xml"), &two_froms).unwrap();
+    let (c, out, _) = code(
+        bin()
+            .current_dir(dir.path())
+            .args(["doc", "validate", "--json", "doc.xml"]),
+    );
+    assert_eq!(c, 1, "doc validate must reject two From elements: {out}");
+    let j: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let validate_error = j["results"][0]["error"].as_str().unwrap().to_owned();
+
+    let (c, _, err) = sign(dir.path());
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains(&validate_error), "{err} vs {validate_error}");
+    assert!(!dir.path().join("signed.xml").exists());
+}
+
+#[test]
+fn verify_json_names_the_reason_and_the_eku_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new("clijson");
+    setup(dir.path(), &pki, 10);
+    assert_eq!(sign(dir.path()).0, 0);
+    let signed = std::fs::read_to_string(dir.path().join("signed.xml")).unwrap();
+    std::fs::write(
+        dir.path().join("commented.xml"),
+        format!("{signed}<!-- after the root -->\n"),
+    )
+    .unwrap();
+    let (c, out, _) = code(bin().current_dir(dir.path()).args([
+        "verify",
+        "--json",
+        "--trust",
+        "root.pem",
+        "signed.xml",
+        "commented.xml",
+    ]));
+    assert_eq!(c, 1);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["valid"], true);
+    assert_eq!(
+        lines[0]["signer"]["eku_rule"],
+        "eku 1.3.6.1.5.5.7.3.36; no-eku refused"
+    );
+    assert_eq!(lines[1]["valid"], false);
+    assert_eq!(lines[1]["reason"], "comment");
+}

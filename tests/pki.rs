@@ -1602,3 +1602,53 @@ fn demo_receipts_key_is_p256_with_the_signing_profile() {
         verify_with_spki(signer.algorithm(), x.public_key().raw, b"receipt", &sig);
     }
 }
+
+/// A request with an RSA-1024 key (made by openssl, as another tool would) is refused as "key
+/// too small", not as an invalid signature.
+#[test]
+fn csr_with_a_small_rsa_key_is_refused_as_key_too_small() {
+    use lienthong::pki::csr::{self, CsrError};
+    let dir = tempfile::tempdir().unwrap();
+    let csr_path = dir.path().join("small.csr");
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:1024",
+            "-nodes",
+            "-subj",
+            "/CN=small",
+        ])
+        .args(["-addext", "subjectAltName=URI:urn:lienthong:organ:VPTW"])
+        .arg("-keyout")
+        .arg(dir.path().join("small.key"))
+        .arg("-out")
+        .arg(&csr_path)
+        .output()
+        .expect("openssl is installed by scripts/test.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pem = fs::read_to_string(&csr_path).unwrap();
+    let e = csr::parse(&pem).unwrap_err();
+    assert!(matches!(e, CsrError::KeyTooSmall { bits: 1024 }), "{e}");
+
+    // Its 2048-bit twin passes the key check (and its signature verifies).
+    let out = Command::new("openssl")
+        .args([
+            "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=ok",
+        ])
+        .args(["-addext", "subjectAltName=URI:urn:lienthong:organ:VPTW"])
+        .arg("-keyout")
+        .arg(dir.path().join("ok.key"))
+        .arg("-out")
+        .arg(&csr_path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let parsed = csr::parse(&fs::read_to_string(&csr_path).unwrap()).unwrap();
+    assert_eq!(parsed.request.organ, "VPTW");
+}

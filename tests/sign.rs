@@ -507,6 +507,21 @@ fn method_that_does_not_fit_the_key_is_refused() {
 }
 
 #[test]
+fn comments_outside_the_root_are_refused() {
+    let pki = TestPki::new("comment-outside");
+    let (xml, _) = signed(&pki, Alg::P256);
+    assert!(check(&xml, &pki.trust()).is_ok());
+    let root = xml.find("<edXMLEnvelope").unwrap();
+    let before = format!("{}<!-- before -->\n{}", &xml[..root], &xml[root..]);
+    let after = format!("{xml}<!-- after -->\n");
+    for bad in [before, after] {
+        let e = check(&bad, &pki.trust()).unwrap_err();
+        assert!(matches!(e, VerifyError::Comment), "{e}");
+        assert_eq!(e.kind(), "comment");
+    }
+}
+
+#[test]
 fn comment_injection_is_refused() {
     let pki = TestPki::new("comment");
     let (xml, _) = signed(&pki, Alg::P256);

@@ -123,6 +123,12 @@ fn xmlsec_sign(dir: &Path, tpl: &str) -> Vec<u8> {
 }
 
 fn xmlsec_signs_lienthong_verifies(alg: Alg, method: &str) {
+    let name = xmlsec_signs_lienthong_verifies_named(alg, method);
+    assert!(method.ends_with(name.rsplit('-').next().unwrap()), "{name}");
+}
+
+/// As above, returning the algorithm name lienthong reports.
+fn xmlsec_signs_lienthong_verifies_named(alg: Alg, method: &str) -> &'static str {
     let (dir, pki, _leaf) = setup(alg);
     let signed = xmlsec_sign(
         dir.path(),
@@ -137,6 +143,7 @@ fn xmlsec_signs_lienthong_verifies(alg: Alg, method: &str) {
         .replacen("Toàn văn", "Toàn vǎn", 1);
     let e = verify(tampered.as_bytes(), &pki.trust(), &VerifyOptions::now()).unwrap_err();
     assert!(matches!(e, VerifyError::DigestMismatch), "{e}");
+    v.signer().algorithm()
 }
 
 #[test]
@@ -173,4 +180,47 @@ fn legacy_rsa_sha1_archive_needs_allow_legacy() {
     };
     let v = verify(&signed, &pki.trust(), &legacy).unwrap();
     assert_eq!(v.signer().algorithm(), "rsa-sha1");
+}
+
+// === verify-only algorithms deployed CAs' holders sign with (issue 30, item 5) ===
+
+#[test]
+fn xmlsec1_rsa_sha384_signature_verifies_with_lienthong() {
+    let name = xmlsec_signs_lienthong_verifies_named(
+        Alg::Rsa2048,
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+    );
+    assert_eq!(name, "rsa-sha384");
+}
+
+#[test]
+fn xmlsec1_rsa_sha512_signature_verifies_with_lienthong() {
+    let name = xmlsec_signs_lienthong_verifies_named(
+        Alg::Rsa2048,
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+    );
+    assert_eq!(name, "rsa-sha512");
+}
+
+#[test]
+fn xmlsec1_ecdsa_p384_sha384_signature_verifies_with_lienthong() {
+    let name = xmlsec_signs_lienthong_verifies_named(
+        Alg::P384,
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+    );
+    assert_eq!(name, "ecdsa-sha384");
+}
+
+#[test]
+fn ecdsa_sha384_with_a_p256_key_is_a_key_mismatch() {
+    let (dir, pki, _leaf) = setup(Alg::P256);
+    let signed = xmlsec_sign(
+        dir.path(),
+        &template(
+            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+            "http://www.w3.org/2001/04/xmlenc#sha256",
+        ),
+    );
+    let e = verify(&signed, &pki.trust(), &VerifyOptions::now()).unwrap_err();
+    assert!(matches!(e, VerifyError::KeyMismatch { .. }), "{e}");
 }

@@ -1,4 +1,5 @@
-//! `lienthong pki …`: a small CA for staff and tests (init, issue, revoke, CRL).
+//! `lienthong pki …`: a small CA for staff and tests (init, issue, revoke, CRL), and
+//! `check-chain`, one chain checked for one purpose by the gateway's own code.
 //!
 //! The passphrase that seals the CA keys (and, for `init`, every demo key) comes from
 //! `LIENTHONG_PASSPHRASE` or `--passphrase-file`; the test/demo PBKDF2 knob of `keys` applies
@@ -26,6 +27,10 @@ const KNOWN_ORGANS: [(&str, &str); 3] = [
 /// `lienthong pki` subcommands.
 #[derive(Subcommand, Debug)]
 pub(crate) enum PkiCommand {
+    /// Check one certificate chain for one purpose, with the same code the gateway runs for it
+    /// (document verification's certificate half; the TLS listeners' and peer clients'
+    /// verifiers). Exit 0 valid, 1 refused (with the named reason), 2 usage error.
+    CheckChain(CheckChainArgs),
     /// Create a CA plus a signing, a receipts and a TLS certificate for each organ.
     Init {
         /// The directory to create the PKI in.
@@ -114,9 +119,104 @@ pub(crate) enum PkiCommand {
     },
 }
 
+/// Arguments of `lienthong pki check-chain`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct CheckChainArgs {
+    /// Trust anchors (PEM, one or more certificates).
+    #[arg(long, required = true)]
+    trust: PathBuf,
+    /// The end-entity certificate (PEM; the first certificate of the file).
+    #[arg(long)]
+    leaf: PathBuf,
+    /// Untrusted intermediate certificates (PEM, any number in the file).
+    #[arg(long)]
+    intermediates: Option<PathBuf>,
+    /// Certificate revocation lists (PEM or DER), repeatable; with any CRL, a leaf no CRL
+    /// covers is refused.
+    #[arg(long)]
+    crl: Vec<PathBuf>,
+    /// Check as of this instant (RFC 3339); default now.
+    #[arg(long)]
+    at: Option<String>,
+    /// doc-signing (a document signer), tls-server (a peer gateway's server certificate, with
+    /// --name) or tls-client (a client certificate).
+    #[arg(long, value_parser = ["doc-signing", "tls-server", "tls-client"])]
+    purpose: String,
+    /// The DNS name or IP address the server certificate must be valid for (tls-server).
+    #[arg(long)]
+    name: Option<String>,
+    /// Print one JSON object: {"valid", "reason", "error", "subject", …}.
+    #[arg(long)]
+    json: bool,
+}
+
+fn check_err(e: lienthong::pki::check::CheckError) -> CliError {
+    if e.is_refusal() {
+        CliError::invalid(e)
+    } else {
+        CliError::usage(e)
+    }
+}
+
+fn run_check_chain(a: &CheckChainArgs) -> Result<(), CliError> {
+    use lienthong::pki::check::{self, ChainCheck, Purpose};
+    let purpose = Purpose::from_name(&a.purpose)
+        .ok_or_else(|| CliError::usage(format!("--purpose {}: unknown", a.purpose)))?;
+    if purpose == Purpose::TlsServer && a.name.is_none() {
+        return Err(CliError::usage("--purpose tls-server needs --name"));
+    }
+    let roots = check::certificates_pem_file(&a.trust).map_err(CliError::usage)?;
+    let mut leaf = check::certificates_pem_file(&a.leaf).map_err(CliError::usage)?;
+    let intermediates = match &a.intermediates {
+        Some(p) => check::certificates_pem_file(p).map_err(CliError::usage)?,
+        None => Vec::new(),
+    };
+    let mut crls = Vec::new();
+    for c in &a.crl {
+        crls.extend(check::crls_file(c).map_err(CliError::usage)?);
+    }
+    let at = match &a.at {
+        Some(t) => super::sign::parse_at(t)?,
+        None => rustls_pki_types::UnixTime::now(),
+    };
+    let request = ChainCheck {
+        roots,
+        leaf: leaf.remove(0),
+        intermediates,
+        crls,
+        at,
+        purpose,
+        name: a.name.clone(),
+    };
+    match check::check_chain(&request) {
+        Ok(ok) => {
+            if a.json {
+                let j = serde_json::json!({ "valid": true, "purpose": a.purpose, "accepted": ok });
+                println!("{j}");
+            } else {
+                println!("valid for {}: {}", a.purpose, ok.subject);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if a.json {
+                let j = serde_json::json!({
+                    "valid": false,
+                    "purpose": a.purpose,
+                    "reason": e.kind(),
+                    "error": e.to_string(),
+                });
+                println!("{j}");
+            }
+            Err(check_err(e))
+        }
+    }
+}
+
 pub(crate) fn run(c: PkiCommand) -> Result<(), CliError> {
     let now = OffsetDateTime::now_utc();
     match c {
+        PkiCommand::CheckChain(a) => run_check_chain(&a),
         PkiCommand::Init {
             dir,
             organs,

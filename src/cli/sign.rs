@@ -7,7 +7,8 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
 use super::CliError;
-use lienthong::doc::{Limits, parse, write::write_document};
+use lienthong::doc::envelope::{EnvelopeLimits, parse_envelope};
+use lienthong::doc::write::write_document;
 use lienthong::sign::{Pkcs8Signer, Signer, TrustStore, VerifyOptions, sign_document, verify};
 
 /// Arguments of `lienthong sign`.
@@ -123,7 +124,8 @@ pub(crate) fn run_sign(a: SignArgs) -> Result<(), CliError> {
         chain.extend(certs(c)?);
     }
     let input = read(&a.input)?;
-    let mut doc = parse(&input, &Limits::default())
+    // The same validation as `lienthong doc validate`: never sign an envelope it rejects.
+    let (mut doc, _) = parse_envelope(&input, &EnvelopeLimits::default())
         .map_err(|e| CliError::invalid(format!("{}: {e}", a.input.display())))?;
     sign_document(&mut doc, signer.as_ref(), &chain)
         .map_err(|e| CliError::invalid(format!("{}: {e}", a.input.display())))?;
@@ -140,7 +142,7 @@ pub(crate) fn run_sign(a: SignArgs) -> Result<(), CliError> {
     }
 }
 
-fn parse_at(at: &str) -> Result<rustls_pki_types::UnixTime, CliError> {
+pub(crate) fn parse_at(at: &str) -> Result<rustls_pki_types::UnixTime, CliError> {
     let t = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
         .map_err(|e| CliError::usage(format!("--at {at:?} is not RFC 3339: {e}")))?;
     let secs = u64::try_from(t.unix_timestamp())
@@ -202,6 +204,7 @@ pub(crate) fn run_verify(a: VerifyArgs) -> Result<(), CliError> {
                     let j = serde_json::json!({
                         "file": file.display().to_string(),
                         "valid": false,
+                        "reason": e.kind(),
                         "error": e.to_string(),
                     });
                     println!("{j}");

@@ -237,6 +237,8 @@ struct Parser<'a> {
     elements: usize,
     /// Text waiting to be attached (text and references arrive as separate events).
     pending_text: String,
+    /// Comments seen before or after the root element.
+    outside_comments: usize,
     /// True until the first event: the XML declaration is only allowed there (XML 1.0 §2.8).
     at_start: bool,
 }
@@ -257,6 +259,7 @@ impl<'a> Parser<'a> {
             root: None,
             elements: 0,
             pending_text: String::new(),
+            outside_comments: 0,
             at_start: true,
         }
     }
@@ -320,7 +323,9 @@ impl<'a> Parser<'a> {
                 Event::Comment(c) => {
                     let raw = &*c;
                     check_chars(raw, self.pos())?;
-                    if !self.stack.is_empty() {
+                    if self.stack.is_empty() {
+                        self.outside_comments += 1;
+                    } else {
                         self.flush_text();
                         self.push_node(Node::Comment(normalize_eol(raw)));
                     }
@@ -331,8 +336,12 @@ impl<'a> Parser<'a> {
         if !self.stack.is_empty() {
             return Err(self.malformed("unexpected end of input inside an element"));
         }
+        let comments_outside_root = self.outside_comments;
         self.root
-            .map(|root| Document { root })
+            .map(|root| Document {
+                root,
+                comments_outside_root,
+            })
             .ok_or(ParseError::NoRoot)
     }
 

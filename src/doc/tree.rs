@@ -58,13 +58,27 @@ pub struct Element {
     pub children: Vec<Node>,
 }
 
-/// A parsed document: its root element. The XML declaration, prolog comments and whitespace are
-/// not kept; they are not part of any canonical form lienthong signs.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A parsed document: its root element. The XML declaration, comments outside the root and
+/// whitespace are not kept; they are not part of any canonical form lienthong signs. How many
+/// such comments there were is kept: a signed document may hold none (`sign::verify`).
+///
+/// Equality is the tree's (the root): the comment count is a fact about the bytes parsed, which
+/// writing the tree does not reproduce.
+#[derive(Clone, Debug)]
 pub struct Document {
     /// The document element.
     pub root: Element,
+    /// Comments before or after the root element (prolog and epilog), counted, not kept.
+    pub comments_outside_root: usize,
 }
+
+impl PartialEq for Document {
+    fn eq(&self, other: &Self) -> bool {
+        self.root == other.root
+    }
+}
+
+impl Eq for Document {}
 
 impl Element {
     /// A new element in namespace `ns` with the given prefix, declaring nothing.

@@ -42,6 +42,15 @@ pub enum CsrError {
         /// Why.
         reason: String,
     },
+    /// The request's RSA key is shorter than lienthong accepts (checked before the
+    /// self-signature, which ring would refuse for a short key with a misleading reason).
+    #[error(
+        "the certificate request's RSA key has {bits} bits; at least {MIN_RSA_BITS} are required"
+    )]
+    KeyTooSmall {
+        /// The modulus length.
+        bits: usize,
+    },
     /// The request does not name exactly one organ.
     #[error(
         "the certificate request must carry exactly one SAN URI {ORGAN_URI_PREFIX}<ORGAN>; it has {found}"
@@ -118,18 +127,32 @@ pub struct ParsedCsr {
     pub request: CsrRequest,
 }
 
-/// Parses a PEM CSR, checks its self-signature and reads its organ binding.
+/// The shortest RSA modulus a request may carry (NIST SP 800-131A: 2048 bits since 2014).
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// Parses a PEM CSR, checks its key size and self-signature and reads its organ binding.
 pub fn parse(pem: &str) -> Result<ParsedCsr, CsrError> {
     let invalid = |reason: String| CsrError::Invalid { reason };
-    let rcgen = rcgen::CertificateSigningRequestParams::from_pem(pem)
-        .map_err(|e| invalid(e.to_string()))?;
-    // Read the names with x509-parser (rcgen's DistinguishedName has no string accessor).
+    // Read with x509-parser first: the key size (a named refusal) and, later, the names
+    // (rcgen's DistinguishedName has no string accessor).
     let der = {
         use rustls_pki_types::pem::PemObject;
         rustls_pki_types::CertificateSigningRequestDer::from_pem_slice(pem.as_bytes())
             .map_err(|e| invalid(e.to_string()))?
     };
     let (_, req) = x509_parser::certification_request::X509CertificationRequest::from_der(&der)
+        .map_err(|e| invalid(e.to_string()))?;
+    if let Ok(x509_parser::public_key::PublicKey::RSA(k)) =
+        req.certification_request_info.subject_pki.parsed()
+    {
+        let modulus: Vec<u8> = k.modulus.iter().copied().skip_while(|b| *b == 0).collect();
+        let lead = modulus.first().map_or(8, |b| b.leading_zeros());
+        let bits = (modulus.len() * 8).saturating_sub(usize::try_from(lead).unwrap_or(8));
+        if bits < MIN_RSA_BITS {
+            return Err(CsrError::KeyTooSmall { bits });
+        }
+    }
+    let rcgen = rcgen::CertificateSigningRequestParams::from_pem(pem)
         .map_err(|e| invalid(e.to_string()))?;
     let info = &req.certification_request_info;
     let common_name = info

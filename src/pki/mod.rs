@@ -6,12 +6,14 @@
 //! - [`ca`]: root + intermediate CA; issues document-signing and TLS certificates, revokes,
 //!   signs CRLs.
 //! - [`demo`]: one call that makes the whole demo PKI (`lienthong pki init`).
+//! - [`check`]: one chain checked for one purpose by the gateway's own code (`pki check-chain`).
 //! - [`pkcs11`]: signing keys that never leave a token.
 //! - [`load_signer`]: the one door from a key reference (keystore name or `pkcs11:` URI) to a
 //!   [`Signer`].
 
 pub mod ca;
 pub mod cert;
+pub mod check;
 pub mod csr;
 pub mod demo;
 pub(crate) mod fsutil;

@@ -39,10 +39,10 @@ pub const CHAIN_CACHE_CAPACITY: usize = 256;
 /// Names the certificate check an entry answers for. Changing any rule of `check_chain`,
 /// `check_leaf_usage` or the organ binding must change this string, so no entry made under
 /// the old rules can answer for the new ones.
-const POLICY: &[u8] = b"lienthong chain v1: webpki path to anchor, EKU docSigning \
-    required-if-present, CRL depth end-entity, unknown status deny, CRL expiry enforced; \
-    leaf keyUsage digitalSignature|nonRepudiation, leaf EKU docSigning if present; \
-    SAN organ binding";
+const POLICY: &[u8] = b"lienthong chain v2: webpki path to anchor, chain EKU in the union of the \
+    anchors' policies if present, CRL depth end-entity, unknown status deny, CRL expiry enforced; \
+    leaf keyUsage digitalSignature|nonRepudiation and not keyCertSign, leaf EKU per the policy \
+    of the anchor reached; one SAN organ binding";
 
 /// Hit and miss counts of one trust store's chain cache.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -21,3 +21,19 @@ pub const RSA_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
 pub const EXC_C14N_NS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 /// The prefix lienthong gives the XML-DSig namespace.
 pub const DS_PREFIX: &str = "ds";
+/// RSA PKCS#1 v1.5 with SHA-384 (RFC 6931 §2.3.2): verified, never produced.
+pub const RSA_SHA384: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384";
+/// RSA PKCS#1 v1.5 with SHA-512 (RFC 6931 §2.3.2): verified, never produced.
+pub const RSA_SHA512: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512";
+/// ECDSA with SHA-384 (RFC 6931 §2.3.6), on P-384: verified, never produced.
+pub const ECDSA_SHA384: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384";
+
+/// The short name of a signature method lienthong verifies but does not produce.
+pub(crate) fn verify_only_name(uri: &str) -> Option<&'static str> {
+    match uri {
+        RSA_SHA384 => Some("rsa-sha384"),
+        RSA_SHA512 => Some("rsa-sha512"),
+        ECDSA_SHA384 => Some("ecdsa-sha384"),
+        _ => None,
+    }
+}

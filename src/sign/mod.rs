@@ -17,8 +17,8 @@ pub use cache::{CHAIN_CACHE_CAPACITY, CacheStats};
 pub use pkcs8::{KeyError, Pkcs8Signer};
 pub use receipt::{ReceiptBody, ReceiptError, SignedReceipt};
 pub use signing::{SignError, sign_document};
-pub use trust::{TrustError, TrustStore};
+pub use trust::{DOC_SIGNING_EKU, SigningPolicy, TrustError, TrustStore};
 pub use verify::{
-    ChainFailure, SignerIdentity, VerifiedDocument, VerifyError, VerifyOptions, verify,
-    verify_detached,
+    ChainFailure, SignerIdentity, VerifiedDocument, VerifyError, VerifyOptions, check_certificates,
+    verify, verify_detached,
 };

@@ -38,6 +38,21 @@ pub enum TrustError {
         /// webpki's reason.
         reason: String,
     },
+    /// An extended key usage OID in a signing policy is not a dotted OID.
+    #[error("{source_name}: {oid:?} is not a dotted object identifier (e.g. 1.3.6.1.5.5.7.3.36)")]
+    BadOid {
+        /// Where the policy came from.
+        source_name: String,
+        /// The text given.
+        oid: String,
+    },
+    /// A CRL without the cRLNumber extension, which RFC 5280 §5.2.3 requires of every CRL
+    /// issuer (x509-limbo `crl::crlnumber-missing`; webpki alone accepts it).
+    #[error("{path}: the CRL has no cRLNumber (RFC 5280 §5.2.3 requires one)")]
+    CrlWithoutNumber {
+        /// The file.
+        path: String,
+    },
     /// A CRL could not be parsed.
     #[error("{path}: not a valid CRL: {reason}")]
     BadCrl {
@@ -48,6 +63,119 @@ pub enum TrustError {
     },
 }
 
+/// The docSigning key purpose, id-kp-documentSigning (RFC 9336 §3.1).
+pub const DOC_SIGNING_EKU: &str = "1.3.6.1.5.5.7.3.36";
+
+/// What a document-signing leaf must carry to be accepted under one trust anchor.
+///
+/// The README promises that a certificate "missing docSigning usage" is refused; RFC 5280
+/// §4.2.1.12 would read a leaf without extendedKeyUsage as "any purpose", so whether that is
+/// allowed is a rule of its own. A national CA's profile may use another OID (emailProtection,
+/// or its own): the cryptography officer names it for that anchor only, without weakening the
+/// others.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningPolicy {
+    /// The leaf must carry at least one of these key purposes (dotted OIDs). Default: docSigning.
+    ekus: Vec<String>,
+    /// Whether a leaf without the extendedKeyUsage extension is accepted. Default: no.
+    allow_no_eku: bool,
+    /// DER contents of each OID in `ekus`, for webpki.
+    ders: Vec<Vec<u8>>,
+}
+
+impl Default for SigningPolicy {
+    fn default() -> Self {
+        Self {
+            ekus: vec![DOC_SIGNING_EKU.to_owned()],
+            allow_no_eku: false,
+            ders: vec![oid_der(DOC_SIGNING_EKU).unwrap_or_default()],
+        }
+    }
+}
+
+impl SigningPolicy {
+    /// A policy requiring one of `ekus` (dotted OIDs; empty means docSigning) and allowing a
+    /// leaf without extendedKeyUsage only if `allow_no_eku`.
+    pub fn new(ekus: &[String], allow_no_eku: bool, source: &str) -> Result<Self, TrustError> {
+        let ekus: Vec<String> = if ekus.is_empty() {
+            vec![DOC_SIGNING_EKU.to_owned()]
+        } else {
+            ekus.to_vec()
+        };
+        let ders = ekus
+            .iter()
+            .map(|o| {
+                oid_der(o).ok_or_else(|| TrustError::BadOid {
+                    source_name: source.to_owned(),
+                    oid: o.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            ekus,
+            allow_no_eku,
+            ders,
+        })
+    }
+
+    /// The key purposes of which the leaf must carry one (dotted OIDs).
+    pub fn ekus(&self) -> &[String] {
+        &self.ekus
+    }
+
+    /// Whether a leaf without extendedKeyUsage is accepted.
+    pub fn allow_no_eku(&self) -> bool {
+        self.allow_no_eku
+    }
+
+    /// DER contents of the OIDs (what webpki compares).
+    pub(crate) fn ders(&self) -> &[Vec<u8>] {
+        &self.ders
+    }
+
+    /// The rule in words, as `verify --json` reports it: `eku 1.3.6.1.5.5.7.3.36; no-eku refused`.
+    pub fn describe(&self) -> String {
+        let no_eku = if self.allow_no_eku {
+            "accepted"
+        } else {
+            "refused"
+        };
+        format!("eku {}; no-eku {no_eku}", self.ekus.join("|"))
+    }
+}
+
+/// DER contents (no tag, no length) of a dotted OID (X.690 §8.19), `None` if it is not one.
+fn oid_der(dotted: &str) -> Option<Vec<u8>> {
+    let arcs = dotted
+        .split('.')
+        .map(|a| {
+            if a.is_empty() || !a.bytes().all(|b| b.is_ascii_digit()) {
+                None
+            } else {
+                a.parse::<u64>().ok()
+            }
+        })
+        .collect::<Option<Vec<u64>>>()?;
+    let (first, second, rest) = match arcs.as_slice() {
+        [f, s, rest @ ..] if *f <= 2 && (*f == 2 || *s < 40) => (*f, *s, rest),
+        _ => return None,
+    };
+    let mut out = Vec::new();
+    for arc in
+        std::iter::once(first.checked_mul(40)?.checked_add(second)?).chain(rest.iter().copied())
+    {
+        let mut chunk = vec![u8::try_from(arc & 0x7f).ok()?];
+        let mut v = arc >> 7;
+        while v > 0 {
+            chunk.push(u8::try_from(v & 0x7f).ok()? | 0x80);
+            v >>= 7;
+        }
+        chunk.reverse();
+        out.extend(chunk);
+    }
+    Some(out)
+}
+
 /// Trust anchors and CRLs. Without CRLs, revocation is not checked, and verification results say
 /// so (`VerifiedDocument::revocation_checked`).
 ///
@@ -56,6 +184,8 @@ pub enum TrustError {
 #[derive(Debug)]
 pub struct TrustStore {
     anchors: Vec<TrustAnchor<'static>>,
+    /// The signing policy of each anchor, same index as `anchors`.
+    policies: Vec<SigningPolicy>,
     crls: Vec<webpki::CertRevocationList<'static>>,
     /// The earliest nextUpdate of the CRLs, seconds since the epoch (`u64::MAX` without CRLs):
     /// no cached chain answers at or after it, since webpki then refuses the CRL as stale.
@@ -67,6 +197,7 @@ impl Default for TrustStore {
     fn default() -> Self {
         Self {
             anchors: Vec::new(),
+            policies: Vec::new(),
             crls: Vec::new(),
             crls_until: u64::MAX,
             cache: ChainCache::default(),
@@ -88,13 +219,40 @@ impl TrustStore {
 
     /// Adds every certificate in PEM bytes as a trust anchor; `source` names them in errors.
     pub fn add_anchors_pem(&mut self, pem: &[u8], source: &str) -> Result<usize, TrustError> {
+        self.add_anchors_pem_with_policy(pem, source, &SigningPolicy::default())
+    }
+
+    /// As [`TrustStore::add_anchors_pem_file`], document-signing leaves under these anchors
+    /// being held to `policy`.
+    pub fn add_anchors_pem_file_with_policy(
+        &mut self,
+        path: &Path,
+        policy: &SigningPolicy,
+    ) -> Result<usize, TrustError> {
+        let bytes = read(path)?;
+        self.add_anchors_pem_with_policy(&bytes, &path.display().to_string(), policy)
+    }
+
+    /// As [`TrustStore::add_anchors_pem`], with a signing policy for these anchors.
+    pub fn add_anchors_pem_with_policy(
+        &mut self,
+        pem: &[u8],
+        source: &str,
+        policy: &SigningPolicy,
+    ) -> Result<usize, TrustError> {
         let mut added = 0;
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| TrustError::BadAnchor {
+        for (i, cert) in CertificateDer::pem_slice_iter(pem).enumerate() {
+            // Name the position: "certificate #2" says which block of the file is wrong.
+            let at = |reason: String| TrustError::BadAnchor {
                 path: source.to_owned(),
-                reason: e.to_string(),
-            })?;
-            self.add_anchor_der(&cert, source)?;
+                reason: format!("certificate #{}: {reason}", i + 1),
+            };
+            let cert = cert.map_err(|e| at(e.to_string()))?;
+            self.add_anchor_der_with_policy(&cert, source, policy)
+                .map_err(|e| match e {
+                    TrustError::BadAnchor { reason, .. } => at(reason),
+                    other => other,
+                })?;
             added += 1;
         }
         if added == 0 {
@@ -105,17 +263,29 @@ impl TrustStore {
         Ok(added)
     }
 
-    /// Adds one DER certificate as a trust anchor.
+    /// Adds one DER certificate as a trust anchor (default signing policy: docSigning, no
+    /// leaf without extendedKeyUsage).
     pub fn add_anchor_der(
         &mut self,
         cert: &CertificateDer<'_>,
         source: &str,
+    ) -> Result<(), TrustError> {
+        self.add_anchor_der_with_policy(cert, source, &SigningPolicy::default())
+    }
+
+    /// Adds one DER certificate as a trust anchor with its signing policy.
+    pub fn add_anchor_der_with_policy(
+        &mut self,
+        cert: &CertificateDer<'_>,
+        source: &str,
+        policy: &SigningPolicy,
     ) -> Result<(), TrustError> {
         let anchor = webpki::anchor_from_trusted_cert(cert).map_err(|e| TrustError::BadAnchor {
             path: source.to_owned(),
             reason: e.to_string(),
         })?;
         self.anchors.push(anchor.to_owned());
+        self.policies.push(policy.clone());
         // Another anchor can make a chain verify that did not: nothing cached may stand.
         self.cache.clear();
         Ok(())
@@ -144,9 +314,16 @@ impl TrustStore {
         let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| bad(e.to_string()))?;
         // webpki keeps nextUpdate to itself; read it here for the cache windows. A CRL webpki
         // accepted but x509-parser cannot date gives 0: no cached answer is then ever used.
-        let next_update = CertificateRevocationList::from_der(&der)
+        let parsed = CertificateRevocationList::from_der(&der)
             .ok()
-            .and_then(|(_, c)| c.next_update())
+            .map(|(_, c)| c);
+        if parsed.as_ref().is_some_and(|c| c.crl_number().is_none()) {
+            return Err(TrustError::CrlWithoutNumber {
+                path: source.to_owned(),
+            });
+        }
+        let next_update = parsed
+            .and_then(|c| c.next_update())
             .and_then(|t| u64::try_from(t.timestamp()).ok())
             .unwrap_or(0);
         self.crls.push(crl.into());
@@ -159,6 +336,22 @@ impl TrustStore {
     /// The anchors.
     pub(crate) fn anchors(&self) -> &[TrustAnchor<'static>] {
         &self.anchors
+    }
+
+    /// The signing policy of the anchor a path ended at (matched by subject and key).
+    pub(crate) fn policy_of(&self, anchor: &TrustAnchor<'_>) -> Option<&SigningPolicy> {
+        self.anchors
+            .iter()
+            .position(|a| {
+                a.subject == anchor.subject
+                    && a.subject_public_key_info == anchor.subject_public_key_info
+            })
+            .and_then(|i| self.policies.get(i))
+    }
+
+    /// Every signing policy of the store (webpki's chain-wide EKU check takes their union).
+    pub(crate) fn policies(&self) -> &[SigningPolicy] {
+        &self.policies
     }
 
     /// The CRLs.
@@ -187,4 +380,29 @@ fn read(path: &Path) -> Result<Vec<u8>, TrustError> {
         path: path.display().to_string(),
         reason: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oid_der_encodes_doc_signing_and_refuses_non_oids() {
+        assert_eq!(
+            oid_der(DOC_SIGNING_EKU),
+            Some(vec![0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x24])
+        );
+        // 1.2.840.113549 has a multi-byte arc (840 = 0x86 0x48).
+        assert_eq!(
+            oid_der("1.2.840.113549"),
+            Some(vec![0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d])
+        );
+        for bad in ["", "1", "1..2", "3.1", "1.40", "a.b", "1.2.-3"] {
+            assert_eq!(oid_der(bad), None, "{bad}");
+        }
+        assert!(matches!(
+            SigningPolicy::new(&["x.y".into()], false, "t"),
+            Err(TrustError::BadOid { .. })
+        ));
+    }
 }

@@ -31,6 +31,8 @@ pub const DOC_SIGNING: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 3, 36];
 pub enum Alg {
     Rsa2048,
     P256,
+    /// Verify-only in lienthong (xmlsec1 signs with it in `tests/xmlsec_interop.rs`).
+    P384,
     Ed25519,
 }
 
@@ -128,6 +130,11 @@ fn keypair(alg: Alg) -> (KeyPair, Vec<u8>) {
             let der = kp.serialize_der();
             (kp, der)
         }
+        Alg::P384 => {
+            let kp = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+            let der = kp.serialize_der();
+            (kp, der)
+        }
         Alg::Ed25519 => {
             let kp = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
             let der = kp.serialize_der();
@@ -183,6 +190,12 @@ impl TestPki {
     }
 
     pub fn leaf(&self, spec: LeafSpec) -> Leaf {
+        self.leaf_with(spec, |_| {})
+    }
+
+    /// As [`TestPki::leaf`], with `tweak` applied to the parameters last (extra SANs, other
+    /// extended key usages, basic constraints…).
+    pub fn leaf_with(&self, spec: LeafSpec, tweak: impl FnOnce(&mut CertificateParams)) -> Leaf {
         let (kp, der) = keypair(spec.alg);
         let mut p = CertificateParams::default();
         let cn = spec.organ.clone().unwrap_or_else(|| "no organ".into());
@@ -204,6 +217,7 @@ impl TestPki {
         p.not_after = spec.not_after;
         p.serial_number = Some(SerialNumber::from(spec.serial));
         p.use_authority_key_identifier_extension = true;
+        tweak(&mut p);
         let cert = p.signed_by(&kp, &self.inter).unwrap();
         let cert = cert.der().clone();
         Leaf {

@@ -40,7 +40,10 @@ pub(super) fn document(env: &Envelope) -> Document {
             uri: LABEL_NS.to_owned(),
         },
     ];
-    Document { root }
+    Document {
+        root,
+        comments_outside_root: 0,
+    }
 }
 
 fn indent(depth: usize) -> Node {

@@ -1,0 +1,338 @@
+//! The one `Signature` shape lienthong accepts, and the document-wide hygiene rules.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use rustls_pki_types::CertificateDer;
+
+use super::super::algorithm::SignatureAlgorithm;
+use super::super::dsig::{
+    DSIG_NS, ENVELOPED, EXC_C14N, EXC_C14N_NS, EXC_C14N_WITH_COMMENTS, RSA_SHA1,
+};
+use super::{MAX_CERTS_IN_KEYINFO, VerifyError};
+use crate::doc::{Element, Node};
+
+pub(super) fn count_signatures(e: &Element, found: &mut usize) {
+    if e.is(DSIG_NS, "Signature") {
+        *found += 1;
+    }
+    for c in e.elements() {
+        count_signatures(c, found);
+    }
+}
+
+/// Duplicate ids and comments are refused anywhere: lienthong references nothing by id, so a
+/// duplicate can only be an attempt to confuse another verifier; a comment can split text that
+/// a downstream reader might truncate (the SAML comment-injection family).
+pub(super) fn check_document_hygiene(root: &Element) -> Result<(), VerifyError> {
+    let mut ids = std::collections::HashSet::new();
+    let mut stack = vec![root];
+    while let Some(e) = stack.pop() {
+        for a in &e.attrs {
+            if a.ns.is_none()
+                && matches!(a.local.as_str(), "Id" | "ID" | "id")
+                && !ids.insert(a.value.clone())
+            {
+                return Err(VerifyError::DuplicateId {
+                    id: a.value.clone(),
+                });
+            }
+        }
+        for c in &e.children {
+            match c {
+                Node::Element(c) => stack.push(c),
+                Node::Comment(_) => return Err(VerifyError::Comment),
+                Node::Text(_) => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The pieces of a `Signature`, checked against the one shape lienthong accepts.
+pub(super) struct SignatureParts<'a> {
+    pub(super) signed_info: &'a Element,
+    pub(super) si_inclusive_prefixes: Vec<String>,
+    pub(super) inclusive_prefixes: Vec<String>,
+    pub(super) signature_method: String,
+    pub(super) method_name: &'static str,
+    pub(super) digest_method: String,
+    pub(super) digest_value: Vec<u8>,
+    pub(super) signature_value: Vec<u8>,
+    pub(super) certificates: Vec<CertificateDer<'static>>,
+}
+
+impl<'a> SignatureParts<'a> {
+    pub(super) fn read(signature: &'a Element) -> Result<Self, VerifyError> {
+        let children = only_elements(signature, "Signature")?;
+        let mut it = children.iter();
+        let signed_info = expect(it.next(), "SignedInfo")?;
+        let signature_value_el = expect(it.next(), "SignatureValue")?;
+        let key_info = expect(it.next(), "KeyInfo")?;
+        if let Some(extra) = it.next() {
+            // Object and anything else: where wrapped content hides (XSW "document moved under
+            // an Object").
+            return Err(VerifyError::Structure(format!(
+                "unexpected {} after KeyInfo",
+                extra.qname()
+            )));
+        }
+
+        let si = only_elements(signed_info, "SignedInfo")?;
+        let mut si_it = si.iter();
+        let c14n_method = expect(si_it.next(), "CanonicalizationMethod")?;
+        let si_inclusive_prefixes = c14n_algorithm(c14n_method, "CanonicalizationMethod")?;
+        let sig_method = expect(si_it.next(), "SignatureMethod")?;
+        let signature_method = algorithm(sig_method)?.to_owned();
+        if !only_elements(sig_method, "SignatureMethod")?.is_empty() {
+            // HMACOutputLength and friends: HMAC is never accepted.
+            return Err(VerifyError::Algorithm {
+                role: "SignatureMethod",
+                algorithm: signature_method,
+            });
+        }
+        let references: Vec<&Element> = si_it.copied().collect();
+        if references.len() != 1 || !references.iter().all(|r| r.is(DSIG_NS, "Reference")) {
+            if let Some(other) = references.iter().find(|r| !r.is(DSIG_NS, "Reference")) {
+                return Err(VerifyError::Structure(format!(
+                    "unexpected {} in SignedInfo",
+                    other.qname()
+                )));
+            }
+            return Err(VerifyError::ReferenceCount {
+                found: references.len(),
+            });
+        }
+        let reference = references
+            .first()
+            .copied()
+            .ok_or(VerifyError::ReferenceCount { found: 0 })?;
+        match reference.attr("URI") {
+            Some("") => {}
+            Some(uri) => {
+                return Err(VerifyError::ReferenceUri { uri: uri.into() });
+            }
+            // An absent URI means "the application knows": never for lienthong.
+            None => {
+                return Err(VerifyError::ReferenceUri {
+                    uri: "(absent)".into(),
+                });
+            }
+        }
+        let r = only_elements(reference, "Reference")?;
+        let mut r_it = r.iter();
+        let transforms = expect(r_it.next(), "Transforms")?;
+        let digest_method_el = expect(r_it.next(), "DigestMethod")?;
+        let digest_value_el = expect(r_it.next(), "DigestValue")?;
+        if let Some(extra) = r_it.next() {
+            return Err(VerifyError::Structure(format!(
+                "unexpected {} in Reference",
+                extra.qname()
+            )));
+        }
+        let t = only_elements(transforms, "Transforms")?;
+        let inclusive_prefixes = match t.as_slice() {
+            [first, second] => {
+                for tr in [first, second] {
+                    if !tr.is(DSIG_NS, "Transform") {
+                        return Err(VerifyError::Structure(format!(
+                            "unexpected {} in Transforms",
+                            tr.qname()
+                        )));
+                    }
+                }
+                let a1 = algorithm(first)?;
+                if a1 != ENVELOPED {
+                    return Err(VerifyError::Transform {
+                        algorithm: a1.into(),
+                    });
+                }
+                if !only_elements(first, "Transform")?.is_empty() {
+                    return Err(VerifyError::Structure(
+                        "the enveloped-signature transform takes no parameters".into(),
+                    ));
+                }
+                c14n_transform(second)?
+            }
+            other => {
+                // Report the first offending algorithm when there is one.
+                for tr in other {
+                    let a = algorithm(tr)?;
+                    if a != ENVELOPED && a != EXC_C14N {
+                        return Err(VerifyError::Transform {
+                            algorithm: a.into(),
+                        });
+                    }
+                }
+                return Err(VerifyError::Structure(format!(
+                    "{} transforms; exactly enveloped-signature then exclusive c14n",
+                    other.len()
+                )));
+            }
+        };
+        let digest_method = algorithm(digest_method_el)?.to_owned();
+        let digest_value = b64(digest_value_el, "DigestValue")?;
+        let signature_value = b64(signature_value_el, "SignatureValue")?;
+        let certificates = key_info_certificates(key_info)?;
+        let verify_only = super::super::dsig::verify_only_name(&signature_method);
+        let method_name = match SignatureAlgorithm::from_uri(&signature_method) {
+            Some(a) => a.name(),
+            None if signature_method == RSA_SHA1 => "rsa-sha1",
+            None if verify_only.is_some() => verify_only.unwrap_or("unknown"),
+            None => {
+                return Err(VerifyError::Algorithm {
+                    role: "SignatureMethod",
+                    algorithm: signature_method,
+                });
+            }
+        };
+        Ok(Self {
+            signed_info,
+            si_inclusive_prefixes,
+            inclusive_prefixes,
+            signature_method,
+            method_name,
+            digest_method,
+            digest_value,
+            signature_value,
+            certificates,
+        })
+    }
+}
+
+/// The element children of `e`; non-whitespace text between them is refused (whitespace is
+/// layout; text would be content hidden in the signature structure).
+fn only_elements<'a>(e: &'a Element, name: &str) -> Result<Vec<&'a Element>, VerifyError> {
+    let mut out = Vec::new();
+    for c in &e.children {
+        match c {
+            Node::Element(c) => out.push(c),
+            Node::Text(t) if t.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r')) => {}
+            Node::Text(_) => {
+                return Err(VerifyError::Structure(format!("text inside {name}")));
+            }
+            Node::Comment(_) => return Err(VerifyError::Comment),
+        }
+    }
+    Ok(out)
+}
+
+fn expect<'a>(e: Option<&&'a Element>, local: &str) -> Result<&'a Element, VerifyError> {
+    match e {
+        Some(e) if e.is(DSIG_NS, local) => Ok(e),
+        Some(e) => Err(VerifyError::Structure(format!(
+            "expected ds:{local}, found {}",
+            e.qname()
+        ))),
+        None => Err(VerifyError::Structure(format!("ds:{local} is missing"))),
+    }
+}
+
+fn algorithm(e: &Element) -> Result<&str, VerifyError> {
+    e.attr("Algorithm")
+        .ok_or_else(|| VerifyError::Structure(format!("{} has no Algorithm", e.qname())))
+}
+
+fn c14n_algorithm(e: &Element, role: &'static str) -> Result<Vec<String>, VerifyError> {
+    let a = algorithm(e)?;
+    if a != EXC_C14N {
+        return Err(VerifyError::Algorithm {
+            role,
+            algorithm: a.to_owned(),
+        });
+    }
+    inclusive_namespaces(e)
+}
+
+fn c14n_transform(e: &Element) -> Result<Vec<String>, VerifyError> {
+    let a = algorithm(e)?;
+    if a == EXC_C14N_WITH_COMMENTS || a != EXC_C14N {
+        return Err(VerifyError::Transform {
+            algorithm: a.to_owned(),
+        });
+    }
+    inclusive_namespaces(e)
+}
+
+/// The optional `InclusiveNamespaces PrefixList` parameter (xml-exc-c14n §3); nothing else.
+fn inclusive_namespaces(e: &Element) -> Result<Vec<String>, VerifyError> {
+    let children = only_elements(e, "c14n method")?;
+    match children.as_slice() {
+        [] => Ok(Vec::new()),
+        [inc] if inc.is(EXC_C14N_NS, "InclusiveNamespaces") => Ok(inc
+            .attr("PrefixList")
+            .unwrap_or("")
+            .split_ascii_whitespace()
+            .map(str::to_owned)
+            .collect()),
+        _ => Err(VerifyError::Structure(
+            "unexpected parameters of the c14n method".into(),
+        )),
+    }
+}
+
+fn b64(e: &Element, element: &'static str) -> Result<Vec<u8>, VerifyError> {
+    let mut text = e.text();
+    // XML-DSig base64 may be wrapped over lines.
+    text.retain(|c| !matches!(c, ' ' | '\t' | '\n' | '\r'));
+    if e.children.iter().any(|c| !matches!(c, Node::Text(_))) {
+        return Err(VerifyError::Structure(format!(
+            "{element} holds more than base64 text"
+        )));
+    }
+    B64.decode(text.as_bytes())
+        .map_err(|_| VerifyError::Base64 { element })
+}
+
+fn key_info_certificates(key_info: &Element) -> Result<Vec<CertificateDer<'static>>, VerifyError> {
+    let mut certs = Vec::new();
+    for child in only_elements(key_info, "KeyInfo")? {
+        if child.ns.as_deref() != Some(DSIG_NS) {
+            return Err(VerifyError::Structure(format!(
+                "unexpected {} in KeyInfo",
+                child.qname()
+            )));
+        }
+        match child.local.as_str() {
+            "X509Data" => {
+                for x in only_elements(child, "X509Data")? {
+                    match x.local.as_str() {
+                        "X509Certificate" if x.ns.as_deref() == Some(DSIG_NS) => {
+                            certs.push(CertificateDer::from(b64(x, "X509Certificate")?));
+                        }
+                        // Identifying hints; the key always comes from a chained certificate.
+                        "X509IssuerSerial" | "X509SubjectName" | "X509SKI" | "X509Digest"
+                            if x.ns.as_deref() == Some(DSIG_NS) => {}
+                        _ => {
+                            return Err(VerifyError::Structure(format!(
+                                "unexpected {} in X509Data",
+                                x.qname()
+                            )));
+                        }
+                    }
+                }
+            }
+            "RetrievalMethod" => {
+                return Err(VerifyError::KeyRetrieval {
+                    element: "RetrievalMethod".into(),
+                });
+            }
+            // A bare key would let anyone sign: only the certificate's key is ever used, so
+            // KeyValue and KeyName are refused rather than silently ignored.
+            other => {
+                return Err(VerifyError::Structure(format!(
+                    "KeyInfo/{other} refused: only X509Data is accepted"
+                )));
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(VerifyError::NoCertificate);
+    }
+    if certs.len() > MAX_CERTS_IN_KEYINFO {
+        return Err(VerifyError::Structure(format!(
+            "{} certificates in KeyInfo, over the limit of {MAX_CERTS_IN_KEYINFO}",
+            certs.len()
+        )));
+    }
+    Ok(certs)
+}
