@@ -183,6 +183,35 @@ pub fn client_may_read(
     })
 }
 
+/// What the store records of an accepted message: the envelope's routing facts, the effective
+/// level, the digest and size of the bytes stored, where it came from and the hops it took.
+pub fn message_meta(
+    envelope: &crate::doc::envelope::Envelope,
+    id: crate::store::MessageId,
+    effective: crate::doc::label::Level,
+    digest_hex: String,
+    size: usize,
+    origin: crate::store::Origin,
+    hops: Vec<crate::store::HopRecord>,
+) -> crate::store::MessageMeta {
+    crate::store::MessageMeta {
+        id,
+        document_id: envelope.document_id().to_owned(),
+        from: envelope.header.from.organ_id.as_str().to_owned(),
+        to: envelope
+            .recipients()
+            .map(|o| o.as_str().to_owned())
+            .collect(),
+        priority: envelope.priority().code(),
+        level: effective.token().to_owned(),
+        digest_hex,
+        size: u64::try_from(size).unwrap_or(u64::MAX),
+        received_at_ms: super::now_ms(),
+        origin,
+        hops,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -330,25 +330,17 @@ fn meta_of(
     link: &Peer,
     trace: Vec<HopRecord>,
 ) -> MessageMeta {
-    let envelope = verified.envelope();
-    MessageMeta {
+    super::filing::message_meta(
+        verified.envelope(),
         id,
-        document_id: envelope.document_id().to_owned(),
-        from: envelope.header.from.organ_id.as_str().to_owned(),
-        to: envelope
-            .recipients()
-            .map(|o| o.as_str().to_owned())
-            .collect(),
-        priority: envelope.priority().code(),
-        level: effective.token().to_owned(),
-        digest_hex: hex(verified.digest()),
-        size: u64::try_from(body.len()).unwrap_or(u64::MAX),
-        received_at_ms: now_ms(),
-        origin: Origin::Relayed {
+        effective,
+        hex(verified.digest()),
+        body.len(),
+        Origin::Relayed {
             from_peer: link.organ.clone(),
         },
-        hops: trace,
-    }
+        trace,
+    )
 }
 
 /// The durable write (filed with the message), audited; a redelivery of what is already here

@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use super::caller::Caller;
 use super::error::{Internal, PolicyRefusal};
-use super::{Shared, blocking, now_ms};
+use super::{Shared, blocking};
 use crate::audit::Event;
 use crate::doc::envelope::{Envelope, EnvelopeLimits, parse_envelope};
 use crate::doc::label::Level;
 use crate::doc::tree::Document;
 use crate::policy::{Facts, Way, decide};
 use crate::sign::{VerifyOptions, sign_document, verify};
-use crate::store::{Accept, AcceptOutcome, MessageId, MessageMeta, Origin, StoreError};
+use crate::store::{Accept, AcceptOutcome, MessageId, Origin, StoreError};
 
 /// What the office gets back.
 #[derive(Debug, serde::Serialize)]
@@ -138,22 +138,15 @@ async fn submit_steps(
     let routes = route(shared, &facts, &envelope)?;
     let (signed, digest_hex) = sign_and_check(shared, doc, body).await?;
     let id = MessageId::random().map_err(|e| Internal::new("message id", e))?;
-    let meta = MessageMeta {
+    let meta = super::filing::message_meta(
+        &envelope,
         id,
-        document_id: envelope.document_id().to_owned(),
-        from: envelope.header.from.organ_id.as_str().to_owned(),
-        to: envelope
-            .recipients()
-            .map(|o| o.as_str().to_owned())
-            .collect(),
-        priority: envelope.priority().code(),
-        level: effective.token().to_owned(),
+        effective,
         digest_hex,
-        size: u64::try_from(signed.len()).unwrap_or(u64::MAX),
-        received_at_ms: now_ms(),
-        origin: Origin::Submitted,
-        hops: Vec::new(),
-    };
+        signed.len(),
+        Origin::Submitted,
+        Vec::new(),
+    );
     let accept = Accept {
         meta,
         bytes: signed,
