@@ -561,7 +561,7 @@ fn receive_one(
 /// 20 s), and every recipient delivered.
 fn follow(office: &Client, row: &mut DocRow, steps: &mut Vec<Step>) -> Result<(), CliError> {
     let deadline = Instant::now() + Duration::from_secs(20);
-    let (st, codes) = loop {
+    let (st, codes, both) = loop {
         let st = office
             .get(&format!("/api/v1/documents/{}", row.id))
             .map_err(CliError::invalid)?
@@ -569,11 +569,10 @@ fn follow(office: &Client, row: &mut DocRow, steps: &mut Vec<Step>) -> Result<()
         let codes = texts(&st, "statuses", "code");
         let both = codes.iter().any(|c| c == "03") && codes.iter().any(|c| c == "06");
         if both || Instant::now() > deadline {
-            break (st, codes);
+            break (st, codes, both);
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let both = codes.iter().any(|c| c == "03") && codes.iter().any(|c| c == "06");
     if !codes.is_empty() {
         row.status = format!("delivered; statuses {} back at sender", codes.join(", "));
     }

@@ -93,11 +93,8 @@ pub struct Parts {
     pub audit: Arc<crate::audit::AuditLog>,
 }
 
-/// Why the trust material could not be read.
-pub type TrustError = crate::sign::TrustError;
-
 /// The trust store the config names: its anchors and CRLs.
-pub fn trust_store(config: &Config) -> Result<TrustStore, TrustError> {
+pub fn trust_store(config: &Config) -> Result<TrustStore, crate::sign::TrustError> {
     let mut trust = TrustStore::new();
     for a in &config.trust.anchors {
         trust.add_anchors_pem_file(a)?;

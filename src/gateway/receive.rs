@@ -182,7 +182,7 @@ async fn receive_steps(
         local,
         forward,
     };
-    accept_durably(shared, envelope, accept).await?;
+    accept_durably(shared, &link.organ, envelope, accept).await?;
     // The write is durable: only now is the receipt signed and sent.
     sign_receipt(shared, id, digest_hex).await
 }
@@ -347,6 +347,7 @@ fn meta_of(
 /// is answered again so the sender can finish.
 async fn accept_durably(
     shared: &Arc<Shared>,
+    from_peer: &str,
     envelope: &Envelope,
     accept: Accept,
 ) -> Result<(), ReceiveError> {
@@ -363,10 +364,7 @@ async fn accept_durably(
     );
     let published = prepared.filed.public.is_some();
     let s = shared.clone();
-    let from_peer = match &accept.meta.origin {
-        Origin::Relayed { from_peer } => from_peer.clone(),
-        Origin::Submitted => String::new(),
-    };
+    let from_peer = from_peer.to_owned();
     let (mid, did) = (id.to_string(), envelope.document_id().to_owned());
     let outcome = blocking(move || {
         let r = s.store.accept_filed(accept, prepared.filed);

@@ -23,11 +23,7 @@ impl SledStore {
         let t = self.t();
         let report = match report {
             Some((event, forward_to)) => {
-                let seq = self
-                    .inner
-                    .db
-                    .generate_id()
-                    .map_err(|e| StoreError::engine("number a status event", e))?;
+                let seq = self.status_seq()?;
                 let status_key = keys::status_key(&event.message, event.at_ms, seq);
                 let out_key = forward_to.map(|peer| keys::status_out_key(peer, seq));
                 Some((encode(event)?, status_key, out_key))

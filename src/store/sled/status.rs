@@ -95,15 +95,19 @@ impl SledStore {
         Ok(Some((record.meta, self.deliveries_of(id)?)))
     }
 
+    /// A fresh sequence number for a status event's keys (its record and its outbox entries).
+    pub(super) fn status_seq(&self) -> Result<u64, StoreError> {
+        self.inner
+            .db
+            .generate_id()
+            .map_err(|e| StoreError::engine("number a status event", e))
+    }
+
     pub(super) fn put_status(&self, event: StatusEvent) -> Result<(), StoreError> {
         self.check_status(&event)?;
         let value = encode(&event)?;
         let writer = self.inner.commit.begin();
-        let seq = self
-            .inner
-            .db
-            .generate_id()
-            .map_err(|e| StoreError::engine("number a status event", e))?;
+        let seq = self.status_seq()?;
         let key = keys::status_key(&event.message, event.at_ms, seq);
         let idk = event.message.as_bytes();
         // The message is checked again inside the transaction: a purge may have removed it
@@ -147,11 +151,7 @@ impl SledStore {
         }
         let value = encode(&event)?;
         let writer = self.inner.commit.begin();
-        let seq = self
-            .inner
-            .db
-            .generate_id()
-            .map_err(|e| StoreError::engine("number a status event", e))?;
+        let seq = self.status_seq()?;
         let status_key = keys::status_key(&event.message, event.at_ms, seq);
         let out_keys: Vec<Vec<u8>> = forward_to
             .iter()
