@@ -1,6 +1,6 @@
 //! API JSON bodies: every JSON the gateway deserialises from the network.
 //! - `POST /api/v1/inbox/{id}/status`: `gateway::status::Report` (a receiving system);
-//! - `POST /exchange/v1/status`: `gateway::status::Relayed` (a peer gateway);
+//! - `POST /exchange/v1/status`: `exchange::RelayedStatus` (a peer gateway);
 //! - a peer's answer to a delivery, and each hop of the trace: `sign::SignedReceipt`, then its
 //!   `ReceiptBody` and its detached signature checked against the demo trust store.
 //!
@@ -14,7 +14,8 @@ mod common;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use lienthong::gateway::status::{Relayed, Report};
+use lienthong::exchange::RelayedStatus as Relayed;
+use lienthong::gateway::status::Report;
 use lienthong::sign::{ReceiptBody, SignedReceipt, TrustStore};
 
 fn trust() -> &'static TrustStore {
