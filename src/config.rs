@@ -150,6 +150,31 @@ pub struct Trust {
     /// CRL files (PEM or DER).
     #[serde(default)]
     pub crls: Vec<PathBuf>,
+    /// What a document-signing leaf under one of `anchors` must carry, where it differs from
+    /// the default (the docSigning EKU, 1.3.6.1.5.5.7.3.36, and no leaf without EKU).
+    #[serde(default)]
+    pub signing_policy: Vec<AnchorSigningPolicy>,
+}
+
+/// The signing rule for the document-signing leaves under one trust-anchor file
+/// (`[[trust.signing_policy]]`), for a national CA that issues, e.g., emailProtection leaves.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnchorSigningPolicy {
+    /// The anchor file this rule is for: one of `trust.anchors`, as written there.
+    pub anchor: PathBuf,
+    /// A leaf must carry at least one of these extended key usages (dotted OIDs).
+    pub ekus: Vec<String>,
+    /// Whether a leaf without the extendedKeyUsage extension is accepted (default: no).
+    #[serde(default)]
+    pub allow_no_eku: bool,
+}
+
+impl Trust {
+    /// The signing rule configured for the anchor file `anchor`, if any.
+    pub fn signing_policy_for(&self, anchor: &Path) -> Option<&AnchorSigningPolicy> {
+        self.signing_policy.iter().find(|p| p.anchor == anchor)
+    }
 }
 
 /// A peer gateway.
@@ -312,6 +337,9 @@ impl Config {
         }
         self.trust.anchors.iter_mut().for_each(fix);
         self.trust.crls.iter_mut().for_each(fix);
+        for p in &mut self.trust.signing_policy {
+            fix(&mut p.anchor);
+        }
     }
 
     fn validate(&self, origin: &str) -> Result<(), ConfigError> {
@@ -338,6 +366,7 @@ impl Config {
                 "at least one trust anchor is required".into(),
             ));
         }
+        self.validate_signing_policies(origin)?;
         let mut seen = std::collections::HashSet::new();
         for (i, p) in self.peers.iter().enumerate() {
             if !organ_ok(&p.organ) {
@@ -427,6 +456,33 @@ impl Config {
         Ok(())
     }
 
+    /// Each `[[trust.signing_policy]]` names a listed anchor file, once, with at least one EKU.
+    fn validate_signing_policies(&self, origin: &str) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, p) in self.trust.signing_policy.iter().enumerate() {
+            let reason = if !self.trust.anchors.contains(&p.anchor) {
+                Some(format!(
+                    "{} is not one of trust.anchors",
+                    p.anchor.display()
+                ))
+            } else if !seen.insert(&p.anchor) {
+                Some(format!("a second rule for {}", p.anchor.display()))
+            } else if p.ekus.is_empty() {
+                Some("ekus is empty: name at least one extended key usage".to_owned())
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Err(ConfigError::Invalid {
+                    path: origin.to_owned(),
+                    field: format!("trust.signing_policy[{i}]"),
+                    reason,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The next-hop peer for a destination organ: a direct peer, an explicit route, or the
     /// default route; `None` when there is no way.
     pub fn next_hop(&self, destination: &str) -> Option<&Peer> {
@@ -508,6 +564,32 @@ default = "VPTW"
             Config::parse(&bad, "t").unwrap_err(),
             ConfigError::Invalid { .. }
         ));
+    }
+
+    #[test]
+    fn signing_policy_names_a_listed_anchor_once() {
+        let rule = |anchor: &str, ekus: &str| {
+            GOOD.replace(
+                "[[peers]]\norgan = \"VPTW\"",
+                &format!(
+                    "[[trust.signing_policy]]\nanchor = \"{anchor}\"\nekus = [{ekus}]\n\n[[peers]]\norgan = \"VPTW\""
+                ),
+            )
+        };
+        let c = Config::parse(&rule("root.pem", "\"1.3.6.1.5.5.7.3.4\""), "t").unwrap();
+        let p = c.trust.signing_policy_for(&c.trust.anchors[0]).unwrap();
+        assert_eq!(p.ekus, ["1.3.6.1.5.5.7.3.4"]);
+        assert!(!p.allow_no_eku);
+        for bad in [
+            rule("other.pem", "\"1.3.6.1.5.5.7.3.4\""),
+            rule("root.pem", ""),
+        ] {
+            let e = Config::parse(&bad, "t").unwrap_err();
+            assert!(
+                matches!(&e, ConfigError::Invalid { field, .. } if field == "trust.signing_policy[0]"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

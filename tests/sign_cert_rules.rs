@@ -189,3 +189,54 @@ fn malformed_second_anchor_names_its_position() {
         "{e}"
     );
 }
+
+/// The rule per anchor reaches the gateway from its config: `[[trust.signing_policy]]` for the
+/// national anchor file, none for ours (docSigning by default).
+#[test]
+fn signing_policy_from_the_gateway_config_applies_per_anchor_file() {
+    let national = TestPki::new("national");
+    let ours = TestPki::new("ours");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("national.pem"), national.root_pem()).unwrap();
+    std::fs::write(dir.path().join("ours.pem"), ours.root_pem()).unwrap();
+    let toml = format!(
+        r#"organ = "TU.BENTRE"
+data_dir = "data"
+catalog = "procedures.toml"
+[listen]
+api = "127.0.0.1:7401"
+exchange = "127.0.0.1:7402"
+[keys]
+keystore = "keystore"
+signing = "signing"
+tls = "tls"
+[trust]
+anchors = ["national.pem", "ours.pem"]
+[[trust.signing_policy]]
+anchor = "national.pem"
+ekus = ["{EMAIL_PROTECTION}"]
+"#
+    );
+    let path = dir.path().join("gateway.toml");
+    std::fs::write(&path, toml).unwrap();
+    let config = lienthong::config::Config::load(&path).unwrap();
+    let trust = lienthong::gateway::trust_store(&config).unwrap();
+    let rule = check(&email_leaf(&national), &trust).unwrap();
+    assert_eq!(rule, "eku 1.3.6.1.5.5.7.3.4; no-eku refused");
+    let e = check(&email_leaf(&ours), &trust).unwrap_err();
+    assert!(
+        matches!(&e, VerifyError::ExtendedKeyUsage { required, .. } if required == "1.3.6.1.5.5.7.3.36"),
+        "{e}"
+    );
+    // A rule with a malformed OID stops the gateway at start-up, naming the anchor file.
+    let bad = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(EMAIL_PROTECTION, "emailProtection");
+    std::fs::write(&path, bad).unwrap();
+    let config = lienthong::config::Config::load(&path).unwrap();
+    let e = lienthong::gateway::trust_store(&config).unwrap_err();
+    assert!(
+        matches!(&e, lienthong::sign::TrustError::BadOid { source_name, .. } if source_name.ends_with("national.pem")),
+        "{e}"
+    );
+}

@@ -87,17 +87,8 @@ impl Material {
             what: "district signing key",
             reason: e.to_string(),
         })?;
-        let mut trust = TrustStore::new();
-        for a in &config.trust.anchors {
-            trust
-                .add_anchors_pem_file(a)
-                .map_err(|e| BenchError::Setup(e.to_string()))?;
-        }
-        for c in &config.trust.crls {
-            trust
-                .add_crl_file(c)
-                .map_err(|e| BenchError::Setup(e.to_string()))?;
-        }
+        let trust =
+            crate::gateway::trust_store(&config).map_err(|e| BenchError::Setup(e.to_string()))?;
         Ok(Self {
             signer: keys.signer,
             chain: keys.signing_chain,

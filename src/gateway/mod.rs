@@ -93,11 +93,18 @@ pub struct Parts {
     pub audit: Arc<crate::audit::AuditLog>,
 }
 
-/// The trust store the config names: its anchors and CRLs.
+/// The trust store the config names: its anchors, each with its signing rule
+/// (`[[trust.signing_policy]]`, docSigning where none is given), and CRLs.
 pub fn trust_store(config: &Config) -> Result<TrustStore, crate::sign::TrustError> {
     let mut trust = TrustStore::new();
     for a in &config.trust.anchors {
-        trust.add_anchors_pem_file(a)?;
+        let policy = match config.trust.signing_policy_for(a) {
+            Some(p) => {
+                crate::sign::SigningPolicy::new(&p.ekus, p.allow_no_eku, &a.display().to_string())?
+            }
+            None => crate::sign::SigningPolicy::default(),
+        };
+        trust.add_anchors_pem_file_with_policy(a, &policy)?;
     }
     for c in &config.trust.crls {
         trust.add_crl_file(c)?;
