@@ -28,7 +28,7 @@ const HTTP_STACK: [&str; 4] = ["axum::", "hyper::", "hyper_util::", "tower"];
 const MAX_LINES: usize = 1000;
 
 /// Every `.rs` file under `src/` with its top-level module (`gateway` for
-/// `src/gateway/receive.rs`, `tls` for `src/tls.rs`; `main` and `lib` are the roots).
+/// `src/gateway/receive.rs`, `tls` for `src/tls/mod.rs`; `main` and `lib` are the roots).
 fn sources() -> Vec<(String, PathBuf)> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         for e in std::fs::read_dir(dir).unwrap() {

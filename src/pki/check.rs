@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::ServerName;
 use rustls::{CertificateError, RootCertStore};
 use rustls_pki_types::pem::PemObject;
@@ -205,8 +204,7 @@ fn check_tls(check: &ChainCheck, subject: String) -> Result<ChainAccepted, Check
             .map(|_| ());
         ("tls-server", r)
     } else {
-        let verifier = crate::tls::client_verifier_builder(roots, &check.crls)
-            .build()
+        let verifier = crate::tls::client_verifier(roots, &check.crls, true)
             .map_err(|e| CheckError::Verifier(e.to_string()))?;
         let r = verifier
             .verify_client_cert(&check.leaf, &check.intermediates, check.at)
@@ -244,6 +242,9 @@ fn classify_rustls(e: rustls::Error) -> ChainFailure {
         C::InvalidPurpose | C::InvalidPurposeContext { .. } => ChainFailure::Eku,
         C::Other(other) => match other.0.downcast_ref::<webpki::Error>() {
             Some(w) => crate::sign::verify::classify_webpki(w.clone()),
+            None if other.0.is::<crate::tls::KeyCertSignOnLeaf>() => {
+                ChainFailure::CaUsedAsEndEntity
+            }
             None => ChainFailure::Other(other.to_string()),
         },
         C::BadEncoding | C::UnhandledCriticalExtension => ChainFailure::Malformed(c.to_string()),

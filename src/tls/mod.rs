@@ -4,11 +4,17 @@
 //! Protocols: TLS 1.3, and TLS 1.2 only with the ECDHE + AEAD suites ring's provider offers (no
 //! RSA key exchange, no CBC, no renegotiation — rustls implements none of those).
 
+mod leaf;
+
 use std::sync::Arc;
 
+pub use leaf::KeyCertSignOnLeaf;
+use leaf::LeafRules;
 use rustls::RootCertStore;
+use rustls::client::danger::ServerCertVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::ClientCertVerifier;
 use rustls::{ClientConfig, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{
@@ -82,29 +88,42 @@ fn key(id: &TlsIdentity) -> PrivateKeyDer<'static> {
 
 /// How every listener checks a client certificate: chain to `roots`, the CRLs (the issuing CA's,
 /// covering leaf certificates; an intermediate is trusted through its anchor), stale CRLs
-/// refused (nextUpdate enforced). `lienthong pki check-chain --purpose tls-client` runs this.
-pub fn client_verifier_builder(
+/// refused (nextUpdate enforced), no keyCertSign on the leaf (`leaf.rs`); without
+/// `required`, a client may present none. `lienthong pki check-chain --purpose tls-client` runs
+/// this.
+pub fn client_verifier(
     roots: Arc<RootCertStore>,
     crls: &[CertificateRevocationListDer<'static>],
-) -> rustls::server::ClientCertVerifierBuilder {
-    WebPkiClientVerifier::builder_with_provider(roots, provider())
+    required: bool,
+) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
+    let builder = WebPkiClientVerifier::builder_with_provider(roots, provider())
         .with_crls(crls.iter().cloned())
         .only_check_end_entity_revocation()
-        .enforce_revocation_expiration()
+        .enforce_revocation_expiration();
+    let builder = if required {
+        builder
+    } else {
+        builder.allow_unauthenticated()
+    };
+    let inner = builder
+        .build()
+        .map_err(|e| TlsError::Rustls(e.to_string()))?;
+    Ok(Arc::new(LeafRules(inner)))
 }
 
-/// How every peer client checks a server certificate (same CRL rules as
-/// [`client_verifier_builder`]). `lienthong pki check-chain --purpose tls-server` runs this.
+/// How every peer client checks a server certificate (same CRL and leaf rules as
+/// [`client_verifier`]). `lienthong pki check-chain --purpose tls-server` runs this.
 pub fn server_verifier(
     roots: Arc<RootCertStore>,
     crls: &[CertificateRevocationListDer<'static>],
-) -> Result<Arc<rustls::client::WebPkiServerVerifier>, TlsError> {
-    rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
+) -> Result<Arc<dyn ServerCertVerifier>, TlsError> {
+    let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
         .with_crls(crls.iter().cloned())
         .only_check_end_entity_revocation()
         .enforce_revocation_expiration()
         .build()
-        .map_err(|e| TlsError::Rustls(e.to_string()))
+        .map_err(|e| TlsError::Rustls(e.to_string()))?;
+    Ok(Arc::new(LeafRules(inner)))
 }
 
 /// Server side of the exchange: a client certificate chaining to the anchors (and not revoked)
@@ -123,15 +142,7 @@ fn server_config(
     id: &TlsIdentity,
     client_cert_required: bool,
 ) -> Result<Arc<ServerConfig>, TlsError> {
-    let builder = client_verifier_builder(roots(id)?, &id.crls);
-    let builder = if client_cert_required {
-        builder
-    } else {
-        builder.allow_unauthenticated()
-    };
-    let verifier = builder
-        .build()
-        .map_err(|e| TlsError::Rustls(e.to_string()))?;
+    let verifier = client_verifier(roots(id)?, &id.crls, client_cert_required)?;
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(VERSIONS)
         .map_err(|e| TlsError::Rustls(e.to_string()))?
@@ -153,7 +164,8 @@ pub fn exchange_client_config(id: &TlsIdentity) -> Result<Arc<ClientConfig>, Tls
     let mut config = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(VERSIONS)
         .map_err(|e| TlsError::Rustls(e.to_string()))?
-        .with_webpki_verifier(verifier)
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
         .with_client_auth_cert(id.chain.clone(), key(id))
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
