@@ -8,7 +8,7 @@
 //! the store, seals the audit log and returns.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -20,6 +20,7 @@ use crate::gateway::{GatewayKeys, Parts, Shared};
 use crate::policy::Catalog;
 use crate::relay::client::PeerClient;
 use crate::store::{SledStore, Store, StoreLimits};
+use crate::swap::Swap;
 use crate::tls::TlsIdentity;
 
 /// Why the gateway could not start (or reload).
@@ -55,24 +56,10 @@ pub enum StartError {
 struct Wiring {
     shared: Arc<Shared>,
     /// The TLS server configurations (new connections use the newest one).
-    api_tls: RwLock<Arc<rustls::ServerConfig>>,
-    exchange_tls: RwLock<Arc<rustls::ServerConfig>>,
+    api_tls: Swap<rustls::ServerConfig>,
+    exchange_tls: Swap<rustls::ServerConfig>,
     /// One client per peer.
     peers: HashMap<String, Arc<PeerClient>>,
-}
-
-fn read<T: Clone>(lock: &RwLock<T>) -> T {
-    match lock.read() {
-        Ok(g) => g.clone(),
-        Err(p) => p.into_inner().clone(),
-    }
-}
-
-fn write<T>(lock: &RwLock<T>, value: T) {
-    match lock.write() {
-        Ok(mut g) => *g = value,
-        Err(p) => *p.into_inner() = value,
-    }
 }
 
 /// Reloads a running gateway's CRLs (on SIGHUP); cheap to clone.
@@ -113,8 +100,8 @@ impl Reloader {
         let exchange = crate::tls::exchange_server_config(&id)?;
         let client = crate::tls::exchange_client_config(&id)?;
         w.shared.set_trust(trust);
-        write(&w.api_tls, api);
-        write(&w.exchange_tls, exchange);
+        w.api_tls.set(api);
+        w.exchange_tls.set(exchange);
         for p in w.peers.values() {
             p.set_tls(client.clone());
         }
@@ -231,8 +218,8 @@ fn wiring(shared: Arc<Shared>) -> Result<Wiring, StartError> {
         peers.insert(p.organ.clone(), Arc::new(client));
     }
     Ok(Wiring {
-        api_tls: RwLock::new(crate::tls::api_server_config(tls)?),
-        exchange_tls: RwLock::new(crate::tls::exchange_server_config(tls)?),
+        api_tls: Swap::new(crate::tls::api_server_config(tls)?),
+        exchange_tls: Swap::new(crate::tls::exchange_server_config(tls)?),
         peers,
         shared,
     })
@@ -266,7 +253,7 @@ pub async fn start(
     let w = wiring.clone();
     tasks.spawn(serve_tls(
         api_listener,
-        Arc::new(move || read(&w.api_tls)),
+        Arc::new(move || w.api_tls.get()),
         crate::api::routes::api_router(shared.clone()),
         limits.clone(),
         shutdown_rx.clone(),
@@ -274,7 +261,7 @@ pub async fn start(
     let w = wiring.clone();
     tasks.spawn(serve_tls(
         exchange_listener,
-        Arc::new(move || read(&w.exchange_tls)),
+        Arc::new(move || w.exchange_tls.get()),
         crate::api::routes::exchange_router(shared.clone()),
         limits,
         shutdown_rx.clone(),

@@ -36,4 +36,5 @@ pub mod policy;
 pub mod relay;
 pub mod sign;
 pub mod store;
+pub mod swap;
 pub mod tls;

@@ -54,7 +54,7 @@ pub struct Shared {
     /// Keys.
     pub keys: GatewayKeys,
     /// Trust anchors and CRLs for document signatures and receipts; replaced on reload.
-    trust: std::sync::RwLock<Arc<TrustStore>>,
+    trust: crate::swap::Swap<TrustStore>,
     /// The procedure catalog.
     pub catalog: Catalog,
     /// API clients (tokens, organs, roles, clearances).
@@ -134,7 +134,7 @@ impl Shared {
             config,
             store,
             keys,
-            trust: std::sync::RwLock::new(Arc::new(trust)),
+            trust: crate::swap::Swap::new(Arc::new(trust)),
             catalog,
             wake,
             inbox_events,
@@ -145,18 +145,12 @@ impl Shared {
 
     /// The current trust store (anchors and CRLs).
     pub fn trust(&self) -> Arc<TrustStore> {
-        match self.trust.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        self.trust.get()
     }
 
     /// Replaces the trust store (a CRL reload): the next check uses the new one.
     pub fn set_trust(&self, trust: TrustStore) {
-        match self.trust.write() {
-            Ok(mut g) => *g = Arc::new(trust),
-            Err(p) => *p.into_inner() = Arc::new(trust),
-        }
+        self.trust.set(Arc::new(trust));
     }
 
     /// Wakes the relay worker of `peer`.
