@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
 
 use common::store::{BENTRE, accept, accept_bytes, open, raw_sled};
-use lienthong::store::{AcceptOutcome, MessageId, Store, StoreError};
+use lienthong::store::{AcceptOutcome, Fault, MessageId, Store, StoreError};
 
 fn documents_dir(store: &Path) -> PathBuf {
     store.join("documents")
@@ -214,47 +214,138 @@ fn orphan_files_are_removed_at_open_and_foreign_files_left_alone() {
     );
 }
 
+/// The file holding message `id`'s document under `docs`.
+fn file_of(docs: &Path, id: &MessageId) -> PathBuf {
+    let prefix: String = id.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let name = files_in(docs)
+        .into_iter()
+        .find(|n| n.starts_with(&prefix))
+        .unwrap();
+    docs.join(name)
+}
+
 #[test]
-fn a_lost_or_truncated_document_file_is_reported_as_corruption() {
+fn a_document_altered_on_disk_is_never_served_and_is_quarantined_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let store = open(&path);
-    let a = accept(MessageId::random().unwrap(), "will be damaged", 1_000);
-    let b = accept(MessageId::random().unwrap(), "will be lost", 1_000);
-    for m in [&a, &b] {
+    // Same length, so the swap and the one-byte change get past the size check.
+    let [changed, truncated, lost, swapped, intact] =
+        ["changed", "truncat", "lostfil", "swapped", "intact_"]
+            .map(|body| accept(MessageId::random().unwrap(), body, 1_000));
+    for m in [&changed, &truncated, &lost, &swapped, &intact] {
         assert_eq!(store.accept(m.clone()).unwrap(), AcceptOutcome::Stored);
     }
     let docs = documents_dir(&path);
-    let file_of = |m: &lienthong::store::Accept| {
-        let prefix: String = m
-            .meta
-            .id
-            .as_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let name = files_in(&docs)
-            .into_iter()
-            .find(|n| n.starts_with(&prefix))
-            .unwrap();
-        docs.join(name)
-    };
-    std::fs::write(file_of(&a), &a.bytes[..a.bytes.len() - 1]).unwrap();
-    std::fs::remove_file(file_of(&b)).unwrap();
-    for m in [&a, &b] {
-        let err = store.inbox_get(BENTRE, &m.meta.id).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                StoreError::Corrupt {
-                    what: "documents",
-                    ..
+    let mut one_byte = changed.bytes.clone();
+    one_byte[16] ^= 0x01;
+    std::fs::write(file_of(&docs, &changed.meta.id), &one_byte).unwrap();
+    std::fs::write(
+        file_of(&docs, &truncated.meta.id),
+        &truncated.bytes[..truncated.bytes.len() - 1],
+    )
+    .unwrap();
+    std::fs::remove_file(file_of(&docs, &lost.meta.id)).unwrap();
+    std::fs::copy(
+        file_of(&docs, &intact.meta.id),
+        file_of(&docs, &swapped.meta.id),
+    )
+    .unwrap();
+
+    let expected = [
+        (&changed, Fault::DigestMismatch),
+        (&truncated, Fault::SizeMismatch),
+        (&lost, Fault::Missing),
+        (&swapped, Fault::DigestMismatch),
+    ];
+    for (m, fault) in expected {
+        for err in [
+            store.inbox_get(BENTRE, &m.meta.id).unwrap_err(),
+            store.outbox_bytes(&m.meta.id).unwrap_err(),
+        ] {
+            match err {
+                StoreError::Altered { id, fault: found } => {
+                    assert_eq!((id, found), (m.meta.id, fault));
                 }
-            ),
-            "{err}"
-        );
-        assert!(store.outbox_bytes(&m.meta.id).is_err());
+                other => panic!("{other}"),
+            }
+        }
     }
+    // The others are served; the altered ones are not listed; the count says four.
+    let (_, bytes) = store.inbox_get(BENTRE, &intact.meta.id).unwrap().unwrap();
+    assert_eq!(bytes, intact.bytes);
+    let listed: Vec<MessageId> = store
+        .inbox_list(BENTRE, 10)
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(listed, vec![intact.meta.id]);
+    assert_eq!(store.stats().unwrap().quarantined, 4);
+    let mut quarantined: Vec<_> = store
+        .quarantined()
+        .unwrap()
+        .into_iter()
+        .map(|q| q.id)
+        .collect();
+    quarantined.sort();
+    let mut want = vec![
+        changed.meta.id,
+        truncated.meta.id,
+        lost.meta.id,
+        swapped.meta.id,
+    ];
+    want.sort();
+    assert_eq!(quarantined, want);
+
+    // The scrub finds the same four; restoring one from a backup releases it.
+    let report = store.scrub().unwrap();
+    assert_eq!(report.documents, 1);
+    assert_eq!(report.altered.len(), 4);
+    assert!(!report.is_clean());
+    std::fs::write(file_of(&docs, &changed.meta.id), &changed.bytes).unwrap();
+    let report = store.scrub().unwrap();
+    assert_eq!(
+        (report.documents, report.released, report.altered.len()),
+        (2, 1, 3)
+    );
+    assert_eq!(store.stats().unwrap().quarantined, 3);
+    assert_eq!(store.inbox_list(BENTRE, 10).unwrap().len(), 2);
+}
+
+#[test]
+fn a_clean_store_scrubs_clean_and_a_dangling_index_entry_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let a = accept(MessageId::random().unwrap(), "kept", 1_000);
+    let b = accept(MessageId::random().unwrap(), "record lost", 1_000);
+    {
+        let store = open(&path);
+        for m in [&a, &b] {
+            assert_eq!(store.accept(m.clone()).unwrap(), AcceptOutcome::Stored);
+        }
+        let report = store.scrub().unwrap();
+        assert!(report.is_clean(), "{report:?}");
+        assert_eq!((report.documents, report.without_digest), (2, 0));
+        assert_eq!(report.bytes, (a.bytes.len() + b.bytes.len()) as u64);
+    }
+    // A record removed behind the store's back: its inbox, sent and membership entries now name
+    // nothing (its dedup entry becomes a tombstone at open, as a purge from before the register
+    // left them).
+    {
+        let db = raw_sled(&path);
+        db.open_tree("meta")
+            .unwrap()
+            .remove(b.meta.id.as_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = open(&path);
+    let report = store.scrub().unwrap();
+    let mut indexes: Vec<&str> = report.dangling.iter().map(|d| d.index).collect();
+    indexes.sort_unstable();
+    assert_eq!(indexes, ["inbox", "membership", "sent"]);
+    assert_eq!(report.documents, 1);
 }
 
 #[test]

@@ -154,6 +154,7 @@ fn tombstones_filings_and_public_entries_outlive_the_purge_and_a_reopen() {
         let mut forged = b.clone();
         forged.bytes = b"<edXMLEnvelope>forged</edXMLEnvelope>".to_vec();
         forged.meta.digest_hex = digest(&forged.bytes);
+        forged.meta.size = forged.bytes.len() as u64;
         assert!(matches!(
             store.accept(forged).unwrap(),
             AcceptOutcome::Conflict { .. }

@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use super::StoreError;
 use super::types::hex_encode;
+use super::{Fault, MessageId, StoreError};
 
 /// Where the files live inside the store's directory (sled ignores other subdirectories).
 pub(super) const DIR: &str = "documents";
@@ -118,25 +118,34 @@ impl DocumentFiles {
         Ok(())
     }
 
-    /// The document of `id` stored under `token`; `None` if the file is gone (a purge removed
-    /// the message while the caller was reading it). A file shorter or longer than `size` is
-    /// corruption.
+    /// The document of `id` stored under `token`, checked against the `size` and `sha256`
+    /// its record holds (`sha256` is `None` only for records written before digests were
+    /// kept); `None` if the file is gone (a purge removed the message while the caller was
+    /// reading it: the caller tells that from a lost file). Another size or digest is
+    /// [`StoreError::Altered`]: the bytes are never returned.
     pub(super) fn read(
         &self,
-        id: &[u8],
+        id: &MessageId,
         token: u64,
         size: u64,
+        sha256: Option<&[u8; 32]>,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let path = self.path(id, token);
-        match fs::read(&path) {
-            Ok(bytes) if u64::try_from(bytes.len()).ok() == Some(size) => Ok(Some(bytes)),
-            Ok(_) => Err(StoreError::Corrupt {
-                what: DIR,
-                key: name(id, token),
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::io("read a document file", e)),
+        let path = self.path(id.as_bytes(), token);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io("read a document file", e)),
+        };
+        let altered = |fault| StoreError::Altered { id: *id, fault };
+        if u64::try_from(bytes.len()).ok() != Some(size) {
+            return Err(altered(Fault::SizeMismatch));
         }
+        if let Some(expected) = sha256 {
+            if sha256_of(&bytes) != *expected {
+                return Err(altered(Fault::DigestMismatch));
+            }
+        }
+        Ok(Some(bytes))
     }
 
     /// Removes the document of `id` under `token` (after the transaction that dropped the last
@@ -176,6 +185,13 @@ impl DocumentFiles {
         *synced = target;
         Ok(())
     }
+}
+
+/// SHA-256 of a document's bytes, as its record keeps it.
+pub(super) fn sha256_of(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref());
+    out
 }
 
 fn name(id: &[u8], token: u64) -> String {

@@ -71,9 +71,9 @@ use std::time::Duration;
 pub use filing::{Filed, Filing, PublicEntry};
 pub use sled::SledStore;
 pub use types::{
-    Accept, AcceptOutcome, AckOutcome, Delivery, DeliveryKind, HopRecord, InboxItem, Lane,
-    MessageId, MessageMeta, Origin, OutboxDepth, OutboxEntry, OutboxKey, Priority, PurgeReport,
-    SentCursor, SentItem, StatusEvent, StoreStats,
+    Accept, AcceptOutcome, AckOutcome, Dangling, Delivery, DeliveryKind, HopRecord, InboxItem,
+    Lane, MessageId, MessageMeta, Origin, OutboxDepth, OutboxEntry, OutboxKey, Priority,
+    PurgeReport, Quarantined, ScrubReport, SentCursor, SentItem, StatusEvent, StoreStats,
 };
 
 /// Limits and tuning of a store.
@@ -129,6 +129,17 @@ pub enum StoreError {
         /// The key, hex.
         key: String,
     },
+    /// A stored document no longer matches what was written with its record (its SHA-256 and
+    /// size are in the record, written in the accept's transaction): changed, truncated,
+    /// replaced or removed behind the store's back. Its bytes are never returned; the message
+    /// is quarantined (see [`Store::quarantined`]).
+    #[error("the stored document of message {id} was altered on disk: {fault}")]
+    Altered {
+        /// The message.
+        id: MessageId,
+        /// What was found.
+        fault: Fault,
+    },
     /// Back-pressure: the peer's outbox is full.
     #[error("the outbox for peer {peer} holds {depth} messages, its limit; try again later")]
     OutboxFull {
@@ -162,7 +173,65 @@ pub enum StoreError {
     Random,
 }
 
+/// How a stored document was found altered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Fault {
+    /// Its bytes do not hash to the SHA-256 recorded when it was stored.
+    DigestMismatch,
+    /// It is not the size recorded (truncated or extended).
+    SizeMismatch,
+    /// Its file is gone while its record remains.
+    Missing,
+}
+
+impl Fault {
+    /// The name used in problems, audit lines and `store check`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::DigestMismatch => "digest-mismatch",
+            Self::SizeMismatch => "size-mismatch",
+            Self::Missing => "missing",
+        }
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::DigestMismatch => "its bytes do not match the recorded SHA-256",
+            Self::SizeMismatch => "it is not the recorded size",
+            Self::Missing => "its file is gone",
+        })
+    }
+}
+
 impl StoreError {
+    /// Whether the store failed because its file system is full (`ENOSPC`, or a quota), in the
+    /// store's own files or inside the engine.
+    pub fn is_out_of_space(&self) -> bool {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = match self {
+            Self::Io { source, .. } => Some(source),
+            Self::Engine { source, .. } => Some(source.as_ref()),
+            _ => None,
+        };
+        while let Some(e) = source {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if is_full(io) {
+                    return true;
+                }
+            }
+            if let Some(::sled::Error::Io(io)) = e.downcast_ref::<::sled::Error>() {
+                if is_full(io) {
+                    return true;
+                }
+            }
+            source = e.source();
+        }
+        false
+    }
+
     pub(crate) fn io(op: &'static str, source: std::io::Error) -> Self {
         Self::Io { op, source }
     }
@@ -177,6 +246,13 @@ impl StoreError {
             source: source.into(),
         }
     }
+}
+
+fn is_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 /// The gateway's one durable store. Synchronous: call it from async code with
@@ -353,4 +429,14 @@ pub trait Store: Send + Sync {
     /// index entry (the timeliness report and the portal outlive retention). **Durable on
     /// return.**
     fn purge_acked_older_than(&self, cutoff_ms: i64) -> Result<PurgeReport, StoreError>;
+
+    /// Messages quarantined because their document was found altered on disk (by a read or a
+    /// scrub), oldest first. Read only.
+    fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError>;
+
+    /// Reads back every stored document and checks it against its record (size and SHA-256),
+    /// quarantining the altered ones and releasing quarantined ones found whole again, and
+    /// looks up the record every index entry names. Safe while the gateway runs; takes time in
+    /// proportion to the bytes held.
+    fn scrub(&self) -> Result<ScrubReport, StoreError>;
 }

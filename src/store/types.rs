@@ -527,6 +527,55 @@ pub struct StoreStats {
     /// Durable writes acknowledged since open (each waited for a flush covering it); the
     /// ratio `flushes / durable_writes` shows how well group commit batches.
     pub durable_writes: u64,
+    /// Messages quarantined because their document was found altered on disk.
+    pub quarantined: u64,
+}
+
+/// A message quarantined because its document was found altered on disk.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Quarantined {
+    /// The message.
+    pub id: MessageId,
+    /// What was found.
+    pub fault: super::Fault,
+    /// When it was found (ms since the epoch).
+    pub at_ms: i64,
+}
+
+/// An index entry that names a record the store does not hold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Dangling {
+    /// Which index (`inbox`, `outbox`, `dedup`, `membership`, `sent`).
+    pub index: &'static str,
+    /// Its key, hex.
+    pub key: String,
+}
+
+/// What [`Store::scrub`](super::Store::scrub) found: every stored document read back and
+/// checked, every index entry's target looked up.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ScrubReport {
+    /// Documents read and checked.
+    pub documents: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Documents stored before digests were kept: only their size could be checked.
+    pub without_digest: u64,
+    /// Documents found altered (now quarantined).
+    pub altered: Vec<Quarantined>,
+    /// Quarantined documents found whole again (restored from a backup): released.
+    pub released: u64,
+    /// Records that could not be decoded, by tree and key.
+    pub unreadable: Vec<Dangling>,
+    /// Index entries whose record is missing.
+    pub dangling: Vec<Dangling>,
+}
+
+impl ScrubReport {
+    /// Whether anything was wrong.
+    pub fn is_clean(&self) -> bool {
+        self.altered.is_empty() && self.unreadable.is_empty() && self.dangling.is_empty()
+    }
 }
 
 /// What [`Store::purge_acked_older_than`](super::Store::purge_acked_older_than) removed.

@@ -100,6 +100,12 @@ pub(crate) fn accept_stores_then_dedups_same_digest_and_refuses_other_digest(eng
     let mut forged = a.clone();
     forged.bytes = b"<other/>".to_vec();
     forged.meta.digest_hex = sha256_hex(&forged.bytes);
+    // Metadata whose size is not the document's is refused before anything is written.
+    match store.accept(forged.clone()) {
+        Err(StoreError::Invalid { field: "size", .. }) => {}
+        other => panic!("expected the size refused, got {other:?}"),
+    }
+    forged.meta.size = forged.bytes.len() as u64;
     match store.accept(forged).unwrap() {
         AcceptOutcome::Conflict {
             id: cid,

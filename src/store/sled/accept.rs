@@ -69,6 +69,12 @@ impl Drop for PendingFile<'_> {
 impl SledStore {
     fn check_accept(a: &Accept) -> Result<(), StoreError> {
         priority_of(a.meta.priority)?;
+        if u64::try_from(a.bytes.len()).ok() != Some(a.meta.size) {
+            return Err(StoreError::Invalid {
+                field: "size",
+                reason: "the metadata's size is not the document's",
+            });
+        }
         if a.local.is_empty() && a.forward.is_empty() {
             return Err(StoreError::Invalid {
                 field: "recipients",
@@ -229,6 +235,8 @@ struct Prepared<'a> {
     /// The `Queued` state of each forward pair, in order.
     queued: Vec<Vec<u8>>,
     local_state: Vec<u8>,
+    /// SHA-256 of the document's bytes, hex (checked on every read).
+    sha256: String,
 }
 
 impl<'a> Prepared<'a> {
@@ -270,6 +278,7 @@ impl<'a> Prepared<'a> {
             local_prefixes,
             queued,
             local_state: encode(&Delivery::Local)?,
+            sha256: hex_encode(&crate::store::documents::sha256_of(&a.bytes)),
         })
     }
 }
@@ -367,6 +376,7 @@ fn store_new(tx: &AcceptTx<'_>, a: &Accept, prep: &Prepared<'_>, token: u64) -> 
         local: a.local.clone(),
         public_key: prep.public.as_ref().map(|(k, _)| hex_encode(k)),
         file: Some(token),
+        sha256: Some(prep.sha256.clone()),
     };
     let record = encode(&record).map_err(ConflictableTransactionError::Abort)?;
     tx.dedup.insert(idk, a.meta.digest_hex.as_bytes())?;

@@ -94,6 +94,11 @@ impl SledStore {
                 }
                 continue;
             };
+            // Found altered on disk: never listed (it could not be fetched), until a check
+            // finds it whole again.
+            if self.is_quarantined(&id)? {
+                continue;
+            }
             let item = InboxItem {
                 id,
                 meta: record.meta,

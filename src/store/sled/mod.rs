@@ -14,6 +14,7 @@ mod open;
 mod outbox;
 mod records;
 mod retention;
+mod scrub;
 mod status;
 
 pub(in crate::store) use open::open_waiting_for_lock;
@@ -27,8 +28,8 @@ use crate::store::group_commit::GroupCommit;
 use crate::store::register::Register;
 use crate::store::{
     Accept, AcceptOutcome, AckOutcome, DeliveryKind, Filed, Filing, InboxItem, MessageId,
-    MessageMeta, OutboxDepth, OutboxEntry, PublicEntry, PurgeReport, SentCursor, SentItem,
-    StatusEvent, Store, StoreError, StoreLimits, StoreStats, keys,
+    MessageMeta, OutboxDepth, OutboxEntry, PublicEntry, PurgeReport, Quarantined, ScrubReport,
+    SentCursor, SentItem, StatusEvent, Store, StoreError, StoreLimits, StoreStats, keys,
 };
 
 // Tree names (also used in `StoreError::Corrupt`).
@@ -45,6 +46,7 @@ const T_COUNTERS: &str = "counters";
 const T_STATUS_OUT: &str = "status_out";
 const T_FILING: &str = "filing";
 const T_PUBLIC: &str = "public";
+const T_QUARANTINE: &str = "quarantine";
 
 struct Trees {
     meta: sled::Tree,
@@ -66,6 +68,9 @@ struct Trees {
     /// The public index: published_at (time key) ‖ id → JSON, only documents publication
     /// allowed.
     public: sled::Tree,
+    /// Messages whose document was found altered on disk: id → `Quarantine` (JSON). Never
+    /// listed, never served, never relayed.
+    quarantine: sled::Tree,
 }
 
 struct Inner {
@@ -296,10 +301,19 @@ impl Store for SledStore {
             tombstones: self.inner.register.tombstones_held(),
             flushes,
             durable_writes,
+            quarantined: self.t().quarantine.len() as u64,
         })
     }
 
     fn purge_acked_older_than(&self, cutoff_ms: i64) -> Result<PurgeReport, StoreError> {
         SledStore::purge_acked_older_than(self, cutoff_ms)
+    }
+
+    fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
+        SledStore::quarantined(self)
+    }
+
+    fn scrub(&self) -> Result<ScrubReport, StoreError> {
+        SledStore::scrub(self)
     }
 }

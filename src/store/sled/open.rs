@@ -15,7 +15,7 @@ use crate::store::{StoreError, StoreLimits, register};
 use super::records::{MessageRecord, get_decoded};
 use super::{
     Inner, SledStore, T_BYTES, T_COUNTERS, T_DEDUP, T_DELIVERIES, T_FILING, T_INBOX, T_MEMBERSHIP,
-    T_META, T_OUTBOX, T_PUBLIC, T_SENT, T_STATUS, T_STATUS_OUT, Trees,
+    T_META, T_OUTBOX, T_PUBLIC, T_QUARANTINE, T_SENT, T_STATUS, T_STATUS_OUT, Trees,
 };
 
 /// sled's page cache size. Modest: the gateway's working set is the queue heads, and the OS page
@@ -93,6 +93,7 @@ impl SledStore {
             status_out: tree(T_STATUS_OUT)?,
             filing: tree(T_FILING)?,
             public: tree(T_PUBLIC)?,
+            quarantine: tree(T_QUARANTINE)?,
         };
         let register = Register::open(path)?;
         // At open, before anything else can use the store: a file is kept only if its record

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use crate::store::types::hex_encode;
-use crate::store::{Delivery, MessageId, MessageMeta, StoreError, documents, keys};
+use crate::store::{Delivery, Fault, MessageId, MessageMeta, StoreError, keys};
 
 use super::{SledStore, T_DELIVERIES, T_META};
 
@@ -30,6 +30,33 @@ pub(super) struct MessageRecord {
     /// existed lack it and keep their bytes in the `bytes` tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) file: Option<u64>,
+    /// SHA-256 of the document's bytes (hex), written in the accept's transaction and checked
+    /// on every read; records written before it existed lack it (their size is still checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) sha256: Option<String>,
+}
+
+impl MessageRecord {
+    /// The recorded SHA-256 of the document; a value that is not 64 hex digits is corruption.
+    pub(super) fn sha256(&self) -> Result<Option<[u8; 32]>, StoreError> {
+        let Some(hex) = &self.sha256 else {
+            return Ok(None);
+        };
+        crate::store::types::hex_decode(hex)
+            .and_then(|raw| <[u8; 32]>::try_from(raw).ok())
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt {
+                what: T_META,
+                key: hex_encode(self.meta.id.as_bytes()),
+            })
+    }
+}
+
+/// Why a message is quarantined: what was found, and when.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Quarantine {
+    pub(super) fault: Fault,
+    pub(super) at_ms: i64,
 }
 
 /// One outbox entry's value.
@@ -115,6 +142,13 @@ pub(super) fn counter_sub(t: &TransactionalTree, key: &[u8], n: u64) -> TxResult
     Ok(())
 }
 
+/// Milliseconds since the Unix epoch (0 before it).
+pub(super) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 impl SledStore {
     /// Whether message `id` is in the live dedup index (not purged).
     pub(super) fn is_live(&self, id: &[u8]) -> Result<bool, StoreError> {
@@ -124,28 +158,69 @@ impl SledStore {
             .map_err(|e| StoreError::engine("read the dedup index", e))
     }
 
-    /// The document bytes of `record`: its file, or the `bytes` tree for records written before
-    /// document files. `None` if a purge removed them meanwhile.
+    /// The document bytes of `record`: its file, checked against the recorded size and
+    /// SHA-256, or the `bytes` tree for records written before document files. `None` if a
+    /// purge removed them meanwhile. A document found altered is quarantined, and
+    /// [`StoreError::Altered`] returned instead of its bytes.
     pub(super) fn bytes_of(&self, record: &MessageRecord) -> Result<Option<Vec<u8>>, StoreError> {
-        let id = record.meta.id.as_bytes();
-        match record.file {
-            Some(token) => match self.inner.documents.read(id, token, record.meta.size)? {
-                Some(bytes) => Ok(Some(bytes)),
-                // Gone: a purge deleted it after the caller read the record — unless the record
-                // is still there, in which case the file was lost.
-                None if self.read_record(&record.meta.id)?.is_some() => Err(StoreError::Corrupt {
-                    what: documents::DIR,
-                    key: hex_encode(id),
-                }),
-                None => Ok(None),
-            },
-            None => self
+        let id = &record.meta.id;
+        let Some(token) = record.file else {
+            return self
                 .t()
                 .bytes
-                .get(id)
+                .get(id.as_bytes())
                 .map(|v| v.map(|v| v.to_vec()))
-                .map_err(|e| StoreError::engine("read message bytes", e)),
+                .map_err(|e| StoreError::engine("read message bytes", e));
+        };
+        let read =
+            self.inner
+                .documents
+                .read(id, token, record.meta.size, record.sha256()?.as_ref());
+        let fault = match read {
+            Ok(Some(bytes)) => {
+                // Whole again (restored from a backup): released.
+                if self.is_quarantined(id)? {
+                    self.t()
+                        .quarantine
+                        .remove(id.as_bytes())
+                        .map_err(|e| StoreError::engine("release a message", e))?;
+                }
+                return Ok(Some(bytes));
+            }
+            // Gone: a purge deleted it after the caller read the record — unless the record
+            // is still there, in which case the file was lost.
+            Ok(None) if self.read_record(id)?.is_none() => return Ok(None),
+            Ok(None) => Fault::Missing,
+            Err(StoreError::Altered { fault, .. }) => fault,
+            Err(other) => return Err(other),
+        };
+        self.quarantine(id, fault)?;
+        Err(StoreError::Altered { id: *id, fault })
+    }
+
+    /// Records that `id`'s document was found altered (kept until the message is purged or a
+    /// check finds it whole again). Not durable until flush: a lost record is found again by
+    /// the next read.
+    pub(super) fn quarantine(&self, id: &MessageId, fault: Fault) -> Result<(), StoreError> {
+        let value = encode(&Quarantine {
+            fault,
+            at_ms: now_ms(),
+        })?;
+        self.t()
+            .quarantine
+            .insert(id.as_bytes(), value)
+            .map_err(|e| StoreError::engine("quarantine a message", e))?;
+        Ok(())
+    }
+
+    /// Whether `id` is quarantined.
+    pub(super) fn is_quarantined(&self, id: &MessageId) -> Result<bool, StoreError> {
+        let q = &self.t().quarantine;
+        if q.is_empty() {
+            return Ok(false);
         }
+        q.contains_key(id.as_bytes())
+            .map_err(|e| StoreError::engine("read the quarantine", e))
     }
 
     pub(super) fn read_record(&self, id: &MessageId) -> Result<Option<MessageRecord>, StoreError> {

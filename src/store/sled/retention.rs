@@ -108,6 +108,10 @@ impl SledStore {
                         .remove(k)
                         .map_err(|e| StoreError::engine("purge status events", e))?;
                 }
+                // A quarantined message leaves nothing to serve once purged.
+                t.quarantine
+                    .remove(plan.record.meta.id.as_bytes())
+                    .map_err(|e| StoreError::engine("purge the quarantine", e))?;
                 report.messages += 1;
                 report.bytes = report.bytes.saturating_add(size);
                 if let Some(token) = plan.record.file {
