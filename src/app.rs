@@ -182,7 +182,7 @@ fn domain(config: Config, keys: GatewayKeys, catalog: Catalog) -> Result<Shared,
         max_outbox_per_peer: u64::try_from(config.limits.max_outbox_per_peer).unwrap_or(u64::MAX),
         ..StoreLimits::default()
     };
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(config.data_dir.join("store"), limits)?);
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(config.store_dir(), limits)?);
     let trust = crate::gateway::trust_store(&config)?;
     let audit = Arc::new(crate::audit::AuditLog::open(
         &config.data_dir,

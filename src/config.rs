@@ -237,6 +237,20 @@ pub struct Limits {
     pub max_wait_secs: u64,
     /// Outbox depth per peer before submissions get 503 (default 100,000).
     pub max_outbox_per_peer: usize,
+    /// Free space kept on the data directory's file system for the work that frees space
+    /// (relay, acks, receipts, purges), in percent of the file system (default 5; at most
+    /// `disk_reserve_max_bytes`): below it new documents get 507 and `/readyz` is not ready.
+    pub disk_reserve_percent: f64,
+    /// Upper bound of that reserve in bytes (default 512 MiB).
+    pub disk_reserve_max_bytes: u64,
+    /// Failed authentications from one source (or for one token prefix) answered at once in a
+    /// window; later ones are slowed (default 5).
+    pub auth_free_failures: u32,
+    /// The window failures are counted in, in seconds (default 60).
+    pub auth_failure_window_secs: u64,
+    /// Longest delay before a failed authentication is answered, in milliseconds (default
+    /// 5,000; the delay doubles from 100 ms with each failure past the free ones).
+    pub auth_max_delay_ms: u64,
 }
 
 impl Default for Limits {
@@ -250,6 +264,11 @@ impl Default for Limits {
             max_hops: 8,
             max_wait_secs: 30,
             max_outbox_per_peer: 100_000,
+            disk_reserve_percent: 5.0,
+            disk_reserve_max_bytes: 512 * 1024 * 1024,
+            auth_free_failures: 5,
+            auth_failure_window_secs: 60,
+            auth_max_delay_ms: 5_000,
         }
     }
 }
@@ -301,6 +320,11 @@ impl Retry {
 }
 
 impl Config {
+    /// Where the store lives: `<data_dir>/store`.
+    pub fn store_dir(&self) -> PathBuf {
+        self.data_dir.join("store")
+    }
+
     /// Reads, parses and validates a config file; relative paths become relative to its folder.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
@@ -439,6 +463,19 @@ impl Config {
             return Err(invalid(
                 "limits",
                 "max_connections and max_connections_per_ip must be positive".into(),
+            ));
+        }
+        let pct = self.limits.disk_reserve_percent;
+        if !(0.0..=50.0).contains(&pct) {
+            return Err(invalid(
+                "limits.disk_reserve_percent",
+                "must be 0..=50".into(),
+            ));
+        }
+        if self.limits.auth_failure_window_secs == 0 {
+            return Err(invalid(
+                "limits.auth_failure_window_secs",
+                "must be positive".into(),
             ));
         }
         if self.retry.max_attempts == 0 || self.retry.initial_ms == 0 {

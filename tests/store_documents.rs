@@ -342,7 +342,7 @@ fn a_clean_store_scrubs_clean_and_a_dangling_index_entry_is_named() {
     }
     let store = open(&path);
     let report = store.scrub().unwrap();
-    let mut indexes: Vec<&str> = report.dangling.iter().map(|d| d.index).collect();
+    let mut indexes: Vec<&str> = report.dangling.iter().map(|d| d.index.as_str()).collect();
     indexes.sort_unstable();
     assert_eq!(indexes, ["inbox", "membership", "sent"]);
     assert_eq!(report.documents, 1);

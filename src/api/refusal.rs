@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use super::problem::Problem;
 use crate::exchange::ProtocolError;
 use crate::gateway::caller::AuthError;
-use crate::gateway::error::{Internal, NoteTooLong, PolicyRefusal};
+use crate::gateway::error::{Internal, NoteTooLong, PolicyRefusal, StoreFault};
 use crate::gateway::inbox::InboxError;
 use crate::gateway::recall::RecallError;
 use crate::gateway::receive::ReceiveError;
@@ -19,12 +19,38 @@ use crate::gateway::submit::SubmitError;
 
 const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
 
+/// Seconds a client waits before sending again to a gateway whose disk is full.
+const DISK_FULL_RETRY_SECS: u64 = 60;
+
 /// Seconds an office waits before submitting again towards a full outbox.
 const OUTBOX_FULL_RETRY_SECS: u64 = 30;
 
 impl From<Internal> for Problem {
     fn from(e: Internal) -> Self {
-        Problem::internal(e.context, &e.reason)
+        match e.fault {
+            Some(StoreFault::Altered) => {
+                tracing::error!(context = e.context, error = %e.reason, "store integrity fault");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "store/corrupt",
+                    "the stored document failed its integrity check on this gateway's disk; \
+                     it is quarantined and will not be served",
+                )
+            }
+            Some(StoreFault::Full) => {
+                tracing::warn!(context = e.context, reason = %e.reason, "refused: disk full");
+                Problem {
+                    retry_after: Some(DISK_FULL_RETRY_SECS),
+                    ..Problem::new(
+                        StatusCode::INSUFFICIENT_STORAGE,
+                        "store/full",
+                        "this gateway's disk is below its free-space reserve; nothing was \
+                         stored; documents already accepted are still delivered",
+                    )
+                }
+            }
+            _ => Problem::internal(e.context, &e.reason),
+        }
     }
 }
 

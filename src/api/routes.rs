@@ -39,6 +39,7 @@ pub fn api_router(shared: Arc<Shared>) -> Router {
         .route("/portal/portal.css", get(super::portal::stylesheet))
         .route("/portal/{*rest}", get(super::portal::not_found))
         .route("/api/v1/reports/timeliness", get(timeliness))
+        .route("/api/v1/admin/store/check", post(store_check))
         .route("/api/v1/documents", post(submit).get(sent_list))
         .route("/api/v1/documents/{id}", get(document))
         .route("/api/v1/documents/{id}/recall", post(recall))
@@ -194,10 +195,19 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// Ready (200, with a `degraded:` line when an operator should look), or not ready (503)
+/// with the reason: a disk below its reserve, an unreadable store.
 async fn readyz(State(shared): Shr) -> Response {
-    let store = shared.store.clone();
-    match blocking(move || store.stats()).await {
-        Ok(Ok(_)) => "ready\n".into_response(),
+    use crate::gateway::health::Readiness;
+    let s = shared.clone();
+    match blocking(move || s.readiness()).await {
+        Ok(Readiness::Ready { degraded: None }) => "ready\n".into_response(),
+        Ok(Readiness::Ready {
+            degraded: Some(why),
+        }) => format!("ready\ndegraded: {why}\n").into_response(),
+        Ok(Readiness::DiskLow { reason }) => {
+            Problem::unavailable("store/full", reason, 60).into_response()
+        }
         _ => Problem::unavailable("store/unavailable", "the store is not readable", 5)
             .into_response(),
     }
@@ -232,6 +242,7 @@ async fn metrics(State(shared): Shr) -> Response {
             ("lienthong_store_messages", "gauge", st.messages),
             ("lienthong_store_bytes_on_disk", "gauge", st.bytes_on_disk),
             ("lienthong_store_tombstones", "gauge", st.tombstones),
+            ("lienthong_store_quarantined", "gauge", st.quarantined),
         ] {
             let _ = writeln!(
                 text,
@@ -651,6 +662,18 @@ async fn timeliness(
     })?;
     let period = crate::gateway::reports::period(&q.from, &q.to)?;
     let report = crate::gateway::reports::report(&shared, &caller, period).await?;
+    Ok(Json(report).into_response())
+}
+
+/// Scrubs the store while the gateway runs (admin role): the report as JSON.
+async fn store_check(
+    State(shared): Shr,
+    Extension(peer): Extension<PeerIdentity>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let caller = caller(&shared, &headers, &peer)?;
+    caller.require(Role::Admin)?;
+    let report = crate::gateway::health::check_store(&shared).await?;
     Ok(Json(report).into_response())
 }
 

@@ -38,6 +38,10 @@ pub enum Kind {
     CertificateOperation,
     /// A signed checkpoint of the chain's head.
     Checkpoint,
+    /// A stored document was found altered on disk and quarantined.
+    StoreFault,
+    /// Failed authentication attempts from one source are being slowed down.
+    AuthThrottled,
 }
 
 /// One line of the log.

@@ -64,6 +64,23 @@ impl Event {
         self.kind
     }
 
+    /// Message `message_id`'s stored document was found altered (`fault`, by `reader`: the
+    /// inbox, the relay, a check): quarantined, never served.
+    pub fn store_fault(organ: &str, message_id: &str, fault: &str, reader: &str) -> Self {
+        Self::new(Kind::StoreFault, organ)
+            .message(message_id)
+            .rule(fault)
+            .detail(&format!("found by {reader}; quarantined"))
+    }
+
+    /// `failures` failed authentication attempts from `source` in the window: from now on its
+    /// failures are slowed down. Recorded once per source and window, not once per attempt.
+    pub fn auth_throttled(organ: &str, source: &str, failures: u32) -> Self {
+        Self::new(Kind::AuthThrottled, organ).detail(&format!(
+            "{failures} failed authentication attempts from {source}: further failures delayed"
+        ))
+    }
+
     /// An office's submission was accepted: signed and queued as `message_id`.
     pub fn submission_accepted(organ: &str, message_id: &str, document_id: &str) -> Self {
         Self::new(Kind::SubmissionAccepted, organ)

@@ -10,6 +10,7 @@ pub(crate) mod pki;
 pub(crate) mod quickstart;
 pub(crate) mod serve;
 pub(crate) mod sign;
+pub(crate) mod store;
 pub(crate) mod token;
 
 use clap::{Parser, Subcommand};
@@ -67,6 +68,9 @@ enum Command {
     Audit(audit::AuditCommand),
     /// Run a gateway.
     Serve(serve::ServeArgs),
+    /// Check the store: every document against its digest, every index, the audit chain.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Make API bearer tokens (printed once; only their hash goes in the config).
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -95,6 +99,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Pki(c) => pki::run(c),
         Command::Audit(c) => audit::run(c),
         Command::Serve(a) => serve::run(a),
+        Command::Store(c) => store::run(c),
         Command::Token(c) => token::run(c),
         Command::Bench(a) => bench::run_bench(a),
         Command::Demo(DemoArgs {

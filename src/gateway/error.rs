@@ -13,6 +13,18 @@ pub struct Internal {
     pub context: &'static str,
     /// What the lower layer said (logged, never sent to a client).
     pub reason: String,
+    /// When the store failed in a way the caller is told by name.
+    pub fault: Option<StoreFault>,
+}
+
+/// A store failure that is answered by name rather than as a plain internal error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreFault {
+    /// A stored document was found altered on disk (quarantined, never served).
+    Altered,
+    /// The file system under the data directory is full, or below its free-space reserve.
+    Full,
 }
 
 impl Internal {
@@ -21,6 +33,39 @@ impl Internal {
         Self {
             context,
             reason: error.to_string(),
+            fault: None,
+        }
+    }
+
+    /// A store failure of `context`: an altered document and a full disk keep their names.
+    pub fn store(context: &'static str, error: &crate::store::StoreError) -> Self {
+        let fault = match error {
+            crate::store::StoreError::Altered { .. } => Some(StoreFault::Altered),
+            e if e.is_out_of_space() => Some(StoreFault::Full),
+            _ => None,
+        };
+        Self {
+            context,
+            reason: error.to_string(),
+            fault,
+        }
+    }
+
+    /// The stable name of the failure (metrics label, problem type).
+    pub fn name(&self) -> &'static str {
+        match self.fault {
+            Some(StoreFault::Altered) => "store/corrupt",
+            Some(StoreFault::Full) => "store/full",
+            None => "internal",
+        }
+    }
+
+    /// The gateway refuses new documents: its disk is below the free-space reserve.
+    pub fn full(context: &'static str, reason: String) -> Self {
+        Self {
+            context,
+            reason,
+            fault: Some(StoreFault::Full),
         }
     }
 }

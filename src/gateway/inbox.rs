@@ -32,7 +32,7 @@ pub enum InboxError {
 fn store_error(e: StoreError) -> InboxError {
     match e {
         StoreError::NotFound { .. } => InboxError::NotFound,
-        other => Internal::new("inbox", other).into(),
+        other => Internal::store("inbox", &other).into(),
     }
 }
 
@@ -112,8 +112,11 @@ pub async fn fetch(
     let organ = caller.organ.clone();
     let clearance = caller.clearance;
     let found = blocking(move || -> Result<_, StoreError> {
-        let Some(found) = s.store.inbox_get(&organ, &id)? else {
-            return Ok(None);
+        let found = match s.store.inbox_get(&organ, &id) {
+            Ok(Some(found)) => found,
+            Ok(None) => return Ok(None),
+            Err(e @ StoreError::Altered { .. }) => return Err(altered(&s, &id, clearance, e)),
+            Err(e) => return Err(e),
         };
         let d = super::filing::client_may_read(s.store.as_ref(), &s.catalog, &id, clearance)?;
         Ok(Some((found, d)))
@@ -138,6 +141,17 @@ pub async fn fetch(
             Err(InboxError::NotFound)
         }
         None => Err(InboxError::NotFound),
+    }
+}
+
+/// A document of this inbox found altered on disk: audited and counted; the caller is told
+/// so by name only if its clearance lets it know the document exists (the filing record's
+/// label; fail closed without one), otherwise it is absent like any other.
+fn altered(s: &Shared, id: &MessageId, clearance: Level, e: StoreError) -> StoreError {
+    s.note_store_error(&e, "inbox fetch");
+    match super::filing::client_may_read(s.store.as_ref(), &s.catalog, id, clearance) {
+        Ok(d) if d.allowed() => e,
+        _ => StoreError::NotFound { id: *id },
     }
 }
 

@@ -67,6 +67,12 @@ pub struct Metrics {
     pub acked: AtomicU64,
     /// Finished documents removed by the retention sweep.
     pub purged: AtomicU64,
+    /// Stored documents found altered on disk (each then quarantined).
+    pub store_faults: AtomicU64,
+    /// Failed authentication attempts.
+    pub auth_failures: AtomicU64,
+    /// Failed authentication attempts answered after a delay.
+    pub auth_delayed: AtomicU64,
     /// Refusals by reason (a problem type or a policy rule).
     refusals: Mutex<BTreeMap<String, u64>>,
     /// Relay latency: first queued → receipt verified.
@@ -95,6 +101,9 @@ impl Metrics {
             ("lienthong_dead_letters_total", &self.dead_letters),
             ("lienthong_acked_total", &self.acked),
             ("lienthong_purged_total", &self.purged),
+            ("lienthong_store_faults_total", &self.store_faults),
+            ("lienthong_auth_failures_total", &self.auth_failures),
+            ("lienthong_auth_delayed_total", &self.auth_delayed),
         ];
         for (name, c) in counters {
             let _ = writeln!(out, "# TYPE {name} counter");

@@ -9,6 +9,7 @@
 pub mod caller;
 pub mod error;
 pub mod filing;
+pub mod health;
 pub mod inbox;
 pub mod keys;
 pub mod metrics;

@@ -92,7 +92,7 @@ pub enum RecallError {
 fn store_error(e: StoreError) -> RecallError {
     match e {
         StoreError::NotFound { .. } => RecallError::NotFound,
-        other => Internal::new("recall", other).into(),
+        other => Internal::store("recall", &other).into(),
     }
 }
 

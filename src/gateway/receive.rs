@@ -98,7 +98,7 @@ impl ReceiveError {
             Self::NoRoute { .. } => "routing/no-route",
             Self::IdConflict => "exchange/id-conflict",
             Self::OutboxFull { .. } => "store/outbox-full",
-            Self::Internal(_) => "internal",
+            Self::Internal(i) => i.name(),
         }
     }
 }
@@ -139,7 +139,7 @@ pub async fn receive(
 ) -> Result<SignedReceipt, ReceiveError> {
     let r = receive_steps(&shared, &link, delivery, body).await;
     if let Err(e) = &r {
-        if !matches!(e, ReceiveError::Internal(_)) {
+        if !matches!(e, ReceiveError::Internal(i) if i.fault.is_none()) {
             note_refusal(&shared, e.name(), e);
         }
     }
@@ -158,6 +158,7 @@ async fn receive_steps(
         for_organs,
         trace,
     } = delivery;
+    shared.room_for_documents()?;
     check_hops(shared, &trace)?;
     let s = shared.clone();
     let (verified, body) =
@@ -252,7 +253,7 @@ async fn decide_link<'e>(
     let mid = *id;
     let recorded = blocking(move || s.store.filing(&mid))
         .await?
-        .map_err(|e| Internal::new("filing", e))?
+        .map_err(|e| Internal::store("filing", &e))?
         .and_then(|f| f.level.parse::<Level>().ok());
     let facts = Facts::of(envelope.label()).with_recorded(recorded);
     let d = decide(
@@ -400,7 +401,7 @@ async fn accept_durably(
         Err(StoreError::OutboxFull { peer, depth }) => {
             Err(ReceiveError::OutboxFull { peer, depth })
         }
-        Err(e) => Err(Internal::new("accept", e).into()),
+        Err(e) => Err(Internal::store("accept", &e).into()),
     }
 }
 

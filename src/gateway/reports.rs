@@ -179,7 +179,7 @@ pub async fn report(
     let store = shared.store.clone();
     let filings = super::blocking(move || store.filings_between(from_ms, to_ms))
         .await?
-        .map_err(|e| super::error::Internal::new("filing records", e))?;
+        .map_err(|e| super::error::Internal::store("filing records", &e))?;
     let report = timeliness(
         &filings,
         &shared.catalog,

@@ -104,7 +104,7 @@ pub async fn route_back(
         let id = *message;
         let filing = blocking(move || s.store.filing(&id))
             .await?
-            .map_err(|e| Internal::new("filing", e))?;
+            .map_err(|e| Internal::store("filing", &e))?;
         let unlabelled = crate::policy::Facts {
             level: None,
             procedure: None,
@@ -160,7 +160,7 @@ pub async fn record(
     .map_err(|e| match e {
         StoreError::NotFound { .. } => StatusError::NotFound,
         StoreError::Invalid { reason, .. } => StatusError::Invalid(reason.to_owned()),
-        other => Internal::new("status", other).into(),
+        other => Internal::store("status", &other).into(),
     })?;
     if let Some(p) = next {
         shared.wake_peer(&p);
@@ -187,7 +187,7 @@ pub async fn report(
         let store = shared.store.clone();
         let statuses = blocking(move || store.statuses(&id))
             .await?
-            .map_err(|e| Internal::new("status", e))?;
+            .map_err(|e| Internal::store("status", &e))?;
         if !statuses
             .iter()
             .any(|s| s.code == super::recall::RECALL_CODE && s.organ == sender)

@@ -91,7 +91,7 @@ impl SubmitError {
             Self::NoRoute { .. } => "routing/no-route",
             Self::Signature(_) => "signature/refused",
             Self::OutboxFull { .. } => "store/outbox-full",
-            Self::Internal(_) => "internal",
+            Self::Internal(i) => i.name(),
         }
     }
 }
@@ -115,7 +115,7 @@ pub async fn submit(
 ) -> Result<Submitted, SubmitError> {
     let r = submit_steps(&shared, &caller, body).await;
     if let Err(e) = &r {
-        if !matches!(e, SubmitError::Internal(_)) {
+        if !matches!(e, SubmitError::Internal(i) if i.fault.is_none()) {
             shared.metrics.refused(e.name());
         }
     }
@@ -127,6 +127,7 @@ async fn submit_steps(
     caller: &Caller,
     body: Vec<u8>,
 ) -> Result<Submitted, SubmitError> {
+    shared.room_for_documents()?;
     let limits = EnvelopeLimits::default();
     let (doc, envelope, body) =
         blocking(move || parse_envelope(&body, &limits).map(|(d, e)| (d, e, body)))
@@ -331,7 +332,7 @@ async fn accept_durably(
         )
         .into()),
         Err(StoreError::OutboxFull { peer, depth }) => Err(SubmitError::OutboxFull { peer, depth }),
-        Err(e) => Err(Internal::new("accept", e).into()),
+        Err(e) => Err(Internal::store("accept", &e).into()),
     }
 }
 

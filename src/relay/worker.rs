@@ -365,7 +365,7 @@ async fn deliver(
     group: &[OutboxEntry],
 ) -> Attempt {
     let peer = client.peer();
-    let Some((bytes, meta, filing)) = load(shared, peer, id).await else {
+    let Some((bytes, meta, filing)) = load(shared, peer, id, group).await else {
         return Attempt::Skipped;
     };
     if refused_at_departure(shared, peer, id, filing.as_ref(), group).await {
@@ -391,11 +391,14 @@ async fn deliver(
     reached
 }
 
-/// The queued document's bytes, its metadata and its filing record.
+/// The queued document's bytes, its metadata and its filing record. A document found altered
+/// on disk is never sent: the store has quarantined it, and every entry of the group is
+/// dead-lettered here (audited), so that it is not retried in a loop.
 async fn load(
     shared: &Arc<Shared>,
     peer: &str,
     id: &MessageId,
+    group: &[OutboxEntry],
 ) -> Option<(
     Vec<u8>,
     crate::store::MessageMeta,
@@ -412,10 +415,37 @@ async fn load(
     .await;
     match loaded {
         Ok(Ok((Some(b), Some((meta, _)), filing))) => Some((b, meta, filing)),
+        Ok(Err(e @ crate::store::StoreError::Altered { .. })) => {
+            quarantined_at_departure(shared, peer, group, e).await;
+            None
+        }
         other => {
             tracing::error!(message = %id, peer, "outbox entry without a stored message: {other:?}");
             None
         }
+    }
+}
+
+/// The document of `group` was found altered: audited, counted, every entry dead-lettered.
+async fn quarantined_at_departure(
+    shared: &Arc<Shared>,
+    peer: &str,
+    group: &[OutboxEntry],
+    e: crate::store::StoreError,
+) {
+    let (s, peer_s, group) = (shared.clone(), peer.to_owned(), group.to_vec());
+    let done = tokio::task::spawn_blocking(move || {
+        s.note_store_error(&e, &format!("relay to {peer_s}"));
+        let reason = format!("store/corrupt: {e}");
+        for entry in &group {
+            s.store.dead_letter(&peer_s, entry, &reason, now_ms())?;
+            s.metrics.dead_letters.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok::<_, crate::store::StoreError>(())
+    })
+    .await;
+    if !matches!(done, Ok(Ok(()))) {
+        tracing::error!(peer, "could not dead-letter an altered document: {done:?}");
     }
 }
 

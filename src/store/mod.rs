@@ -64,6 +64,7 @@ mod keys;
 mod register;
 mod segment;
 mod sled;
+pub mod space;
 pub mod types;
 
 use std::time::Duration;

@@ -532,7 +532,7 @@ pub struct StoreStats {
 }
 
 /// A message quarantined because its document was found altered on disk.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quarantined {
     /// The message.
     pub id: MessageId,
@@ -542,18 +542,19 @@ pub struct Quarantined {
     pub at_ms: i64,
 }
 
-/// An index entry that names a record the store does not hold.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// An index entry that names a record the store does not hold (or a record that cannot be
+/// read).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dangling {
-    /// Which index (`inbox`, `outbox`, `dedup`, `membership`, `sent`).
-    pub index: &'static str,
+    /// Which index or tree (`inbox`, `outbox`, `dedup`, `membership`, `sent`, `meta`…).
+    pub index: String,
     /// Its key, hex.
     pub key: String,
 }
 
 /// What [`Store::scrub`](super::Store::scrub) found: every stored document read back and
 /// checked, every index entry's target looked up.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScrubReport {
     /// Documents read and checked.
     pub documents: u64,

@@ -76,7 +76,7 @@ impl SledStore {
             let (k, v) = kv.map_err(|e| StoreError::engine("read records", e))?;
             let Ok(record) = decode::<MessageRecord>(T_META, &k, &v) else {
                 report.unreadable.push(Dangling {
-                    index: T_META,
+                    index: T_META.to_owned(),
                     key: hex_encode(&k),
                 });
                 continue;
@@ -102,7 +102,10 @@ impl SledStore {
                     at_ms: super::records::now_ms(),
                 }),
                 Err(StoreError::Corrupt { what, key }) => {
-                    report.unreadable.push(Dangling { index: what, key });
+                    report.unreadable.push(Dangling {
+                        index: what.to_owned(),
+                        key,
+                    });
                 }
                 Err(other) => return Err(other),
             }
@@ -122,7 +125,7 @@ impl SledStore {
         for kv in tree.iter() {
             let (k, v) = kv.map_err(|e| StoreError::engine("read an index", e))?;
             let entry = || Dangling {
-                index: name,
+                index: name.to_owned(),
                 key: hex_encode(&k),
             };
             let Some(raw) = target(&k, &v) else {

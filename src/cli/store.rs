@@ -1,0 +1,166 @@
+//! `lienthong store check`: every stored document read back against its record (size and
+//! SHA-256), every index entry's record looked up, and the audit chain verified — offline on
+//! the store's directory, or online through the running gateway's admin API.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::CliError;
+use lienthong::config::Config;
+use lienthong::store::{ScrubReport, SledStore, StoreLimits};
+
+/// `lienthong store …`
+#[derive(Subcommand, Debug)]
+pub(crate) enum StoreCommand {
+    /// Scrub the store: documents, indexes, audit chain. Exit 0 clean, 1 any fault (each
+    /// named), 2 usage or a store that cannot be opened.
+    Check(CheckArgs),
+}
+
+/// Arguments of `lienthong store check`.
+#[derive(Args, Debug)]
+pub(crate) struct CheckArgs {
+    /// The gateway's config file.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Ask the running gateway to check (its API, admin role) instead of opening the store.
+    #[arg(long)]
+    online: bool,
+    /// File holding an admin client's bearer token (with --online; or LIENTHONG_TOKEN).
+    #[arg(long, value_name = "FILE", requires = "online")]
+    token_file: Option<PathBuf>,
+    /// The CA certificate (PEM) of the API's TLS certificate (with --online; default: the
+    /// config's first trust anchor).
+    #[arg(long, value_name = "FILE", requires = "online")]
+    ca: Option<PathBuf>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(c: StoreCommand) -> Result<(), CliError> {
+    match c {
+        StoreCommand::Check(a) => run_check(&a),
+    }
+}
+
+fn run_check(a: &CheckArgs) -> Result<(), CliError> {
+    let config = Config::load(&a.config).map_err(CliError::usage)?;
+    let report = if a.online {
+        online(&config, a)?
+    } else {
+        offline(&config)?
+    };
+    let audit = audit_chain(&config);
+    if a.json {
+        let value = serde_json::json!({ "store": &report, "audit": audit.as_ref().err() });
+        println!("{value}");
+    } else {
+        print_report(&report, audit.as_ref().err());
+    }
+    if report.is_clean() && audit.is_ok() {
+        Ok(())
+    } else {
+        Err(CliError::invalid(
+            "the store check found faults (listed above)",
+        ))
+    }
+}
+
+/// Opens the store itself (the gateway must be stopped: sled holds a lock).
+fn offline(config: &Config) -> Result<ScrubReport, CliError> {
+    let dir = config.store_dir();
+    if !dir.is_dir() {
+        return Err(CliError::usage(format!("no store at {}", dir.display())));
+    }
+    let store = SledStore::open(&dir, StoreLimits::default()).map_err(|e| {
+        CliError::usage(format!(
+            "cannot open the store at {} ({e}); if the gateway is running, use --online",
+            dir.display()
+        ))
+    })?;
+    lienthong::store::Store::scrub(&store).map_err(CliError::usage)
+}
+
+/// Asks the running gateway (`POST /api/v1/admin/store/check`).
+fn online(config: &Config, a: &CheckArgs) -> Result<ScrubReport, CliError> {
+    let token = match &a.token_file {
+        Some(f) => std::fs::read_to_string(f)
+            .map_err(|e| CliError::usage(format!("{}: {e}", f.display())))?
+            .trim()
+            .to_owned(),
+        None => std::env::var("LIENTHONG_TOKEN")
+            .map_err(|_| CliError::usage("--online needs --token-file or LIENTHONG_TOKEN"))?,
+    };
+    let ca = match &a.ca {
+        Some(c) => c.clone(),
+        None => config
+            .trust
+            .anchors
+            .first()
+            .cloned()
+            .ok_or_else(|| CliError::usage("no trust anchor in the config: give --ca"))?,
+    };
+    let mut addr = config.listen.api;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let client = lienthong::client::Client::new(&ca, &format!("https://{addr}"), Some(&token))
+        .map_err(CliError::usage)?;
+    let resp = client
+        .post("/api/v1/admin/store/check", "application/json", b"")
+        .map_err(|e| CliError::usage(format!("the gateway at {addr} did not answer: {e}")))?;
+    if resp.status != 200 {
+        return Err(CliError::usage(format!(
+            "the gateway at {addr} answered {}: {}",
+            resp.status,
+            resp.text()
+        )));
+    }
+    serde_json::from_slice(&resp.body).map_err(|e| CliError::usage(format!("the report: {e}")))
+}
+
+/// The audit log's hash chain (checkpoint signatures are `lienthong audit verify --trust`'s).
+fn audit_chain(config: &Config) -> Result<(), String> {
+    let path = lienthong::audit::log_path(&config.data_dir);
+    if !path.is_file() {
+        return Ok(());
+    }
+    lienthong::audit::verify_dir(&config.data_dir, None)
+        .map(|_| ())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn print_report(r: &ScrubReport, audit: Option<&String>) {
+    println!(
+        "documents checked: {} ({} bytes; {} from before digests, size only)",
+        r.documents, r.bytes, r.without_digest
+    );
+    for q in &r.altered {
+        println!(
+            "ALTERED  message {}: {} (quarantined)",
+            q.id,
+            q.fault.as_str()
+        );
+    }
+    for d in &r.unreadable {
+        println!("UNREADABLE  {} record {}", d.index, d.key);
+    }
+    for d in &r.dangling {
+        println!("DANGLING  {} entry {} names no record", d.index, d.key);
+    }
+    if r.released > 0 {
+        println!(
+            "released from quarantine (found whole again): {}",
+            r.released
+        );
+    }
+    match audit {
+        Some(e) => println!("AUDIT  {e}"),
+        None => println!("audit chain: intact"),
+    }
+    if r.is_clean() && audit.is_none() {
+        println!("store check: clean");
+    }
+}
