@@ -1,0 +1,222 @@
+//! Faults at rest, on real gateways (issue 31): a document changed on a gateway's disk is never
+//! served or relayed — the inbox fetch answers `store/corrupt`, the relay dead-letters it, the
+//! audit log and `/metrics` record it, `/readyz` says the store is degraded, and
+//! `lienthong store check` (offline and online) names it — while every other document is
+//! served as before.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::gateways::{Demo, bin, eventually, submit};
+use lienthong::client::Client;
+use lienthong::config::Config;
+
+/// The document file of message `id` in the store of the gateway configured by `config`.
+fn document_file(config: &Path, id: &str) -> PathBuf {
+    let dir = Config::load(config).unwrap().store_dir().join("documents");
+    let name = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with(id))
+        .unwrap_or_else(|| panic!("no document file for {id} in {}", dir.display()));
+    dir.join(name)
+}
+
+fn audit_log(config: &Path) -> String {
+    let data = Config::load(config).unwrap().data_dir;
+    std::fs::read_to_string(lienthong::audit::log_path(&data)).unwrap()
+}
+
+fn submitted(office: &Client, demo: &Demo, subject: &str) -> String {
+    let xml = demo.envelope(&["TU.BENTRE"], "thuong", "VB-01", 0, subject);
+    let r = submit(office, &xml);
+    assert_eq!(r.status, 202, "{}", r.text());
+    r.json()["message_id"].as_str().unwrap().to_owned()
+}
+
+fn listed(inbox: &Client) -> Vec<String> {
+    inbox.get("/api/v1/inbox?limit=100").unwrap().json()["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["message_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `lienthong store check --config CFG [extra…]`: exit code and stdout.
+fn store_check(config: &Path, extra: &[&str]) -> (i32, String) {
+    let o = Command::new(bin())
+        .args(["store", "check", "--config"])
+        .arg(config)
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+#[test]
+fn a_document_changed_on_the_provinces_disk_is_refused_by_name_and_the_others_are_served() {
+    let mut demo = Demo::new();
+    demo.start("district");
+    demo.start("province");
+    let office = demo.client("district", "submit");
+    let inbox = demo.client("province", "receive");
+    let altered = submitted(&office, &demo, "Sẽ bị sửa trên đĩa");
+    let intact = submitted(&office, &demo, "Còn nguyên");
+    eventually("both documents in the province's inbox", 30, || {
+        let l = listed(&inbox);
+        (l.contains(&altered) && l.contains(&intact)).then_some(())
+    });
+    let original = inbox.get(&format!("/api/v1/inbox/{intact}")).unwrap();
+    assert_eq!(original.status, 200);
+
+    // The operator's bad day: the province stopped, one word of a stored document changed.
+    let province = demo.gw("province").config.clone();
+    assert_eq!(demo.stop("province"), Some(0));
+    let file = document_file(&province, &altered);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("Sẽ bị sửa"));
+    std::fs::write(&file, text.replace("Sẽ bị sửa", "Đã bị sửa")).unwrap();
+    demo.start("province");
+
+    let r = inbox.get(&format!("/api/v1/inbox/{altered}")).unwrap();
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert_eq!(r.json()["type"], "urn:lienthong:problem:store/corrupt");
+    assert!(!r.text().contains("Đã bị sửa"));
+    // Never in a listing again; the other document is served byte for byte.
+    assert_eq!(listed(&inbox), vec![intact.clone()]);
+    let again = inbox.get(&format!("/api/v1/inbox/{intact}")).unwrap();
+    assert_eq!((again.status, again.body), (200, original.body));
+    // Said where an operator looks.
+    let ready = demo.client("province", "none").get("/readyz").unwrap();
+    assert_eq!(ready.status, 200);
+    assert!(ready.text().contains("degraded"), "{}", ready.text());
+    let metrics = demo
+        .client("province", "none")
+        .get("/metrics")
+        .unwrap()
+        .text();
+    assert!(
+        metrics.contains("lienthong_store_quarantined{organ=\"TU.BENTRE\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("lienthong_store_faults_total{organ=\"TU.BENTRE\"} 1"));
+    let audit = audit_log(&province);
+    let line = audit
+        .lines()
+        .find(|l| l.contains("\"store-fault\""))
+        .expect("a store-fault audit line");
+    assert!(
+        line.contains(&altered) && line.contains("digest-mismatch"),
+        "{line}"
+    );
+
+    // The check, online through the admin API, then offline on the stopped gateway.
+    let token = demo.dir.path().join("admin.token");
+    std::fs::write(&token, &demo.gw("province").tokens.admin).unwrap();
+    let ca = demo.root().to_string_lossy().into_owned();
+    let (code, out) = store_check(
+        &province,
+        &[
+            "--online",
+            "--token-file",
+            token.to_str().unwrap(),
+            "--ca",
+            &ca,
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("ALTERED  message {altered}: digest-mismatch")),
+        "{out}"
+    );
+    assert_eq!(demo.stop("province"), Some(0));
+    let (code, out) = store_check(&province, &["--json"]);
+    assert_eq!(code, 1, "{out}");
+    let report: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(report["store"]["altered"][0]["id"], altered.as_str());
+    assert_eq!(report["store"]["documents"], 1);
+    assert!(report["audit"].is_null(), "{out}");
+
+    // Restored from a backup: the check releases it, and it is served again.
+    std::fs::write(&file, text).unwrap();
+    let (code, out) = store_check(&province, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("released from quarantine (found whole again): 1"),
+        "{out}"
+    );
+    demo.start("province");
+    assert_eq!(
+        inbox
+            .get(&format!("/api/v1/inbox/{altered}"))
+            .unwrap()
+            .status,
+        200
+    );
+}
+
+#[test]
+fn a_document_changed_in_the_districts_outbox_is_dead_lettered_not_relayed() {
+    let mut demo = Demo::new();
+    demo.start("district");
+    let office = demo.client("district", "submit");
+    // The province is down: both wait in the district's outbox.
+    let altered = submitted(&office, &demo, "Chờ trong hàng đợi");
+    let intact = submitted(&office, &demo, "Chờ nguyên vẹn");
+    let district = demo.gw("district").config.clone();
+    let file = document_file(&district, &altered);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let n = bytes.len();
+    bytes.truncate(n - 10);
+    std::fs::write(&file, &bytes).unwrap();
+    demo.start("province");
+
+    let state = |id: &str| {
+        let d = office
+            .get(&format!("/api/v1/documents/{id}"))
+            .unwrap()
+            .json();
+        d["recipients"][0].clone()
+    };
+    let dead = eventually("the altered document dead-lettered", 60, || {
+        let s = state(&altered);
+        (s["state"] == "dead_lettered").then_some(s)
+    });
+    assert!(
+        dead["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("store/corrupt"),
+        "{dead}"
+    );
+    eventually("the intact document delivered", 60, || {
+        (state(&intact)["state"] == "delivered").then_some(())
+    });
+    let inbox = demo.client("province", "receive");
+    assert_eq!(listed(&inbox), vec![intact]);
+    let audit = audit_log(&district);
+    assert!(
+        audit.lines().any(|l| l.contains("\"store-fault\"")
+            && l.contains(&altered)
+            && l.contains("size-mismatch")),
+        "{audit}"
+    );
+}
