@@ -127,29 +127,62 @@ fn bad_roles_and_organs_are_usage_errors() {
 }
 
 #[test]
-fn repeated_failures_are_rate_limited_per_address() {
+fn a_valid_token_always_authenticates_and_failures_are_slowed_per_source() {
+    use lienthong::gateway::caller::{AuthError, ThrottleLimits};
+    use std::time::Duration;
     let (token, _, clients) = new_token(&["--name", "d", "--organ", "VPTW", "--role", "submit"]);
-    let auth = Authenticator::new(&clients);
-    let attacker: std::net::IpAddr = "127.0.0.9".parse().unwrap();
+    let limits = ThrottleLimits {
+        free_failures: 5,
+        window: Duration::from_secs(60),
+        max_delay: Duration::from_millis(3_000),
+    };
+    let auth = Authenticator::with_limits(&clients, limits);
+    let shared_nat: std::net::IpAddr = "127.0.0.9".parse().unwrap();
     let other: std::net::IpAddr = "127.0.0.10".parse().unwrap();
-    let mut bad = axum::http::HeaderMap::new();
-    bad.insert("authorization", "Bearer lt_guess".parse().unwrap());
-    for _ in 0..10 {
-        assert_eq!(
-            authenticate(&auth, &bad, Some(attacker))
-                .unwrap_err()
-                .status,
-            401
-        );
+    let mut delays = Vec::new();
+    let mut audited = Vec::new();
+    for i in 0..30 {
+        // Thirty wrong tokens, each of its own prefix: only the address is counted.
+        let guess = format!("lt_{i:04}guessxxxxxxxx");
+        match auth.authenticate(Some(&guess), Some(shared_nat)) {
+            Err(AuthError::Unauthenticated {
+                delay_ms,
+                throttled,
+            }) => {
+                delays.push(delay_ms);
+                audited.extend(throttled);
+            }
+            other => panic!("{other:?}"),
+        }
     }
-    let mut good = axum::http::HeaderMap::new();
-    good.insert("authorization", format!("Bearer {token}").parse().unwrap());
-    // The guessing address is now refused even with a good token; others are not affected.
+    // Five free, then 100 ms doubling, capped.
+    assert_eq!(&delays[..9], &[0, 0, 0, 0, 0, 100, 200, 400, 800]);
+    assert!(delays[9..].iter().all(|d| *d == 1_600 || *d == 3_000));
+    assert_eq!(*delays.last().unwrap(), 3_000);
+    // Said once, when the delays began.
+    assert_eq!(audited, vec![("address 127.0.0.9".to_owned(), 6)]);
+    // The right token from the same address: in, at once; and from another address.
     assert_eq!(
-        authenticate(&auth, &good, Some(attacker))
-            .unwrap_err()
-            .status,
-        429
+        auth.authenticate(Some(&token), Some(shared_nat))
+            .unwrap()
+            .organ,
+        "VPTW"
     );
-    assert!(authenticate(&auth, &good, Some(other)).is_ok());
+    assert!(auth.authenticate(Some(&token), Some(other)).is_ok());
+    // One wrong token retried from many addresses is slowed by its prefix.
+    let mut last = 0;
+    for i in 0..8u8 {
+        let ip = std::net::IpAddr::from([10, 0, 0, i]);
+        if let Err(AuthError::Unauthenticated { delay_ms, .. }) =
+            auth.authenticate(Some("lt_samewrongtoken"), Some(ip))
+        {
+            last = delay_ms;
+        }
+    }
+    assert_eq!(last, 400);
+    // A request without a token is refused but counts against nobody.
+    assert_eq!(
+        auth.authenticate(None, Some(other)).unwrap_err(),
+        AuthError::NoToken
+    );
 }

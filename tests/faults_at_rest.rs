@@ -220,3 +220,59 @@ fn a_document_changed_in_the_districts_outbox_is_dead_lettered_not_relayed() {
         "{audit}"
     );
 }
+
+#[test]
+fn thirty_wrong_tokens_then_the_right_one_from_the_same_address_is_let_in_and_the_wrong_are_slowed()
+{
+    let mut demo = Demo::new();
+    common::tls::edit_config(&demo, "province", |t| {
+        format!("{t}\n[limits]\nauth_free_failures = 5\nauth_max_delay_ms = 400\n")
+    });
+    demo.start("province");
+    let g = demo.gw("province");
+    let wrong = Client::new(demo.root(), &g.api_url, Some("lt_wrongwrongwrong")).unwrap();
+    let mut took = Vec::new();
+    for _ in 0..30 {
+        let started = std::time::Instant::now();
+        let r = wrong.get("/api/v1/inbox").unwrap();
+        assert_eq!(r.status, 401, "{}", r.text());
+        assert_eq!(
+            r.json()["type"],
+            "urn:lienthong:problem:auth/unauthenticated"
+        );
+        took.push(started.elapsed());
+    }
+    // The last ones waited the configured longest delay (a lower bound: never flaky).
+    assert!(
+        took[25..]
+            .iter()
+            .all(|d| *d >= std::time::Duration::from_millis(400)),
+        "{took:?}"
+    );
+    let right = demo.client("province", "receive");
+    let r = right.get("/api/v1/inbox").unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let metrics = demo
+        .client("province", "none")
+        .get("/metrics")
+        .unwrap()
+        .text();
+    assert!(
+        metrics.contains("lienthong_auth_failures_total{organ=\"TU.BENTRE\"} 30"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("lienthong_auth_delayed_total{organ=\"TU.BENTRE\"} 25"),
+        "{metrics}"
+    );
+    let audit = eventually("the throttle audited", 10, || {
+        let a = audit_log(&demo.gw("province").config);
+        a.contains("\"auth-throttled\"").then_some(a)
+    });
+    let lines: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains("\"auth-throttled\""))
+        .collect();
+    assert_eq!(lines.len(), 1, "{audit}");
+    assert!(lines[0].contains("127.0.0.1"), "{}", lines[0]);
+}

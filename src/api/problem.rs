@@ -18,7 +18,14 @@ pub struct Problem {
     pub detail: String,
     /// Seconds the client should wait (503, 429).
     pub retry_after: Option<u64>,
+    /// How long the server waits before answering (a throttled failed authentication): carried
+    /// to the response as an [`AnswerDelay`] extension, which `api::routes` waits out.
+    pub delay: Option<std::time::Duration>,
 }
+
+/// A response extension: wait this long before sending the response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerDelay(pub std::time::Duration);
 
 impl Problem {
     /// A problem with a status, a kind and a detail.
@@ -28,6 +35,7 @@ impl Problem {
             kind: kind.to_owned(),
             detail: detail.into(),
             retry_after: None,
+            delay: None,
         }
     }
 
@@ -104,6 +112,9 @@ impl IntoResponse for Problem {
             if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
             }
+        }
+        if let Some(d) = self.delay {
+            resp.extensions_mut().insert(AnswerDelay(d));
         }
         resp
     }

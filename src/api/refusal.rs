@@ -69,16 +69,11 @@ impl From<NoteTooLong> for Problem {
 impl From<AuthError> for Problem {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::Unauthenticated => Problem::unauthorized(),
-            AuthError::TooManyFailures { retry_after_secs } => {
-                let mut p = Problem::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "auth/too-many-failures",
-                    e.to_string(),
-                );
-                p.retry_after = Some(retry_after_secs);
-                p
-            }
+            AuthError::NoToken => Problem::unauthorized(),
+            AuthError::Unauthenticated { delay_ms, .. } => Problem {
+                delay: (delay_ms > 0).then(|| std::time::Duration::from_millis(delay_ms)),
+                ..Problem::unauthorized()
+            },
             AuthError::MissingRole { .. } => Problem::forbidden(e.to_string()),
         }
     }

@@ -1,9 +1,15 @@
 //! Who is calling: bearer tokens are random, stored only as SHA-256 hashes in the config,
-//! compared in constant time; failed attempts are counted per remote address and refused
-//! ([`AuthError::TooManyFailures`]) past a threshold. No token ever reaches a log line.
+//! compared in constant time. A valid token always authenticates, whatever failures came from
+//! its address: an office behind one NAT with a misconfigured script must not be locked out
+//! by it. Failed attempts are counted per source address and per token prefix (the first
+//! characters of the token presented: one wrong token retried from many addresses) and, past a
+//! few free ones in a window, answered only after a delay that doubles with each failure, up
+//! to a limit ([`ThrottleLimits`], from `[limits]` in the config). No token ever reaches a log
+//! line.
 //!
-//! The HTTP surface only finds the token in the `Authorization` header (`api::auth`); which
-//! caller it is, and what that caller may do, is decided here.
+//! The HTTP surface only finds the token in the `Authorization` header (`api::auth`) and waits
+//! the delay before it answers; which caller it is, and what that caller may do, is decided
+//! here.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,26 +19,71 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::config::{Client, Role};
+use crate::config::{Client, Limits, Role};
 use crate::doc::label::Level;
 
-/// Failed attempts allowed per address per window before 429.
-const MAX_FAILURES: u32 = 10;
-/// The failure-counting window.
-const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// Sources tracked at most (an address flood cannot grow the table without limit).
+const MAX_SOURCES: usize = 10_000;
+/// The first delay past the free failures.
+const FIRST_DELAY: Duration = Duration::from_millis(100);
+/// Characters of a presented token that name its prefix source (`lt_` and 8 more).
+const PREFIX_CHARS: usize = 11;
+
+/// How failed authentications are slowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThrottleLimits {
+    /// Failures per source answered at once in a window.
+    pub free_failures: u32,
+    /// The counting window.
+    pub window: Duration,
+    /// The longest delay.
+    pub max_delay: Duration,
+}
+
+impl ThrottleLimits {
+    /// The limits of a gateway's config.
+    pub fn of(limits: &Limits) -> Self {
+        Self {
+            free_failures: limits.auth_free_failures,
+            window: Duration::from_secs(limits.auth_failure_window_secs),
+            max_delay: Duration::from_millis(limits.auth_max_delay_ms),
+        }
+    }
+
+    /// The delay before answering the `n`th failure of a source in a window.
+    pub fn delay(&self, n: u32) -> Duration {
+        let Some(past) = n.checked_sub(self.free_failures + 1) else {
+            return Duration::ZERO;
+        };
+        FIRST_DELAY
+            .saturating_mul(1u32 << past.min(20))
+            .min(self.max_delay)
+    }
+}
+
+impl Default for ThrottleLimits {
+    fn default() -> Self {
+        Self::of(&Limits::default())
+    }
+}
 
 /// Why a caller was not let in.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
-    /// No token, or one that matches no configured client.
+    /// The request carries no token (not counted as a failure: nothing was guessed).
     #[error("a valid bearer token is required")]
-    Unauthenticated,
-    /// Too many failed attempts from this address in the window.
-    #[error("too many failed authentication attempts; wait a minute")]
-    TooManyFailures {
-        /// Seconds until the window ends.
-        retry_after_secs: u64,
+    NoToken,
+    /// A token that matches no configured client. Answer only after `delay_ms` (zero while
+    /// the source's failures are few).
+    #[error("a valid bearer token is required")]
+    Unauthenticated {
+        /// Milliseconds to wait before answering.
+        delay_ms: u64,
+        /// Set once per source and window, on the failure that starts its delays (the first
+        /// such source when two start at once): the source
+        /// (`address 192.0.2.7`, `token prefix lt_abcdefgh`) and its failures, to audit.
+        throttled: Option<(String, u32)>,
     },
     /// The caller is known but lacks the role the operation needs.
     #[error("client {client} lacks the {role:?} role")]
@@ -76,10 +127,33 @@ struct Entry {
     caller: Caller,
 }
 
+/// Where failures come from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Source {
+    Addr(IpAddr),
+    Prefix(String),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Addr(ip) => write!(f, "address {ip}"),
+            Self::Prefix(p) => write!(f, "token prefix {p}"),
+        }
+    }
+}
+
+/// One source's failures in its current window.
+struct Failures {
+    count: u32,
+    since: Instant,
+}
+
 /// The token table and the failure counters.
 pub struct Authenticator {
     entries: Vec<Entry>,
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    limits: ThrottleLimits,
+    failures: Mutex<HashMap<Source, Failures>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -128,8 +202,13 @@ fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
 }
 
 impl Authenticator {
-    /// Builds the table from the configured clients.
+    /// Builds the table from the configured clients, with the default throttle.
     pub fn new(clients: &[Client]) -> Self {
+        Self::with_limits(clients, ThrottleLimits::default())
+    }
+
+    /// Builds the table from the configured clients.
+    pub fn with_limits(clients: &[Client], limits: ThrottleLimits) -> Self {
         let entries = clients
             .iter()
             .filter_map(|c| {
@@ -146,32 +225,24 @@ impl Authenticator {
             .collect();
         Self {
             entries,
+            limits,
             failures: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Authenticates a bearer token (`None`: the request carried none) from `remote`.
+    /// Authenticates a bearer token (`None`: the request carried none) from `remote`. A token
+    /// that matches always succeeds; one that does not is counted against its sources.
     pub fn authenticate(
         &self,
         token: Option<&str>,
         remote: Option<IpAddr>,
     ) -> Result<Caller, AuthError> {
-        if let Some(ip) = remote {
-            if self.blocked(ip) {
-                return Err(AuthError::TooManyFailures {
-                    retry_after_secs: FAILURE_WINDOW.as_secs(),
-                });
-            }
-        }
         let Some(token) = token else {
-            return Err(AuthError::Unauthenticated);
+            return Err(AuthError::NoToken);
         };
-        let hash: [u8; 32] = match ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
-            .as_ref()
-            .try_into()
-        {
-            Ok(h) => h,
-            Err(_) => return Err(AuthError::Unauthenticated),
+        let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+        let Ok(hash) = <[u8; 32]>::try_from(digest.as_ref()) else {
+            return Err(AuthError::NoToken);
         };
         // Scan every entry so the time taken does not depend on which one matched.
         let mut found: Option<&Caller> = None;
@@ -180,40 +251,54 @@ impl Authenticator {
                 found = Some(&e.caller);
             }
         }
-        match found {
-            Some(c) => Ok(c.clone()),
-            None => {
-                if let Some(ip) = remote {
-                    self.fail(ip);
-                }
-                tracing::info!(remote = ?remote, "authentication failed");
-                Err(AuthError::Unauthenticated)
+        if let Some(c) = found {
+            return Ok(c.clone());
+        }
+        let mut sources = Vec::with_capacity(2);
+        if let Some(ip) = remote {
+            sources.push(Source::Addr(ip));
+        }
+        if let Some(prefix) = token.get(..PREFIX_CHARS) {
+            sources.push(Source::Prefix(prefix.to_owned()));
+        }
+        let (delay, throttled) = self.fail(&sources);
+        tracing::info!(remote = ?remote, delay_ms = delay.as_millis(), "authentication failed");
+        Err(AuthError::Unauthenticated {
+            delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            throttled,
+        })
+    }
+
+    /// Counts one failure against each source; the delay of the worst, and the source whose
+    /// delays this failure starts, if any.
+    fn fail(&self, sources: &[Source]) -> (Duration, Option<(String, u32)>) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let window = self.limits.window;
+        if map.len() >= MAX_SOURCES {
+            map.retain(|_, f| f.since.elapsed() < window);
+            if map.len() >= MAX_SOURCES {
+                map.clear();
             }
         }
-    }
-
-    fn blocked(&self, ip: IpAddr) -> bool {
-        let map = match self.failures.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
-        map.get(&ip)
-            .is_some_and(|(n, since)| *n >= MAX_FAILURES && since.elapsed() < FAILURE_WINDOW)
-    }
-
-    fn fail(&self, ip: IpAddr) {
-        let mut map = match self.failures.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
-        // Bound the table: an address flood cannot grow it without limit.
-        if map.len() > 10_000 {
-            map.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
+        let mut delay = Duration::ZERO;
+        let mut throttled = None;
+        for source in sources {
+            let f = map.entry(source.clone()).or_insert(Failures {
+                count: 0,
+                since: Instant::now(),
+            });
+            if f.since.elapsed() >= window {
+                *f = Failures {
+                    count: 0,
+                    since: Instant::now(),
+                };
+            }
+            f.count = f.count.saturating_add(1);
+            delay = delay.max(self.limits.delay(f.count));
+            if f.count == self.limits.free_failures + 1 && throttled.is_none() {
+                throttled = Some((source.to_string(), f.count));
+            }
         }
-        let e = map.entry(ip).or_insert((0, Instant::now()));
-        if e.1.elapsed() >= FAILURE_WINDOW {
-            *e = (0, Instant::now());
-        }
-        e.0 += 1;
+        (delay, throttled)
     }
 }

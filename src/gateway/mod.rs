@@ -131,7 +131,10 @@ impl Shared {
             .collect();
         let (inbox_events, _) = watch::channel(0u64);
         Self {
-            auth: caller::Authenticator::new(&config.clients),
+            auth: caller::Authenticator::with_limits(
+                &config.clients,
+                caller::ThrottleLimits::of(&config.limits),
+            ),
             config,
             store,
             keys,
