@@ -183,7 +183,7 @@ fn a_duplicate_or_a_forged_reuse_of_an_id_leaves_the_first_document_alone() {
 }
 
 #[test]
-fn orphan_files_are_removed_at_open_and_foreign_files_left_alone() {
+fn orphan_files_are_moved_aside_at_open_purged_ones_removed_and_foreign_files_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let a = accept(MessageId::random().unwrap(), "kept", 1_000);
@@ -208,10 +208,23 @@ fn orphan_files_are_removed_at_open_and_foreign_files_left_alone() {
     let mut expected = vec![named[0].clone(), "README.txt".to_owned()];
     expected.sort();
     assert_eq!(files_in(&docs), expected);
+    // Never deleted: no one can tell a crash's leftover from a document whose record was lost.
+    let mut aside = vec![never_stored.clone(), other_token.clone()];
+    aside.sort();
+    assert_eq!(files_in(&path.join("orphans")), aside);
     assert_eq!(
         store.inbox_get(BENTRE, &a.meta.id).unwrap().unwrap().1,
         a.bytes
     );
+    // A file left by a purge that ended before its delete (its tombstone is in the register)
+    // is removed.
+    store.inbox_ack(BENTRE, &a.meta.id).unwrap();
+    assert_eq!(store.purge_acked_older_than(i64::MAX).unwrap().messages, 1);
+    drop(store);
+    std::fs::write(docs.join(&named[0]), &a.bytes).unwrap();
+    let _store = open(&path);
+    assert_eq!(files_in(&docs), vec!["README.txt".to_owned()]);
+    assert_eq!(files_in(&path.join("orphans")).len(), 2);
 }
 
 /// The file holding message `id`'s document under `docs`.
@@ -392,4 +405,58 @@ fn a_record_from_before_document_files_is_read_and_purged_from_sleds_tree() {
     drop(store);
     let db = raw_sled(&path);
     assert!(db.open_tree("bytes").unwrap().is_empty());
+}
+
+/// Damages the first 4 KB of the sled log of the store in `path`.
+fn damage_log(path: &Path) {
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let db = path.join("db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    for b in bytes.iter_mut().take(4096) {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&db, &bytes).unwrap();
+}
+
+#[test]
+fn records_lost_with_a_damaged_database_never_take_their_documents_with_them() {
+    // sled 0.34 opens a log whose first segment is damaged as if it were empty: the records
+    // are gone. Their documents must not be deleted as crash orphans.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let m = accept(MessageId::random().unwrap(), "kept", 1_000);
+    {
+        let store = open(&path);
+        assert_eq!(store.accept(m.clone()).unwrap(), AcceptOutcome::Stored);
+    }
+    damage_log(&path);
+    let store = open(&path);
+    let orphans = path.join("orphans");
+    let kept = files_in(&orphans);
+    assert_eq!(kept.len(), 1, "the document was deleted");
+    assert_eq!(std::fs::read(orphans.join(&kept[0])).unwrap(), m.bytes);
+    // The check says so, by name.
+    let report = store.scrub().unwrap();
+    assert_eq!(report.orphans, 1);
+    assert!(!report.is_clean());
+    drop(store);
+
+    // Many at once is not a crash: refused, naming the store, nothing moved.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let store = open(&path);
+        for i in 0..300 {
+            let m = accept(MessageId::random().unwrap(), &format!("d{i}"), 1_000);
+            assert_eq!(store.accept(m).unwrap(), AcceptOutcome::Stored);
+        }
+    }
+    damage_log(&path);
+    let err = lienthong::store::SledStore::open(&path, lienthong::store::StoreLimits::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(err.contains("lost records"), "{err}");
+    assert_eq!(files_in(&documents_dir(&path)).len(), 300);
+    assert!(files_in(&path.join("orphans")).is_empty());
 }

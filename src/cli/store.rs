@@ -150,6 +150,12 @@ fn print_report(r: &ScrubReport, audit: Option<&String>) {
     for d in &r.dangling {
         println!("DANGLING  {} entry {} names no record", d.index, d.key);
     }
+    if r.orphans > 0 {
+        println!(
+            "ORPHANS  {} document files named by no record, kept for review in {}",
+            r.orphans, r.orphans_dir
+        );
+    }
     if r.released > 0 {
         println!(
             "released from quarantine (found whole again): {}",

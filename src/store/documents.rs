@@ -37,8 +37,28 @@ pub(super) const DIR: &str = "documents";
 /// A message id is 16 bytes: 32 hex digits, a dash, a 16-digit token.
 const NAME_LEN: usize = 32 + 1 + 16;
 
+/// Where document files named by no record are moved at open (inside the store's directory).
+pub(super) const ORPHANS: &str = "orphans";
+
+/// Unclaimed document files a crash can leave: one per accept in flight (bounded by the
+/// blocking threads, `app::runtime`). More at one open means lost records.
+pub(super) const MAX_UNCLAIMED_AT_OPEN: usize = 256;
+
+/// What the store's records say of a document file found at open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Claim {
+    /// A record names it.
+    Named,
+    /// Its message was purged (a tombstone in the register): the purge ended before its delete.
+    Purged,
+    /// Nothing names it.
+    Unclaimed,
+}
+
 pub(super) struct DocumentFiles {
     dir: PathBuf,
+    /// `orphans/`, beside `documents/`.
+    orphans: PathBuf,
     /// Bytes held in document files (counted at open, then kept up to date).
     held: AtomicU64,
     /// Files created so far (a generation number for the shared directory sync).
@@ -49,12 +69,18 @@ pub(super) struct DocumentFiles {
 }
 
 impl DocumentFiles {
-    /// Opens (creating it if needed) the directory and removes every file `is_named` does not
-    /// claim: `is_named(id, token)` answers whether a stored record names that file. Files whose
-    /// name is not ours are left alone. Call before any other thread uses the store.
+    /// Opens (creating it if needed) the directory and settles every file whose record is
+    /// gone, as `claim(id, token)` says: [`Claim::Named`] files are kept, [`Claim::Purged`]
+    /// ones (their message's tombstone is in the register: a purge ended before its delete)
+    /// are removed, and [`Claim::Unclaimed`] ones — a crash between a file's write and its
+    /// transaction, which no one was told was stored, or records the database lost — are
+    /// moved to `orphans/` for an operator to review, never deleted. More than
+    /// [`MAX_UNCLAIMED_AT_OPEN`] unclaimed files is not a crash but a database that lost its
+    /// records: [`StoreError::LostRecords`], and nothing is touched. Files whose name is not
+    /// ours are left alone. Call before any other thread uses the store.
     pub(super) fn open(
         store_dir: &Path,
-        mut is_named: impl FnMut(&[u8], u64) -> Result<bool, StoreError>,
+        mut claim: impl FnMut(&[u8], u64) -> Result<Claim, StoreError>,
     ) -> Result<Self, StoreError> {
         let dir = store_dir.join(DIR);
         // Classified documents: readable by the gateway's user only.
@@ -62,25 +88,69 @@ impl DocumentFiles {
             .map_err(|e| StoreError::io("create the documents directory", e))?;
         sync_dir(store_dir)?;
         let mut held = 0u64;
+        let mut purged = Vec::new();
+        let mut unclaimed = Vec::new();
         let list = |e| StoreError::io("list the documents directory", e);
         for entry in fs::read_dir(&dir).map_err(list)? {
             let entry = entry.map_err(list)?;
             let Some((id, token)) = entry.file_name().to_str().and_then(parse_name) else {
                 continue;
             };
-            if is_named(&id, token)? {
-                let meta = entry.metadata().map_err(list)?;
-                held = held.saturating_add(meta.len());
-            } else {
-                remove(&entry.path())?;
+            match claim(&id, token)? {
+                Claim::Named => {
+                    let meta = entry.metadata().map_err(list)?;
+                    held = held.saturating_add(meta.len());
+                }
+                Claim::Purged => purged.push(entry.path()),
+                Claim::Unclaimed => unclaimed.push(entry.file_name()),
             }
+        }
+        if unclaimed.len() > MAX_UNCLAIMED_AT_OPEN {
+            return Err(StoreError::LostRecords {
+                dir: dir.display().to_string(),
+                files: unclaimed.len() as u64,
+            });
+        }
+        for path in purged {
+            remove(&path)?;
+        }
+        let orphans = store_dir.join(ORPHANS);
+        if !unclaimed.is_empty() {
+            crate::pki::fsutil::create_private_dir(&orphans)
+                .map_err(|e| StoreError::io("create the orphans directory", e))?;
+            for name in &unclaimed {
+                fs::rename(dir.join(name), orphans.join(name))
+                    .map_err(|e| StoreError::io("move an orphan document file", e))?;
+            }
+            sync_dir(&orphans)?;
+            sync_dir(&dir)?;
+            tracing::warn!(
+                files = unclaimed.len(),
+                dir = %orphans.display(),
+                "document files named by no record moved aside for review"
+            );
         }
         Ok(Self {
             dir,
+            orphans,
             held: AtomicU64::new(held),
             created: AtomicU64::new(0),
             synced: Mutex::new(0),
         })
+    }
+
+    /// Files kept in `orphans/` (see [`DocumentFiles::open`]).
+    pub(super) fn orphans_held(&self) -> Result<u64, StoreError> {
+        match fs::read_dir(&self.orphans) {
+            Ok(entries) => Ok(entries.count() as u64),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(StoreError::io("list the orphans directory", e)),
+        }
+    }
+
+    /// Where orphans are kept.
+    pub(super) fn orphans_dir(&self) -> &Path {
+        &self.orphans
     }
 
     /// Writes `bytes` as the document of `id` under `token`; durable on return (see the module

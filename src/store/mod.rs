@@ -141,6 +141,29 @@ pub enum StoreError {
         /// What was found.
         fault: Fault,
     },
+    /// At open, more document files than a crash can leave are named by no record and were
+    /// never purged: the database lost records (damaged, truncated or replaced). Nothing was
+    /// moved or deleted.
+    #[error(
+        "{files} document files under {dir} are named by no record and were never purged: the \
+         database has lost records (damaged or replaced); nothing was moved or deleted — restore \
+         the store directory from a backup"
+    )]
+    LostRecords {
+        /// The documents directory.
+        dir: String,
+        /// Files named by no record.
+        files: u64,
+    },
+    /// The store at `path` could not be opened.
+    #[error("cannot open the store at {path}: {source}")]
+    Open {
+        /// The store's directory.
+        path: String,
+        /// Why.
+        #[source]
+        source: Box<StoreError>,
+    },
     /// Back-pressure: the peer's outbox is full.
     #[error("the outbox for peer {peer} holds {depth} messages, its limit; try again later")]
     OutboxFull {

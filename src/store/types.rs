@@ -570,12 +570,22 @@ pub struct ScrubReport {
     pub unreadable: Vec<Dangling>,
     /// Index entries whose record is missing.
     pub dangling: Vec<Dangling>,
+    /// Document files named by no record, moved aside at open (`orphans/`) for review: from a
+    /// crash during an accept no one was told of, or records the database lost.
+    #[serde(default)]
+    pub orphans: u64,
+    /// Where they are.
+    #[serde(default)]
+    pub orphans_dir: String,
 }
 
 impl ScrubReport {
     /// Whether anything was wrong.
     pub fn is_clean(&self) -> bool {
-        self.altered.is_empty() && self.unreadable.is_empty() && self.dangling.is_empty()
+        self.altered.is_empty()
+            && self.unreadable.is_empty()
+            && self.dangling.is_empty()
+            && self.orphans == 0
     }
 }
 

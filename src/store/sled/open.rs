@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use crate::store::documents::DocumentFiles;
+use crate::store::documents::{Claim, DocumentFiles};
 use crate::store::group_commit::GroupCommit;
 use crate::store::register::{Archived, Register};
 use crate::store::{StoreError, StoreLimits, register};
@@ -68,6 +68,13 @@ impl SledStore {
     /// itself, so that durability is a property of the methods, not of a timer.
     pub fn open(path: impl AsRef<Path>, limits: StoreLimits) -> Result<Self, StoreError> {
         let path = path.as_ref();
+        Self::open_in(path, limits).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            source: Box::new(e),
+        })
+    }
+
+    fn open_in(path: &Path, limits: StoreLimits) -> Result<Self, StoreError> {
         let config = sled::Config::new()
             .path(path)
             .cache_capacity(CACHE_CAPACITY)
@@ -101,7 +108,11 @@ impl SledStore {
         // between a purge's commit and its delete).
         let documents = DocumentFiles::open(path, |id, token| {
             let record: Option<MessageRecord> = get_decoded(&t.meta, T_META, id, "read")?;
-            Ok(record.is_some_and(|r| r.file == Some(token)))
+            Ok(match record {
+                Some(r) if r.file == Some(token) => Claim::Named,
+                None if register.tombstone(id)?.is_some() => Claim::Purged,
+                _ => Claim::Unclaimed,
+            })
         })?;
         let commit = GroupCommit::new(limits.flush_window);
         let store = Self {

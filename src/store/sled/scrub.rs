@@ -55,6 +55,8 @@ impl SledStore {
     pub(super) fn scrub(&self) -> Result<ScrubReport, StoreError> {
         let mut report = ScrubReport::default();
         self.scrub_documents(&mut report)?;
+        report.orphans = self.inner.documents.orphans_held()?;
+        report.orphans_dir = self.inner.documents.orphans_dir().display().to_string();
         let t = self.t();
         let indexes: [(&sled::Tree, &'static str, Target); 5] = [
             (&t.inbox, T_INBOX, id_in_value),
