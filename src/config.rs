@@ -251,6 +251,12 @@ pub struct Limits {
     /// Longest delay before a failed authentication is answered, in milliseconds (default
     /// 5,000; the delay doubles from 100 ms with each failure past the free ones).
     pub auth_max_delay_ms: u64,
+    /// Submissions handled at once (and, separately, deliveries from peers); more wait up to
+    /// `admission_wait_ms`, then get 503 `overload` (default 32: the blocking pool's share
+    /// that keeps group commit fed on two cores; memory ≤ this × `max_body_bytes` × ~4).
+    pub max_inflight_documents: usize,
+    /// How long a document waits for a slot before 503, in milliseconds (default 250).
+    pub admission_wait_ms: u64,
 }
 
 impl Default for Limits {
@@ -269,6 +275,8 @@ impl Default for Limits {
             auth_free_failures: 5,
             auth_failure_window_secs: 60,
             auth_max_delay_ms: 5_000,
+            max_inflight_documents: 32,
+            admission_wait_ms: 250,
         }
     }
 }

@@ -45,7 +45,7 @@ fn submitted(office: &Client, demo: &Demo, subject: &str) -> String {
 }
 
 fn listed(inbox: &Client) -> Vec<String> {
-    inbox.get("/api/v1/inbox?limit=100").unwrap().json()["documents"]
+    inbox.get("/api/v1/inbox?limit=500").unwrap().json()["documents"]
         .as_array()
         .unwrap()
         .iter()
@@ -275,4 +275,84 @@ fn thirty_wrong_tokens_then_the_right_one_from_the_same_address_is_let_in_and_th
         .collect();
     assert_eq!(lines.len(), 1, "{audit}");
     assert!(lines[0].contains("127.0.0.1"), "{}", lines[0]);
+}
+
+/// Resident memory of a process, from /proc.
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn overload_sheds_with_503_and_every_accepted_document_is_delivered_once() {
+    use std::sync::{Arc, Mutex};
+    let mut demo = Demo::new();
+    // Two slots, no waiting: sixteen offices at once are far more than it takes.
+    common::tls::edit_config(&demo, "district", |t| {
+        format!("{t}\n[limits]\nmax_inflight_documents = 2\nadmission_wait_ms = 0\n")
+    });
+    demo.start("district");
+    demo.start("province");
+    let xml = Arc::new(demo.envelope(&["TU.BENTRE"], "thuong", "VB-01", 0, "Quá tải"));
+    let office = demo.client("district", "submit");
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    let shed = Arc::new(Mutex::new(0u32));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let (office, xml, accepted, shed) =
+                (office.clone(), xml.clone(), accepted.clone(), shed.clone());
+            std::thread::spawn(move || {
+                // At most 400 accepted: one inbox page holds them all.
+                while std::time::Instant::now() < deadline && accepted.lock().unwrap().len() < 400 {
+                    let r = submit(&office, &xml);
+                    match r.status {
+                        202 => accepted
+                            .lock()
+                            .unwrap()
+                            .push(r.json()["message_id"].as_str().unwrap().to_owned()),
+                        503 => {
+                            assert_eq!(r.json()["type"], "urn:lienthong:problem:overload");
+                            assert_eq!(r.header("retry-after"), Some("1"));
+                            *shed.lock().unwrap() += 1;
+                        }
+                        other => {
+                            panic!("only 202 and 503 under overload, got {other}: {}", r.text())
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut peak = 0;
+    while std::time::Instant::now() < deadline {
+        peak = peak.max(rss_kb(demo.pid("district").unwrap()));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    let accepted = accepted.lock().unwrap().clone();
+    let shed = *shed.lock().unwrap();
+    assert!(shed > 0, "nothing was shed");
+    assert!(accepted.len() > 10, "only {} accepted", accepted.len());
+    // The stated bound (docs/OPERATIONS.md): two slots of 16 MB bodies, far below 256 MB.
+    assert!(peak < 256 * 1024, "district RSS peaked at {peak} kB");
+    let inbox = demo.client("province", "receive");
+    let want: std::collections::HashSet<String> = accepted.iter().cloned().collect();
+    let got = eventually("every accepted document delivered", 60, || {
+        let l = listed(&inbox);
+        (l.len() >= want.len()).then_some(l)
+    });
+    assert_eq!(got.len(), want.len(), "a document arrived twice");
+    assert_eq!(
+        got.into_iter().collect::<std::collections::HashSet<_>>(),
+        want
+    );
 }

@@ -19,6 +19,9 @@ use crate::gateway::submit::SubmitError;
 
 const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
 
+/// Seconds a client waits before sending again to an overloaded gateway.
+const OVERLOAD_RETRY_SECS: u64 = 1;
+
 /// Seconds a client waits before sending again to a gateway whose disk is full.
 const DISK_FULL_RETRY_SECS: u64 = 60;
 
@@ -51,6 +54,12 @@ impl From<Internal> for Problem {
             }
             _ => Problem::internal(e.context, &e.reason),
         }
+    }
+}
+
+impl From<crate::gateway::admission::Overloaded> for Problem {
+    fn from(e: crate::gateway::admission::Overloaded) -> Self {
+        Problem::unavailable("overload", e.to_string(), OVERLOAD_RETRY_SECS)
     }
 }
 

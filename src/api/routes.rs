@@ -18,6 +18,7 @@ use super::problem::Problem;
 use super::server::PeerIdentity;
 use crate::config::Role;
 use crate::exchange::{DeliveryHeaders, EXCHANGE_PATH, H_VERSION, RelayedStatus, STATUS_PATH};
+use crate::gateway::admission::Door;
 use crate::gateway::caller::Caller;
 use crate::gateway::{Shared, blocking, inbox, rfc3339_ms};
 use crate::store::{AckOutcome, DeliveryKind, MessageId, SentCursor, StoreError};
@@ -97,6 +98,16 @@ async fn method_not_allowed() -> Problem {
         "request/method",
         "this endpoint does not take that method",
     )
+}
+
+/// A slot for one document through `door` (held until the response), counted when shed.
+async fn admit(shared: &Shared, door: Door) -> Result<crate::gateway::admission::Slot, Problem> {
+    shared.admission.admit(door).await.map_err(|e| {
+        shared
+            .metrics
+            .refused(&format!("overload/{}", door.as_str()));
+        Problem::from(e)
+    })
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, Problem> {
@@ -337,6 +348,7 @@ async fn submit(
             ));
         }
     };
+    let _slot = admit(&shared, Door::Submission).await?;
     let mut body = read_body(body, shared.config.limits.max_body_bytes).await?;
     if json {
         let (c, name) = (caller.clone(), shared.config.organ_name.clone());
@@ -789,6 +801,7 @@ async fn exchange(
             "a delivery is a signed edXML envelope sent as application/xml",
         ));
     }
+    let _slot = admit(&shared, Door::Delivery).await?;
     let body = read_body(body, shared.config.limits.max_body_bytes).await?;
     let link = exchange_peer(&shared, &peer, &headers)?;
     let delivery =

@@ -6,6 +6,7 @@
 //! maps them to problems, `relay` drives the outbox, and `app` (the composition root) builds
 //! [`Shared`] and starts everything.
 
+pub mod admission;
 pub mod caller;
 pub mod error;
 pub mod filing;
@@ -68,6 +69,8 @@ pub struct Shared {
     pub metrics: metrics::Metrics,
     /// The hash-chained audit log (every decision; fsynced on append).
     pub audit: Arc<crate::audit::AuditLog>,
+    /// Slots for documents being handled (overload sheds, see `admission`).
+    pub admission: admission::Admission,
 }
 
 impl std::fmt::Debug for Shared {
@@ -130,6 +133,7 @@ impl Shared {
             .map(|p| (p.organ.clone(), Arc::new(Notify::new())))
             .collect();
         let (inbox_events, _) = watch::channel(0u64);
+        let config_limits = config.limits.clone();
         Self {
             auth: caller::Authenticator::with_limits(
                 &config.clients,
@@ -144,6 +148,7 @@ impl Shared {
             inbox_events,
             metrics: metrics::Metrics::default(),
             audit,
+            admission: admission::Admission::new(&config_limits),
         }
     }
 

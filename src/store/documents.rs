@@ -13,7 +13,15 @@
 //! concurrent writers). The store writes the file *before* the transaction that refers to it
 //! commits, so a record never names a file that a crash could take away. The converse leaves
 //! orphans — a crash between the write and the commit, or a purge between its commit and the
-//! delete — which [`DocumentFiles::open`] removes: a file is kept only if a record names it.
+//! delete — which [`DocumentFiles::open`] settles: a purge's leftover (its tombstone is in the
+//! register) is removed; any other is moved to `orphans/`, never deleted, because a database
+//! that lost its records (sled 0.34 opens a damaged log as empty) leaves exactly the same.
+//!
+//! # Integrity
+//!
+//! The record of every document holds its SHA-256 and size (written in the accept's
+//! transaction); [`DocumentFiles::read`] checks both and answers [`StoreError::Altered`]
+//! instead of bytes that differ.
 //!
 //! # Names
 //!
