@@ -23,7 +23,7 @@ const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
 const OVERLOAD_RETRY_SECS: u64 = 1;
 
 /// Seconds a client waits before sending again to a gateway whose disk is full.
-const DISK_FULL_RETRY_SECS: u64 = 60;
+pub(super) const DISK_FULL_RETRY_SECS: u64 = 60;
 
 /// Seconds an office waits before submitting again towards a full outbox.
 const OUTBOX_FULL_RETRY_SECS: u64 = 30;

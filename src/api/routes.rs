@@ -264,7 +264,8 @@ async fn readyz(State(shared): Shr) -> Response {
             degraded: Some(why),
         }) => format!("ready\ndegraded: {why}\n").into_response(),
         Ok(Readiness::DiskLow { reason }) => {
-            Problem::unavailable("store/full", reason, 60).into_response()
+            Problem::unavailable("store/full", reason, super::refusal::DISK_FULL_RETRY_SECS)
+                .into_response()
         }
         _ => Problem::unavailable("store/unavailable", "the store is not readable", 5)
             .into_response(),
