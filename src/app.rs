@@ -229,10 +229,46 @@ fn listener_limits(config: &Config) -> ListenerLimits {
     ListenerLimits {
         max_connections: config.limits.max_connections,
         max_connections_per_ip: config.limits.max_connections_per_ip,
-        handshake_timeout: Duration::from_secs(config.limits.header_timeout_secs),
+        max_pending_per_ip: config
+            .limits
+            .max_pending_per_ip
+            .min(config.limits.max_connections_per_ip),
+        head_deadline: Duration::from_secs(config.limits.header_timeout_secs),
         header_timeout: Duration::from_secs(config.limits.header_timeout_secs),
         // A body that stalls as long as headers may take is a slowloris, not a slow link.
         body_idle_timeout: Duration::from_secs(config.limits.header_timeout_secs),
+    }
+}
+
+/// File descriptors the gateway may need: both listeners full, plus the store, the audit log,
+/// relay connections and the rest (a margin of 256).
+fn descriptors_needed(limits: &ListenerLimits) -> u64 {
+    (2 * limits.max_connections as u64).saturating_add(256)
+}
+
+/// The soft limit on open files, from `/proc/self/limits` (Linux); None where it is unknown or
+/// unlimited.
+fn open_files_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Warns when the process may open fewer files than full listeners need: past that, accepts
+/// fail with EMFILE instead of the connection limits deciding who waits.
+fn warn_if_few_descriptors(limits: &ListenerLimits) {
+    let needed = descriptors_needed(limits);
+    if let Some(limit) = open_files_limit().filter(|l| *l < needed) {
+        tracing::warn!(
+            limit,
+            needed,
+            "the open-files limit (ulimit -n) is below what both listeners full need; \
+             raise it (LimitNOFILE= in the systemd unit) or lower limits.max_connections"
+        );
     }
 }
 
@@ -245,6 +281,7 @@ pub async fn start(
     let (api_listener, api_addr) = bind(config.listen.api).await?;
     let (exchange_listener, exchange_addr) = bind(config.listen.exchange).await?;
     let limits = listener_limits(&config);
+    warn_if_few_descriptors(&limits);
     let shared = Arc::new(domain(config, keys, catalog)?);
     let wiring = Arc::new(wiring(shared.clone())?);
 

@@ -223,14 +223,25 @@ pub enum Role {
 pub struct Limits {
     /// Largest request body in bytes (default 16 MiB: an envelope with a few scanned pages).
     pub max_body_bytes: usize,
-    /// Longest a client may take to send request headers, in seconds (default 10: slowloris).
+    /// Longest a client may take, in seconds, from connecting to having sent its first request
+    /// head (TLS handshake included), and to send each later request's head on a kept-alive
+    /// connection (default 10: slowloris).
     pub header_timeout_secs: u64,
     /// Longest one request may take, in seconds (default 60; long polls are capped below it).
     pub request_timeout_secs: u64,
-    /// Concurrent connections per listener (default 512).
+    /// Concurrent connections per listener (default 512). Sized for a small server: a
+    /// connection costs at most ~150 KiB (64 KiB request-head buffer, rustls' 64 KiB send and
+    /// 16 KiB record buffers, the task) and one file descriptor, so both listeners full hold
+    /// ~150 MiB and 1,024 descriptors;
+    /// start-up warns when the process may open fewer files than that.
     pub max_connections: usize,
-    /// Concurrent connections per listener from one client address (default 64).
+    /// Concurrent connections per listener from one source — an IPv4 address or an IPv6 /64
+    /// (default 64).
     pub max_connections_per_ip: usize,
+    /// Of those, connections still in their TLS handshake or before their first request head
+    /// (default 8; at most `max_connections_per_ip`): what one source can hold in the state a
+    /// slowloris lives in.
+    pub max_pending_per_ip: usize,
     /// Most hops a document may take (default 8: commune → central is 4).
     pub max_hops: usize,
     /// Longest long-poll wait, in seconds (default 30).
@@ -267,6 +278,7 @@ impl Default for Limits {
             request_timeout_secs: 60,
             max_connections: 512,
             max_connections_per_ip: 64,
+            max_pending_per_ip: 8,
             max_hops: 8,
             max_wait_secs: 30,
             max_outbox_per_peer: 100_000,
@@ -467,10 +479,14 @@ impl Config {
         if self.limits.max_hops == 0 || self.limits.max_hops > 32 {
             return Err(invalid("limits.max_hops", "must be 1..=32".into()));
         }
-        if self.limits.max_connections == 0 || self.limits.max_connections_per_ip == 0 {
+        if self.limits.max_connections == 0
+            || self.limits.max_connections_per_ip == 0
+            || self.limits.max_pending_per_ip == 0
+        {
             return Err(invalid(
                 "limits",
-                "max_connections and max_connections_per_ip must be positive".into(),
+                "max_connections, max_connections_per_ip and max_pending_per_ip must be positive"
+                    .into(),
             ));
         }
         let pct = self.limits.disk_reserve_percent;

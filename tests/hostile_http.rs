@@ -33,6 +33,8 @@ const HEADER_TIMEOUT: u64 = 2;
 const REQUEST_TIMEOUT: u64 = 8;
 const MAX_BODY: usize = 64 * 1024;
 const PER_IP: usize = 6;
+/// Of those, connections in handshake or before their first request head.
+const PENDING: usize = 4;
 const MAX_CONN: usize = 10;
 
 /// The province gateway, alone, with short limits so the suite runs in seconds.
@@ -43,7 +45,7 @@ fn gateway() -> Demo {
             "{t}\n[limits]\nheader_timeout_secs = {HEADER_TIMEOUT}\n\
              request_timeout_secs = {REQUEST_TIMEOUT}\nmax_wait_secs = 2\n\
              max_body_bytes = {MAX_BODY}\nmax_connections = {MAX_CONN}\n\
-             max_connections_per_ip = {PER_IP}\n"
+             max_connections_per_ip = {PER_IP}\nmax_pending_per_ip = {PENDING}\n"
         )
     });
     demo.start("province");
@@ -443,20 +445,40 @@ fn oversize_headers_get_431_and_oversize_bodies_413() {
 
 // === connection floods ===
 
+/// Whether the server has closed `s` (read gives EOF or an error) within `wait`.
+async fn closed_within(s: &mut TcpStream, wait: Duration) -> bool {
+    let mut b = [0u8; 1];
+    matches!(
+        tokio::time::timeout(wait, s.read(&mut b)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
 #[test]
 fn a_connection_flood_from_one_address_does_not_starve_others() {
     let demo = gateway();
     let attacker: IpAddr = "127.0.0.1".parse().unwrap();
     let other: IpAddr = "127.0.0.2".parse().unwrap();
-    let third: IpAddr = "127.0.0.3".parse().unwrap();
     for l in listeners(&demo) {
         rt().block_on(async {
-            // The attacker holds its whole per-address share with idle TCP connections.
+            // The attacker opens its whole per-address share as idle TCP connections: all of
+            // them pending (no handshake), so only PENDING are seated, the rest closed at once.
             let mut flood = Vec::new();
             for _ in 0..PER_IP {
                 flood.push(tcp_from(l.addr, Some(attacker)).await.unwrap());
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            let mut held = Vec::new();
+            for mut s in flood {
+                if !closed_within(&mut s, Duration::from_millis(300)).await {
+                    held.push(s);
+                }
+            }
+            assert_eq!(
+                held.len(),
+                PENDING,
+                "{}: idle connections seated from one address",
+                l.name
+            );
             // One more from the same address is refused at once: closed before any TLS.
             let t = Instant::now();
             let refused = tls_from(&l, Some(attacker)).await;
@@ -479,30 +501,105 @@ fn a_connection_flood_from_one_address_does_not_starve_others() {
                 l.name
             );
 
-            // Fill the listener's whole limit from two addresses: a newcomer waits in the
-            // backlog, and is served once the idle connections hit the handshake timeout.
-            for _ in 0..(MAX_CONN - PER_IP) {
-                flood.push(tcp_from(l.addr, Some(third)).await.unwrap());
+            // Fill the listener's whole limit with idle connections from many addresses: a
+            // newcomer evicts the oldest pending one and is served at once, not after the
+            // deadline (HEADER_TIMEOUT) frees a slot.
+            for i in 0..MAX_CONN {
+                let from: IpAddr = format!("127.0.1.{}", i + 1).parse().unwrap();
+                held.push(tcp_from(l.addr, Some(from)).await.unwrap());
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
             let took = served(&l, Some(other)).await;
             assert!(
-                took < Duration::from_secs(HEADER_TIMEOUT + 3),
-                "{}: with the listener full, a client waited {took:?}",
+                took < Duration::from_secs(1),
+                "{}: with the listener full of idle connections, a client waited {took:?}",
                 l.name
             );
-            // The idle connections were closed by the handshake timeout.
-            for mut s in flood {
-                let mut b = [0u8; 1];
-                let r =
-                    tokio::time::timeout(Duration::from_secs(HEADER_TIMEOUT + 3), s.read(&mut b))
-                        .await
-                        .unwrap_or_else(|_| {
-                            panic!("{}: an idle connection was never closed", l.name)
-                        });
-                assert!(matches!(r, Ok(0) | Err(_)), "{}: {r:?}", l.name);
+            // Every idle connection was closed: evicted, or cut by the deadline.
+            for mut s in held {
+                assert!(
+                    closed_within(&mut s, Duration::from_secs(HEADER_TIMEOUT + 3)).await,
+                    "{}: an idle connection was never closed",
+                    l.name
+                );
             }
             served(&l, Some(attacker)).await;
+        });
+    }
+}
+
+/// TLS connection with half a request head sent, from `from`; None if the gateway closed it
+/// before or during the handshake.
+async fn half_sent(l: &Listener, from: IpAddr) -> Option<TlsStream<TcpStream>> {
+    let mut s = tls_from(l, Some(from)).await.ok()?;
+    let head = format!("POST {} HTTP/1.1\r\nhost: x\r\n", l.post_path);
+    s.write_all(head.as_bytes()).await.ok()?;
+    Some(s)
+}
+
+#[test]
+fn two_hundred_half_sent_requests_from_one_source_do_not_delay_another() {
+    let demo = gateway();
+    let attacker: IpAddr = "127.0.0.1".parse().unwrap();
+    let other: IpAddr = "127.0.0.2".parse().unwrap();
+    for l in listeners(&demo) {
+        rt().block_on(async {
+            // The first wave: 200 attempts, one after another. Only PENDING get through the
+            // handshake; the others are closed before it.
+            let mut held = Vec::new();
+            for _ in 0..200 {
+                if let Some(s) = half_sent(&l, attacker).await {
+                    held.push(s);
+                }
+            }
+            assert!(
+                (1..=PENDING).contains(&held.len()),
+                "{}: {} half-sent requests held from one source",
+                l.name,
+                held.len()
+            );
+            // Then the attacker keeps reopening, as fast as it is cut, for two deadlines;
+            // another source's requests are answered promptly all the while.
+            let started = Instant::now();
+            let attack_for = Duration::from_secs(2 * HEADER_TIMEOUT + 1);
+            let attack = async {
+                let mut opened = held.len();
+                while started.elapsed() < attack_for {
+                    for _ in 0..200 {
+                        if let Some(s) = half_sent(&l, attacker).await {
+                            held.push(s);
+                            opened += 1;
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                opened
+            };
+            let normal = async {
+                let mut worst = Duration::ZERO;
+                let mut n = 0;
+                while started.elapsed() < attack_for {
+                    worst = worst.max(served(&l, Some(other)).await);
+                    n += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                (worst, n)
+            };
+            let (opened, (worst, n)) = tokio::join!(attack, normal);
+            assert!(n >= 10, "{}: only {n} normal requests", l.name);
+            assert!(
+                worst < Duration::from_secs(1),
+                "{}: a normal request took {worst:?} during the attack",
+                l.name
+            );
+            // The deadline cut the half-sent requests, so the attacker had to reopen — but never
+            // held more than PENDING at a time: at most PENDING per deadline period got through.
+            let periods = usize::try_from(attack_for.as_secs() / HEADER_TIMEOUT).unwrap() + 2;
+            assert!(
+                opened > PENDING && opened <= PENDING * periods,
+                "{}: {opened} half-sent requests got through in {attack_for:?}",
+                l.name
+            );
         });
     }
 }

@@ -2,6 +2,7 @@
 //! metrics — all on the one TLS listener in [`server`].
 
 pub mod auth;
+mod connections;
 pub mod json_form;
 pub mod portal;
 pub mod problem;

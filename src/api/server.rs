@@ -1,12 +1,12 @@
-//! The TLS listener every HTTP surface runs on: a connection limit (overall and per client
-//! address), a handshake timeout (tokio-rustls has none), the peer's verified certificate turned
-//! into an identity, a header read timeout and a body idle timeout (slowloris), a panic guard
+//! The TLS listener every HTTP surface runs on: connection limits (overall, per source, and per
+//! source for connections still in their handshake or headers — `connections`), one deadline for
+//! the handshake and the first request head together (tokio-rustls has none of its own), the
+//! peer's verified certificate turned into an identity, a header read timeout for later requests
+//! and a body idle timeout (slowloris), a panic guard
 //! (one request's bug answers 500, never takes the connection's task or the process down), and
 //! graceful shutdown. Both listeners — the office API and the peer exchange — run on it, so each
 //! defence here holds for both (`tests/hostile_http.rs`).
 
-use std::collections::HashMap;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -22,10 +22,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, TryAcquireError, oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use super::connections::{Book, Seat};
 use super::problem::Problem;
 
 /// The organ a TLS client proved it is (from its verified certificate), if it sent one.
@@ -40,14 +41,20 @@ pub struct PeerIdentity {
 /// Listener limits.
 #[derive(Clone, Debug)]
 pub struct ListenerLimits {
-    /// Concurrent connections; further connections wait in the kernel backlog.
+    /// Concurrent connections. When they are all taken, a newcomer evicts the oldest connection
+    /// still pending (in handshake or before its first request head); when none is pending, it
+    /// waits in the kernel backlog.
     pub max_connections: usize,
-    /// Concurrent connections from one client address; a connection beyond it is accepted and
-    /// closed at once, so one flooding host cannot take every slot from the others.
+    /// Concurrent connections from one source (an IPv4 address, an IPv6 /64); a connection beyond
+    /// it is accepted and closed at once, so one flooding host cannot take every slot.
     pub max_connections_per_ip: usize,
-    /// TLS handshake deadline.
-    pub handshake_timeout: Duration,
-    /// Deadline to receive the request headers (hyper answers 408 and closes).
+    /// Of those, connections still in their handshake or before their first request head; beyond
+    /// it a new connection from that source is closed at once.
+    pub max_pending_per_ip: usize,
+    /// One deadline for the TLS handshake and the first request head together, from accept.
+    pub head_deadline: Duration,
+    /// Deadline to receive the headers of each later request on a kept-alive connection, and
+    /// how long such a connection may idle between requests (hyper closes it).
     pub header_timeout: Duration,
     /// Longest wait for the next piece of a request body once a handler reads it; a body that
     /// stalls this long fails with [`BodyTimeout`] (answered 408). The whole request is bounded
@@ -60,7 +67,8 @@ impl Default for ListenerLimits {
         Self {
             max_connections: 512,
             max_connections_per_ip: 64,
-            handshake_timeout: Duration::from_secs(10),
+            max_pending_per_ip: 8,
+            head_deadline: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
             body_idle_timeout: Duration::from_secs(10),
         }
@@ -181,42 +189,6 @@ pub fn harden(router: Router) -> Router {
         .layer(axum::middleware::map_response(security_headers))
 }
 
-/// Counts open connections per client address; the guard gives its slot back on drop.
-#[derive(Clone, Default)]
-struct PerIp(Arc<Mutex<HashMap<IpAddr, usize>>>);
-
-struct PerIpGuard {
-    map: PerIp,
-    ip: IpAddr,
-}
-
-impl PerIp {
-    fn try_take(&self, ip: IpAddr, max: usize) -> Option<PerIpGuard> {
-        let mut m = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let n = m.entry(ip).or_insert(0);
-        if *n >= max {
-            return None;
-        }
-        *n += 1;
-        Some(PerIpGuard {
-            map: self.clone(),
-            ip,
-        })
-    }
-}
-
-impl Drop for PerIpGuard {
-    fn drop(&mut self) {
-        let mut m = self.map.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(n) = m.get_mut(&self.ip) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                m.remove(&self.ip);
-            }
-        }
-    }
-}
-
 /// Largest request head (request line and headers) in bytes; larger heads get 431.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Most header fields in one request; more get 431.
@@ -235,14 +207,10 @@ pub async fn serve_tls(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
-    let per_ip = PerIp::default();
+    let book = Book::default();
     let router = harden(router);
     let mut tasks = tokio::task::JoinSet::new();
     loop {
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = shutdown.changed() => break,
-        };
         let (tcp, remote) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
@@ -253,86 +221,174 @@ pub async fn serve_tls(
             },
             _ = shutdown.changed() => break,
         };
+        let accepted = tokio::time::Instant::now();
         // Responses go out as small TLS records; without NODELAY, Nagle's algorithm holds the
         // last one until the client's delayed ACK (~40 ms) — the p99 step measured in
         // docs/PERFORMANCE.md.
         let _ = tcp.set_nodelay(true);
-        let Some(ip_slot) = per_ip.try_take(remote.ip(), limits.max_connections_per_ip) else {
-            // Refused cleanly: the client sees the connection closed before any TLS.
-            tracing::info!(%remote, "too many connections from this address; closed");
-            drop(tcp);
-            continue;
+        let seat = match book.admit(
+            remote.ip(),
+            limits.max_connections_per_ip,
+            limits.max_pending_per_ip,
+        ) {
+            Ok(seat) => seat,
+            Err(why) => {
+                // Refused cleanly: the client sees the connection closed before any TLS.
+                tracing::info!(%remote, reason = %why, "connection closed at once");
+                continue;
+            }
         };
-        let acceptor = TlsAcceptor::from(tls());
-        let router = router.clone();
-        let limits = limits.clone();
-        let mut conn_shutdown = shutdown.clone();
-        tasks.spawn(async move {
-            let _permit = permit;
-            let _ip_slot = ip_slot;
-            let tls =
-                match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::info!(%remote, error = %e, "TLS handshake refused");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::info!(%remote, "TLS handshake timed out");
-                        return;
-                    }
-                };
-            let organ = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first())
-                .and_then(|leaf| crate::tls::organ_of_certificate(leaf.as_ref()));
-            let svc = router.layer(axum::Extension(PeerIdentity {
-                organ,
-                remote: Some(remote),
-            }));
-            let idle = limits.body_idle_timeout;
-            let svc = tower::ServiceBuilder::new()
-                .map_request(move |req: Request<Incoming>| {
-                    req.map(|b| {
-                        Body::new(IdleTimeoutBody {
-                            inner: b,
-                            idle,
-                            sleep: None,
-                        })
-                    })
-                })
-                .service(svc);
-            let svc = TowerToHyperService::new(svc);
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout)
-                // The read buffer bounds memory per connection, but one large read can carry a
-                // whole oversize head past it: the head itself is bounded too (431 beyond).
-                .max_buf_size(MAX_HEAD_BYTES)
-                .max_header_size(MAX_HEAD_BYTES)
-                .max_headers(MAX_HEADERS);
-            let conn = builder.serve_connection(TokioIo::new(tls), svc);
-            tokio::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => {
-                    if let Err(e) = r {
-                        tracing::debug!(%remote, error = %e, "connection ended with an error");
-                    }
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(TryAcquireError::Closed) => break,
+            Err(TryAcquireError::NoPermits) => {
+                if book.evict_oldest_pending() {
+                    tracing::info!("listener full: the oldest pending connection was evicted");
                 }
-                _ = conn_shutdown.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
+                tokio::select! {
+                    p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                    _ = shutdown.changed() => break,
                 }
             }
+        };
+        let conn = Connection {
+            acceptor: TlsAcceptor::from(tls()),
+            router: router.clone(),
+            limits: limits.clone(),
+            shutdown: shutdown.clone(),
+            remote,
+            deadline: accepted + limits.head_deadline,
+        };
+        tasks.spawn(async move {
+            let _permit = permit;
+            conn.serve(tcp, seat).await;
         });
         // Reap finished connections so the set does not grow.
         while tasks.try_join_next().is_some() {}
     }
     // Stop accepting; let in-flight connections drain.
     while tasks.join_next().await.is_some() {}
+}
+
+/// One accepted connection and what it is served with.
+struct Connection {
+    acceptor: TlsAcceptor,
+    router: Router,
+    limits: ListenerLimits,
+    shutdown: watch::Receiver<bool>,
+    remote: std::net::SocketAddr,
+    /// When the handshake and the first request head must both be done.
+    deadline: tokio::time::Instant,
+}
+
+impl Connection {
+    /// Handshake, then HTTP/1.1 until the client or the shutdown ends it; cut at the deadline
+    /// or on eviction while it has not yet sent a request head.
+    async fn serve(self, tcp: tokio::net::TcpStream, seat: Seat) {
+        let remote = self.remote;
+        let seat = Arc::new(seat);
+        let handshake = tokio::time::timeout_at(self.deadline, self.acceptor.accept(tcp));
+        let tls = tokio::select! {
+            r = handshake => match r {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::info!(%remote, error = %e, "TLS handshake refused");
+                    return;
+                }
+                Err(_) => {
+                    tracing::info!(%remote, "TLS handshake not done by the deadline; closed");
+                    return;
+                }
+            },
+            _ = seat.evicted.notified() => {
+                tracing::info!(%remote, "evicted during the TLS handshake");
+                return;
+            }
+        };
+        let organ = tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .and_then(|leaf| crate::tls::organ_of_certificate(leaf.as_ref()));
+        let (headed_tx, headed_rx) = oneshot::channel::<()>();
+        let svc = self.service(organ, seat.clone(), headed_tx);
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.limits.header_timeout)
+            // The read buffer bounds memory per connection, but one large read can carry a
+            // whole oversize head past it: the head itself is bounded too (431 beyond).
+            .max_buf_size(MAX_HEAD_BYTES)
+            .max_header_size(MAX_HEAD_BYTES)
+            .max_headers(MAX_HEADERS);
+        let conn = builder.serve_connection(TokioIo::new(tls), svc);
+        tokio::pin!(conn);
+        let deadline = self.deadline;
+        let first_head_late = async {
+            tokio::select! {
+                r = tokio::time::timeout_at(deadline, headed_rx) => {
+                    if r.is_ok() {
+                        std::future::pending::<()>().await;
+                    }
+                    "first request head not received by the deadline"
+                }
+                _ = seat.evicted.notified() => "evicted before its first request head",
+            }
+        };
+        let mut shutdown = self.shutdown.clone();
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::debug!(%remote, error = %e, "connection ended with an error");
+                }
+            }
+            why = first_head_late => tracing::info!(%remote, "{why}; closed"),
+            _ = shutdown.changed() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
+        }
+    }
+
+    /// The router with the peer's identity, every body behind the idle timeout, and the seat
+    /// marked headed (no longer pending) at the first request.
+    fn service(
+        &self,
+        organ: Option<String>,
+        seat: Arc<Seat>,
+        headed: oneshot::Sender<()>,
+    ) -> TowerToHyperService<
+        impl tower::Service<
+            Request<Incoming>,
+            Response = Response,
+            Error = std::convert::Infallible,
+            Future = impl Send,
+        > + Clone,
+    > {
+        let svc = self.router.clone().layer(axum::Extension(PeerIdentity {
+            organ,
+            remote: Some(self.remote),
+        }));
+        let idle = self.limits.body_idle_timeout;
+        let headed = Arc::new(Mutex::new(Some(headed)));
+        let svc = tower::ServiceBuilder::new()
+            .map_request(move |req: Request<Incoming>| {
+                if let Some(tx) = headed.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                    seat.headed();
+                    let _ = tx.send(());
+                }
+                req.map(|b| {
+                    Body::new(IdleTimeoutBody {
+                        inner: b,
+                        idle,
+                        sleep: None,
+                    })
+                })
+            })
+            .service(svc);
+        TowerToHyperService::new(svc)
+    }
 }
 
 #[cfg(test)]
