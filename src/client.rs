@@ -88,6 +88,8 @@ pub struct Client {
     config: Arc<rustls::ClientConfig>,
     hostport: String,
     token: Option<String>,
+    /// Local address connections are made from (the system's choice when None).
+    source: Option<std::net::IpAddr>,
     /// Connections whose last response was read whole and did not ask to close.
     idle: Arc<Mutex<Vec<Stream>>>,
 }
@@ -129,8 +131,20 @@ impl Client {
             config: Arc::new(config),
             hostport,
             token: token.map(str::to_owned),
+            source: None,
             idle: Arc::new(Mutex::new(Vec::new())),
         })
+    }
+
+    /// The same client, making its connections from the local address `ip` (a loopback
+    /// address other than 127.0.0.1, to appear as another source to the gateway's per-source
+    /// connection limits). Connections are not shared with the original.
+    pub fn with_source(&self, ip: std::net::IpAddr) -> Self {
+        Self {
+            source: Some(ip),
+            idle: Arc::new(Mutex::new(Vec::new())),
+            ..self.clone()
+        }
     }
 
     /// The same client with another token (or none).
@@ -218,8 +232,29 @@ impl Client {
         }
     }
 
+    fn tcp(&self) -> Result<TcpStream, ClientError> {
+        let Some(ip) = self.source else {
+            return TcpStream::connect(&self.hostport).map_err(io);
+        };
+        let to = std::net::ToSocketAddrs::to_socket_addrs(&self.hostport)
+            .map_err(io)?
+            .find(|a| a.is_ipv4() == ip.is_ipv4())
+            .ok_or_else(|| ClientError::Url(self.hostport.clone()))?;
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(to),
+            socket2::Type::STREAM,
+            None,
+        )
+        .map_err(io)?;
+        socket
+            .bind(&std::net::SocketAddr::new(ip, 0).into())
+            .map_err(io)?;
+        socket.connect(&to.into()).map_err(io)?;
+        Ok(socket.into())
+    }
+
     fn connect(&self) -> Result<Stream, ClientError> {
-        let tcp = TcpStream::connect(&self.hostport).map_err(io)?;
+        let tcp = self.tcp()?;
         // One request, one flight: no Nagle delay between the head and the body records.
         tcp.set_nodelay(true).map_err(io)?;
         tcp.set_read_timeout(Some(READ_TIMEOUT)).map_err(io)?;

@@ -143,6 +143,41 @@ fn bench_quick_writes_every_section_with_positive_numbers() {
         "{target} vs {max}"
     );
 
+    // Overload: the district's accept rate probed, twice it offered; every answer a 202 or a
+    // 503 overload, every 202 delivered once, and the multiple computed from the paced p99.
+    let o = &r["overload"];
+    let accept = o["max_accept_per_s"].as_f64().unwrap();
+    assert!(accept > 0.0, "{o}");
+    assert!(
+        (o["offered_per_s"].as_f64().unwrap() - 2.0 * accept).abs() < 1e-6,
+        "{o}"
+    );
+    assert_eq!(o["submitters"], 320, "{o}");
+    assert_eq!(o["sources"], 8, "{o}");
+    let sent = o["sent"].as_u64().unwrap();
+    assert!(sent > 0, "{o}");
+    assert_eq!(o["other"], 0, "{o}");
+    assert_eq!(
+        o["accepted"].as_u64().unwrap() + o["shed"].as_u64().unwrap(),
+        sent,
+        "{o}"
+    );
+    assert!(o["accepted"].as_u64().unwrap() > 0, "{o}");
+    assert_eq!(o["delivered_exactly_once"], true, "{o}");
+    let unloaded = phases[1]["submit_ms"]["p99"].as_f64().unwrap();
+    assert_eq!(
+        o["unloaded_submit_p99_ms"].as_f64().unwrap(),
+        unloaded,
+        "{o}"
+    );
+    let multiple = o["submit_ms"]["p99"].as_f64().unwrap() / unloaded;
+    assert!(
+        (o["p99_multiple"].as_f64().unwrap() - multiple).abs() < 1e-9,
+        "{o}"
+    );
+    positive(&r, "/overload/rss_max_mb");
+    assert!(stdout.contains("overload:"), "{stdout}");
+
     // Peers: measured when xmlsec1 is installed, otherwise skipped with a reason.
     match r["peers"]["xmlsec1"].as_object() {
         Some(_) => {

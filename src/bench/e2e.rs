@@ -5,7 +5,8 @@
 //! Two phases: `max` (closed loop, as fast as the chain delivers, at most [`MAX_IN_FLIGHT`]
 //! documents between submit and inbox) and `paced` (open loop at
 //! half the rate `max` delivered; latency counted from each document's scheduled send time, so
-//! a stalled client does not hide queueing).
+//! a stalled client does not hide queueing), then `2 hops` (district → province → central, max
+//! rate) and the overload row (`overload`: twice `max`'s rate, open loop).
 //!
 //! CPU is read from `/proc/self/stat` over the phase, minus what the load generator's own
 //! threads used (`/proc/thread-self/stat`), so it is the two gateways' cost.
@@ -25,6 +26,8 @@ use crate::config::Config;
 use crate::demo::DemoSetup;
 use crate::policy::Catalog;
 use crate::store::StoreStats;
+
+use super::overload::Overload;
 
 /// Client threads submitting: enough to keep both cores busy while others wait on I/O.
 const SUBMITTERS: usize = 6;
@@ -184,7 +187,7 @@ pub fn measure(
     setup: &DemoSetup,
     options: &BenchOptions,
     progress: &mut dyn FnMut(&str),
-) -> Result<Vec<Phase>, BenchError> {
+) -> Result<(Vec<Phase>, Overload), BenchError> {
     let rt = crate::app::runtime()
         .map_err(|e| BenchError::Setup(format!("cannot start the runtime: {e}")))?;
     let gateways = vec![
@@ -255,7 +258,14 @@ pub fn measure(
             "end to end: two hops (district → province → central), max rate, {n} documents"
         ));
         let chain = run_phase(&gateways, &submit, &two_hops, "2 hops", n, None, 4_000_000)?;
-        Ok(vec![max, paced, chain])
+        let durations = options.overload_durations();
+        progress(&format!(
+            "end to end: overload, the district's accept rate probed for {:.1} s, then twice it offered for {:.0} s",
+            durations.probe.as_secs_f64(),
+            durations.offer.as_secs_f64()
+        ));
+        let overload = super::overload::run(&submit, &one_hop, durations, paced.submit_ms.p99)?;
+        Ok((vec![max, paced, chain], overload))
     })();
     for g in gateways {
         rt.block_on(g.running.shutdown());
@@ -275,11 +285,11 @@ pub(crate) fn store_stats(g: &Gateway) -> Result<StoreStats, BenchError> {
 }
 
 /// Where a phase's documents go and who receives them there.
-struct Route<'a> {
+pub(super) struct Route<'a> {
     /// Recipient organ (id, name).
-    to: (&'static str, &'static str),
+    pub(super) to: (&'static str, &'static str),
     /// The receiving system's client at the recipient's gateway.
-    receive: &'a Client,
+    pub(super) receive: &'a Client,
 }
 
 /// One phase: `n` documents numbered from `seq0`, closed loop (`rate` None) or paced.
@@ -292,14 +302,7 @@ fn run_phase(
     rate: Option<f64>,
     seq0: u64,
 ) -> Result<Phase, BenchError> {
-    let mut docs = Vec::with_capacity(n);
-    for i in 0..n {
-        docs.push(super::pipeline::envelope_to(
-            seq0 + i as u64,
-            super::pipeline::SMALL,
-            route.to,
-        )?);
-    }
+    let docs = documents(n, seq0, route.to)?;
     let document_bytes = docs.first().map_or(0, Vec::len);
     let stats_before = gateways
         .iter()
@@ -523,6 +526,17 @@ fn run_phase(
     })
 }
 
+/// `n` signed-ready 8 KB envelopes to `to`, numbered from `seq0`.
+fn documents(
+    n: usize,
+    seq0: u64,
+    to: (&'static str, &'static str),
+) -> Result<Vec<Vec<u8>>, BenchError> {
+    (0..n)
+        .map(|i| super::pipeline::envelope_to(seq0 + i as u64, super::pipeline::SMALL, to))
+        .collect()
+}
+
 /// Generous: a debug build on a busy machine, or a paced run, must still finish.
 fn deadline_secs(n: usize, rate: Option<f64>) -> u64 {
     let paced = rate.map_or(0.0, |r| n as f64 / r);
@@ -538,7 +552,6 @@ fn fail_once(slot: &Mutex<Option<BenchError>>, done: &AtomicBool, e: BenchError)
     done.store(true, Ordering::Relaxed);
 }
 
-/// utime + stime in clock ticks from a `/proc/.../stat` file (0 if unreadable).
 /// The load generator's requests, shared by the end-to-end phases and the scale run.
 /// Submits one document (`seq` names it in a refusal); its message id on 202.
 pub(crate) fn submit_one(submit: &Client, seq: usize, doc: &[u8]) -> Result<String, BenchError> {
@@ -609,6 +622,7 @@ pub(crate) fn thread_ticks() -> f64 {
     cpu_ticks(Path::new("/proc/thread-self/stat"))
 }
 
+/// utime + stime in clock ticks from a `/proc/.../stat` file (0 if unreadable).
 pub(crate) fn cpu_ticks(path: &Path) -> f64 {
     let Ok(s) = std::fs::read_to_string(path) else {
         return 0.0;

@@ -19,6 +19,7 @@
 
 pub mod ceiling;
 pub mod e2e;
+pub mod overload;
 pub mod peers;
 pub mod pipeline;
 pub mod scale;
@@ -106,6 +107,21 @@ impl BenchOptions {
         }
     }
 
+    /// How long the overload row probes and offers.
+    pub(crate) fn overload_durations(&self) -> overload::Durations {
+        if self.quick {
+            overload::Durations {
+                probe: Duration::from_millis(500),
+                offer: Duration::from_secs(1),
+            }
+        } else {
+            overload::Durations {
+                probe: Duration::from_secs(2),
+                offer: Duration::from_secs(10),
+            }
+        }
+    }
+
     /// Documents per end-to-end phase.
     pub fn docs_per_phase(&self) -> usize {
         self.docs
@@ -165,6 +181,8 @@ pub struct BenchReport {
     pub pipeline: Vec<pipeline::PipelineRow>,
     /// End to end through real gateways, one row per phase (max, paced, 2 hops).
     pub e2e: Vec<e2e::Phase>,
+    /// Twice the `max` rate offered, open loop: shed, accepted, their latency against unloaded.
+    pub overload: overload::Overload,
     /// `xmlsec1` and signxml on the same document, when run.
     pub peers: peers::Peers,
     /// Wall time of the whole run, seconds.
@@ -197,7 +215,7 @@ pub fn run(
     };
 
     progress("end to end: district → province (→ central) over HTTPS and mTLS");
-    let mut e2e = e2e::measure(&setup, options, &mut progress)?;
+    let (mut e2e, overload) = e2e::measure(&setup, options, &mut progress)?;
     let ceiling_docs = sign_verify_ceiling(&ceiling, machine.cores);
     for p in &mut e2e {
         p.delivered_vs_rsa_sign = p.delivered_per_s / ceiling.rsa2048_sign_per_s;
@@ -209,6 +227,7 @@ pub fn run(
         ceiling,
         pipeline,
         e2e,
+        overload,
         peers,
         total_secs: started.elapsed().as_secs_f64(),
     })
@@ -427,6 +446,33 @@ impl BenchReport {
         let _ = writeln!(
             s,
             "   (CPU: all gateways, the load generator's own threads subtracted; flushes: all stores;\n    \"of RSA\": docs/s ÷ one core's RSA-2048 sign/s; \"of ceil.\": docs/s ÷ all cores doing one RSA-2048 sign + verify per document)"
+        );
+        let o = &self.overload;
+        let _ = writeln!(
+            s,
+            "   overload: {} submitters from {} addresses; the district accepts {:.0} docs/s closed loop; twice that offered:\n     {:.0} docs/s for {:.1} s: {} sent, {} accepted ({:.0}/s), {} shed 503, {} other;\n     accepted submit p50/p99 {:.1}/{:.1} ms = {:.1}× the unloaded p99 ({:.1} ms), shed in p99 {:.1} ms;\n     to inbox p99 {:.0} ms; RSS max {:.0} MB; every 202 delivered exactly once: {}",
+            o.submitters,
+            o.sources,
+            o.max_accept_per_s,
+            o.offered_per_s,
+            o.offered_secs,
+            o.sent,
+            o.accepted,
+            o.accepted_per_s,
+            o.shed,
+            o.other,
+            o.submit_ms.p50,
+            o.submit_ms.p99,
+            o.p99_multiple,
+            o.unloaded_submit_p99_ms,
+            o.shed_ms.p99,
+            o.latency_ms.p99,
+            o.rss_max_mb,
+            if o.delivered_exactly_once {
+                "yes"
+            } else {
+                "NO"
+            },
         );
 
         let _ = writeln!(s, "\n4. Peers");
