@@ -255,3 +255,67 @@ fn a_store_from_before_the_register_moves_purged_entries_at_open() {
     assert_eq!(main.open_tree("filing").unwrap().len(), 1);
     assert_eq!(main.open_tree("public").unwrap().len(), 1);
 }
+
+/// The register's segment files in the store at `path`.
+fn segments(path: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(path.join("register"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_damaged_or_truncated_register_segment_is_refused_at_open_naming_the_file_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let a = {
+        let store = open(&path);
+        let a = finished(&store, "A", "a", 10);
+        finished(&store, "B", "b", 20);
+        assert_eq!(store.purge_acked_older_than(25).unwrap().messages, 2);
+        a
+    };
+    let segs = segments(&path);
+    assert_eq!(segs.len(), 1, "{segs:?}");
+    let seg = &segs[0];
+    let name = seg.file_name().unwrap().to_string_lossy().into_owned();
+    let good = std::fs::read(seg).unwrap();
+    let open_err = || {
+        lienthong::store::SledStore::open(&path, lienthong::store::StoreLimits::default())
+            .err()
+            .map(|e| e.to_string())
+    };
+
+    // One byte of the footer's index or Bloom filter changed, then the file cut short: each
+    // is refused at open, naming the store and the file — never opened as a register that
+    // silently forgot its tombstones (a purged message would then be accepted again).
+    let mut flipped = good.clone();
+    let at = good.len() - 40;
+    flipped[at] ^= 0x01;
+    for (damage, bytes) in [
+        ("a changed byte", flipped),
+        ("a truncated file", good[..good.len() / 2].to_vec()),
+        ("an empty file", Vec::new()),
+    ] {
+        std::fs::write(seg, &bytes).unwrap();
+        let err = open_err().unwrap_or_else(|| panic!("{damage}: the store opened"));
+        assert!(err.contains(&path.display().to_string()), "{damage}: {err}");
+        assert!(err.contains("register"), "{damage}: {err}");
+        assert!(err.contains(&name), "{damage}: {err}");
+        // Refused, not repaired: the damaged file is left for the operator, as it was.
+        assert_eq!(std::fs::read(seg).unwrap(), bytes, "{damage}");
+    }
+
+    // The file restored from a backup: the store opens and remembers what it purged.
+    std::fs::write(seg, &good).unwrap();
+    let store = open(&path);
+    assert_eq!(store.stats().unwrap().tombstones, 2);
+    assert_eq!(
+        store.accept(a.clone()).unwrap(),
+        AcceptOutcome::DuplicatePurged { id: a.meta.id }
+    );
+}
