@@ -239,8 +239,9 @@ pub struct Limits {
     /// (default 64).
     pub max_connections_per_ip: usize,
     /// Of those, connections still in their TLS handshake or before their first request head
-    /// (default 8; at most `max_connections_per_ip`): what one source can hold in the state a
-    /// slowloris lives in.
+    /// (default 32, half of them; at most `max_connections_per_ip`): what one source can hold in
+    /// the state a slowloris lives in — enough for an office system that opens its whole pool of
+    /// connections at once.
     pub max_pending_per_ip: usize,
     /// Most hops a document may take (default 8: commune → central is 4).
     pub max_hops: usize,
@@ -278,7 +279,7 @@ impl Default for Limits {
             request_timeout_secs: 60,
             max_connections: 512,
             max_connections_per_ip: 64,
-            max_pending_per_ip: 8,
+            max_pending_per_ip: 32,
             max_hops: 8,
             max_wait_secs: 30,
             max_outbox_per_peer: 100_000,

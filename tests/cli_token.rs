@@ -11,7 +11,7 @@
 
 use std::process::Command;
 
-use lienthong::api::auth::authenticate;
+use lienthong::api::auth::bearer;
 use lienthong::gateway::caller::Authenticator;
 
 fn run(args: &[&str]) -> (i32, String) {
@@ -72,10 +72,10 @@ fn new_token_authenticates_through_its_config_entry() {
     let auth = Authenticator::new(&clients);
     let mut h = axum::http::HeaderMap::new();
     h.insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let caller = authenticate(&auth, &h, None).unwrap();
+    let caller = auth.authenticate(bearer(&h), None).unwrap();
     assert_eq!(caller.organ, "TU.BENTRE");
     h.insert("authorization", "Bearer lt_other".parse().unwrap());
-    assert!(authenticate(&auth, &h, None).is_err());
+    assert!(auth.authenticate(bearer(&h), None).is_err());
 }
 
 #[test]

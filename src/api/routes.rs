@@ -170,43 +170,7 @@ impl<S: Send + Sync> FromRequestParts<S> for P {
 
 fn caller(shared: &Shared, headers: &HeaderMap, peer: &PeerIdentity) -> Result<Caller, Problem> {
     let remote = peer.remote.map(|a| a.ip());
-    match shared
-        .auth
-        .authenticate(super::auth::bearer(headers), remote)
-    {
-        Ok(c) => Ok(c),
-        Err(e) => {
-            note_auth_failure(shared, &e);
-            Err(e.into())
-        }
-    }
-}
-
-/// Counts a failed authentication; audits the one that starts a source's delays (in the
-/// background: an audit line is not worth holding the answer, which is slowed anyway).
-fn note_auth_failure(shared: &Shared, e: &crate::gateway::caller::AuthError) {
-    use crate::gateway::caller::AuthError;
-    use std::sync::atomic::Ordering::Relaxed;
-    let AuthError::Unauthenticated {
-        delay_ms,
-        throttled,
-    } = e
-    else {
-        return;
-    };
-    shared.metrics.auth_failures.fetch_add(1, Relaxed);
-    if *delay_ms > 0 {
-        shared.metrics.auth_delayed.fetch_add(1, Relaxed);
-    }
-    if let Some((source, failures)) = throttled.clone() {
-        let (audit, organ) = (shared.audit.clone(), shared.config.organ.clone());
-        tokio::task::spawn_blocking(move || {
-            let event = crate::audit::Event::auth_throttled(&organ, &source, failures);
-            if let Err(e) = audit.append(event) {
-                tracing::error!(error = %e, "audit append failed");
-            }
-        });
-    }
+    Ok(shared.authenticate(super::auth::bearer(headers), remote)?)
 }
 
 /// Waits out an [`AnswerDelay`](super::problem::AnswerDelay) before the response leaves.

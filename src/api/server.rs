@@ -67,7 +67,7 @@ impl Default for ListenerLimits {
         Self {
             max_connections: 512,
             max_connections_per_ip: 64,
-            max_pending_per_ip: 8,
+            max_pending_per_ip: 32,
             head_deadline: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
             body_idle_timeout: Duration::from_secs(10),

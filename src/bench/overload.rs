@@ -16,7 +16,7 @@ use super::e2e::{Percentiles, Route, ack_one, poll_inbox, vm_rss_kb};
 use crate::client::Client;
 
 /// Loopback addresses the submitters connect from, as that many offices would: each stays
-/// within the gateway's per-source connection limits (64 open, 8 still in handshake).
+/// within the gateway's per-source connection limits (64 open, 32 still in handshake).
 const SOURCES: u8 = 8;
 /// Submitters (each with its own kept-alive connection) per source address: together far
 /// more than the district's 32 admission slots and the ~250 ms they may wait for one.

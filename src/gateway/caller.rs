@@ -302,3 +302,41 @@ impl Authenticator {
         (delay, throttled)
     }
 }
+impl super::Shared {
+    /// The caller a bearer token from `remote` names — [`Authenticator::authenticate`], with
+    /// each failure counted in the metrics and the one that starts a source's delays audited
+    /// (in the background: an audit line is not worth holding the answer, slowed anyway).
+    pub fn authenticate(
+        &self,
+        token: Option<&str>,
+        remote: Option<IpAddr>,
+    ) -> Result<Caller, AuthError> {
+        self.auth.authenticate(token, remote).inspect_err(|e| {
+            self.note_auth_failure(e);
+        })
+    }
+
+    fn note_auth_failure(&self, e: &AuthError) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let AuthError::Unauthenticated {
+            delay_ms,
+            throttled,
+        } = e
+        else {
+            return;
+        };
+        self.metrics.auth_failures.fetch_add(1, Relaxed);
+        if *delay_ms > 0 {
+            self.metrics.auth_delayed.fetch_add(1, Relaxed);
+        }
+        if let Some((source, failures)) = throttled.clone() {
+            let (audit, organ) = (self.audit.clone(), self.config.organ.clone());
+            tokio::task::spawn_blocking(move || {
+                let event = crate::audit::Event::auth_throttled(&organ, &source, failures);
+                if let Err(e) = audit.append(event) {
+                    tracing::error!(error = %e, "audit append failed");
+                }
+            });
+        }
+    }
+}

@@ -216,12 +216,7 @@ pub async fn retention_sweeps(shared: Arc<Shared>, mut shutdown: watch::Receiver
 }
 
 /// Milliseconds since the Unix epoch (the store's time unit).
-pub fn now_ms() -> i64 {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
+pub use crate::store::now_ms;
 
 /// RFC 3339 for a millisecond timestamp.
 pub fn rfc3339_ms(ms: i64) -> String {

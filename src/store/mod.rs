@@ -74,7 +74,7 @@ pub use sled::SledStore;
 pub use types::{
     Accept, AcceptOutcome, AckOutcome, Dangling, Delivery, DeliveryKind, HopRecord, InboxItem,
     Lane, MessageId, MessageMeta, Origin, OutboxDepth, OutboxEntry, OutboxKey, Priority,
-    PurgeReport, Quarantined, ScrubReport, SentCursor, SentItem, StatusEvent, StoreStats,
+    PurgeReport, Quarantined, ScrubReport, SentCursor, SentItem, StatusEvent, StoreStats, now_ms,
 };
 
 /// Limits and tuning of a store.

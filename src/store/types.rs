@@ -617,6 +617,14 @@ pub(super) fn hex_encode(bytes: &[u8]) -> String {
     out
 }
 
+/// Milliseconds since the Unix epoch, the store's time unit (0 before it). The one clock the
+/// floors above read too (`gateway::now_ms` is this).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

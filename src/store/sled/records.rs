@@ -142,13 +142,6 @@ pub(super) fn counter_sub(t: &TransactionalTree, key: &[u8], n: u64) -> TxResult
     Ok(())
 }
 
-/// Milliseconds since the Unix epoch (0 before it).
-pub(super) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 impl SledStore {
     /// Whether message `id` is in the live dedup index (not purged).
     pub(super) fn is_live(&self, id: &[u8]) -> Result<bool, StoreError> {
@@ -204,7 +197,7 @@ impl SledStore {
     pub(super) fn quarantine(&self, id: &MessageId, fault: Fault) -> Result<(), StoreError> {
         let value = encode(&Quarantine {
             fault,
-            at_ms: now_ms(),
+            at_ms: crate::store::now_ms(),
         })?;
         self.t()
             .quarantine

@@ -101,7 +101,7 @@ impl SledStore {
                 Err(StoreError::Altered { id, fault }) => report.altered.push(Quarantined {
                     id,
                     fault,
-                    at_ms: super::records::now_ms(),
+                    at_ms: crate::store::now_ms(),
                 }),
                 Err(StoreError::Corrupt { what, key }) => {
                     report.unreadable.push(Dangling {
