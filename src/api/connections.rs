@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
@@ -73,6 +74,8 @@ pub(super) struct Seat {
     book: Book,
     source: Source,
     id: u64,
+    /// Set at the first request head (read on every request: an atomic, not the book's lock).
+    headed: AtomicBool,
     /// Notified when the connection is evicted while pending.
     pub(super) evicted: Arc<Notify>,
 }
@@ -108,6 +111,7 @@ impl Book {
             book: self.clone(),
             source,
             id,
+            headed: AtomicBool::new(false),
             evicted,
         })
     }
@@ -139,12 +143,22 @@ impl Seat {
     /// The connection has sent its first request head: it no longer counts as pending, and
     /// can no longer be evicted.
     pub(super) fn headed(&self) {
+        if self.headed.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let mut inner = self.book.lock();
         if let Some((source, _)) = inner.pending.remove(&self.id) {
             if let Some(c) = inner.sources.get_mut(&source) {
                 c.pending = c.pending.saturating_sub(1);
             }
         }
+    }
+}
+
+impl Seat {
+    /// Whether the connection has sent a request head.
+    pub(super) fn is_headed(&self) -> bool {
+        self.headed.load(Ordering::Acquire)
     }
 }
 

@@ -8,7 +8,7 @@
 //! defence here holds for both (`tests/hostile_http.rs`).
 
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, TryAcquireError, oneshot, watch};
+use tokio::sync::{Semaphore, TryAcquireError, watch};
 use tokio_rustls::TlsAcceptor;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -311,8 +311,7 @@ impl Connection {
             .peer_certificates()
             .and_then(|c| c.first())
             .and_then(|leaf| crate::tls::organ_of_certificate(leaf.as_ref()));
-        let (headed_tx, headed_rx) = oneshot::channel::<()>();
-        let svc = self.service(organ, seat.clone(), headed_tx);
+        let svc = self.service(organ, seat.clone());
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
@@ -327,8 +326,8 @@ impl Connection {
         let deadline = self.deadline;
         let first_head_late = async {
             tokio::select! {
-                r = tokio::time::timeout_at(deadline, headed_rx) => {
-                    if r.is_ok() {
+                () = tokio::time::sleep_until(deadline) => {
+                    if seat.is_headed() {
                         std::future::pending::<()>().await;
                     }
                     "first request head not received by the deadline"
@@ -357,7 +356,6 @@ impl Connection {
         &self,
         organ: Option<String>,
         seat: Arc<Seat>,
-        headed: oneshot::Sender<()>,
     ) -> TowerToHyperService<
         impl tower::Service<
             Request<Incoming>,
@@ -371,13 +369,9 @@ impl Connection {
             remote: Some(self.remote),
         }));
         let idle = self.limits.body_idle_timeout;
-        let headed = Arc::new(Mutex::new(Some(headed)));
         let svc = tower::ServiceBuilder::new()
             .map_request(move |req: Request<Incoming>| {
-                if let Some(tx) = headed.lock().unwrap_or_else(PoisonError::into_inner).take() {
-                    seat.headed();
-                    let _ = tx.send(());
-                }
+                seat.headed();
                 req.map(|b| {
                     Body::new(IdleTimeoutBody {
                         inner: b,

@@ -6,7 +6,7 @@
 //! documents between submit and inbox) and `paced` (open loop at
 //! half the rate `max` delivered; latency counted from each document's scheduled send time, so
 //! a stalled client does not hide queueing), then `2 hops` (district → province → central, max
-//! rate) and the overload row (`overload`: twice `max`'s rate, open loop).
+//! rate) and the overload row (`overload`: twice the district's probed accept rate, open loop).
 //!
 //! CPU is read from `/proc/self/stat` over the phase, minus what the load generator's own
 //! threads used (`/proc/thread-self/stat`), so it is the two gateways' cost.

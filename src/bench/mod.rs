@@ -181,7 +181,8 @@ pub struct BenchReport {
     pub pipeline: Vec<pipeline::PipelineRow>,
     /// End to end through real gateways, one row per phase (max, paced, 2 hops).
     pub e2e: Vec<e2e::Phase>,
-    /// Twice the `max` rate offered, open loop: shed, accepted, their latency against unloaded.
+    /// Twice the district's probed accept rate offered, open loop: shed, accepted, their
+    /// latency against unloaded.
     pub overload: overload::Overload,
     /// `xmlsec1` and signxml on the same document, when run.
     pub peers: peers::Peers,

@@ -1,5 +1,6 @@
-//! Overload: the district offered twice the rate the `max` phase delivered, open loop, by more
-//! concurrent submitters than it has admission slots (`limits.max_inflight_documents`). What a
+//! Overload: the district offered twice the rate it accepts (probed closed loop first), open
+//! loop, by more concurrent submitters than it has admission slots
+//! (`limits.max_inflight_documents`). What a
 //! gateway that sheds instead of swelling shows: only 202 and 503 `overload` come back, the 202s
 //! it does give come about as fast as unloaded ones (the p99 multiple below), memory stays
 //! bounded, and every 202 reaches the province inbox exactly once.
@@ -19,7 +20,7 @@ use crate::client::Client;
 /// within the gateway's per-source connection limits (64 open, 32 still in handshake).
 const SOURCES: u8 = 8;
 /// Submitters (each with its own kept-alive connection) per source address: together far
-/// more than the district's 32 admission slots and the ~250 ms they may wait for one.
+/// more than the district's 32 admission slots and the queue the admission wait allows.
 const PER_SOURCE: usize = 40;
 /// Threads acknowledging inbox documents.
 const ACKERS: usize = 3;

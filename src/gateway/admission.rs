@@ -68,12 +68,16 @@ struct Slots {
     last_refused_ms: AtomicU64,
 }
 
+/// Whole milliseconds of `d`, the unit the doors' clocks are kept in.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl Slots {
     fn congested(&self, now_ms: u64) -> bool {
-        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         let refused = self.last_refused_ms.load(Ordering::Relaxed);
-        now_ms.saturating_sub(self.last_free_ms.load(Ordering::Relaxed)) >= ms(CONGESTED_AFTER)
-            || (refused > 0 && now_ms.saturating_sub(refused) < ms(CONGESTED_FOR))
+        now_ms.saturating_sub(self.last_free_ms.load(Ordering::Relaxed)) >= millis(CONGESTED_AFTER)
+            || (refused > 0 && now_ms.saturating_sub(refused) < millis(CONGESTED_FOR))
     }
 }
 
@@ -114,7 +118,7 @@ impl Admission {
             Door::Submission => &self.submissions,
             Door::Delivery => &self.deliveries,
         };
-        let now_ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let now_ms = millis(self.epoch.elapsed());
         if let Ok(p) = slots.sem.clone().try_acquire_owned() {
             // A free slot means no one is queued (tokio's semaphore hands released permits to
             // waiters first): the door is not congested.
@@ -129,7 +133,7 @@ impl Admission {
         match tokio::time::timeout(wait, slots.sem.clone().acquire_owned()).await {
             Ok(Ok(p)) => Ok(Slot(p)),
             _ => {
-                let now_ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+                let now_ms = millis(self.epoch.elapsed());
                 slots
                     .last_refused_ms
                     .store(now_ms.max(1), Ordering::Relaxed);

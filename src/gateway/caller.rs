@@ -302,6 +302,7 @@ impl Authenticator {
         (delay, throttled)
     }
 }
+
 impl super::Shared {
     /// The caller a bearer token from `remote` names — [`Authenticator::authenticate`], with
     /// each failure counted in the metrics and the one that starts a source's delays audited
