@@ -105,7 +105,7 @@ fn main() {
         let pkcs8: Vec<u8> = match alg {
             "rsa2048" => {
                 use rsa::pkcs8::EncodePrivateKey;
-                rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048)
+                rsa::PrivateKey::new(&mut lienthong::seal::rng::RingRng::new(), 2048)
                     .unwrap()
                     .to_pkcs8_der()
                     .unwrap()

@@ -34,6 +34,7 @@ pub mod gateway;
 pub mod pki;
 pub mod policy;
 pub mod relay;
+pub mod seal;
 pub mod sign;
 pub mod store;
 pub mod swap;

@@ -108,7 +108,7 @@ fn rsa_pkcs8() -> Vec<u8> {
     static KEY: OnceLock<Vec<u8>> = OnceLock::new();
     KEY.get_or_init(|| {
         use rsa::pkcs8::EncodePrivateKey;
-        let k = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
+        let k = rsa::PrivateKey::new(&mut lienthong::seal::rng::RingRng::new(), 2048).unwrap();
         k.to_pkcs8_der().unwrap().as_bytes().to_vec()
     })
     .clone()

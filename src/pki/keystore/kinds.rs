@@ -51,7 +51,7 @@ impl KeyAlgorithm {
             Self::Rsa2048 | Self::Rsa3072 => {
                 use rsa::pkcs8::EncodePrivateKey;
                 let bits = if self == Self::Rsa2048 { 2048 } else { 3072 };
-                let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, bits)
+                let key = rsa::PrivateKey::new(&mut crate::seal::rng::RingRng::new(), bits)
                     .map_err(|e| fail(e.to_string()))?;
                 let doc = key.to_pkcs8_der().map_err(|e| fail(e.to_string()))?;
                 Ok(Zeroizing::new(doc.as_bytes().to_vec()))

@@ -46,7 +46,7 @@ impl SledStore {
         // A record moving to the register during the scan may be seen twice: keep one.
         for (tree, kv) in main.chain(archived) {
             let (k, v) = kv?;
-            let raw = <[u8; 16]>::try_from(k.as_ref()).map_err(|_| StoreError::Corrupt {
+            let raw = <[u8; 16]>::try_from(&k[..]).map_err(|_| StoreError::Corrupt {
                 what: tree,
                 key: hex_encode(&k),
             })?;
