@@ -8,6 +8,7 @@ pub(crate) mod doc;
 pub(crate) mod keys;
 pub(crate) mod pki;
 pub(crate) mod quickstart;
+pub(crate) mod seal;
 pub(crate) mod serve;
 pub(crate) mod sign;
 pub(crate) mod store;
@@ -57,6 +58,10 @@ enum Command {
     Sign(sign::SignArgs),
     /// Verify signed envelopes: signature, chain, revocation, organ binding.
     Verify(sign::VerifyArgs),
+    /// Encrypt a file for recipients' encryption certificates (XML Encryption 1.1).
+    Encrypt(seal::EncryptArgs),
+    /// Decrypt an EncryptedData document with a recipient's key.
+    Decrypt(seal::DecryptArgs),
     /// Manage keys in the encrypted keystore.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -95,6 +100,8 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Doc(c) => doc::run(c),
         Command::Sign(a) => sign::run_sign(a),
         Command::Verify(a) => sign::run_verify(a),
+        Command::Encrypt(a) => seal::run_encrypt(a),
+        Command::Decrypt(a) => seal::run_decrypt(a),
         Command::Keys(c) => keys::run(c),
         Command::Pki(c) => pki::run(c),
         Command::Audit(c) => audit::run(c),

@@ -51,6 +51,9 @@ pub struct LeafSpec {
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
     pub serial: u64,
+    /// A key of its own (RSA keys are otherwise one per test process): for encryption tests,
+    /// where two recipients sharing a key would open each other's documents.
+    pub fresh_key: bool,
 }
 
 impl LeafSpec {
@@ -67,6 +70,7 @@ impl LeafSpec {
             not_before: now - Duration::days(1),
             not_after: now + Duration::days(365),
             serial: 1000,
+            fresh_key: false,
         }
     }
 }
@@ -103,28 +107,30 @@ pub fn pem(der: &[u8], label: &str) -> String {
     out
 }
 
+fn fresh_rsa_pkcs8() -> Vec<u8> {
+    use rsa::pkcs8::EncodePrivateKey;
+    let k = rsa::PrivateKey::new(&mut lienthong::seal::rng::RingRng::new(), 2048).unwrap();
+    k.to_pkcs8_der().unwrap().as_bytes().to_vec()
+}
+
 /// RSA generation is slow; one key per test process is enough.
 fn rsa_pkcs8() -> Vec<u8> {
     static KEY: OnceLock<Vec<u8>> = OnceLock::new();
-    KEY.get_or_init(|| {
-        use rsa::pkcs8::EncodePrivateKey;
-        let k = rsa::PrivateKey::new(&mut lienthong::seal::rng::RingRng::new(), 2048).unwrap();
-        k.to_pkcs8_der().unwrap().as_bytes().to_vec()
-    })
-    .clone()
+    KEY.get_or_init(fresh_rsa_pkcs8).clone()
+}
+
+fn rsa_keypair(der: Vec<u8>) -> (KeyPair, Vec<u8>) {
+    let kp = KeyPair::from_pkcs8_der_and_sign_algo(
+        &rustls_pki_types::PrivatePkcs8KeyDer::from(der.clone()),
+        &rcgen::PKCS_RSA_SHA256,
+    )
+    .unwrap();
+    (kp, der)
 }
 
 fn keypair(alg: Alg) -> (KeyPair, Vec<u8>) {
     match alg {
-        Alg::Rsa2048 => {
-            let der = rsa_pkcs8();
-            let kp = KeyPair::from_pkcs8_der_and_sign_algo(
-                &rustls_pki_types::PrivatePkcs8KeyDer::from(der.clone()),
-                &rcgen::PKCS_RSA_SHA256,
-            )
-            .unwrap();
-            (kp, der)
-        }
+        Alg::Rsa2048 => rsa_keypair(rsa_pkcs8()),
         Alg::P256 => {
             let kp = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
             let der = kp.serialize_der();
@@ -196,7 +202,11 @@ impl TestPki {
     /// As [`TestPki::leaf`], with `tweak` applied to the parameters last (extra SANs, other
     /// extended key usages, basic constraints…).
     pub fn leaf_with(&self, spec: LeafSpec, tweak: impl FnOnce(&mut CertificateParams)) -> Leaf {
-        let (kp, der) = keypair(spec.alg);
+        let (kp, der) = if spec.fresh_key && spec.alg == Alg::Rsa2048 {
+            rsa_keypair(fresh_rsa_pkcs8())
+        } else {
+            keypair(spec.alg)
+        };
         let mut p = CertificateParams::default();
         let cn = spec.organ.clone().unwrap_or_else(|| "no organ".into());
         p.distinguished_name
