@@ -45,6 +45,13 @@ add_text verify_mutated '\x02\x00\x04\x10\x00'              # delete 16 bytes at
 add_text verify_mutated '\x03\x00\x01\x00\x08\x00\x02'      # copy 512 bytes from 2048 to 256
 add_text verify_mutated '\x01\x80\x00\x09<a>b</a>\n'        # insert an element at 128
 
+# seal_open: odd first byte = mutation pairs (position u16 LE, XOR mask) on a valid sealed
+# document; even = the rest read as a sealed document.
+add_text seal_open '\x01'
+add_text seal_open '\x01\x40\x00\x01'
+add_text seal_open '\x01\x00\x02\x80\x10\x03\x04'
+add_text seal_open '\x00<xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"/><ds:KeyInfo><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"/><xenc:CipherData><xenc:CipherValue>AAAA</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo><xenc:CipherData><xenc:CipherValue>AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData>'
+
 # config_parse: the gateway configs and the procedure catalog.
 add config_parse "$root"/config/*.toml
 

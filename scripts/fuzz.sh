@@ -15,13 +15,13 @@ shift
 if [ $# -gt 0 ]; then
   targets=("$@")
 else
-  targets=(envelope_parse c14n verify_mutated config_parse api_json pki_load exchange_headers keystore_file)
+  targets=(envelope_parse c14n verify_mutated config_parse api_json pki_load exchange_headers keystore_file seal_open)
 fi
 
 # The dictionaries and input caps per target.
 dict_of() {
   case $1 in
-    envelope_parse) echo dict/xml.dict ;;
+    envelope_parse | seal_open) echo dict/xml.dict ;;
     c14n | verify_mutated) echo logs/xml+xmldsig.dict ;;
     config_parse) echo dict/toml.dict ;;
     api_json | exchange_headers | keystore_file) echo dict/json.dict ;;

@@ -1085,8 +1085,49 @@ fn committed_demo_pki_is_consistent() {
             assert_eq!(info.algorithm, alg, "{organ} {key}");
             assert!(info.certificate.is_some());
         }
+        // The encryption key (issue 22): a chain to the root, keyEncipherment, bound to the
+        // organ, and its plain copy opens what is sealed for the certificate.
+        let chain = der_certs(&dir.join("encryption.cert.pem"));
+        webpki::EndEntityCert::try_from(&chain[0])
+            .unwrap()
+            .verify_for_usage(
+                webpki::ALL_VERIFICATION_ALGS,
+                &anchors,
+                &chain[1..],
+                at,
+                webpki::KeyUsage::required_if_present(lienthong::pki::DOC_SIGNING_EKU_DER),
+                None,
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            cert::summarize("leaf", &chain[0]).unwrap().organ.as_deref(),
+            Some(organ)
+        );
+        let recipient =
+            lienthong::seal::Recipient::from_certificate("enc", organ, &chain[0]).unwrap();
+        let sealed = lienthong::seal::seal(
+            b"mat",
+            None,
+            &[recipient],
+            lienthong::seal::KeyTransport::RSA_OAEP_SHA256,
+        )
+        .unwrap();
+        let pkcs8 = lienthong::seal::pkcs8_from_pem(
+            "enc",
+            &fs::read(dir.join("encryption.key.pem")).unwrap(),
+        )
+        .unwrap();
+        let key = lienthong::seal::SoftwareKey::from_pkcs8_der("enc", &pkcs8, &chain[0]).unwrap();
+        let opened = lienthong::seal::Sealed::from_element(&sealed)
+            .unwrap()
+            .open(&key)
+            .unwrap();
+        assert_eq!(opened.as_slice(), b"mat");
+        let info = Keystore::open(&dir).unwrap().info("encryption").unwrap();
+        assert_eq!(info.algorithm, KeyAlgorithm::Rsa2048);
         // gen.sh passes the demo URL: every leaf names it.
-        for key in ["signing", "receipts", "tls"] {
+        for key in ["signing", "receipts", "tls", "encryption"] {
             assert_eq!(
                 crl_dp_uris(&leaf_der(&dir.join(format!("{key}.cert.pem")))),
                 Some(vec![demo::DEMO_CRL_URL.to_owned()]),

@@ -42,3 +42,9 @@ pub fn verify_options() -> VerifyOptions {
         ..VerifyOptions::now()
     }
 }
+
+/// The district's document-encryption key (RSA-2048, plain PKCS#8: a public demo key).
+pub const ENCRYPTION_KEY_PEM: &[u8] = include_bytes!("../../certs/HU.CHAUTHANH/encryption.key.pem");
+/// Its certificate followed by the intermediate (leaf first).
+pub const ENCRYPTION_CHAIN_PEM: &[u8] =
+    include_bytes!("../../certs/HU.CHAUTHANH/encryption.cert.pem");

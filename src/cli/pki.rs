@@ -31,7 +31,7 @@ pub(crate) enum PkiCommand {
     /// (document verification's certificate half; the TLS listeners' and peer clients'
     /// verifiers). Exit 0 valid, 1 refused (with the named reason), 2 usage error.
     CheckChain(CheckChainArgs),
-    /// Create a CA plus a signing, a receipts and a TLS certificate for each organ.
+    /// Create a CA plus a signing, a receipts, a TLS and an encryption certificate for each organ.
     Init {
         /// The directory to create the PKI in.
         #[arg(long)]
@@ -74,7 +74,7 @@ pub(crate) enum PkiCommand {
         /// The PEM CSR.
         #[arg(long)]
         csr: PathBuf,
-        /// signing or tls.
+        /// signing, tls or encryption.
         #[arg(long)]
         profile: String,
         /// Validity in days.
@@ -275,7 +275,7 @@ pub(crate) fn run(c: PkiCommand) -> Result<(), CliError> {
                         serde_json::json!({
                             "id": o.id, "name": o.name, "dir": o.dir, "chain": o.chain_pem,
                             "signing": leaf(&o.signing), "tls": leaf(&o.tls),
-                            "receipts": leaf(&o.receipts),
+                            "receipts": leaf(&o.receipts), "encryption": leaf(&o.encryption),
                         })
                     })
                     .collect();
@@ -296,7 +296,7 @@ pub(crate) fn run(c: PkiCommand) -> Result<(), CliError> {
                     println!("CRL published  {u} (named in every certificate; never fetched)");
                 }
                 for o in &made.organs {
-                    for l in [&o.signing, &o.tls, &o.receipts] {
+                    for l in [&o.signing, &o.tls, &o.receipts, &o.encryption] {
                         println!(
                             "{:<14} {:<8} {:<8} serial {}  expires {}  {}",
                             o.id,

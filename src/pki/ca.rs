@@ -150,6 +150,9 @@ pub enum CaError {
         /// Which rule it broke.
         reason: &'static str,
     },
+    /// The encryption profile needs an RSA key (content keys are wrapped with RSA-OAEP).
+    #[error("an encryption certificate needs an RSA key (content keys are wrapped with RSA-OAEP)")]
+    EncryptionNeedsRsa,
     /// The TLS profile needs at least one DNS name or IP address.
     #[error("a TLS certificate needs at least one DNS name or IP address in the request")]
     TlsWithoutNames,
@@ -204,6 +207,10 @@ pub enum Profile {
     Signing,
     /// Gateway TLS, both server and client (mTLS).
     Tls,
+    /// Document encryption (issue 22): an organ's RSA key that content keys of `mat`
+    /// documents are wrapped for. keyEncipherment only, so that it can neither sign nor be
+    /// taken for a signing or TLS certificate; no EKU (none is defined for XML Encryption).
+    Encryption,
 }
 
 impl Profile {
@@ -212,6 +219,7 @@ impl Profile {
         match self {
             Self::Signing => "signing",
             Self::Tls => "tls",
+            Self::Encryption => "encryption",
         }
     }
 }
@@ -223,6 +231,7 @@ impl FromStr for Profile {
         match s {
             "signing" => Ok(Self::Signing),
             "tls" => Ok(Self::Tls),
+            "encryption" => Ok(Self::Encryption),
             _ => Err(CaError::UnknownProfile { name: s.to_owned() }),
         }
     }
@@ -677,6 +686,9 @@ impl Ca {
                 ca_not_after: rfc3339(int_summary.not_after),
             });
         }
+        if profile == Profile::Encryption {
+            check_encryption_key(&parsed)?;
+        }
         let serial = self.state.next_serial;
         let params = leaf_params(
             &parsed.request,
@@ -815,6 +827,12 @@ fn leaf_params(
             uris: vec![url.as_str().to_owned()],
         }];
     }
+    // Only the organ binding: a signing or encryption certificate names no host.
+    let only_organ = CsrRequest {
+        dns_names: Vec::new(),
+        ip_addresses: Vec::new(),
+        ..request.clone()
+    };
     match profile {
         Profile::Signing => {
             p.key_usages = vec![
@@ -822,12 +840,10 @@ fn leaf_params(
                 KeyUsagePurpose::ContentCommitment,
             ];
             p.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(DOC_SIGNING_EKU.to_vec())];
-            // Only the organ binding: a signing certificate names no host.
-            let only_organ = CsrRequest {
-                dns_names: Vec::new(),
-                ip_addresses: Vec::new(),
-                ..request.clone()
-            };
+            p.subject_alt_names = csr::sans(&only_organ)?;
+        }
+        Profile::Encryption => {
+            p.key_usages = vec![KeyUsagePurpose::KeyEncipherment];
             p.subject_alt_names = csr::sans(&only_organ)?;
         }
         Profile::Tls => {
@@ -848,6 +864,17 @@ fn leaf_params(
             .any(|s| matches!(s, SanType::URI(u) if u.as_str().starts_with(ORGAN_URI_PREFIX)))
     );
     Ok(p)
+}
+
+/// Content keys are wrapped with RSA-OAEP (`seal`): an encryption certificate must hold an RSA
+/// key (the CSR's size check already asked for ≥ 2048 bits).
+fn check_encryption_key(parsed: &ParsedCsr) -> Result<(), CaError> {
+    use rcgen::PublicKeyData;
+    use rsa::pkcs8::DecodePublicKey;
+    let spki = parsed.rcgen.public_key.subject_public_key_info();
+    rsa::PublicKey::from_public_key_der(&spki)
+        .map(|_| ())
+        .map_err(|_| CaError::EncryptionNeedsRsa)
 }
 
 fn check_validity(not_before: OffsetDateTime, not_after: OffsetDateTime) -> Result<(), CaError> {

@@ -1,5 +1,5 @@
 //! The demo PKI in one call: a CA, and for each organ a document-signing key, a receipt-signing
-//! key and a gateway TLS key with their certificates. `lienthong pki init` and the tests call
+//! key, a gateway TLS key and a document-encryption key with their certificates. `lienthong pki init` and the tests call
 //! [`generate`]; `certs/gen.sh` runs `pki init` to make the committed demo PKI.
 //!
 //! Layout written under `dir`:
@@ -10,8 +10,9 @@
 //! dir/<ORGAN>/signing.key.json   RSA-2048, signing.cert.pem  (leaf + intermediate)
 //! dir/<ORGAN>/receipts.key.json  P-256,    receipts.cert.pem (leaf + intermediate)
 //! dir/<ORGAN>/tls.key.json       P-256,    tls.cert.pem      (leaf + intermediate)
+//! dir/<ORGAN>/encryption.key.json RSA-2048, encryption.cert.pem (leaf + intermediate)
 //! dir/<ORGAN>/chain.pem          intermediate + root
-//! dir/<ORGAN>/signing.key.pem, receipts.key.pem, tls.key.pem
+//! dir/<ORGAN>/signing.key.pem, receipts.key.pem, tls.key.pem, encryption.key.pem
 //!                                plain PKCS#8, only with `export_plain_keys`
 //! ```
 //!
@@ -19,6 +20,8 @@
 //! records with the same certificate profile, on P-256 because the gateway makes one per hop
 //! and P-256 signs about 29 times faster than RSA-2048 (`openssl speed`, 2-core CI machine:
 //! 24,800 vs 844 signatures/s; verifying is the other way round, 8,700 vs 29,000/s).
+//! `encryption` (RSA-2048, keyEncipherment only) is what `mat` documents' content keys are
+//! wrapped for (`crate::seal`); it never signs anything but its own request.
 //!
 //! Every leaf names [`DemoOptions::crl_url`] as its CRL distribution point when set (see
 //! [`super::ca`]); nothing fetches it.
@@ -127,6 +130,9 @@ pub struct DemoOrgan {
     pub tls: DemoLeaf,
     /// Receipt- and hop-record-signing key (P-256), same certificate profile as `signing`.
     pub receipts: DemoLeaf,
+    /// Document-encryption key (RSA-2048, profile `encryption`): `mat` documents' content
+    /// keys are wrapped for it.
+    pub encryption: DemoLeaf,
 }
 
 /// What [`generate`] made.
@@ -227,6 +233,12 @@ pub fn generate(
         let signing = mk(&mut ca, "signing", KeyAlgorithm::Rsa2048, Profile::Signing)?;
         let tls = mk(&mut ca, "tls", KeyAlgorithm::P256, Profile::Tls)?;
         let receipts = mk(&mut ca, "receipts", KeyAlgorithm::P256, Profile::Signing)?;
+        let encryption = mk(
+            &mut ca,
+            "encryption",
+            KeyAlgorithm::Rsa2048,
+            Profile::Encryption,
+        )?;
         out.push(DemoOrgan {
             id: (*id).to_owned(),
             name: (*name).to_owned(),
@@ -235,6 +247,7 @@ pub fn generate(
             signing,
             tls,
             receipts,
+            encryption,
         });
     }
     let crl = ca.crl(
