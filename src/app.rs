@@ -47,6 +47,9 @@ pub enum StartError {
         /// The OS error.
         reason: String,
     },
+    /// The encryption-certificate directory was refused.
+    #[error("encryption: {0}")]
+    Sealing(#[from] crate::gateway::sealing::SealingError),
     /// A peer entry is unusable.
     #[error("peer: {0}")]
     Peer(#[from] crate::relay::client::ClientError),
@@ -184,6 +187,12 @@ fn domain(config: Config, keys: GatewayKeys, catalog: Catalog) -> Result<Shared,
     };
     let store: Arc<dyn Store> = Arc::new(SledStore::open(config.store_dir(), limits)?);
     let trust = crate::gateway::trust_store(&config)?;
+    let directory = crate::gateway::sealing::Directory::load(
+        &config.encryption.certificates,
+        &keys.encryption_chains,
+        &trust,
+        rustls_pki_types::UnixTime::now(),
+    )?;
     let audit = Arc::new(crate::audit::AuditLog::open(
         &config.data_dir,
         &config.organ,
@@ -198,6 +207,7 @@ fn domain(config: Config, keys: GatewayKeys, catalog: Catalog) -> Result<Shared,
         trust,
         catalog,
         audit,
+        directory,
     }))
 }
 

@@ -81,6 +81,22 @@ pub struct Config {
     /// How long finished documents stay in the store.
     #[serde(default)]
     pub retention: Retention,
+    /// The organs' encryption certificates: whom `mat` documents are sealed for.
+    #[serde(default)]
+    pub encryption: Encryption,
+}
+
+/// `[encryption]`: the directory of encryption certificates (issue 22). A `mat` document is
+/// sealed end to end for each of its recipient organs (and for this organ, the sender's copy):
+/// each must have a valid certificate here, or the submission is refused. Every certificate
+/// is checked at start-up and on reload (SIGHUP) against `[trust]`: chain, validity, CRL, key
+/// usage keyEncipherment, one organ binding.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Encryption {
+    /// PEM files, each an encryption certificate (leaf first, then its intermediates).
+    #[serde(default)]
+    pub certificates: Vec<PathBuf>,
 }
 
 /// How long the gateway keeps a finished document — delivered to every next hop with a verified
@@ -139,6 +155,12 @@ pub struct Keys {
     /// A file holding the keystore passphrase (else `LIENTHONG_PASSPHRASE`).
     #[serde(default)]
     pub passphrase_file: Option<PathBuf>,
+    /// Keystore keys that open `mat` documents sealed for this organ, current first; older
+    /// ones stay listed after a rotation so that documents sealed for them still open. Each
+    /// must have its encryption certificate installed. Empty: this gateway cannot receive
+    /// `mat` documents for its organ (they are refused at delivery, never stored unread).
+    #[serde(default)]
+    pub encryption: Vec<String>,
 }
 
 /// Trust material.
@@ -382,6 +404,7 @@ impl Config {
         }
         self.trust.anchors.iter_mut().for_each(fix);
         self.trust.crls.iter_mut().for_each(fix);
+        self.encryption.certificates.iter_mut().for_each(fix);
         for p in &mut self.trust.signing_policy {
             fix(&mut p.anchor);
         }

@@ -226,11 +226,17 @@ pub fn setup(dir: &Path, options: &SetupOptions) -> Result<DemoSetup, DemoError>
              catalog = \"../procedures.toml\"\n\n\
              [listen]\napi = \"{api}\"\nexchange = \"{exchange}\"\n\n\
              [keys]\nkeystore = \"../pki/{organ}\"\nsigning = \"signing\"\ntls = \"tls\"\nreceipts = \"receipts\"\n\
-             passphrase_file = \"../passphrase\"\n\n\
+             encryption = [\"encryption\"]\npassphrase_file = \"../passphrase\"\n\n\
              [trust]\nanchors = [\"../pki/root.pem\"]\ncrls = [\"../pki/crl.pem\"]\n\n\
+             [encryption]\ncertificates = [{directory}]\n\n\
              [retry]\ninitial_ms = 100\nmax_ms = 5000\nmax_attempts = 30\n",
             name = office.name,
             organ = office.organ,
+            directory = OFFICES
+                .iter()
+                .map(|o| format!("\"../pki/{}/encryption.cert.pem\"", o.organ))
+                .collect::<Vec<_>>()
+                .join(", "),
         );
         for p in &peers {
             toml.push_str(&format!(

@@ -339,6 +339,7 @@ fn envelope(
         body: Body {
             attachments,
             ext: Default::default(),
+            sealed: None,
         },
     }
 }

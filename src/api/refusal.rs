@@ -103,6 +103,7 @@ impl From<SubmitError> for Problem {
             SubmitError::OutboxFull { .. } => {
                 Problem::unavailable(e.name(), detail, OUTBOX_FULL_RETRY_SECS)
             }
+            SubmitError::Sealing(_) => Problem::new(UNPROCESSABLE, e.name(), detail),
             SubmitError::Internal(i) => i.into(),
         }
     }
@@ -132,7 +133,8 @@ impl From<ReceiveError> for Problem {
             | ReceiveError::Loop
             | ReceiveError::Signature(_)
             | ReceiveError::NotARecipient { .. }
-            | ReceiveError::NoRoute { .. } => Problem::new(UNPROCESSABLE, e.name(), detail),
+            | ReceiveError::NoRoute { .. }
+            | ReceiveError::Sealing(_) => Problem::new(UNPROCESSABLE, e.name(), detail),
         }
     }
 }
@@ -186,6 +188,9 @@ impl From<InboxError> for Problem {
     fn from(e: InboxError) -> Self {
         match e {
             InboxError::NotFound => Problem::not_found(e.to_string()),
+            InboxError::Sealing(ref s) => {
+                Problem::new(StatusCode::CONFLICT, s.name(), e.to_string())
+            }
             InboxError::Status(s) => s.into(),
             InboxError::Internal(i) => i.into(),
         }

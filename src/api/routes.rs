@@ -644,7 +644,7 @@ async fn inbox_status(
 ) -> Result<Response, Problem> {
     let (caller, mid) = inbox_caller(&shared, &headers, &peer, &id)?;
     // Only what this client may see may be reported on: checked before the body is read.
-    let (meta, _) = inbox::fetch(&shared, &caller, mid).await?;
+    let (meta, _) = inbox::fetch_stored(&shared, &caller, mid).await?;
     let body = read_body(body, MAX_STATUS_BODY).await?;
     let report: crate::gateway::status::Report = serde_json::from_slice(&body)
         .map_err(|e| Problem::bad_request("request/json", e.to_string()))?;

@@ -272,6 +272,7 @@ fn new(a: &NewArgs) -> Result<(), CliError> {
         body: Body {
             attachments,
             ext: Default::default(),
+            sealed: None,
         },
     };
     let bytes = env.to_bytes();

@@ -12,6 +12,7 @@ use super::status::{Report, StatusError};
 use super::{Shared, blocking, now_ms};
 use crate::audit::Event;
 use crate::doc::label::Level;
+use crate::sign::VerifyOptions;
 use crate::store::{AckOutcome, InboxItem, MessageId, MessageMeta, StatusEvent, StoreError};
 
 /// Why an inbox operation was refused.
@@ -21,6 +22,10 @@ pub enum InboxError {
     /// Not in this inbox — or not for this client's eyes, which it cannot tell apart.
     #[error("no such document in this inbox")]
     NotFound,
+    /// A sealed document does not open here (no key of `keys.encryption` is a recipient, or
+    /// it opens to another document): named and audited, never returned.
+    #[error("{0}")]
+    Sealing(super::sealing::SealingError),
     /// A status report was refused.
     #[error(transparent)]
     Status(#[from] StatusError),
@@ -101,9 +106,48 @@ async fn list_once(
     .map_err(store_error)
 }
 
-/// One document of the caller's inbox, if it may read it. A refusal by the policy is audited
-/// (rule and reason only) and answered exactly like a missing document.
+/// One document of the caller's inbox, if it may read it, as its receiving system reads it: a
+/// sealed (`mat`) document is opened here, in memory, and the inner-signed envelope returned
+/// byte for byte, `meta.digest_hex` then being the inner document's digest. A refusal by the
+/// policy is audited (rule and reason only) and answered exactly like a missing document.
 pub async fn fetch(
+    shared: &Arc<Shared>,
+    caller: &Caller,
+    id: MessageId,
+) -> Result<(MessageMeta, Vec<u8>), InboxError> {
+    let (mut meta, bytes) = fetch_stored(shared, caller, id).await?;
+    if level_of(&meta) != super::sealing::SEALED_LEVEL {
+        return Ok((meta, bytes));
+    }
+    let s = shared.clone();
+    let opened = blocking(move || {
+        let limits = crate::doc::envelope::EnvelopeLimits::default();
+        let (_, outer) = crate::doc::envelope::parse_envelope(&bytes, &limits)
+            .map_err(|e| super::sealing::SealingError::InnerSignature(e.to_string()))?;
+        let r = super::sealing::open(
+            &outer,
+            &s.keys.decryption,
+            &s.trust(),
+            &VerifyOptions::now(),
+        );
+        if let Err(e) = &r {
+            s.audit(Event::signature_refused(
+                &s.config.organ,
+                Some(&id.to_string()),
+                &format!("inbox fetch: {}: {e}", e.name()),
+            ));
+        }
+        r
+    })
+    .await?
+    .map_err(InboxError::Sealing)?;
+    meta.digest_hex = opened.digest_hex;
+    Ok((meta, opened.bytes.to_vec()))
+}
+
+/// The stored bytes of one document of the caller's inbox (sealed ones still sealed), if it may
+/// read it.
+pub async fn fetch_stored(
     shared: &Arc<Shared>,
     caller: &Caller,
     id: MessageId,
@@ -161,7 +205,7 @@ pub async fn view(
     caller: &Caller,
     id: MessageId,
 ) -> Result<(MessageMeta, Option<StatusEvent>), InboxError> {
-    let (meta, _) = fetch(shared, caller, id).await?;
+    let (meta, _) = fetch_stored(shared, caller, id).await?;
     let store = shared.store.clone();
     let statuses = blocking(move || store.statuses(&id))
         .await?

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use rustls_pki_types::PrivatePkcs8KeyDer;
+use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
 
 use super::GatewayKeys;
 use crate::config::Config;
@@ -28,6 +28,9 @@ pub enum KeysError {
     /// Certificates or anchors are malformed.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// An encryption key does not open with its certificate.
+    #[error("encryption key: {0}")]
+    Seal(#[from] crate::seal::SealError),
     /// A file could not be read.
     #[error("cannot read {path}: {reason}")]
     Read {
@@ -109,7 +112,10 @@ pub fn load(config: &Config) -> Result<GatewayKeys, KeysError> {
         };
         crls.push(der);
     }
+    let (decryption, encryption_chains) = encryption_keys(config, &ks, &pass)?;
     Ok(GatewayKeys {
+        decryption,
+        encryption_chains,
         signer,
         signing_chain,
         receipt_signer,
@@ -121,6 +127,36 @@ pub fn load(config: &Config) -> Result<GatewayKeys, KeysError> {
             crls,
         },
     })
+}
+
+/// The keys of `keys.encryption`, each with its installed certificate chain.
+#[allow(clippy::type_complexity)]
+fn encryption_keys(
+    config: &Config,
+    ks: &Keystore,
+    pass: &Passphrase,
+) -> Result<
+    (
+        Vec<crate::seal::SoftwareKey>,
+        Vec<Vec<CertificateDer<'static>>>,
+    ),
+    KeysError,
+> {
+    let mut keys = Vec::new();
+    let mut chains = Vec::new();
+    for name in &config.keys.encryption {
+        let der = ks.load_pkcs8(name, pass)?;
+        let pem = ks
+            .cert_chain_pem(name)?
+            .ok_or_else(|| KeysError::NoCertificate(name.clone()))?;
+        let chain = certs_from_pem(pem.as_bytes(), "encryption certificate")?;
+        let leaf = chain
+            .first()
+            .ok_or_else(|| KeysError::NoCertificate(name.clone()))?;
+        keys.push(crate::seal::SoftwareKey::from_pkcs8_der(name, &der, leaf)?);
+        chains.push(chain);
+    }
+    Ok((keys, chains))
 }
 
 /// Reads one CRL file, PEM or DER.

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod recall;
 pub mod receive;
 pub mod reports;
+pub mod sealing;
 pub mod status;
 pub mod submit;
 
@@ -45,6 +46,11 @@ pub struct GatewayKeys {
     pub receipt_chain: Vec<CertificateDer<'static>>,
     /// The gateway's TLS identity and the anchors/CRLs for peers.
     pub tls: TlsIdentity,
+    /// The keys that open `mat` documents sealed for this organ (`keys.encryption`), current
+    /// first; never printed.
+    pub decryption: Vec<crate::seal::SoftwareKey>,
+    /// Their certificate chains, leaf first, same order: this organ's directory entries.
+    pub encryption_chains: Vec<Vec<CertificateDer<'static>>>,
 }
 
 /// State shared by every handler and worker.
@@ -71,6 +77,8 @@ pub struct Shared {
     pub audit: Arc<crate::audit::AuditLog>,
     /// Slots for documents being handled (overload sheds, see `admission`).
     pub admission: admission::Admission,
+    /// Organ → encryption certificate: whom `mat` documents are sealed for.
+    pub directory: sealing::Directory,
 }
 
 impl std::fmt::Debug for Shared {
@@ -95,6 +103,8 @@ pub struct Parts {
     pub catalog: Catalog,
     /// The opened audit log.
     pub audit: Arc<crate::audit::AuditLog>,
+    /// The encryption-certificate directory, checked against `trust`.
+    pub directory: sealing::Directory,
 }
 
 /// The trust store the config names: its anchors, each with its signing rule
@@ -126,6 +136,7 @@ impl Shared {
             trust,
             catalog,
             audit,
+            directory,
         } = parts;
         let wake = config
             .peers
@@ -149,6 +160,7 @@ impl Shared {
             metrics: metrics::Metrics::default(),
             audit,
             admission: admission::Admission::new(&config_limits),
+            directory,
         }
     }
 

@@ -68,6 +68,10 @@ pub enum ReceiveError {
         /// The recipient.
         organ: String,
     },
+    /// A `mat` document arrived unsealed (or another level sealed), or, addressed here, does
+    /// not open with this organ's keys, or opens to a document that is not the outer one.
+    #[error("{0}")]
+    Sealing(super::sealing::SealingError),
     /// The message id was received before with another digest.
     #[error("this message id was received with another digest")]
     IdConflict,
@@ -97,6 +101,7 @@ impl ReceiveError {
             Self::NotARecipient { .. } => "routing/not-a-recipient",
             Self::NoRoute { .. } => "routing/no-route",
             Self::IdConflict => "exchange/id-conflict",
+            Self::Sealing(e) => e.name(),
             Self::OutboxFull { .. } => "store/outbox-full",
             Self::Internal(i) => i.name(),
         }
@@ -176,7 +181,11 @@ async fn receive_steps(
         &digest_hex,
     )?;
     let (facts, effective) = decide_link(shared, link, &id, envelope).await?;
+    super::sealing::check_level(envelope, effective).map_err(ReceiveError::Sealing)?;
     let (local, forward) = route_onward(shared, link, &id, &facts, envelope, &for_organs).await?;
+    if !local.is_empty() && envelope.body.sealed.is_some() {
+        check_opens(shared, &link.organ, &id, envelope).await?;
+    }
     let accept = Accept {
         meta: meta_of(&verified, id, effective, &body, link, trace),
         bytes: body,
@@ -320,6 +329,41 @@ async fn route_onward(
         forward.push((next.organ.clone(), organ.clone()));
     }
     Ok((local, forward))
+}
+
+/// A sealed document addressed here must open with this organ's keys to the very document the
+/// outer envelope announces, before it is stored and receipted: never half-delivered. The
+/// plaintext lives in memory only and is zeroized; a refusal is audited.
+async fn check_opens(
+    shared: &Arc<Shared>,
+    peer: &str,
+    id: &MessageId,
+    envelope: &Envelope,
+) -> Result<(), ReceiveError> {
+    let (s, outer, mid, peer) = (
+        shared.clone(),
+        envelope.clone(),
+        id.to_string(),
+        peer.to_owned(),
+    );
+    blocking(move || {
+        let r = super::sealing::open(
+            &outer,
+            &s.keys.decryption,
+            &s.trust(),
+            &VerifyOptions::now(),
+        );
+        if let Err(e) = &r {
+            s.audit(Event::signature_refused(
+                &peer,
+                Some(&mid),
+                &format!("{}: {e}", e.name()),
+            ));
+        }
+        r.map(drop)
+    })
+    .await?
+    .map_err(ReceiveError::Sealing)
 }
 
 /// What the store records of a delivered message.

@@ -67,6 +67,10 @@ pub enum SubmitError {
     /// The signature (the office's, or ours as a peer will check it) does not verify.
     #[error("{0}")]
     Signature(String),
+    /// A `mat` document cannot be sealed for a recipient (no valid encryption certificate), or
+    /// an office submitted one already sealed.
+    #[error("{0}")]
+    Sealing(super::sealing::SealingError),
     /// The outbox towards a peer is full: try again later.
     #[error("the outbox towards {peer} holds {depth} documents; try again later")]
     OutboxFull {
@@ -91,6 +95,7 @@ impl SubmitError {
             Self::NoRoute { .. } => "routing/no-route",
             Self::Signature(_) => "signature/refused",
             Self::OutboxFull { .. } => "store/outbox-full",
+            Self::Sealing(e) => e.name(),
             Self::Internal(i) => i.name(),
         }
     }
@@ -137,7 +142,12 @@ async fn submit_steps(
     let facts = Facts::of(envelope.label());
     let effective = decide_submission(shared, caller, &facts, &envelope).await?;
     let routes = route(shared, &facts, &envelope)?;
+    let seal_for = sealing_recipients(shared, &envelope, effective)?;
     let (signed, digest_hex) = sign_and_check(shared, doc, body).await?;
+    let (signed, digest_hex) = match seal_for {
+        Some(recipients) => seal_and_sign(shared, &envelope, signed, recipients).await?,
+        None => (signed, digest_hex),
+    };
     let id = MessageId::random().map_err(|e| Internal::new("message id", e))?;
     let meta = super::filing::message_meta(
         &envelope,
@@ -255,6 +265,63 @@ fn route(shared: &Shared, facts: &Facts<'_>, envelope: &Envelope) -> Result<Rout
         routes.answer.push((to, peer.organ.clone()));
     }
     Ok(routes)
+}
+
+/// Whom a submission of effective level `mat` is sealed for — each recipient organ and this one (the sender's copy,
+/// for the sent list and recall) — checked before anything is signed or stored; `None` for the
+/// other levels. An office never submits a sealed body: the gateway seals.
+fn sealing_recipients(
+    shared: &Shared,
+    envelope: &Envelope,
+    effective: Level,
+) -> Result<Option<Vec<crate::seal::Recipient>>, SubmitError> {
+    if envelope.body.sealed.is_some() {
+        return Err(SubmitError::Sealing(
+            super::sealing::SealingError::SubmittedSealed,
+        ));
+    }
+    if effective != super::sealing::SEALED_LEVEL {
+        return Ok(None);
+    }
+    let mut organs: Vec<&str> = envelope.recipients().map(|o| o.as_str()).collect();
+    organs.push(&shared.config.organ);
+    organs.sort_unstable();
+    organs.dedup();
+    organs
+        .into_iter()
+        .map(|o| shared.directory.recipient(o).cloned())
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+        .map_err(SubmitError::Sealing)
+}
+
+/// Seals the signed `inner` document for `recipients` and signs the outer envelope
+/// (`sealing`); returns the outer bytes, verified as a peer will, and their digest. The inner
+/// bytes are zeroized.
+async fn seal_and_sign(
+    shared: &Arc<Shared>,
+    envelope: &Envelope,
+    inner: Vec<u8>,
+    recipients: Vec<crate::seal::Recipient>,
+) -> Result<(Vec<u8>, String), SubmitError> {
+    let inner = zeroize::Zeroizing::new(inner);
+    let (worker, envelope) = (shared.clone(), envelope.clone());
+    blocking(move || -> Result<(Vec<u8>, String), SubmitError> {
+        let outer = super::sealing::seal_envelope(&envelope, &inner, &recipients)
+            .map_err(SubmitError::Sealing)?;
+        let mut doc = outer.to_document();
+        sign_document(
+            &mut doc,
+            worker.keys.signer.as_ref(),
+            &worker.keys.signing_chain,
+        )
+        .map_err(|e| Internal::new("signing the sealed envelope", e))?;
+        let bytes = crate::doc::write::write_document(&doc);
+        let verified = verify(&bytes, &worker.trust(), &VerifyOptions::now())
+            .map_err(|e| SubmitError::Signature(e.to_string()))?;
+        Ok((bytes, hex(verified.digest())))
+    })
+    .await?
 }
 
 /// Signs, or keeps an office-signed document as it is (never re-signed); then verifies what

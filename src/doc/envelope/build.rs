@@ -250,6 +250,7 @@ fn body(b: &Body, depth: usize) -> Element {
         e.set_attr("ContentId", a.content_id.clone());
         e
     }));
+    k.extend(b.sealed.clone());
     container("edXMLBody", k, &b.ext, depth)
 }
 

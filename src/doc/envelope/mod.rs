@@ -187,7 +187,7 @@ pub struct DocumentType {
 }
 
 /// `SignerInfo`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SignerInfo {
     /// `Competence` (thẩm quyền), e.g. "TM. BAN THƯỜNG VỤ".
     pub competence: String,
@@ -257,7 +257,14 @@ pub struct Body {
     pub attachments: Vec<Attachment>,
     /// Unknown edXML elements directly in `edXMLBody`.
     pub ext: Extensions,
+    /// `xenc:EncryptedData` after the manifest: a sealed `mat` document (issue 22, `crate::seal`)
+    /// whose plaintext is the whole inner-signed envelope. Self-contained. When present the
+    /// manifest is empty and nothing else is in the body.
+    pub sealed: Option<Element>,
 }
+
+/// The XML Encryption namespace of `edXMLBody/xenc:EncryptedData`.
+pub const XENC_NS: &str = "http://www.w3.org/2001/04/xmlenc#";
 
 /// An attachment: its manifest entry and its decoded bytes. Digest and size are not stored:
 /// they are checked against the bytes on parse and computed from them on write.
@@ -499,6 +506,12 @@ pub enum EnvelopeError {
     #[error("manifest and attachments do not match: {detail}")]
     AttachmentMismatch {
         /// What does not match.
+        detail: String,
+    },
+    /// A sealed body (`xenc:EncryptedData`) beside attachments or extensions.
+    #[error("a sealed body holds only xenc:EncryptedData: {detail}")]
+    SealedWithContent {
+        /// What else is there.
         detail: String,
     },
     /// Two references with the same `ContentId`.

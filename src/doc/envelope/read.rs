@@ -9,7 +9,7 @@ use base64::Engine as _;
 use super::{
     Attachment, Body, Code, DSIG_NS, DocumentType, EDXML_NS, Envelope, EnvelopeError,
     EnvelopeLimits, Extension, Extensions, MessageHeader, Organization, OtherInfo,
-    PromulgationInfo, ResponseFor, SignerInfo, TraceHeader, free_prefixes,
+    PromulgationInfo, ResponseFor, SignerInfo, TraceHeader, XENC_NS, free_prefixes,
 };
 use crate::doc::label::{LABEL_NS, Label, Level};
 use crate::doc::tree::{Element, Node, NsDecl};
@@ -651,8 +651,18 @@ impl Reader<'_> {
     }
 
     fn body(&self, e: &Element, path: &str, scope: &Scope) -> Result<Body> {
-        static S: [Slot; 2] = [one("edXMLManifest"), any("Attachment")];
+        static S: [Slot; 3] = [
+            one("edXMLManifest"),
+            any("Attachment"),
+            Slot {
+                ns: XENC_NS,
+                local: "EncryptedData",
+                required: false,
+                many: false,
+            },
+        ];
         let (f, ext) = children(e, path, scope, &S, true)?;
+        let sealed = f.opt("EncryptedData").map(|d| self_contained(d, scope));
         let mpath = f.path("edXMLManifest");
         static M: [Slot; 1] = [any("Reference")];
         let (m, _) = children(f.req("edXMLManifest")?, &mpath, scope, &M, false)?;
@@ -692,7 +702,20 @@ impl Reader<'_> {
             )?;
             attachments.push(a);
         }
-        Ok(Body { attachments, ext })
+        if sealed.is_some() && !(attachments.is_empty() && ext.is_empty()) {
+            return Err(EnvelopeError::SealedWithContent {
+                detail: format!(
+                    "{} attachments and {} extensions beside it",
+                    attachments.len(),
+                    ext.0.len()
+                ),
+            });
+        }
+        Ok(Body {
+            attachments,
+            ext,
+            sealed,
+        })
     }
 
     fn attachment(

@@ -64,6 +64,7 @@ fn sample() -> Envelope {
                 data: b"hello".to_vec(),
             }],
             ext: Extensions::default(),
+            sealed: None,
         },
     }
 }

@@ -320,6 +320,65 @@ impl ExtendedKeyUsageValidator for ChainEku<'_> {
     }
 }
 
+/// Checks an organ's *encryption* certificate (profile `encryption`, issue 22) the way a
+/// document-signing chain is checked — path to an anchor, validity at `at`, revocation against
+/// the store's CRLs at end-entity depth — except for purpose: a certificate of the path may carry
+/// no EKU, or emailProtection (the S/MIME purpose other CAs give encryption certificates).
+/// The key usage (keyEncipherment) and the organ binding are the caller's to check.
+pub fn check_encryption_chain(
+    leaf: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    trust: &TrustStore,
+    at: UnixTime,
+) -> Result<(), ChainFailure> {
+    let ee = EndEntityCert::try_from(leaf).map_err(|e| classify(e))?;
+    let crl_refs: Vec<&webpki::CertRevocationList<'_>> = trust.crls().iter().collect();
+    let revocation = RevocationOptionsBuilder::new(&crl_refs).ok().map(|b| {
+        b.with_depth(RevocationCheckDepth::EndEntity)
+            .with_status_policy(UnknownStatusPolicy::Deny)
+            .with_expiration_policy(ExpirationPolicy::Enforce)
+            .build()
+    });
+    ee.verify_for_usage(
+        CHAIN_ALGS,
+        trust.anchors(),
+        intermediates,
+        at,
+        EncryptionEku,
+        revocation,
+        None,
+    )
+    .map(|_| ())
+    .map_err(classify)
+}
+
+/// 1.3.6.1.5.5.7.3.4, emailProtection, DER value bytes.
+const EMAIL_PROTECTION: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x04];
+
+struct EncryptionEku;
+
+impl ExtendedKeyUsageValidator for EncryptionEku {
+    fn validate(&self, iter: KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
+        let mut empty = true;
+        for id in iter {
+            empty = false;
+            if id? == KeyPurposeId::new(EMAIL_PROTECTION) {
+                return Ok(());
+            }
+        }
+        if empty {
+            Ok(())
+        } else {
+            Err(webpki::Error::RequiredEkuNotFoundContext(
+                webpki::RequiredEkuNotFoundContext {
+                    required: webpki::KeyUsage::required(EMAIL_PROTECTION),
+                    present: Vec::new(),
+                },
+            ))
+        }
+    }
+}
+
 trait AsSecs {
     fn as_secs_duration(&self) -> std::time::Duration;
 }

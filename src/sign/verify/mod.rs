@@ -28,6 +28,7 @@ mod structure;
 
 pub(crate) use chain::VerifiedChain;
 use chain::certify;
+pub use chain::check_encryption_chain;
 pub(crate) use chain::classify as classify_webpki;
 use signature::verify_signature_value;
 use structure::{SignatureParts, check_document_hygiene, count_signatures};
