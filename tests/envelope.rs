@@ -581,6 +581,7 @@ fn envelope() -> impl Strategy<Value = Envelope> {
                 body: Body {
                     attachments,
                     ext: bext,
+                    sealed: None,
                 },
             }
         },

@@ -331,7 +331,7 @@ pub fn check_encryption_chain(
     trust: &TrustStore,
     at: UnixTime,
 ) -> Result<(), ChainFailure> {
-    let ee = EndEntityCert::try_from(leaf).map_err(|e| classify(e))?;
+    let ee = EndEntityCert::try_from(leaf).map_err(classify)?;
     let crl_refs: Vec<&webpki::CertRevocationList<'_>> = trust.crls().iter().collect();
     let revocation = RevocationOptionsBuilder::new(&crl_refs).ok().map(|b| {
         b.with_depth(RevocationCheckDepth::EndEntity)

@@ -1,0 +1,277 @@
+//! `mat` end to end on three real gateways (issue 22): district → province → central, real TLS,
+//! real sled stores. The central receiving system gets the inner-signed document in clear; the
+//! province carries and receipts what it cannot read; and no byte under any gateway's data
+//! directory, nor in any log, holds the subject, the content or the attachment — in clear or
+//! in base64.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use common::gateways::{Demo, bin, eventually, rand_suffix, submit};
+use lienthong::sign::{TrustStore, VerifyOptions, verify};
+
+struct Markers {
+    subject: String,
+    content: String,
+    attachment: String,
+}
+
+impl Markers {
+    fn new() -> Self {
+        let n = rand_suffix();
+        Self {
+            subject: format!("DAU-MAT-TRICH-YEU-{n}"),
+            content: format!("DAU-MAT-NOI-DUNG-{n}"),
+            attachment: format!("DAU-MAT-TEP-DINH-KEM-{n}-bien-ban-hop"),
+        }
+    }
+
+    fn all(&self) -> [&str; 3] {
+        [&self.subject, &self.content, &self.attachment]
+    }
+}
+
+/// The byte strings a file holding `marker` would contain: the marker itself, and the core of
+/// its base64 at each of the three alignments.
+fn needles(marker: &str) -> Vec<Vec<u8>> {
+    let mut out = vec![marker.as_bytes().to_vec()];
+    for pad in 0..3usize {
+        let mut bytes = vec![b'#'; pad];
+        bytes.extend_from_slice(marker.as_bytes());
+        let b64 = STANDARD.encode(&bytes);
+        // Drop what depends on the neighbours: 4 chars each side.
+        out.push(b64.as_bytes()[4..b64.len() - 4].to_vec());
+    }
+    out
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// Every file under the three data directories and the three logs, and what each contains of
+/// `markers`.
+fn findings(demo: &Demo, markers: &Markers) -> (Vec<PathBuf>, Vec<String>) {
+    let mut files = Vec::new();
+    for role in ["district", "province", "central"] {
+        files_under(
+            &demo.dir.path().join("demo").join(role).join("data"),
+            &mut files,
+        );
+        files.push(demo.dir.path().join(format!("{role}.log")));
+    }
+    let mut found = Vec::new();
+    for f in &files {
+        let Ok(bytes) = std::fs::read(f) else {
+            continue;
+        };
+        for m in markers.all() {
+            for n in needles(m) {
+                if bytes.windows(n.len()).any(|w| w == n.as_slice()) {
+                    found.push(format!("{} holds {m:?}", f.display()));
+                }
+            }
+        }
+    }
+    (files, found)
+}
+
+/// A `mat` envelope from the district with the markers in subject, content and attachment,
+/// written outside the demo directory.
+fn mat_envelope(scratch: &Path, to: &str, markers: &Markers) -> Vec<u8> {
+    let att = scratch.join("bien-ban.txt");
+    std::fs::write(&att, markers.attachment.as_bytes()).unwrap();
+    let out = scratch.join(format!("mat-{}.xml", rand_suffix()));
+    let o = Command::new(bin())
+        .args(["doc", "new", "--from", "HU.CHAUTHANH", "--to", to])
+        .args([
+            "--code",
+            &format!("{}", 10 + rand_suffix() % 80),
+            "--notation",
+            "BC/HU",
+        ])
+        .args(["--subject", &markers.subject, "--content", &markers.content])
+        .args(["--level", "mat", "--procedure", "VB-01", "--attach"])
+        .arg(&att)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "doc new: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::read(out).unwrap()
+}
+
+fn trust(demo: &Demo) -> TrustStore {
+    let mut t = TrustStore::new();
+    t.add_anchors_pem_file(demo.root()).unwrap();
+    t
+}
+
+#[test]
+fn mat_travels_sealed_through_the_province_and_rests_nowhere_in_clear() {
+    let mut demo = Demo::new();
+    demo.start_all();
+    let scratch = tempfile::tempdir().unwrap();
+    let markers = Markers::new();
+    let xml = mat_envelope(scratch.path(), "VPTW", &markers);
+
+    let r = submit(&demo.client("district", "submit"), &xml);
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["message_id"].as_str().unwrap().to_owned();
+    assert_eq!(r.json()["level"], "mat");
+
+    // The central receiving system: listed, fetched in clear, the office's signature intact.
+    let central = demo.client("central", "receive");
+    eventually("the document at the central inbox", 60, || {
+        let l = central
+            .get("/api/v1/inbox?limit=100&wait=2")
+            .unwrap()
+            .json();
+        l["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["message_id"] == id.as_str())
+            .then_some(())
+    });
+    let fetched = central.get(&format!("/api/v1/inbox/{id}")).unwrap();
+    assert_eq!(fetched.status, 200, "{}", fetched.text());
+    let text = fetched.text();
+    for m in markers.all() {
+        if m != markers.attachment {
+            assert!(text.contains(m), "the fetched document lacks {m}");
+        }
+    }
+    assert!(text.contains(&STANDARD.encode(markers.attachment.as_bytes())));
+    assert!(
+        !text.contains("EncryptedData"),
+        "the receiving system got the sealed form"
+    );
+    let v = verify(&fetched.body, &trust(&demo), &VerifyOptions::now()).unwrap();
+    assert_eq!(v.signer().organ(), "HU.CHAUTHANH");
+    assert_eq!(v.envelope().header.subject, markers.subject);
+    // The digest the gateway announces is the document's it handed over.
+    assert_eq!(
+        fetched.header("x-lienthong-digest").unwrap(),
+        lienthong::seal::hex(v.digest())
+    );
+    let ack = central
+        .post(&format!("/api/v1/inbox/{id}/ack"), "application/json", b"")
+        .unwrap();
+    assert!(ack.status < 300, "{}", ack.text());
+
+    // The province relayed and receipted it (its receipt is in the district's record of the
+    // delivery), and status 03 came back through it.
+    let office = demo.client("district", "submit");
+    eventually("status 03 back at the district", 60, || {
+        let s = office
+            .get(&format!("/api/v1/documents/{id}"))
+            .unwrap()
+            .json();
+        let text = s.to_string();
+        (text.contains("\"03\"") && text.contains("TU.BENTRE")).then_some(())
+    });
+    // The province holds no inbox entry and could not have opened it.
+    let province = demo.client("province", "receive");
+    let l = province.get("/api/v1/inbox?limit=100").unwrap().json();
+    assert!(
+        !l.to_string().contains(&id),
+        "the province listed a document for the central office"
+    );
+
+    for role in ["district", "province", "central"] {
+        demo.stop(role);
+    }
+    let (scanned, found) = findings(&demo, &markers);
+    // Each gateway holds the sealed document's file (the district its sender's copy).
+    for role in ["district", "province", "central"] {
+        let docs = format!("{role}/data/store/documents/");
+        assert!(
+            scanned.iter().any(|p| p.to_string_lossy().contains(&docs)),
+            "no document file at the {role}: {scanned:#?}"
+        );
+    }
+    assert!(found.is_empty(), "plaintext at rest:\n{}", found.join("\n"));
+}
+
+#[test]
+fn mat_for_an_organ_without_an_encryption_certificate_is_refused_at_the_door() {
+    let mut demo = Demo::new();
+    demo.start("district");
+    let scratch = tempfile::tempdir().unwrap();
+    let markers = Markers::new();
+    let office = demo.client("district", "submit");
+    let before = office.get("/api/v1/documents?limit=100").unwrap().text();
+
+    // XA.TANTHACH is routable (the default route) but has no encryption certificate.
+    let xml = mat_envelope(scratch.path(), "XA.TANTHACH", &markers);
+    let r = submit(&office, &xml);
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.json()["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("seal/no-encryption-certificate"),
+        "{}",
+        r.text()
+    );
+
+    // An office cannot submit a body already "sealed" (junk it encrypted itself).
+    let text = String::from_utf8(mat_envelope(scratch.path(), "VPTW", &markers)).unwrap();
+    let start = text.find("<edXMLManifest>").unwrap();
+    let end = text.find("</edXMLBody>").unwrap();
+    let junk = format!(
+        "{}<edXMLManifest/><xenc:EncryptedData xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\"/>{}",
+        &text[..start],
+        &text[end..]
+    );
+    let r = submit(&office, junk.as_bytes());
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.json()["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("seal/submitted-sealed"),
+        "{}",
+        r.text()
+    );
+
+    // Nothing was stored or queued.
+    assert_eq!(
+        office.get("/api/v1/documents?limit=100").unwrap().text(),
+        before
+    );
+    demo.stop("district");
+    let (_, found) = findings(&demo, &markers);
+    assert!(
+        found.is_empty(),
+        "a refused document left bytes:\n{}",
+        found.join("\n")
+    );
+}
