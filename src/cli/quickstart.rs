@@ -337,7 +337,7 @@ const PLAN: [Planned; 5] = [
     },
     Planned {
         name: "bao-cao-mat",
-        to: "TU.BENTRE",
+        to: "VPTW",
         level: "mat",
         procedure: "VB-01",
         priority: 1,
@@ -409,8 +409,84 @@ fn drive(
     for row in docs.iter_mut().filter(|r| !r.id.is_empty()) {
         follow(&office, row, steps)?;
     }
+    progress
+        .step("the province relayed the mat report sealed: no file of its own holds it in clear");
+    check_province_blind(setup, steps)?;
     progress.step("the provincial portal lists its public procedures; no secret one is there");
     check_portal(setup, steps)
+}
+
+/// The `mat` report to the central office went through the province sealed (issue 22): its
+/// subject is in none of the province's files, in clear or in base64.
+fn check_province_blind(setup: &DemoSetup, steps: &mut Vec<Step>) -> Result<(), CliError> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let planned = PLAN
+        .iter()
+        .find(|p| p.name == "bao-cao-mat")
+        .ok_or_else(|| CliError::usage("no mat report planned"))?;
+    let province = setup
+        .gateway("province")
+        .ok_or_else(|| CliError::usage("no province gateway"))?;
+    let data = province
+        .config
+        .parent()
+        .map(|d| d.join("data"))
+        .unwrap_or_default();
+    let mut files = Vec::new();
+    walk(&data, &mut files);
+    let needles = sealed_needles(planned.subject);
+    let holding: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            std::fs::read(f).is_ok_and(|b| {
+                needles
+                    .iter()
+                    .any(|n| b.windows(n.len()).any(|w| w == n.as_slice()))
+            })
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    steps.push(Step {
+        name: format!("{} sealed through the province", planned.name),
+        ok: !files.is_empty() && holding.is_empty(),
+        detail: if holding.is_empty() {
+            format!(
+                "encrypted for {} and the sender only: its subject is in none of the province's {} files",
+                planned.to,
+                files.len()
+            )
+        } else {
+            format!("the subject is readable in {}", holding.join(", "))
+        },
+    });
+    Ok(())
+}
+
+/// `text` and the core of its base64 at each of the three alignments.
+fn sealed_needles(text: &str) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    let mut out = vec![text.as_bytes().to_vec()];
+    for pad in 0..3usize {
+        let mut bytes = vec![b'#'; pad];
+        bytes.extend_from_slice(text.as_bytes());
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        out.push(
+            b64.as_bytes()
+                .get(4..b64.len().saturating_sub(4))
+                .unwrap_or_default()
+                .to_vec(),
+        );
+    }
+    out
 }
 
 /// Submits every planned document; a step each (a refusal is right only where planned).

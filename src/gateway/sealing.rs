@@ -181,8 +181,16 @@ fn entry(
     let (leaf, intermediates) = chain
         .split_first()
         .ok_or_else(|| bad("no certificate".to_owned()))?;
-    crate::sign::verify::check_encryption_chain(leaf, intermediates, trust, at)
-        .map_err(|e| bad(format!("chain: {e}")))?;
+    crate::sign::verify::check_encryption_chain(leaf, intermediates, trust, at).map_err(|e| {
+        bad(match e {
+            crate::sign::ChainFailure::Eku => {
+                "chain: an extended key usage of the chain is not for encryption (none, or \
+                 emailProtection)"
+                    .to_owned()
+            }
+            other => format!("chain: {other}"),
+        })
+    })?;
     let (_, x) = X509Certificate::from_der(leaf).map_err(|e| bad(e.to_string()))?;
     let ku = x.key_usage().map_err(|e| bad(e.to_string()))?;
     if !ku.is_some_and(|k| k.value.key_encipherment()) {
@@ -317,5 +325,233 @@ fn bound(outer: &Envelope, inner: &Envelope) -> Result<(), SealingError> {
             rule: "not be sealed twice",
         }),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )]
+
+    use std::path::{Path, PathBuf};
+
+    use proptest::prelude::*;
+    use rustls_pki_types::UnixTime;
+
+    use super::*;
+    use crate::doc::envelope::{EnvelopeLimits, parse_envelope};
+    use crate::doc::label::Level;
+    use crate::doc::write::write_document;
+    use crate::seal::pkcs8_from_pem;
+    use crate::sign::{Pkcs8Signer, sign_document};
+    use crate::tls::certs_from_pem;
+
+    fn certs() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("certs")
+    }
+
+    fn trust() -> TrustStore {
+        let mut t = TrustStore::new();
+        t.add_anchors_pem_file(&certs().join("root.pem")).unwrap();
+        t.add_crl_file(&certs().join("crl.pem")).unwrap();
+        t
+    }
+
+    /// Inside the demo PKI's validity whatever the clock says.
+    fn at() -> UnixTime {
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_811_808_000))
+    }
+
+    fn options() -> VerifyOptions {
+        VerifyOptions {
+            at: at(),
+            ..VerifyOptions::now()
+        }
+    }
+
+    fn directory() -> Directory {
+        let files: Vec<PathBuf> = ["VPTW", "TU.BENTRE", "HU.CHAUTHANH"]
+            .iter()
+            .map(|o| certs().join(o).join("encryption.cert.pem"))
+            .collect();
+        Directory::load(&files, &[], &trust(), at()).unwrap()
+    }
+
+    fn key(organ: &str) -> SoftwareKey {
+        let dir = certs().join(organ);
+        let pkcs8 = pkcs8_from_pem(
+            organ,
+            &std::fs::read(dir.join("encryption.key.pem")).unwrap(),
+        )
+        .unwrap();
+        let chain = certs_from_pem(
+            &std::fs::read(dir.join("encryption.cert.pem")).unwrap(),
+            "test",
+        )
+        .unwrap();
+        SoftwareKey::from_pkcs8_der(organ, &pkcs8, &chain[0]).unwrap()
+    }
+
+    /// The district's signed document (its envelope and bytes), with `edit` applied first.
+    fn signed(edit: impl FnOnce(&mut Envelope)) -> (Envelope, Vec<u8>) {
+        let xml = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/examples/bao-cao-mat.xml"),
+        )
+        .unwrap();
+        let (_, mut env) = parse_envelope(&xml, &EnvelopeLimits::default()).unwrap();
+        env.signature = None;
+        edit(&mut env);
+        (env.clone(), sign(&env))
+    }
+
+    fn sign(env: &Envelope) -> Vec<u8> {
+        let dir = certs().join("HU.CHAUTHANH");
+        let signer =
+            Pkcs8Signer::from_pem("s", &std::fs::read(dir.join("signing.key.pem")).unwrap())
+                .unwrap();
+        let chain =
+            certs_from_pem(&std::fs::read(dir.join("signing.cert.pem")).unwrap(), "s").unwrap();
+        let mut doc = env.to_document();
+        sign_document(&mut doc, &signer, &chain).unwrap();
+        write_document(&doc)
+    }
+
+    /// Seals `inner` under `header`'s outer envelope for `organs`, signs it, and reads it back
+    /// as a relay would.
+    fn outer(header: &Envelope, inner: &[u8], organs: &[&str]) -> (Envelope, Vec<u8>) {
+        let dir = directory();
+        let recipients: Vec<Recipient> = organs
+            .iter()
+            .map(|o| dir.recipient(o).unwrap().clone())
+            .collect();
+        let outer = seal_envelope(header, inner, &recipients).unwrap();
+        let bytes = sign(&outer);
+        let v = verify(&bytes, &trust(), &options()).unwrap();
+        (v.envelope().clone(), bytes)
+    }
+
+    #[test]
+    fn a_recipient_opens_the_inner_document_byte_for_byte() {
+        let (env, inner) = signed(|_| {});
+        let (out, bytes) = outer(&env, &inner, &["TU.BENTRE", "HU.CHAUTHANH"]);
+        assert!(out.header.subject.is_empty() && out.header.content.is_empty());
+        assert!(out.body.attachments.is_empty() && out.body.sealed.is_some());
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(!text.contains(&env.header.subject));
+        for organ in ["TU.BENTRE", "HU.CHAUTHANH"] {
+            let opened = open(&out, &[key(organ)], &trust(), &options()).unwrap();
+            assert_eq!(opened.bytes.as_slice(), inner.as_slice());
+        }
+        assert!(matches!(
+            open(&out, &[key("VPTW")], &trust(), &options()),
+            Err(SealingError::NoKey)
+        ));
+        // An old key listed first does not hide the current one (rotation).
+        let opened = open(&out, &[key("VPTW"), key("TU.BENTRE")], &trust(), &options()).unwrap();
+        assert_eq!(opened.bytes.as_slice(), inner.as_slice());
+    }
+
+    #[test]
+    fn mat_travels_sealed_and_only_mat() {
+        let (env, inner) = signed(|_| {});
+        let (out, _) = outer(&env, &inner, &["TU.BENTRE"]);
+        check_level(&out, Level::Mat).unwrap();
+        assert!(matches!(
+            check_level(&out, Level::Thuong),
+            Err(SealingError::LevelMismatch { .. })
+        ));
+        assert!(matches!(
+            check_level(&env, Level::Mat),
+            Err(SealingError::LevelMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn the_inner_header_is_bound_to_the_outer_one() {
+        let (env, inner) = signed(|_| {});
+        // A downgrade: the outer label says thuong over a mat inner document.
+        let mut relabelled = env.clone();
+        relabelled.label.level = Level::Thuong;
+        let (out, _) = outer(&relabelled, &inner, &["TU.BENTRE"]);
+        assert!(matches!(
+            open(&out, &[key("TU.BENTRE")], &trust(), &options()),
+            Err(SealingError::Mismatch { field: "label" })
+        ));
+        // Another document of the same sender sealed under this outer header.
+        let (_, other) = signed(|e| e.header.document_id.push('X'));
+        let (out, _) = outer(&env, &other, &["TU.BENTRE"]);
+        assert!(matches!(
+            open(&out, &[key("TU.BENTRE")], &trust(), &options()),
+            Err(SealingError::Mismatch { .. })
+        ));
+        // Readdressed: the outer To names another organ.
+        let mut readdressed = env.clone();
+        readdressed.header.to[0].organ_id = "VPTW".parse().unwrap();
+        let (out, _) = outer(&readdressed, &inner, &["TU.BENTRE"]);
+        assert!(matches!(
+            open(&out, &[key("TU.BENTRE")], &trust(), &options()),
+            Err(SealingError::Mismatch { field: "To" })
+        ));
+        // Junk sealed: it opens but is not a signed envelope.
+        let (out, _) = outer(&env, b"<junk/>", &["TU.BENTRE"]);
+        assert!(matches!(
+            open(&out, &[key("TU.BENTRE")], &trust(), &options()),
+            Err(SealingError::InnerSignature(_))
+        ));
+    }
+
+    #[test]
+    fn the_directory_takes_only_encryption_certificates() {
+        let dir = directory();
+        assert_eq!(dir.len(), 3);
+        assert!(matches!(
+            dir.recipient("XA.TANTHACH"),
+            Err(SealingError::NoCertificate { .. })
+        ));
+        for (file, why) in [
+            ("signing.cert.pem", "not for encryption"),
+            ("tls.cert.pem", "not for encryption"),
+        ] {
+            let path = certs().join("TU.BENTRE").join(file);
+            let err = Directory::load(&[path], &[], &trust(), at()).unwrap_err();
+            assert!(
+                matches!(&err, SealingError::BadEntry { reason, .. } if reason.contains(why)),
+                "{file}: {err}"
+            );
+        }
+        // Past the certificates' validity.
+        let late = UnixTime::since_unix_epoch(std::time::Duration::from_secs(2_000_000_000));
+        let path = certs().join("VPTW").join("encryption.cert.pem");
+        assert!(Directory::load(&[path], &[], &trust(), late).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        /// Whatever the recipients and the text, the sealed bytes never hold the plaintext.
+        #[test]
+        fn the_plaintext_never_appears_in_the_sealed_bytes(
+            subject in "[A-Za-z]{12,40}",
+            content in "[A-Za-z ]{12,80}",
+            mask in 1u8..8,
+        ) {
+            let organs: Vec<&str> = ["VPTW", "TU.BENTRE", "HU.CHAUTHANH"]
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, o)| *o)
+                .collect();
+            let (env, inner) = signed(|e| {
+                e.header.subject = subject.clone();
+                e.header.content = content.clone();
+            });
+            let (_, bytes) = outer(&env, &inner, &organs);
+            let find = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+            prop_assert!(!find(&subject));
+            prop_assert!(!find(&content));
+        }
     }
 }
