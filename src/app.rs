@@ -77,12 +77,20 @@ impl std::fmt::Debug for Reloader {
 
 impl Reloader {
     /// Re-reads the CRL files named in the config: document verification, receipts, both TLS
-    /// listeners and every peer client use the new lists from the next check on. On any error
-    /// nothing is replaced. Returns how many CRL files were read.
+    /// listeners and every peer client use the new lists from the next check on; and re-reads
+    /// the encryption certificates (`[encryption]`), checked against the new lists, so a new
+    /// organ certificate is sealed for and a revoked one no longer is. On any error nothing is
+    /// replaced. Returns how many CRL files were read.
     pub fn reload_crls(&self) -> Result<usize, StartError> {
         let w = &self.0;
         let config = &w.shared.config;
         let trust = crate::gateway::trust_store(config)?;
+        let directory = crate::gateway::sealing::Directory::load(
+            &config.encryption.certificates,
+            &w.shared.keys.encryption_chains,
+            &trust,
+            rustls_pki_types::UnixTime::now(),
+        )?;
         let mut crls = Vec::new();
         for c in &config.trust.crls {
             crls.push(crate::gateway::keys::read_crl(c).map_err(|e| {
@@ -103,6 +111,7 @@ impl Reloader {
         let exchange = crate::tls::exchange_server_config(&id)?;
         let client = crate::tls::exchange_client_config(&id)?;
         w.shared.set_trust(trust);
+        w.shared.set_directory(directory);
         w.api_tls.set(api);
         w.exchange_tls.set(exchange);
         for p in w.peers.values() {

@@ -244,6 +244,8 @@ pub enum Role {
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Largest request body in bytes (default 16 MiB: an envelope with a few scanned pages).
+    /// The exchange listener accepts 4/3 of it plus 256 KiB: a sealed `mat` document carries
+    /// the signed submission base64-encoded ([`Limits::max_exchange_body_bytes`]).
     pub max_body_bytes: usize,
     /// Longest a client may take, in seconds, from connecting to having sent its first request
     /// head (TLS handshake included), and to send each later request's head on a kept-alive
@@ -291,6 +293,19 @@ pub struct Limits {
     pub max_inflight_documents: usize,
     /// How long a document waits for a slot before 503, in milliseconds (default 250).
     pub admission_wait_ms: u64,
+}
+
+impl Limits {
+    /// Largest delivery body on the exchange: a sealed `mat` document carries the signed
+    /// submission base64-encoded inside its outer envelope (4/3 of it, plus the signatures and
+    /// the wrapped keys), so a peer must accept that much for every document its offices may
+    /// submit (`max_body_bytes`).
+    pub fn max_exchange_body_bytes(&self) -> usize {
+        self.max_body_bytes
+            .saturating_div(3)
+            .saturating_mul(4)
+            .saturating_add(256 * 1024)
+    }
 }
 
 impl Default for Limits {

@@ -20,6 +20,7 @@ use std::process::Command;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::gateways::{Demo, bin, eventually, rand_suffix, submit};
+use common::tls::edit_config;
 use lienthong::sign::{TrustStore, VerifyOptions, verify};
 
 struct Markers {
@@ -274,4 +275,32 @@ fn mat_for_an_organ_without_an_encryption_certificate_is_refused_at_the_door() {
         "a refused document left bytes:\n{}",
         found.join("\n")
     );
+}
+
+#[test]
+fn a_new_encryption_certificate_is_taken_on_sighup_without_restart() {
+    let mut demo = Demo::new();
+    let pki = demo.root().parent().unwrap().to_path_buf();
+    // The district seals from a file that holds, at first, only another organ's certificate.
+    let extra = pki.join("directory-extra.pem");
+    std::fs::copy(pki.join("TU.BENTRE/encryption.cert.pem"), &extra).unwrap();
+    edit_config(&demo, "district", |t| {
+        t.replace(
+            "\"../pki/VPTW/encryption.cert.pem\"",
+            "\"../pki/directory-extra.pem\"",
+        )
+    });
+    demo.start("district");
+    let scratch = tempfile::tempdir().unwrap();
+    let office = demo.client("district", "submit");
+    let xml = mat_envelope(scratch.path(), "VPTW", &Markers::new());
+    let r = submit(&office, &xml);
+    assert_eq!(r.status, 422, "{}", r.text());
+
+    std::fs::copy(pki.join("VPTW/encryption.cert.pem"), &extra).unwrap();
+    demo.signal("district", "HUP");
+    eventually("the reloaded directory seals for VPTW", 20, || {
+        let xml = mat_envelope(scratch.path(), "VPTW", &Markers::new());
+        (submit(&office, &xml).status == 202).then_some(())
+    });
 }

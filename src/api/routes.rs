@@ -767,7 +767,7 @@ async fn exchange(
         ));
     }
     let _slot = admit(&shared, Door::Delivery).await?;
-    let body = read_body(body, shared.config.limits.max_body_bytes).await?;
+    let body = read_body(body, shared.config.limits.max_exchange_body_bytes()).await?;
     let link = exchange_peer(&shared, &peer, &headers)?;
     let delivery =
         DeliveryHeaders::from_headers(|name| headers.get(name).and_then(|v| v.to_str().ok()))

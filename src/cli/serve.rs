@@ -55,7 +55,8 @@ pub(crate) fn run(a: ServeArgs) -> Result<(), CliError> {
     })
 }
 
-/// Waits for SIGTERM or SIGINT; on SIGHUP re-reads the CRL files and keeps running.
+/// Waits for SIGTERM or SIGINT; on SIGHUP re-reads the CRL files and the encryption
+/// certificates, and keeps running.
 async fn wait_for_signal(reloader: lienthong::app::Reloader) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
@@ -71,7 +72,7 @@ async fn wait_for_signal(reloader: lienthong::app::Reloader) {
             _ = term.recv() => return,
             _ = int.recv() => return,
             _ = hup.recv() => match reloader.reload_crls() {
-                Ok(n) => tracing::info!(crls = n, "CRLs reloaded"),
+                Ok(n) => tracing::info!(crls = n, "CRLs and encryption certificates reloaded"),
                 Err(e) => tracing::error!(error = %e, "CRL reload refused; keeping the previous lists"),
             },
         }

@@ -77,8 +77,9 @@ pub struct Shared {
     pub audit: Arc<crate::audit::AuditLog>,
     /// Slots for documents being handled (overload sheds, see `admission`).
     pub admission: admission::Admission,
-    /// Organ → encryption certificate: whom `mat` documents are sealed for.
-    pub directory: sealing::Directory,
+    /// Organ → encryption certificate: whom `mat` documents are sealed for; replaced on
+    /// reload (SIGHUP), with the trust store it was checked against.
+    directory: crate::swap::Swap<sealing::Directory>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -160,7 +161,7 @@ impl Shared {
             metrics: metrics::Metrics::default(),
             audit,
             admission: admission::Admission::new(&config_limits),
-            directory,
+            directory: crate::swap::Swap::new(Arc::new(directory)),
         }
     }
 
@@ -172,6 +173,16 @@ impl Shared {
     /// Replaces the trust store (a CRL reload): the next check uses the new one.
     pub fn set_trust(&self, trust: TrustStore) {
         self.trust.set(Arc::new(trust));
+    }
+
+    /// The current encryption-certificate directory.
+    pub fn directory(&self) -> Arc<sealing::Directory> {
+        self.directory.get()
+    }
+
+    /// Replaces the directory (a reload): the next `mat` submission seals with the new one.
+    pub fn set_directory(&self, directory: sealing::Directory) {
+        self.directory.set(Arc::new(directory));
     }
 
     /// Wakes the relay worker of `peer`.

@@ -287,9 +287,10 @@ fn sealing_recipients(
     organs.push(&shared.config.organ);
     organs.sort_unstable();
     organs.dedup();
+    let directory = shared.directory();
     organs
         .into_iter()
-        .map(|o| shared.directory.recipient(o).cloned())
+        .map(|o| directory.recipient(o).cloned())
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
         .map_err(SubmitError::Sealing)
