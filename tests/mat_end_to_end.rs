@@ -182,6 +182,26 @@ fn mat_travels_sealed_through_the_province_and_rests_nowhere_in_clear() {
         fetched.header("x-lienthong-digest").unwrap(),
         lienthong::seal::hex(v.digest())
     );
+    // /meta shows the outer signature and the wrapping, nothing of the plaintext.
+    let meta = central.get(&format!("/api/v1/inbox/{id}/meta")).unwrap();
+    assert_eq!(meta.status, 200, "{}", meta.text());
+    let sealed = &meta.json()["sealed"];
+    assert_eq!(sealed["outer_signer"], "HU.CHAUTHANH");
+    assert_eq!(
+        sealed["content_algorithm"],
+        "http://www.w3.org/2009/xmlenc11#aes256-gcm"
+    );
+    let mut organs: Vec<String> = sealed["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["organ"].as_str().unwrap().to_owned())
+        .collect();
+    organs.sort();
+    assert_eq!(organs, ["HU.CHAUTHANH", "VPTW"]);
+    for m in markers.all() {
+        assert!(!meta.text().contains(m));
+    }
     let ack = central
         .post(&format!("/api/v1/inbox/{id}/ack"), "application/json", b"")
         .unwrap();

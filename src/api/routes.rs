@@ -591,7 +591,7 @@ async fn inbox_meta(
     P(id): P,
 ) -> Result<Response, Problem> {
     let (caller, id) = inbox_caller(&shared, &headers, &peer, &id)?;
-    let (meta, recall) = inbox::view(&shared, &caller, id).await?;
+    let (meta, recall, sealed) = inbox::view(&shared, &caller, id).await?;
     let recall = recall.map(|r| {
         serde_json::json!({
             "at": rfc3339_ms(r.at_ms),
@@ -612,6 +612,7 @@ async fn inbox_meta(
         })).collect::<Vec<_>>(),
         "recalled": recall.is_some(),
         "recall": recall,
+        "sealed": sealed,
     }))
     .into_response())
 }

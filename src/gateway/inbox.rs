@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::caller::Caller;
 use super::error::Internal;
+use super::sealing::SealedView;
 use super::status::{Report, StatusError};
 use super::{Shared, blocking, now_ms};
 use crate::audit::Event;
@@ -123,7 +124,7 @@ pub async fn fetch(
     let opened = blocking(move || {
         let limits = crate::doc::envelope::EnvelopeLimits::default();
         let (_, outer) = crate::doc::envelope::parse_envelope(&bytes, &limits)
-            .map_err(|e| super::sealing::SealingError::InnerSignature(e.to_string()))?;
+            .map_err(|e| super::sealing::SealingError::OuterSignature(e.to_string()))?;
         let r = super::sealing::open(
             &outer,
             &s.keys.decryption,
@@ -199,19 +200,28 @@ fn altered(s: &Shared, id: &MessageId, clearance: Level, e: StoreError) -> Store
     }
 }
 
-/// The metadata of one document the caller may read, and its sender's recall request if any.
+/// The metadata of one document the caller may read, its sender's recall request if any, and —
+/// for a sealed document — its outer signature and wrapping.
 pub async fn view(
     shared: &Arc<Shared>,
     caller: &Caller,
     id: MessageId,
-) -> Result<(MessageMeta, Option<StatusEvent>), InboxError> {
-    let (meta, _) = fetch_stored(shared, caller, id).await?;
+) -> Result<(MessageMeta, Option<StatusEvent>, Option<SealedView>), InboxError> {
+    let (meta, bytes) = fetch_stored(shared, caller, id).await?;
+    let s = shared.clone();
+    let sealed = if level_of(&meta) == super::sealing::SEALED_LEVEL {
+        blocking(move || super::sealing::view(&bytes, &s.trust(), &VerifyOptions::now()))
+            .await?
+            .map_err(InboxError::Sealing)?
+    } else {
+        None
+    };
     let store = shared.store.clone();
     let statuses = blocking(move || store.statuses(&id))
         .await?
         .map_err(store_error)?;
     let recall = super::recall::recall_of(&statuses, &meta.from).cloned();
-    Ok((meta, recall))
+    Ok((meta, recall, sealed))
 }
 
 /// Acknowledges a document the caller may see. Status 03 "accepted" goes back to the sender in

@@ -73,6 +73,9 @@ pub enum SealingError {
     /// The opened (inner) document does not verify.
     #[error("the sealed document's inner signature: {0}")]
     InnerSignature(String),
+    /// The stored (outer) envelope does not verify any more.
+    #[error("the sealed document's outer signature: {0}")]
+    OuterSignature(String),
     /// The inner document's header differs from the outer one.
     #[error("the sealed document's inner {field} differs from the outer envelope's")]
     Mismatch {
@@ -92,6 +95,7 @@ impl SealingError {
             Self::Seal(_) => "seal/refused",
             Self::NoKey => "seal/not-a-recipient",
             Self::InnerSignature(_) => "seal/inner-signature",
+            Self::OuterSignature(_) => "seal/outer-signature",
             Self::Mismatch { .. } => "seal/mismatch",
         }
     }
@@ -203,6 +207,65 @@ fn entry(
     let not_before = x.validity().not_before.timestamp();
     let r = Recipient::from_certificate(path, &organ, leaf)?;
     Ok((organ, not_before, r))
+}
+
+/// What `/meta` shows of a sealed document as stored: the outer signature and the wrapping —
+/// never anything of the plaintext.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SealedView {
+    /// The outer envelope's signer (the sending gateway's organ) and its certificate subject.
+    pub outer_signer: String,
+    /// Its certificate's subject.
+    pub outer_signer_subject: String,
+    /// Digest of the outer envelope's signed content, hex.
+    pub outer_digest_sha256: String,
+    /// The content cipher.
+    pub content_algorithm: &'static str,
+    /// Bytes of IV, ciphertext and tag.
+    pub ciphertext_bytes: usize,
+    /// One per wrapped key: the `Recipient` hint, the certificate's SHA-256, the transport.
+    pub recipients: Vec<SealedRecipient>,
+}
+
+/// One wrapped key as `/meta` shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SealedRecipient {
+    /// `EncryptedKey/@Recipient` (the organ id lienthong writes).
+    pub organ: Option<String>,
+    /// SHA-256 of the encryption certificate, hex.
+    pub certificate_sha256: Option<String>,
+    /// The key transport's URI.
+    pub key_transport: &'static str,
+}
+
+/// Reads the stored (outer) bytes of a sealed document for `/meta`; `None` when not sealed.
+pub fn view(
+    stored: &[u8],
+    trust: &TrustStore,
+    options: &VerifyOptions,
+) -> Result<Option<SealedView>, SealingError> {
+    let v =
+        verify(stored, trust, options).map_err(|e| SealingError::OuterSignature(e.to_string()))?;
+    let Some(element) = v.envelope().body.sealed.as_ref() else {
+        return Ok(None);
+    };
+    let sealed = Sealed::from_element(element)?;
+    Ok(Some(SealedView {
+        outer_signer: v.signer().organ().to_owned(),
+        outer_signer_subject: v.signer().subject().to_owned(),
+        outer_digest_sha256: crate::seal::hex(v.digest()),
+        content_algorithm: crate::seal::algorithm::AES256_GCM,
+        ciphertext_bytes: sealed.ciphertext_len(),
+        recipients: sealed
+            .keys()
+            .iter()
+            .map(|k| SealedRecipient {
+                organ: k.recipient.clone(),
+                certificate_sha256: k.certificate_sha256.map(|d| crate::seal::hex(&d)),
+                key_transport: k.transport.uri(),
+            })
+            .collect(),
+    }))
 }
 
 /// Seals the inner-signed `inner` bytes of `envelope` for `recipients`: the outer envelope,
