@@ -97,9 +97,31 @@ fn bench_quick_writes_every_section_with_positive_numbers() {
     assert!((7_000..10_000).contains(&rows[0]["unsigned_bytes"].as_u64().unwrap()));
     assert!((900_000..1_200_000).contains(&rows[1]["unsigned_bytes"].as_u64().unwrap()));
 
+    // Sealing: both sizes, every rate positive, the sealed form larger than the signed one by
+    // about a third (base64) plus the outer header and signature.
+    let seal = r["seal"].as_array().unwrap();
+    assert_eq!(seal.len(), 2);
+    for (i, row) in seal.iter().enumerate() {
+        for k in [
+            "encrypt_docs_per_s",
+            "decrypt_docs_per_s",
+            "gateway_seal_docs_per_s",
+            "gateway_open_docs_per_s",
+        ] {
+            positive(&r, &format!("/seal/{i}/{k}"));
+        }
+        let (signed, sealed) = (
+            row["signed_bytes"].as_f64().unwrap(),
+            row["sealed_bytes"].as_f64().unwrap(),
+        );
+        assert!(
+            sealed > signed * 4.0 / 3.0 && sealed < signed * 1.5 + 16_384.0,
+            "{row}"
+        );
+    }
     let phases = r["e2e"].as_array().unwrap();
     let names: Vec<&str> = phases.iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["max", "paced", "2 hops"]);
+    assert_eq!(names, ["max", "paced", "2 hops", "max mat"]);
     for (i, p) in phases.iter().enumerate() {
         for k in [
             "documents",

@@ -223,10 +223,16 @@ pub fn measure(
     let one_hop = Route {
         to: super::pipeline::PROVINCE,
         receive: &receive,
+        level: crate::doc::label::Level::Thuong,
+    };
+    let one_hop_mat = Route {
+        level: crate::doc::label::Level::Mat,
+        ..one_hop
     };
     let two_hops = Route {
         to: super::pipeline::CENTRAL,
         receive: &receive_central,
+        level: crate::doc::label::Level::Thuong,
     };
 
     let n = options.docs_per_phase();
@@ -258,6 +264,18 @@ pub fn measure(
             "end to end: two hops (district → province → central), max rate, {n} documents"
         ));
         let chain = run_phase(&gateways, &submit, &two_hops, "2 hops", n, None, 4_000_000)?;
+        progress(&format!(
+            "end to end: mat, sealed end to end and opened by the receiving system, max rate, {n} documents"
+        ));
+        let mat = run_phase(
+            &gateways,
+            &submit,
+            &one_hop_mat,
+            "max mat",
+            n,
+            None,
+            5_000_000,
+        )?;
         let durations = options.overload_durations();
         progress(&format!(
             "end to end: overload, the district's accept rate probed for {:.1} s, then twice it offered for {:.0} s",
@@ -265,7 +283,7 @@ pub fn measure(
             durations.offer.as_secs_f64()
         ));
         let overload = super::overload::run(&submit, &one_hop, durations, paced.submit_ms.p99)?;
-        Ok((vec![max, paced, chain], overload))
+        Ok((vec![max, paced, chain, mat], overload))
     })();
     for g in gateways {
         rt.block_on(g.running.shutdown());
@@ -290,6 +308,8 @@ pub(super) struct Route<'a> {
     pub(super) to: (&'static str, &'static str),
     /// The receiving system's client at the recipient's gateway.
     pub(super) receive: &'a Client,
+    /// The documents' level: `mat` ones are sealed end to end.
+    pub(super) level: crate::doc::label::Level,
 }
 
 /// One phase: `n` documents numbered from `seq0`, closed loop (`rate` None) or paced.
@@ -302,7 +322,7 @@ fn run_phase(
     rate: Option<f64>,
     seq0: u64,
 ) -> Result<Phase, BenchError> {
-    let docs = documents(n, seq0, route.to)?;
+    let docs = documents(n, seq0, route)?;
     let document_bytes = docs.first().map_or(0, Vec::len);
     let stats_before = gateways
         .iter()
@@ -311,6 +331,7 @@ fn run_phase(
     let disk_before: Vec<u64> = gateways.iter().map(|g| dir_size(&g.data_dir)).collect();
     let cpu_before = cpu_ticks(Path::new("/proc/self/stat"));
     let receive = route.receive;
+    let sealed = route.level == crate::doc::label::Level::Mat;
 
     let t0 = Instant::now();
     let next = AtomicUsize::new(0);
@@ -393,7 +414,14 @@ fn run_phase(
                                 Ok(Ok(id)) => id,
                                 _ => break,
                             };
-                            if let Err(e) = ack_one(receive, &id) {
+                            // A sealed document is fetched (opened by the gateway) as its
+                            // receiving system would, before the ack.
+                            let fetched = if sealed {
+                                fetch_one(receive, &id)
+                            } else {
+                                Ok(())
+                            };
+                            if let Err(e) = fetched.and_then(|()| ack_one(receive, &id)) {
                                 fail_once(&failure, &done, e);
                                 break;
                             }
@@ -526,14 +554,17 @@ fn run_phase(
     })
 }
 
-/// `n` signed-ready 8 KB envelopes to `to`, numbered from `seq0`.
-fn documents(
-    n: usize,
-    seq0: u64,
-    to: (&'static str, &'static str),
-) -> Result<Vec<Vec<u8>>, BenchError> {
+/// `n` signed-ready 8 KB envelopes for `route` (recipient and level), numbered from `seq0`.
+fn documents(n: usize, seq0: u64, route: &Route<'_>) -> Result<Vec<Vec<u8>>, BenchError> {
     (0..n)
-        .map(|i| super::pipeline::envelope_to(seq0 + i as u64, super::pipeline::SMALL, to))
+        .map(|i| {
+            super::pipeline::envelope_at(
+                seq0 + i as u64,
+                super::pipeline::SMALL,
+                route.to,
+                route.level,
+            )
+        })
         .collect()
 }
 
@@ -573,6 +604,19 @@ pub(crate) fn submit_one(submit: &Client, seq: usize, doc: &[u8]) -> Result<Stri
             detail: e.to_string(),
         }),
     }
+}
+
+/// Fetches one inbox document (a sealed one is opened by the gateway).
+pub(crate) fn fetch_one(receive: &Client, id: &str) -> Result<(), BenchError> {
+    let reason = match receive.get(&format!("/api/v1/inbox/{id}")) {
+        Ok(r) if r.status == 200 && !r.body.is_empty() => return Ok(()),
+        Ok(r) => format!("fetch HTTP {}: {}", r.status, r.text()),
+        Err(e) => format!("fetch: {e}"),
+    };
+    Err(BenchError::Operation {
+        what: "inbox fetch",
+        reason,
+    })
 }
 
 /// Acknowledges one inbox document.

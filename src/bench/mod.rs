@@ -23,6 +23,7 @@ pub mod overload;
 pub mod peers;
 pub mod pipeline;
 pub mod scale;
+pub mod sealing;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -179,6 +180,8 @@ pub struct BenchReport {
     pub ceiling: ceiling::Ceiling,
     /// Document pipeline, one row per size.
     pub pipeline: Vec<pipeline::PipelineRow>,
+    /// Sealing `mat` documents (encrypt, decrypt, the gateway's seal and open), one row per size.
+    pub seal: Vec<sealing::SealRow>,
     /// End to end through real gateways, one row per phase (max, paced, 2 hops).
     pub e2e: Vec<e2e::Phase>,
     /// Twice the district's probed accept rate offered, open loop: shed, accepted, their
@@ -207,6 +210,8 @@ pub fn run(
     progress("pipeline: parse, c14n, sign, verify on 8 KB and 1 MB envelopes");
     let material = pipeline::Material::load(&setup)?;
     let pipeline = pipeline::measure(&material, &ceiling, options.budget())?;
+    progress("seal: encrypt and decrypt mat envelopes of 8 KB and 1 MB (AES-256-GCM, RSA-OAEP)");
+    let seal = sealing::measure(&material, options.budget())?;
 
     let peers = if options.peers {
         progress("peers: xmlsec1 on the same 8 KB document");
@@ -227,6 +232,7 @@ pub fn run(
         machine,
         ceiling,
         pipeline,
+        seal,
         e2e,
         overload,
         peers,
@@ -405,9 +411,10 @@ impl BenchReport {
                 r.verify_vs_rsa_verify * 100.0,
             );
         }
+        s.push_str(&sealing::table(&self.seal));
         let _ = writeln!(
             s,
-            "\n3. End to end: 8 KB RSA-2048 documents, HTTPS submit + mTLS relay + inbox long-poll/ack\n   (max, paced: district → province; 2 hops: district → province → central)"
+            "\n3. End to end: 8 KB RSA-2048 documents, HTTPS submit + mTLS relay + inbox long-poll/ack\n   (max, paced: district → province; 2 hops: district → province → central;\n   max mat: district → province, sealed end to end, each fetched (opened) before its ack)"
         );
         let _ = writeln!(
             s,

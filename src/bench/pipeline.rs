@@ -64,6 +64,10 @@ pub struct Material {
     pub small: Vec<u8>,
     /// ~1 MB unsigned envelope.
     pub large: Vec<u8>,
+    /// The district's encryption key (`keys.encryption`), to open what is sealed for it.
+    pub decryption: Vec<crate::seal::SoftwareKey>,
+    /// Its certificate chains, leaf first.
+    pub encryption_chains: Vec<Vec<CertificateDer<'static>>>,
 }
 
 impl std::fmt::Debug for Material {
@@ -92,6 +96,8 @@ impl Material {
         Ok(Self {
             signer: keys.signer,
             chain: keys.signing_chain,
+            decryption: keys.decryption,
+            encryption_chains: keys.encryption_chains,
             trust,
             config,
             small: envelope(1, SMALL)?,
@@ -127,6 +133,16 @@ pub const CENTRAL: (&str, &str) = ("VPTW", "Văn phòng Trung ương Đảng");
 
 /// [`envelope`] addressed to `to` (organ id, name).
 pub fn envelope_to(seq: u64, target: usize, to: (&str, &str)) -> Result<Vec<u8>, BenchError> {
+    envelope_at(seq, target, to, Level::Thuong)
+}
+
+/// [`envelope_to`] at `level` (public only when `thuong`).
+pub fn envelope_at(
+    seq: u64,
+    target: usize,
+    to: (&str, &str),
+    level: Level,
+) -> Result<Vec<u8>, BenchError> {
     let bad = |e: crate::doc::types::ValueError| BenchError::Setup(e.to_string());
     let from_id: OrganId = "HU.CHAUTHANH".parse().map_err(bad)?;
     let to_id: OrganId = to.0.parse().map_err(bad)?;
@@ -172,9 +188,9 @@ pub fn envelope_to(seq: u64, target: usize, to: (&str, &str)) -> Result<Vec<u8>,
         },
         trace: Vec::new(),
         label: Label {
-            level: Level::Thuong,
+            level,
             procedure: "VB-01".parse::<ProcedureCode>().map_err(bad)?,
-            public: true,
+            public: level == Level::Thuong,
         },
         signature: None,
         header_ext: Default::default(),
