@@ -16,6 +16,8 @@
 //!
 //! Needs `softhsm2-util` and `pkcs11-tool` (Debian: `softhsm2`, `opensc`; CI installs them).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -78,24 +80,25 @@ fn with_token(test_name: &str, body: impl FnOnce(&Path)) {
         ],
     );
     for (label, id, key_type) in [("K", "01", "rsa:2048"), ("E", "02", "EC:prime256v1")] {
-        tool(
-            dir,
-            "pkcs11-tool",
-            &[
-                "--module",
-                MODULE,
-                "--login",
-                "--pin",
-                PIN,
-                "--keypairgen",
-                "--key-type",
-                key_type,
-                "--label",
-                label,
-                "--id",
-                id,
-            ],
-        );
+        let mut args = vec![
+            "--module",
+            MODULE,
+            "--login",
+            "--pin",
+            PIN,
+            "--keypairgen",
+            "--key-type",
+            key_type,
+            "--label",
+            label,
+            "--id",
+            id,
+        ];
+        if label == "K" {
+            // The RSA key also decrypts: the sealing test wraps content keys for it.
+            args.extend(["--usage-sign", "--usage-decrypt"]);
+        }
+        tool(dir, "pkcs11-tool", &args);
         let out = dir.join(format!("{label}.spki.der"));
         tool(
             dir,
@@ -261,5 +264,79 @@ fn token_refusals_are_specific() {
         )
         .unwrap();
         assert_eq!(signer.sign(b"x").unwrap().len(), 256);
+    });
+}
+
+/// The central office's decryption key on a token (issue 22): a document sealed for the token
+/// key's encryption certificate opens through `lienthong decrypt --key pkcs11:…` — the key never
+/// leaves the token. SoftHSM2 2.6 does RSA-OAEP with SHA-1 only (CKR_ARGUMENTS_BAD for SHA-256,
+/// checked below), so the token test seals with `--oaep mgf1p`; the SHA-256 form is refereed
+/// by openssl in `tests/seal_interop.rs`.
+#[test]
+fn a_sealed_document_opens_with_a_key_on_the_token() {
+    with_token("a_sealed_document_opens_with_a_key_on_the_token", |dir| {
+        let pki = common::TestPki::new("token-seal");
+        let spki = std::fs::read(dir.join("K.spki.der")).unwrap();
+        let chain = pki.encryption_leaf_for_spki(&spki, "VPTW");
+        let cert = dir.join("enc.cert.pem");
+        std::fs::write(&cert, common::pem(&chain[0], "CERTIFICATE")).unwrap();
+        let plain = dir.join("plain.xml");
+        std::fs::write(&plain, b"<doc>mat: ke hoach nam 2027</doc>").unwrap();
+        let bin = env!("CARGO_BIN_EXE_lienthong");
+        let run = |args: &[&std::ffi::OsStr]| {
+            let o = Command::new(bin).args(args).output().unwrap();
+            (
+                o.status.success(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        };
+        let os = std::ffi::OsStr::new;
+        for (oaep, opens) in [("mgf1p", true), ("sha256", false)] {
+            let sealed = dir.join(format!("sealed-{oaep}.xml"));
+            let out = dir.join(format!("opened-{oaep}.xml"));
+            let (ok, err) = run(&[
+                os("encrypt"),
+                os("--oaep"),
+                os(oaep),
+                os("--to-cert"),
+                cert.as_os_str(),
+                plain.as_os_str(),
+                os("-o"),
+                sealed.as_os_str(),
+            ]);
+            assert!(ok, "{err}");
+            let (ok, err) = run(&[
+                os("decrypt"),
+                os("--key"),
+                os("pkcs11:token=T;object=K"),
+                os("--cert"),
+                cert.as_os_str(),
+                sealed.as_os_str(),
+                os("-o"),
+                out.as_os_str(),
+            ]);
+            if opens {
+                assert!(ok, "the token did not open it: {err}");
+                assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&plain).unwrap());
+            } else {
+                // What SoftHSM cannot do is a named refusal, not a crash or junk.
+                assert!(!ok && err.contains("refused (key_unwrap)"), "{err}");
+                assert!(!out.exists());
+            }
+        }
+        // A certificate of another key is refused before anything is decrypted.
+        let other =
+            pki.encryption_leaf_for_spki(&std::fs::read(dir.join("E.spki.der")).unwrap(), "VPTW");
+        let other_cert = dir.join("other.cert.pem");
+        std::fs::write(&other_cert, common::pem(&other[0], "CERTIFICATE")).unwrap();
+        let (ok, err) = run(&[
+            os("decrypt"),
+            os("--key"),
+            os("pkcs11:token=T;object=K"),
+            os("--cert"),
+            other_cert.as_os_str(),
+            dir.join("sealed-mgf1p.xml").as_os_str(),
+        ]);
+        assert!(!ok, "{err}");
     });
 }

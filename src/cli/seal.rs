@@ -12,7 +12,9 @@ use zeroize::Zeroizing;
 use super::CliError;
 use lienthong::doc::Limits;
 use lienthong::doc::write::write_element;
-use lienthong::seal::{KeyTransport, Recipient, SealError, Sealed, SoftwareKey, pkcs8_from_pem};
+use lienthong::seal::{
+    ContentKeyUnwrap, KeyTransport, Recipient, SealError, Sealed, SoftwareKey, pkcs8_from_pem,
+};
 
 /// How the content key is wrapped.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -46,8 +48,10 @@ pub(crate) struct EncryptArgs {
 /// Arguments of `lienthong decrypt`.
 #[derive(Args, Debug)]
 pub(crate) struct DecryptArgs {
-    /// The decryption key: a PKCS#8 PEM file, or a key name in the keystore (`--keystore`;
-    /// passphrase from --passphrase-file or LIENTHONG_PASSPHRASE — never argv).
+    /// The decryption key: a PKCS#8 PEM file, a key name in the keystore (`--keystore`;
+    /// passphrase from --passphrase-file or LIENTHONG_PASSPHRASE — never argv), or a token
+    /// object `pkcs11:token=T;object=K` (module from LIENTHONG_PKCS11_MODULE, PIN from
+    /// LIENTHONG_PKCS11_PIN or a PIN file; the key never leaves the token; needs --cert).
     #[arg(long)]
     key: String,
     /// The encryption certificate the key belongs to (PEM). Optional for a keystore key: the
@@ -124,7 +128,18 @@ pub(crate) fn run_encrypt(a: EncryptArgs) -> Result<(), CliError> {
 }
 
 /// Resolves `--key` (and `--cert`) to a key bound to its certificate.
-fn key_for(a: &DecryptArgs) -> Result<SoftwareKey, CliError> {
+fn key_for(a: &DecryptArgs) -> Result<Box<dyn ContentKeyUnwrap>, CliError> {
+    if a.key.starts_with("pkcs11:") {
+        let cert = a
+            .cert
+            .as_ref()
+            .ok_or_else(|| CliError::usage("--cert is required with a pkcs11: key"))?;
+        let cert = first_cert(cert, &read(cert)?)?;
+        let uri = lienthong::pki::Pkcs11Uri::parse(&a.key).map_err(CliError::usage)?;
+        let key =
+            lienthong::pki::pkcs11::Pkcs11Decrypter::open(&uri, &cert).map_err(CliError::usage)?;
+        return Ok(Box::new(key));
+    }
     let path = Path::new(&a.key);
     let (pkcs8, installed) = if path.is_file() {
         let pem = Zeroizing::new(read(path)?);
@@ -151,7 +166,8 @@ fn key_for(a: &DecryptArgs) -> Result<SoftwareKey, CliError> {
             )));
         }
     };
-    SoftwareKey::from_pkcs8_der(&a.key, &pkcs8, &cert).map_err(refused)
+    let key = SoftwareKey::from_pkcs8_der(&a.key, &pkcs8, &cert).map_err(refused)?;
+    Ok(Box::new(key))
 }
 
 pub(crate) fn run_decrypt(a: DecryptArgs) -> Result<(), CliError> {
@@ -160,7 +176,7 @@ pub(crate) fn run_decrypt(a: DecryptArgs) -> Result<(), CliError> {
     let sealed = Sealed::from_bytes(&bytes, &Limits::default())
         .map_err(|e| CliError::invalid(format!("{}: {}", a.input.display(), refused(e).message)))?;
     let plain = sealed
-        .open(&key)
+        .open(key.as_ref())
         .map_err(|e| CliError::invalid(format!("{}: {}", a.input.display(), refused(e).message)))?;
     write(a.output.as_deref(), &plain)
 }

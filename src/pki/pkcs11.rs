@@ -456,6 +456,103 @@ impl Pkcs11Signer {
     pub fn spki_der(&self) -> Vec<u8> {
         rcgen_key::spki_der(self.algorithm, &self.public_key)
     }
+
+    /// RSA-OAEP-decrypts `data` on the token (CKM_RSA_PKCS_OAEP, empty label); the key never
+    /// leaves it. The token's own error is kept; it says no more than "did not decrypt".
+    pub fn decrypt_oaep(
+        &self,
+        digest: crate::seal::OaepHash,
+        mgf: crate::seal::OaepHash,
+        data: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, String> {
+        use crate::seal::OaepHash;
+        use cryptoki::mechanism::MechanismType;
+        use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
+        if self.algorithm != SignatureAlgorithm::RsaSha256 {
+            return Err("not an RSA key".to_owned());
+        }
+        let hash = match digest {
+            OaepHash::Sha1 => MechanismType::SHA1,
+            OaepHash::Sha256 => MechanismType::SHA256,
+        };
+        let mgf = match mgf {
+            OaepHash::Sha1 => PkcsMgfType::MGF1_SHA1,
+            OaepHash::Sha256 => PkcsMgfType::MGF1_SHA256,
+        };
+        let mechanism =
+            Mechanism::RsaPkcsOaep(PkcsOaepParams::new(hash, mgf, PkcsOaepSource::empty()));
+        let session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        session
+            .decrypt(&mechanism, self.key, data)
+            .map(Zeroizing::new)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A decryption key on a token, bound to its encryption certificate: opens sealed documents
+/// (`seal::ContentKeyUnwrap`) without the private key ever leaving the token.
+pub struct Pkcs11Decrypter {
+    token: Pkcs11Signer,
+    certificate_sha256: [u8; 32],
+}
+
+impl std::fmt::Debug for Pkcs11Decrypter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pkcs11Decrypter")
+            .field("uri", &self.token.uri)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pkcs11Decrypter {
+    /// The token key `uri` (module and PIN as for signing: the environment or the URI) with the
+    /// DER encryption certificate it belongs to; refused when the certificate's key is not the
+    /// token key's public half.
+    pub fn open(uri: &Pkcs11Uri, certificate: &[u8]) -> Result<Self, Pkcs11Error> {
+        let token = Pkcs11Signer::from_env(uri)?;
+        let cert_key = crate::seal::Recipient::from_certificate(&uri.text, "", certificate)
+            .map_err(|e| Pkcs11Error::UnsupportedKey {
+                uri: uri.text.clone(),
+                reason: e.to_string(),
+            })?;
+        let same = token.algorithm == SignatureAlgorithm::RsaSha256
+            && rsa_public_key_der_of(&cert_key).as_deref() == Some(token.public_key.as_slice());
+        if !same {
+            return Err(Pkcs11Error::UnsupportedKey {
+                uri: uri.text.clone(),
+                reason: "the certificate's key is not this token key".to_owned(),
+            });
+        }
+        Ok(Self {
+            token,
+            certificate_sha256: crate::seal::certificate_digest(certificate),
+        })
+    }
+}
+
+/// PKCS#1 RSAPublicKey DER of a recipient's key (the form the token's is read into).
+fn rsa_public_key_der_of(r: &crate::seal::Recipient) -> Option<Vec<u8>> {
+    use rsa::traits::PublicKeyParts;
+    let k = r.public_key();
+    Some(rsa_public_key_der(
+        &k.n().to_be_bytes_trimmed_vartime(),
+        &k.e().to_be_bytes_trimmed_vartime(),
+    ))
+}
+
+impl crate::seal::ContentKeyUnwrap for Pkcs11Decrypter {
+    fn certificate_sha256(&self) -> [u8; 32] {
+        self.certificate_sha256
+    }
+
+    fn unwrap_content_key(
+        &self,
+        transport: crate::seal::KeyTransport,
+        wrapped: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, String> {
+        self.token
+            .decrypt_oaep(transport.digest, transport.mgf, wrapped)
+    }
 }
 
 impl Signer for Pkcs11Signer {

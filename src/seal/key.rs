@@ -50,7 +50,7 @@ impl SoftwareKey {
             reason: format!("not an RSA PKCS#8 key ({e})"),
         })?;
         let recipient = super::Recipient::from_certificate(which, "", certificate)?;
-        if private.as_public_key() != recipient.public() {
+        if private.as_public_key() != recipient.public_key() {
             return Err(SealError::KeyMismatch {
                 certificate: hex(&certificate_digest(certificate)),
             });

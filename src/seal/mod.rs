@@ -47,7 +47,7 @@ pub fn seal(
         .iter()
         .map(|r| {
             let wrapped = transport
-                .wrap(r.public(), content_key.as_ref())
+                .wrap(r.public_key(), content_key.as_ref())
                 .map_err(|reason| SealError::Wrap {
                     which: r.name().to_owned(),
                     reason,

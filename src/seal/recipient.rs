@@ -78,8 +78,8 @@ impl Recipient {
         &self.certificate_sha256
     }
 
-    /// The RSA public key.
-    pub(crate) fn public(&self) -> &rsa::PublicKey {
+    /// The RSA public key (for comparing with a token's).
+    pub fn public_key(&self) -> &rsa::PublicKey {
         &self.public
     }
 }

@@ -241,6 +241,29 @@ impl TestPki {
     /// A docSigning certificate for a public key held elsewhere (a PKCS#11 token): `spki_der`
     /// is its SubjectPublicKeyInfo. Returns leaf then intermediate.
     pub fn leaf_for_spki(&self, spki_der: &[u8], organ: &str) -> Vec<CertificateDer<'static>> {
+        self.leaf_for_spki_with(spki_der, organ, |_| {})
+    }
+
+    /// An encryption certificate (keyEncipherment, no EKU: the `encryption` profile) for a
+    /// public key held elsewhere. Returns leaf then intermediate.
+    pub fn encryption_leaf_for_spki(
+        &self,
+        spki_der: &[u8],
+        organ: &str,
+    ) -> Vec<CertificateDer<'static>> {
+        self.leaf_for_spki_with(spki_der, organ, |p| {
+            p.extended_key_usages = vec![];
+            p.key_usages = vec![KeyUsagePurpose::KeyEncipherment];
+            p.is_ca = rcgen::IsCa::ExplicitNoCa;
+        })
+    }
+
+    fn leaf_for_spki_with(
+        &self,
+        spki_der: &[u8],
+        organ: &str,
+        tweak: impl FnOnce(&mut CertificateParams),
+    ) -> Vec<CertificateDer<'static>> {
         let key = rcgen::SubjectPublicKeyInfo::from_der(spki_der).unwrap();
         let now = OffsetDateTime::now_utc();
         let mut p = CertificateParams::default();
@@ -254,6 +277,7 @@ impl TestPki {
         p.not_before = now - Duration::days(1);
         p.not_after = now + Duration::days(30);
         p.serial_number = Some(SerialNumber::from(77u64));
+        tweak(&mut p);
         let cert = p.signed_by(&key, &self.inter).unwrap();
         vec![cert.der().clone(), self.inter.der().clone()]
     }
