@@ -97,6 +97,46 @@ pub struct Encryption {
     /// PEM files, each an encryption certificate (leaf first, then its intermediates).
     #[serde(default)]
     pub certificates: Vec<PathBuf>,
+    /// How content keys are wrapped: `rsa-oaep-sha256` (default: xmlenc11#rsa-oaep, SHA-256,
+    /// MGF1-SHA256) or `rsa-oaep-mgf1p` (SHA-1 inside OAEP, for recipients whose token or
+    /// reader does no better — SoftHSM2 2.6, xmlsec1 1.2).
+    #[serde(default)]
+    pub key_transport: KeyTransportChoice,
+    /// Decryption keys on PKCS#11 tokens (the key never leaves the token), after
+    /// `keys.encryption`; module and PIN as for a token signing key.
+    #[serde(default)]
+    pub tokens: Vec<TokenKey>,
+}
+
+/// `[encryption] key_transport`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyTransportChoice {
+    /// xmlenc11#rsa-oaep with SHA-256 and MGF1-SHA256.
+    #[default]
+    RsaOaepSha256,
+    /// xmlenc#rsa-oaep-mgf1p with SHA-1.
+    RsaOaepMgf1p,
+}
+
+impl KeyTransportChoice {
+    /// The seal module's transport.
+    pub fn transport(self) -> crate::seal::KeyTransport {
+        match self {
+            Self::RsaOaepSha256 => crate::seal::KeyTransport::RSA_OAEP_SHA256,
+            Self::RsaOaepMgf1p => crate::seal::KeyTransport::RSA_OAEP_MGF1P_SHA1,
+        }
+    }
+}
+
+/// `[[encryption.tokens]]`: one decryption key on a token and its encryption certificate.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenKey {
+    /// `pkcs11:token=…;object=…`.
+    pub uri: String,
+    /// The key's encryption certificate (PEM, leaf first).
+    pub certificate: PathBuf,
 }
 
 /// How long the gateway keeps a finished document — delivered to every next hop with a verified
@@ -420,6 +460,9 @@ impl Config {
         self.trust.anchors.iter_mut().for_each(fix);
         self.trust.crls.iter_mut().for_each(fix);
         self.encryption.certificates.iter_mut().for_each(fix);
+        for t in &mut self.encryption.tokens {
+            fix(&mut t.certificate);
+        }
         for p in &mut self.trust.signing_policy {
             fix(&mut p.anchor);
         }

@@ -340,3 +340,82 @@ fn a_sealed_document_opens_with_a_key_on_the_token() {
         assert!(!ok, "{err}");
     });
 }
+
+/// The central office's decryption key on a token, in a running gateway (issue 22): the key is
+/// moved onto the token, the central gateway opens `mat` documents only through it
+/// (`[[encryption.tokens]]`, no keystore key), and a document the district seals for it is
+/// delivered through the province and fetched in clear. The district wraps with rsa-oaep-mgf1p
+/// (`[encryption] key_transport`), the one OAEP SoftHSM2 2.6 performs.
+#[test]
+fn a_gateway_opens_delivered_mat_documents_with_its_token_key() {
+    with_token(
+        "a_gateway_opens_delivered_mat_documents_with_its_token_key",
+        |dir| {
+            use common::gateways::{Demo, eventually, submit};
+            use common::tls::edit_config;
+            let mut demo = Demo::new();
+            let pki = demo.root().parent().unwrap().to_path_buf();
+            let pass =
+                lienthong::pki::Passphrase::new(lienthong::demo::DEMO_PASSPHRASE.into()).unwrap();
+            let der = lienthong::pki::Keystore::open(&pki.join("VPTW"))
+                .unwrap()
+                .load_pkcs8("encryption", &pass)
+                .unwrap();
+            let key_file = dir.join("central-encryption.der");
+            std::fs::write(&key_file, der.as_slice()).unwrap();
+            tool(
+                dir,
+                "pkcs11-tool",
+                &[
+                    "--module",
+                    MODULE,
+                    "--login",
+                    "--pin",
+                    PIN,
+                    "--write-object",
+                    key_file.to_str().unwrap(),
+                    "--type",
+                    "privkey",
+                    "--id",
+                    "10",
+                    "--label",
+                    "C",
+                    "--usage-decrypt",
+                ],
+            );
+            std::fs::remove_file(&key_file).unwrap();
+            edit_config(&demo, "central", |t| {
+                t.replace("encryption = [\"encryption\"]", "encryption = []")
+                    + "\n[[encryption.tokens]]\nuri = \"pkcs11:token=T;object=C\"\n\
+                       certificate = \"../pki/VPTW/encryption.cert.pem\"\n"
+            });
+            edit_config(&demo, "district", |t| {
+                t.replace(
+                    "[encryption]\n",
+                    "[encryption]\nkey_transport = \"rsa-oaep-mgf1p\"\n",
+                )
+            });
+            demo.start_all();
+            let xml = demo.envelope(&["VPTW"], "mat", "VB-01", 1, "Báo cáo mật qua token");
+            let r = submit(&demo.client("district", "submit"), &xml);
+            assert_eq!(r.status, 202, "{}", r.text());
+            let id = r.json()["message_id"].as_str().unwrap().to_owned();
+            let central = demo.client("central", "receive");
+            let fetched = eventually("the document opened at the central office", 60, || {
+                let f = central.get(&format!("/api/v1/inbox/{id}")).unwrap();
+                (f.status == 200).then_some(f)
+            });
+            assert!(fetched.text().contains("Báo cáo mật qua token"));
+            let meta = central
+                .get(&format!("/api/v1/inbox/{id}/meta"))
+                .unwrap()
+                .json();
+            assert!(
+                meta["sealed"]["recipients"].as_array().unwrap().iter().all(
+                    |r| r["key_transport"] == "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"
+                ),
+                "{meta}"
+            );
+        },
+    );
+}

@@ -65,7 +65,7 @@ pub struct Material {
     /// ~1 MB unsigned envelope.
     pub large: Vec<u8>,
     /// The district's encryption key (`keys.encryption`), to open what is sealed for it.
-    pub decryption: Vec<crate::seal::SoftwareKey>,
+    pub decryption: Vec<crate::seal::SharedKey>,
     /// Its certificate chains, leaf first.
     pub encryption_chains: Vec<Vec<CertificateDer<'static>>>,
 }

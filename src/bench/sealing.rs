@@ -88,12 +88,17 @@ pub fn measure(m: &Material, budget: Duration) -> Result<Vec<SealRow>, BenchErro
         write_element(&element, &mut sealed);
         let decrypt = rate(budget, || {
             let s = Sealed::from_bytes(&sealed, &Limits::default()).map_err(|e| op("read", e))?;
-            std::hint::black_box(s.open(key).map_err(|e| op("open", e))?);
+            std::hint::black_box(s.open(key.as_ref()).map_err(|e| op("open", e))?);
             Ok(())
         })?;
         let seal_outer = || -> Result<Vec<u8>, BenchError> {
-            let outer = sealing::seal_envelope(&envelope, &signed, &recipients)
-                .map_err(|e| op("seal envelope", e))?;
+            let outer = sealing::seal_envelope(
+                &envelope,
+                &signed,
+                &recipients,
+                KeyTransport::RSA_OAEP_SHA256,
+            )
+            .map_err(|e| op("seal envelope", e))?;
             let mut doc = outer.to_document();
             sign_document(&mut doc, m.signer.as_ref(), &m.chain).map_err(|e| op("sign", e))?;
             Ok(write_document(&doc))

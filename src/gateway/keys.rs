@@ -129,20 +129,17 @@ pub fn load(config: &Config) -> Result<GatewayKeys, KeysError> {
     })
 }
 
-/// The keys of `keys.encryption`, each with its installed certificate chain.
-#[allow(clippy::type_complexity)]
+/// The chains of the decryption keys, leaf first, same order as the keys.
+type Chains = Vec<Vec<CertificateDer<'static>>>;
+
+/// The keys of `keys.encryption` (keystore, each with its installed certificate chain), then
+/// those of `[[encryption.tokens]]` (PKCS#11, each with its certificate file).
 fn encryption_keys(
     config: &Config,
     ks: &Keystore,
     pass: &Passphrase,
-) -> Result<
-    (
-        Vec<crate::seal::SoftwareKey>,
-        Vec<Vec<CertificateDer<'static>>>,
-    ),
-    KeysError,
-> {
-    let mut keys = Vec::new();
+) -> Result<(Vec<crate::seal::SharedKey>, Chains), KeysError> {
+    let mut keys: Vec<crate::seal::SharedKey> = Vec::new();
     let mut chains = Vec::new();
     for name in &config.keys.encryption {
         let der = ks.load_pkcs8(name, pass)?;
@@ -153,7 +150,23 @@ fn encryption_keys(
         let leaf = chain
             .first()
             .ok_or_else(|| KeysError::NoCertificate(name.clone()))?;
-        keys.push(crate::seal::SoftwareKey::from_pkcs8_der(name, &der, leaf)?);
+        let key = crate::seal::SoftwareKey::from_pkcs8_der(name, &der, leaf)?;
+        keys.push(Arc::new(key));
+        chains.push(chain);
+    }
+    for t in &config.encryption.tokens {
+        let pem = std::fs::read(&t.certificate).map_err(|e| KeysError::Read {
+            path: t.certificate.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let chain = certs_from_pem(&pem, &t.certificate.display().to_string())?;
+        let leaf = chain
+            .first()
+            .ok_or_else(|| KeysError::NoCertificate(t.uri.clone()))?;
+        let uri = crate::pki::Pkcs11Uri::parse(&t.uri).map_err(crate::pki::PkiError::from)?;
+        let key = crate::pki::pkcs11::Pkcs11Decrypter::open(&uri, leaf)
+            .map_err(crate::pki::PkiError::from)?;
+        keys.push(Arc::new(key));
         chains.push(chain);
     }
     Ok((keys, chains))

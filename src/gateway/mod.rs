@@ -48,7 +48,7 @@ pub struct GatewayKeys {
     pub tls: TlsIdentity,
     /// The keys that open `mat` documents sealed for this organ (`keys.encryption`), current
     /// first; never printed.
-    pub decryption: Vec<crate::seal::SoftwareKey>,
+    pub decryption: Vec<crate::seal::SharedKey>,
     /// Their certificate chains, leaf first, same order: this organ's directory entries.
     pub encryption_chains: Vec<Vec<CertificateDer<'static>>>,
 }

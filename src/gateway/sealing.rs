@@ -22,7 +22,7 @@ use zeroize::Zeroizing;
 
 use crate::doc::envelope::{Body, Envelope, SignerInfo};
 use crate::doc::label::Level;
-use crate::seal::{ContentKeyUnwrap, KeyTransport, Recipient, SealError, Sealed, SoftwareKey};
+use crate::seal::{KeyTransport, Recipient, SealError, Sealed, SharedKey};
 use crate::sign::{TrustStore, VerifyOptions, verify};
 
 /// The effective level that travels sealed, and the only one.
@@ -274,13 +274,9 @@ pub fn seal_envelope(
     envelope: &Envelope,
     inner: &[u8],
     recipients: &[Recipient],
+    transport: KeyTransport,
 ) -> Result<Envelope, SealingError> {
-    let sealed = crate::seal::seal(
-        inner,
-        Some(SEALED_MIME_TYPE),
-        recipients,
-        KeyTransport::RSA_OAEP_SHA256,
-    )?;
+    let sealed = crate::seal::seal(inner, Some(SEALED_MIME_TYPE), recipients, transport)?;
     let mut outer = envelope.clone();
     outer.header.subject.clear();
     outer.header.content.clear();
@@ -326,7 +322,7 @@ pub struct Opened {
 /// they verify and that their header is the outer one's (From, To, DocumentId, Code, label).
 pub fn open(
     outer: &Envelope,
-    keys: &[SoftwareKey],
+    keys: &[SharedKey],
     trust: &TrustStore,
     options: &VerifyOptions,
 ) -> Result<Opened, SealingError> {
@@ -350,18 +346,15 @@ pub fn open(
     })
 }
 
-fn open_with_any(
-    sealed: &Sealed,
-    keys: &[SoftwareKey],
-) -> Result<Zeroizing<Vec<u8>>, SealingError> {
-    let ours = |k: &SoftwareKey| {
+fn open_with_any(sealed: &Sealed, keys: &[SharedKey]) -> Result<Zeroizing<Vec<u8>>, SealingError> {
+    let ours = |k: &SharedKey| {
         sealed
             .keys()
             .iter()
             .any(|w| w.certificate_sha256 == Some(k.certificate_sha256()))
     };
     let key = keys.iter().find(|k| ours(k)).ok_or(SealingError::NoKey)?;
-    Ok(sealed.open(key)?)
+    Ok(sealed.open(key.as_ref())?)
 }
 
 /// The inner header must be the outer one's: a gateway cannot relabel, readdress or rename
@@ -444,7 +437,7 @@ mod tests {
         Directory::load(&files, &[], &trust(), at()).unwrap()
     }
 
-    fn key(organ: &str) -> SoftwareKey {
+    fn key(organ: &str) -> SharedKey {
         let dir = certs().join(organ);
         let pkcs8 = pkcs8_from_pem(
             organ,
@@ -456,7 +449,9 @@ mod tests {
             "test",
         )
         .unwrap();
-        SoftwareKey::from_pkcs8_der(organ, &pkcs8, &chain[0]).unwrap()
+        std::sync::Arc::new(
+            crate::seal::SoftwareKey::from_pkcs8_der(organ, &pkcs8, &chain[0]).unwrap(),
+        )
     }
 
     /// The district's signed document (its envelope and bytes), with `edit` applied first.
@@ -491,7 +486,8 @@ mod tests {
             .iter()
             .map(|o| dir.recipient(o).unwrap().clone())
             .collect();
-        let outer = seal_envelope(header, inner, &recipients).unwrap();
+        let outer =
+            seal_envelope(header, inner, &recipients, KeyTransport::RSA_OAEP_SHA256).unwrap();
         let bytes = sign(&outer);
         let v = verify(&bytes, &trust(), &options()).unwrap();
         (v.envelope().clone(), bytes)

@@ -308,7 +308,8 @@ async fn seal_and_sign(
     let inner = zeroize::Zeroizing::new(inner);
     let (worker, envelope) = (shared.clone(), envelope.clone());
     blocking(move || -> Result<(Vec<u8>, String), SubmitError> {
-        let outer = super::sealing::seal_envelope(&envelope, &inner, &recipients)
+        let transport = worker.config.encryption.key_transport.transport();
+        let outer = super::sealing::seal_envelope(&envelope, &inner, &recipients, transport)
             .map_err(SubmitError::Sealing)?;
         let mut doc = outer.to_document();
         sign_document(

@@ -25,6 +25,9 @@ use zeroize::Zeroizing;
 pub use algorithm::{KeyTransport, OaepHash};
 pub use error::SealError;
 pub use key::{ContentKeyUnwrap, SoftwareKey, pkcs8_from_pem};
+
+/// A key that opens sealed documents, shared by the gateway's threads (software or token).
+pub type SharedKey = std::sync::Arc<dyn ContentKeyUnwrap + Send + Sync>;
 pub use recipient::{MIN_RSA_BITS, Recipient, certificate_digest, hex};
 pub use xml::{MAX_RECIPIENTS, WrappedKey};
 
