@@ -86,8 +86,12 @@ impl Reloader {
         let config = &w.shared.config;
         let trust = crate::gateway::trust_store(config)?;
         let directory = crate::gateway::sealing::Directory::load(
-            &config.encryption.certificates,
-            &w.shared.keys.encryption_chains,
+            crate::gateway::directory::Sources {
+                files: &config.encryption.certificates,
+                signed: config.encryption.signed_directory(),
+                own: &w.shared.keys.encryption_chains,
+                min_serial: w.shared.directory().serial(),
+            },
             &trust,
             rustls_pki_types::UnixTime::now(),
         )?;
@@ -197,8 +201,12 @@ fn domain(config: Config, keys: GatewayKeys, catalog: Catalog) -> Result<Shared,
     let store: Arc<dyn Store> = Arc::new(SledStore::open(config.store_dir(), limits)?);
     let trust = crate::gateway::trust_store(&config)?;
     let directory = crate::gateway::sealing::Directory::load(
-        &config.encryption.certificates,
-        &keys.encryption_chains,
+        crate::gateway::directory::Sources {
+            files: &config.encryption.certificates,
+            signed: config.encryption.signed_directory(),
+            own: &keys.encryption_chains,
+            min_serial: 0,
+        },
         &trust,
         rustls_pki_types::UnixTime::now(),
     )?;

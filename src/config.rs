@@ -97,6 +97,12 @@ pub struct Encryption {
     /// PEM files, each an encryption certificate (leaf first, then its intermediates).
     #[serde(default)]
     pub certificates: Vec<PathBuf>,
+    /// A signed organ directory (`lienthong directory sign`), issued by `directory_issuer`.
+    #[serde(default)]
+    pub directory: Option<PathBuf>,
+    /// The organ whose document-signing certificate must have signed `directory`.
+    #[serde(default)]
+    pub directory_issuer: Option<String>,
     /// How content keys are wrapped: `rsa-oaep-sha256` (default: xmlenc11#rsa-oaep, SHA-256,
     /// MGF1-SHA256) or `rsa-oaep-mgf1p` (SHA-1 inside OAEP, for recipients whose token or
     /// reader does no better — SoftHSM2 2.6, xmlsec1 1.2).
@@ -106,6 +112,16 @@ pub struct Encryption {
     /// `keys.encryption`; module and PIN as for a token signing key.
     #[serde(default)]
     pub tokens: Vec<TokenKey>,
+}
+
+impl Encryption {
+    /// The signed directory and its issuer, when configured.
+    pub fn signed_directory(&self) -> Option<(&std::path::Path, &str)> {
+        match (&self.directory, &self.directory_issuer) {
+            (Some(d), Some(i)) => Some((d.as_path(), i.as_str())),
+            _ => None,
+        }
+    }
 }
 
 /// `[encryption] key_transport`.
@@ -460,6 +476,9 @@ impl Config {
         self.trust.anchors.iter_mut().for_each(fix);
         self.trust.crls.iter_mut().for_each(fix);
         self.encryption.certificates.iter_mut().for_each(fix);
+        if let Some(d) = &mut self.encryption.directory {
+            fix(d);
+        }
         for t in &mut self.encryption.tokens {
             fix(&mut t.certificate);
         }

@@ -15,6 +15,9 @@ use crate::pki::{Passphrase, PkiError};
 /// The procedure catalog shipped with lienthong, written into every demo.
 pub const CATALOG_TOML: &str = include_str!("../config/procedures.toml");
 
+/// The signed organ directory every demo gateway seals `mat` documents by (issued by VPTW).
+pub const DIRECTORY_FILE: &str = "organ-directory.json";
+
 /// The demo passphrase (public: demo keys are never production keys).
 pub const DEMO_PASSPHRASE: &str = "lienthong-demo-only";
 
@@ -69,6 +72,9 @@ pub enum DemoError {
     #[error(transparent)]
     Keystore(#[from] crate::pki::KeystoreError),
     /// Randomness failed.
+    /// The organ directory could not be signed.
+    #[error("organ directory: {0}")]
+    Directory(String),
     #[error("the system random source failed")]
     Random,
 }
@@ -186,6 +192,7 @@ pub fn setup(dir: &Path, options: &SetupOptions) -> Result<DemoSetup, DemoError>
     let organs: Vec<(&str, &str)> = OFFICES.iter().map(|o| (o.organ, o.name)).collect();
     let pki = generate(&dir.join("pki"), &organs, &opts)?;
     write(&dir.join("passphrase"), DEMO_PASSPHRASE.as_bytes())?;
+    sign_directory(&pki, &opts.passphrase, &dir.join(DIRECTORY_FILE))?;
     write(&dir.join("procedures.toml"), CATALOG_TOML.as_bytes())?;
 
     let mut ports = Vec::new();
@@ -228,15 +235,10 @@ pub fn setup(dir: &Path, options: &SetupOptions) -> Result<DemoSetup, DemoError>
              [keys]\nkeystore = \"../pki/{organ}\"\nsigning = \"signing\"\ntls = \"tls\"\nreceipts = \"receipts\"\n\
              encryption = [\"encryption\"]\npassphrase_file = \"../passphrase\"\n\n\
              [trust]\nanchors = [\"../pki/root.pem\"]\ncrls = [\"../pki/crl.pem\"]\n\n\
-             [encryption]\ncertificates = [{directory}]\n\n\
+             [encryption]\ndirectory = \"../{DIRECTORY_FILE}\"\ndirectory_issuer = \"VPTW\"\n\n\
              [retry]\ninitial_ms = 100\nmax_ms = 5000\nmax_attempts = 30\n",
             name = office.name,
             organ = office.organ,
-            directory = OFFICES
-                .iter()
-                .map(|o| format!("\"../pki/{}/encryption.cert.pem\"", o.organ))
-                .collect::<Vec<_>>()
-                .join(", "),
         );
         for p in &peers {
             toml.push_str(&format!(
@@ -281,4 +283,50 @@ pub fn setup(dir: &Path, options: &SetupOptions) -> Result<DemoSetup, DemoError>
     let json = serde_json::to_vec_pretty(&setup).unwrap_or_default();
     write(&dir.join("demo.json"), &json)?;
     Ok(setup)
+}
+
+/// Signs the demo's organ directory as the central office (VPTW) would: every organ's
+/// encryption certificate, serial 1.
+fn sign_directory(
+    pki: &crate::pki::demo::DemoPki,
+    passphrase: &Passphrase,
+    out: &Path,
+) -> Result<(), DemoError> {
+    use crate::gateway::directory::{DirectoryBody, DirectoryEntry, SignedDirectory};
+    use base64::Engine as _;
+    let fail = |e: &dyn std::fmt::Display| DemoError::Directory(e.to_string());
+    let central = pki
+        .organs
+        .iter()
+        .find(|o| o.id == "VPTW")
+        .ok_or_else(|| DemoError::Directory("no VPTW organ".into()))?;
+    let signer = crate::pki::load_signer("signing", Some(&central.dir), Some(passphrase))?;
+    let chain_of = |p: &Path| -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, DemoError> {
+        let pem = std::fs::read(p).map_err(|e| fail(&e))?;
+        crate::tls::certs_from_pem(&pem, &p.display().to_string()).map_err(|e| fail(&e))
+    };
+    let chain = chain_of(&central.signing.cert_pem)?;
+    let mut organs = Vec::new();
+    for o in &pki.organs {
+        let chain = chain_of(&o.encryption.cert_pem)?;
+        organs.push(DirectoryEntry {
+            organ: o.id.clone(),
+            chain: chain
+                .iter()
+                .map(|c| base64::engine::general_purpose::STANDARD.encode(c.as_ref()))
+                .collect(),
+        });
+    }
+    let body = DirectoryBody {
+        version: 1,
+        issuer: central.id.clone(),
+        serial: 1,
+        issued_at: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        organs,
+    };
+    let signed = SignedDirectory::sign(&body, signer.as_ref(), &chain).map_err(|e| fail(&e))?;
+    let text = serde_json::to_vec_pretty(&signed).map_err(|e| fail(&e))?;
+    write(out, &text)
 }

@@ -297,18 +297,38 @@ fn mat_for_an_organ_without_an_encryption_certificate_is_refused_at_the_door() {
     );
 }
 
+/// `lienthong directory sign` as the central office: VPTW's signing key signs the given organs'
+/// encryption certificates under `serial`.
+fn sign_directory(demo: &Demo, serial: u64, organs: &[&str], out: &Path) {
+    let demo_dir = demo.dir.path().join("demo");
+    let mut cmd = Command::new(bin());
+    cmd.args(["directory", "sign", "--key", "signing", "--keystore"])
+        .arg(demo_dir.join("pki/VPTW"))
+        .arg("--passphrase-file")
+        .arg(demo_dir.join("passphrase"))
+        .args(["--serial", &serial.to_string(), "-o"])
+        .arg(out);
+    for o in organs {
+        cmd.arg("--organ-cert")
+            .arg(demo_dir.join(format!("pki/{o}/encryption.cert.pem")));
+    }
+    let o = cmd.output().unwrap();
+    assert!(
+        o.status.success(),
+        "directory sign: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 #[test]
-fn a_new_encryption_certificate_is_taken_on_sighup_without_restart() {
+fn a_new_signed_directory_is_taken_on_sighup_and_an_older_one_never() {
     let mut demo = Demo::new();
-    let pki = demo.root().parent().unwrap().to_path_buf();
-    // The district seals from a file that holds, at first, only another organ's certificate.
-    let extra = pki.join("directory-extra.pem");
-    std::fs::copy(pki.join("TU.BENTRE/encryption.cert.pem"), &extra).unwrap();
+    let demo_dir = demo.dir.path().join("demo");
+    // The district seals from a signed directory that, at first, lacks the central office.
+    let file = demo_dir.join("directory-next.json");
+    sign_directory(&demo, 2, &["TU.BENTRE", "HU.CHAUTHANH"], &file);
     edit_config(&demo, "district", |t| {
-        t.replace(
-            "\"../pki/VPTW/encryption.cert.pem\"",
-            "\"../pki/directory-extra.pem\"",
-        )
+        t.replace("../organ-directory.json", "../directory-next.json")
     });
     demo.start("district");
     let scratch = tempfile::tempdir().unwrap();
@@ -317,10 +337,58 @@ fn a_new_encryption_certificate_is_taken_on_sighup_without_restart() {
     let r = submit(&office, &xml);
     assert_eq!(r.status, 422, "{}", r.text());
 
-    std::fs::copy(pki.join("VPTW/encryption.cert.pem"), &extra).unwrap();
+    // The central office issues serial 3 with its own certificate: taken on SIGHUP.
+    sign_directory(&demo, 3, &["VPTW", "TU.BENTRE", "HU.CHAUTHANH"], &file);
     demo.signal("district", "HUP");
     eventually("the reloaded directory seals for VPTW", 20, || {
         let xml = mat_envelope(scratch.path(), "VPTW", &Markers::new());
         (submit(&office, &xml).status == 202).then_some(())
     });
+
+    // An older directory (serial 1, without VPTW) is refused on reload: the one in use stays.
+    sign_directory(&demo, 1, &["TU.BENTRE", "HU.CHAUTHANH"], &file);
+    demo.signal("district", "HUP");
+    eventually("the refusal in the log", 20, || {
+        demo.log("district")
+            .contains("older than the directory in use")
+            .then_some(())
+    });
+    let xml = mat_envelope(scratch.path(), "VPTW", &Markers::new());
+    let r = submit(&office, &xml);
+    assert_eq!(r.status, 202, "{}", r.text());
+
+    // A directory signed by another organ than the configured issuer is refused at start.
+    let forged = demo_dir.join("directory-forged.json");
+    let o = Command::new(bin())
+        .args(["directory", "sign", "--key", "signing", "--keystore"])
+        .arg(demo_dir.join("pki/TU.BENTRE"))
+        .arg("--passphrase-file")
+        .arg(demo_dir.join("passphrase"))
+        .args(["--serial", "9", "--organ-cert"])
+        .arg(demo_dir.join("pki/VPTW/encryption.cert.pem"))
+        .arg("-o")
+        .arg(&forged)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let show = Command::new(bin())
+        .args(["directory", "show", "--issuer", "VPTW", "--trust"])
+        .arg(demo.root())
+        .arg(&forged)
+        .output()
+        .unwrap();
+    assert_eq!(show.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&show.stderr).contains("seal/bad-directory"));
+    let show = Command::new(bin())
+        .args(["directory", "show", "--issuer", "VPTW", "--trust"])
+        .arg(demo.root())
+        .arg(demo_dir.join("organ-directory.json"))
+        .output()
+        .unwrap();
+    assert!(
+        show.status.success(),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+    assert!(String::from_utf8_lossy(&show.stdout).contains("3 organs"));
 }

@@ -4,6 +4,7 @@
 pub(crate) mod audit;
 pub(crate) mod bench;
 pub(crate) mod demo;
+pub(crate) mod directory;
 pub(crate) mod doc;
 pub(crate) mod keys;
 pub(crate) mod pki;
@@ -62,6 +63,9 @@ enum Command {
     Encrypt(seal::EncryptArgs),
     /// Decrypt an EncryptedData document with a recipient's key.
     Decrypt(seal::DecryptArgs),
+    /// The signed organ directory: whom mat documents are sealed for.
+    #[command(subcommand)]
+    Directory(directory::DirectoryCommand),
     /// Manage keys in the encrypted keystore.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -102,6 +106,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Verify(a) => sign::run_verify(a),
         Command::Encrypt(a) => seal::run_encrypt(a),
         Command::Decrypt(a) => seal::run_decrypt(a),
+        Command::Directory(c) => directory::run(c),
         Command::Keys(c) => keys::run(c),
         Command::Pki(c) => pki::run(c),
         Command::Audit(c) => audit::run(c),

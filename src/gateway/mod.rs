@@ -8,6 +8,7 @@
 
 pub mod admission;
 pub mod caller;
+pub mod directory;
 pub mod error;
 pub mod filing;
 pub mod health;

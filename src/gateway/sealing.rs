@@ -10,16 +10,15 @@
 //!   no attachments — whose body is the `xenc:EncryptedData`; signed by this gateway. Relays
 //!   verify it, run `decide()` on its label and carry it; they hold no key that opens it.
 //!
+//! Whom a document is sealed for comes from the [`Directory`] (`gateway/directory.rs`).
+//!
 //! Only the outer envelope is ever written to a disk. The recipient's gateway opens it in memory
 //! to check it at delivery ([`open`]: inner signature, and the inner header bound to the outer
 //! one) and again when its receiving system fetches the document.
 
-use std::collections::HashMap;
-
-use rustls_pki_types::{CertificateDer, UnixTime};
-use x509_parser::prelude::{FromDer, X509Certificate};
 use zeroize::Zeroizing;
 
+pub use super::directory::Directory;
 use crate::doc::envelope::{Body, Envelope, SignerInfo};
 use crate::doc::label::Level;
 use crate::seal::{KeyTransport, Recipient, SealError, Sealed, SharedKey};
@@ -45,6 +44,15 @@ pub enum SealingError {
     /// A directory entry was refused at load.
     #[error("encryption certificate {path}: {reason}")]
     BadEntry {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The signed directory was refused (signature, issuer, format, or older than the one in
+    /// use).
+    #[error("organ directory {path}: {reason}")]
+    BadDirectory {
         /// The file.
         path: String,
         /// Why.
@@ -90,6 +98,7 @@ impl SealingError {
         match self {
             Self::NoCertificate { .. } => "seal/no-encryption-certificate",
             Self::BadEntry { .. } => "seal/bad-certificate",
+            Self::BadDirectory { .. } => "seal/bad-directory",
             Self::LevelMismatch { .. } => "seal/level",
             Self::SubmittedSealed => "seal/submitted-sealed",
             Self::Seal(_) => "seal/refused",
@@ -99,114 +108,6 @@ impl SealingError {
             Self::Mismatch { .. } => "seal/mismatch",
         }
     }
-}
-
-/// Organ → encryption certificates, every one checked against the trust anchors at load.
-#[derive(Clone, Debug, Default)]
-pub struct Directory {
-    by_organ: HashMap<String, Recipient>,
-}
-
-impl Directory {
-    /// Reads `[encryption] certificates` (and this gateway's own installed encryption
-    /// certificates, `own`), checking each: chain to an anchor, validity at `at`, CRL, key
-    /// usage keyEncipherment present, exactly one organ binding. Of two valid certificates of
-    /// one organ the later-issued (later notBefore) is used.
-    pub fn load(
-        files: &[std::path::PathBuf],
-        own: &[Vec<CertificateDer<'static>>],
-        trust: &TrustStore,
-        at: UnixTime,
-    ) -> Result<Self, SealingError> {
-        let mut chains: Vec<(String, Vec<CertificateDer<'static>>)> = Vec::new();
-        for f in files {
-            let path = f.display().to_string();
-            let pem = std::fs::read(f).map_err(|e| SealingError::BadEntry {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-            let chain =
-                crate::tls::certs_from_pem(&pem, &path).map_err(|e| SealingError::BadEntry {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
-            chains.push((path, chain));
-        }
-        chains.extend(
-            own.iter()
-                .map(|c| ("keys.encryption".to_owned(), c.clone())),
-        );
-        let mut by_organ: HashMap<String, (i64, Recipient)> = HashMap::new();
-        for (path, chain) in chains {
-            let (organ, not_before, r) = entry(&path, &chain, trust, at)?;
-            match by_organ.get(&organ) {
-                Some((nb, _)) if *nb >= not_before => {}
-                _ => {
-                    by_organ.insert(organ, (not_before, r));
-                }
-            }
-        }
-        Ok(Self {
-            by_organ: by_organ.into_iter().map(|(o, (_, r))| (o, r)).collect(),
-        })
-    }
-
-    /// The certificate `organ`'s documents are sealed for.
-    pub fn recipient(&self, organ: &str) -> Result<&Recipient, SealingError> {
-        self.by_organ
-            .get(organ)
-            .ok_or_else(|| SealingError::NoCertificate {
-                organ: organ.to_owned(),
-            })
-    }
-
-    /// How many organs have a certificate.
-    pub fn len(&self) -> usize {
-        self.by_organ.len()
-    }
-
-    /// True when no organ has one.
-    pub fn is_empty(&self) -> bool {
-        self.by_organ.is_empty()
-    }
-}
-
-/// One directory entry: (organ, notBefore, recipient).
-fn entry(
-    path: &str,
-    chain: &[CertificateDer<'static>],
-    trust: &TrustStore,
-    at: UnixTime,
-) -> Result<(String, i64, Recipient), SealingError> {
-    let bad = |reason: String| SealingError::BadEntry {
-        path: path.to_owned(),
-        reason,
-    };
-    let (leaf, intermediates) = chain
-        .split_first()
-        .ok_or_else(|| bad("no certificate".to_owned()))?;
-    crate::sign::verify::check_encryption_chain(leaf, intermediates, trust, at).map_err(|e| {
-        bad(match e {
-            crate::sign::ChainFailure::Eku => {
-                "chain: an extended key usage of the chain is not for encryption (none, or \
-                 emailProtection)"
-                    .to_owned()
-            }
-            other => format!("chain: {other}"),
-        })
-    })?;
-    let (_, x) = X509Certificate::from_der(leaf).map_err(|e| bad(e.to_string()))?;
-    let ku = x.key_usage().map_err(|e| bad(e.to_string()))?;
-    if !ku.is_some_and(|k| k.value.key_encipherment()) {
-        return Err(bad(
-            "not an encryption certificate: key usage keyEncipherment is missing".to_owned(),
-        ));
-    }
-    let organ = crate::tls::organ_of_parsed(&x)
-        .ok_or_else(|| bad("not bound to exactly one organ (SAN urn:lienthong:organ:…)".into()))?;
-    let not_before = x.validity().not_before.timestamp();
-    let r = Recipient::from_certificate(path, &organ, leaf)?;
-    Ok((organ, not_before, r))
 }
 
 /// What `/meta` shows of a sealed document as stored: the outer signature and the wrapping —
@@ -429,12 +330,21 @@ mod tests {
         }
     }
 
+    fn sources(files: &[PathBuf]) -> crate::gateway::directory::Sources<'_> {
+        crate::gateway::directory::Sources {
+            files,
+            signed: None,
+            own: &[],
+            min_serial: 0,
+        }
+    }
+
     fn directory() -> Directory {
         let files: Vec<PathBuf> = ["VPTW", "TU.BENTRE", "HU.CHAUTHANH"]
             .iter()
             .map(|o| certs().join(o).join("encryption.cert.pem"))
             .collect();
-        Directory::load(&files, &[], &trust(), at()).unwrap()
+        Directory::load(sources(&files), &trust(), at()).unwrap()
     }
 
     fn key(organ: &str) -> SharedKey {
@@ -576,7 +486,7 @@ mod tests {
             ("tls.cert.pem", "not for encryption"),
         ] {
             let path = certs().join("TU.BENTRE").join(file);
-            let err = Directory::load(&[path], &[], &trust(), at()).unwrap_err();
+            let err = Directory::load(sources(&[path]), &trust(), at()).unwrap_err();
             assert!(
                 matches!(&err, SealingError::BadEntry { reason, .. } if reason.contains(why)),
                 "{file}: {err}"
@@ -585,7 +495,7 @@ mod tests {
         // Past the certificates' validity.
         let late = UnixTime::since_unix_epoch(std::time::Duration::from_secs(2_000_000_000));
         let path = certs().join("VPTW").join("encryption.cert.pem");
-        assert!(Directory::load(&[path], &[], &trust(), late).is_err());
+        assert!(Directory::load(sources(&[path]), &trust(), late).is_err());
     }
 
     proptest! {

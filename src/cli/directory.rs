@@ -1,0 +1,203 @@
+//! `lienthong directory sign` and `lienthong directory show`: the signed organ directory the
+//! central office issues (organ → encryption certificate), copied to every gateway
+//! (`[encryption] directory`, `gateway::directory`).
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+use super::CliError;
+use lienthong::gateway::directory::{DirectoryBody, DirectoryEntry, SignedDirectory, Sources};
+use lienthong::gateway::sealing::Directory;
+use lienthong::sign::{TrustStore, VerifyOptions};
+
+/// `lienthong directory …`.
+#[derive(Subcommand, Debug)]
+pub(crate) enum DirectoryCommand {
+    /// Sign a directory of organs' encryption certificates with the issuer's signing key.
+    Sign {
+        /// The issuer's document-signing key: a key name in the keystore (`--keystore`,
+        /// passphrase from --passphrase-file or LIENTHONG_PASSPHRASE) or `pkcs11:…`.
+        #[arg(long)]
+        key: String,
+        /// Keystore directory (else LIENTHONG_KEYSTORE).
+        #[arg(long, env = "LIENTHONG_KEYSTORE")]
+        keystore: Option<PathBuf>,
+        /// File holding the keystore passphrase (else LIENTHONG_PASSPHRASE).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+        /// The issuer's certificate chain (PEM, leaf first). Optional for a keystore key.
+        #[arg(long)]
+        cert: Option<PathBuf>,
+        /// Serial: must grow with every directory issued (gateways refuse to go back).
+        #[arg(long)]
+        serial: u64,
+        /// An organ's encryption certificate (PEM, leaf then intermediates); repeatable.
+        #[arg(long = "organ-cert", required = true)]
+        organ_cert: Vec<PathBuf>,
+        /// Where to write the signed directory (stdout when absent).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Verify a signed directory and list its organs, checking every certificate.
+    Show {
+        /// Trust anchors (PEM).
+        #[arg(long, required = true)]
+        trust: Vec<PathBuf>,
+        /// CRLs (PEM or DER).
+        #[arg(long)]
+        crl: Vec<PathBuf>,
+        /// The organ that must have signed it.
+        #[arg(long)]
+        issuer: String,
+        /// The signed directory.
+        file: PathBuf,
+    },
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))
+}
+
+fn chain_of(path: &Path) -> Result<Vec<CertificateDer<'static>>, CliError> {
+    let certs = CertificateDer::pem_slice_iter(&read(path)?)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(CliError::usage(format!(
+            "{}: no CERTIFICATE block",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
+pub(crate) fn run(c: DirectoryCommand) -> Result<(), CliError> {
+    match c {
+        DirectoryCommand::Sign {
+            key,
+            keystore,
+            passphrase_file,
+            cert,
+            serial,
+            organ_cert,
+            output,
+        } => {
+            let (signer, installed) = if key.starts_with("pkcs11:") {
+                (
+                    lienthong::pki::load_signer(&key, None, None).map_err(CliError::usage)?,
+                    None,
+                )
+            } else {
+                let dir = keystore.ok_or_else(|| {
+                    CliError::usage("--keystore (or LIENTHONG_KEYSTORE) is required")
+                })?;
+                let pass = super::keys::passphrase(passphrase_file.as_deref())?;
+                let s = lienthong::pki::load_signer(&key, Some(&dir), Some(&pass))
+                    .map_err(CliError::usage)?;
+                let ks = lienthong::pki::Keystore::open(&dir).map_err(CliError::usage)?;
+                (s, ks.cert_chain_pem(&key).map_err(CliError::usage)?)
+            };
+            let chain = match (&cert, installed) {
+                (Some(c), _) => chain_of(c)?,
+                (None, Some(pem)) => CertificateDer::pem_slice_iter(pem.as_bytes())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| CliError::usage(format!("installed certificate: {e}")))?,
+                (None, None) => return Err(CliError::usage("--cert is required for this key")),
+            };
+            let issuer = chain
+                .first()
+                .and_then(|c| lienthong::tls::organ_of_certificate(c))
+                .ok_or_else(|| CliError::usage("the issuer's certificate names no organ"))?;
+            let mut organs = Vec::new();
+            for p in &organ_cert {
+                let chain = chain_of(p)?;
+                let organ = chain
+                    .first()
+                    .and_then(|c| lienthong::tls::organ_of_certificate(c))
+                    .ok_or_else(|| {
+                        CliError::invalid(format!("{}: not bound to one organ", p.display()))
+                    })?;
+                organs.push(DirectoryEntry {
+                    organ,
+                    chain: chain
+                        .iter()
+                        .map(|c| {
+                            use base64::Engine as _;
+                            base64::engine::general_purpose::STANDARD.encode(c.as_ref())
+                        })
+                        .collect(),
+                });
+            }
+            let issued_at = time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            let body = DirectoryBody {
+                version: 1,
+                issuer,
+                serial,
+                issued_at,
+                organs,
+            };
+            let signed =
+                SignedDirectory::sign(&body, signer.as_ref(), &chain).map_err(CliError::invalid)?;
+            let text = serde_json::to_string_pretty(&signed).map_err(CliError::invalid)?;
+            match output {
+                Some(p) => std::fs::write(&p, text)
+                    .map_err(|e| CliError::usage(format!("cannot write {}: {e}", p.display()))),
+                None => {
+                    println!("{text}");
+                    Ok(())
+                }
+            }
+        }
+        DirectoryCommand::Show {
+            trust,
+            crl,
+            issuer,
+            file,
+        } => {
+            let mut store = TrustStore::new();
+            for t in &trust {
+                store.add_anchors_pem_file(t).map_err(CliError::usage)?;
+            }
+            for c in &crl {
+                store.add_crl_file(c).map_err(CliError::usage)?;
+            }
+            let body = SignedDirectory::read_file(&file, &issuer, &store, &VerifyOptions::now())
+                .map_err(|e| CliError::invalid(format!("refused ({}): {e}", e.name())))?;
+            let dir = Directory::load(
+                Sources {
+                    files: &[],
+                    signed: Some((&file, &issuer)),
+                    own: &[],
+                    min_serial: 0,
+                },
+                &store,
+                rustls_pki_types::UnixTime::now(),
+            )
+            .map_err(|e| CliError::invalid(format!("refused ({}): {e}", e.name())))?;
+            println!(
+                "{}: valid — issued by {} at {}, serial {}, {} organs",
+                file.display(),
+                body.issuer,
+                body.issued_at,
+                body.serial,
+                dir.len()
+            );
+            for e in &body.organs {
+                let r = dir
+                    .recipient(&e.organ)
+                    .map_err(|e| CliError::invalid(e.to_string()))?;
+                println!(
+                    "  {:<14} certificate sha256:{}",
+                    e.organ,
+                    lienthong::seal::hex(r.certificate_sha256())
+                );
+            }
+            Ok(())
+        }
+    }
+}
