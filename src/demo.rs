@@ -71,10 +71,10 @@ pub enum DemoError {
     /// The demo passphrase was refused.
     #[error(transparent)]
     Keystore(#[from] crate::pki::KeystoreError),
-    /// Randomness failed.
     /// The organ directory could not be signed.
     #[error("organ directory: {0}")]
     Directory(String),
+    /// Randomness failed.
     #[error("the system random source failed")]
     Random,
 }
