@@ -85,6 +85,8 @@ impl Reloader {
         let w = &self.0;
         let config = &w.shared.config;
         let trust = crate::gateway::trust_store(config)?;
+        // The directory is re-checked against the new CRLs; a directory that cannot be read
+        // keeps the one in use, and never holds the CRLs back.
         let directory = crate::gateway::sealing::Directory::load(
             crate::gateway::directory::Sources {
                 files: &config.encryption.certificates,
@@ -94,7 +96,7 @@ impl Reloader {
             },
             &trust,
             rustls_pki_types::UnixTime::now(),
-        )?;
+        );
         let mut crls = Vec::new();
         for c in &config.trust.crls {
             crls.push(crate::gateway::keys::read_crl(c).map_err(|e| {
@@ -115,7 +117,17 @@ impl Reloader {
         let exchange = crate::tls::exchange_server_config(&id)?;
         let client = crate::tls::exchange_client_config(&id)?;
         w.shared.set_trust(trust);
-        w.shared.set_directory(directory);
+        match directory {
+            Ok(d) => {
+                for s in d.skipped() {
+                    tracing::warn!(reason = %s, "an encryption certificate is left out of the directory");
+                }
+                w.shared.set_directory(d);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "organ directory refused; keeping the one in use");
+            }
+        }
         w.api_tls.set(api);
         w.exchange_tls.set(exchange);
         for p in w.peers.values() {
@@ -210,6 +222,9 @@ fn domain(config: Config, keys: GatewayKeys, catalog: Catalog) -> Result<Shared,
         &trust,
         rustls_pki_types::UnixTime::now(),
     )?;
+    for s in directory.skipped() {
+        tracing::warn!(reason = %s, "an encryption certificate is left out of the directory");
+    }
     let audit = Arc::new(crate::audit::AuditLog::open(
         &config.data_dir,
         &config.organ,

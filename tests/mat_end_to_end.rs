@@ -392,3 +392,112 @@ fn a_new_signed_directory_is_taken_on_sighup_and_an_older_one_never() {
     );
     assert!(String::from_utf8_lossy(&show.stdout).contains("3 organs"));
 }
+
+/// The province cannot read a sealed document but still decides on it: with its link to the
+/// central office cleared only for thuong, it refuses the mat report on policy (the outer
+/// label is what `decide()` reads), and the district records the refusal with its reason.
+#[test]
+fn the_province_still_refuses_a_sealed_document_on_policy() {
+    let mut demo = Demo::new();
+    edit_config(&demo, "province", |t| {
+        let at = t.find("organ = \"VPTW\"").unwrap();
+        let clearance = t[at..].find("clearance = \"mat\"").unwrap() + at;
+        format!(
+            "{}clearance = \"thuong\"{}",
+            &t[..clearance],
+            &t[clearance + "clearance = \"mat\"".len()..]
+        )
+    });
+    demo.start_all();
+    let scratch = tempfile::tempdir().unwrap();
+    let markers = Markers::new();
+    let office = demo.client("district", "submit");
+    let r = submit(&office, &mat_envelope(scratch.path(), "VPTW", &markers));
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["message_id"].as_str().unwrap().to_owned();
+    let st = eventually("the province's refusal at the district", 60, || {
+        let st = office
+            .get(&format!("/api/v1/documents/{id}"))
+            .unwrap()
+            .json();
+        (st["recipients"][0]["state"] == "dead_lettered").then_some(st)
+    });
+    let reason = st["recipients"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("policy") || reason.contains("clear"),
+        "{reason}"
+    );
+    for role in ["district", "province", "central"] {
+        demo.stop(role);
+    }
+    let (_, found) = findings(&demo, &markers);
+    assert!(found.is_empty(), "plaintext at rest:\n{}", found.join("\n"));
+}
+
+/// Cryptography staff revoke the central office's encryption certificate: after the CRL reload
+/// (SIGHUP) the district no longer seals for it — a mat document to VPTW is refused at the door
+/// — and the reload itself went through (a revoked directory entry never holds CRLs back).
+#[test]
+fn a_revoked_encryption_certificate_is_no_longer_sealed_for() {
+    let mut demo = Demo::new();
+    demo.start("district");
+    let pki = demo.setup.dir.join("pki");
+    let scratch = tempfile::tempdir().unwrap();
+    let office = demo.client("district", "submit");
+    let r = submit(
+        &office,
+        &mat_envelope(scratch.path(), "VPTW", &Markers::new()),
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+
+    let cert = std::fs::read(pki.join("VPTW/encryption.cert.pem")).unwrap();
+    let der = lienthong::tls::certs_from_pem(&cert, "encryption").unwrap();
+    let serial = lienthong::pki::cert::summarize("encryption", der[0].as_ref())
+        .unwrap()
+        .serial_hex;
+    for args in [
+        vec![
+            "revoke",
+            "--serial",
+            serial.as_str(),
+            "--reason",
+            "keyCompromise",
+        ],
+        vec!["crl"],
+    ] {
+        let out = Command::new(bin())
+            .arg("pki")
+            .args(&args)
+            .arg("--ca")
+            .arg(&pki)
+            .env("LIENTHONG_PASSPHRASE", lienthong::demo::DEMO_PASSPHRASE)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    demo.signal("district", "HUP");
+    eventually("the reload in the district log", 20, || {
+        demo.log("district").contains("CRLs reloaded").then_some(())
+    });
+    assert!(demo.log("district").contains("left out of the directory"));
+    let r = submit(
+        &office,
+        &mat_envelope(scratch.path(), "VPTW", &Markers::new()),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.text().contains("seal/no-encryption-certificate"),
+        "{}",
+        r.text()
+    );
+    // Other organs are still sealed for.
+    let r = submit(
+        &office,
+        &mat_envelope(scratch.path(), "TU.BENTRE", &Markers::new()),
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+}

@@ -72,7 +72,7 @@ async fn wait_for_signal(reloader: lienthong::app::Reloader) {
             _ = term.recv() => return,
             _ = int.recv() => return,
             _ = hup.recv() => match reloader.reload_crls() {
-                Ok(n) => tracing::info!(crls = n, "CRLs and encryption certificates reloaded"),
+                Ok(n) => tracing::info!(crls = n, "CRLs reloaded, encryption certificates re-checked"),
                 Err(e) => tracing::error!(error = %e, "CRL reload refused; keeping the previous lists"),
             },
         }

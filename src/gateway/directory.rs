@@ -11,7 +11,11 @@
 //! - certificate files (`[encryption] certificates`);
 //! - this gateway's own encryption certificates (`keys.encryption`, tokens).
 //!
-//! Re-read on SIGHUP. Of two valid certificates of one organ the later-issued is sealed for.
+//! Re-read on SIGHUP. Of two valid certificates of one organ the later-issued is sealed for. A
+//! certificate that fails its checks (revoked, expired, not an encryption certificate, listed
+//! for another organ) is left out and reported ([`Directory::skipped`]), never sealed for — it
+//! does not stop the gateway or a CRL reload, so a revocation always takes effect. A signed
+//! directory that does not verify is refused whole.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -178,6 +182,7 @@ pub struct Sources<'a> {
 pub struct Directory {
     by_organ: HashMap<String, Recipient>,
     serial: u64,
+    skipped: Vec<String>,
 }
 
 impl Directory {
@@ -226,13 +231,20 @@ impl Directory {
             chains.push(("keys.encryption".to_owned(), None, c.clone()));
         }
         let mut by_organ: HashMap<String, (i64, Recipient)> = HashMap::new();
+        let mut skipped = Vec::new();
         for (name, claimed, chain) in chains {
-            let (organ, not_before, r) = entry(&name, &chain, trust, at)?;
-            if claimed.as_ref().is_some_and(|c| *c != organ) {
-                return Err(SealingError::BadEntry {
-                    path: name,
-                    reason: format!("the certificate is bound to {organ}"),
-                });
+            let (organ, not_before, r) = match entry(&name, &chain, trust, at) {
+                Ok(e) => e,
+                Err(e) => {
+                    skipped.push(e.to_string());
+                    continue;
+                }
+            };
+            if let Some(c) = claimed.filter(|c| *c != organ) {
+                skipped.push(format!(
+                    "encryption certificate {name}: listed for {c}, bound to {organ}"
+                ));
+                continue;
             }
             match by_organ.get(&organ) {
                 Some((nb, _)) if *nb >= not_before => {}
@@ -244,7 +256,13 @@ impl Directory {
         Ok(Self {
             by_organ: by_organ.into_iter().map(|(o, (_, r))| (o, r)).collect(),
             serial,
+            skipped,
         })
+    }
+
+    /// The certificates left out, each with its reason.
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
     }
 
     /// The certificate `organ`'s documents are sealed for.
