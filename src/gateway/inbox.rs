@@ -125,20 +125,7 @@ pub async fn fetch(
         let limits = crate::doc::envelope::EnvelopeLimits::default();
         let (_, outer) = crate::doc::envelope::parse_envelope(&bytes, &limits)
             .map_err(|e| super::sealing::SealingError::OuterSignature(e.to_string()))?;
-        let r = super::sealing::open(
-            &outer,
-            &s.keys.decryption,
-            &s.trust(),
-            &VerifyOptions::now(),
-        );
-        if let Err(e) = &r {
-            s.audit(Event::signature_refused(
-                &s.config.organ,
-                Some(&id.to_string()),
-                &format!("inbox fetch: {}: {e}", e.name()),
-            ));
-        }
-        r
+        super::sealing::open_audited(&s, &outer, &id.to_string(), &s.config.organ, "inbox fetch")
     })
     .await?
     .map_err(InboxError::Sealing)?;

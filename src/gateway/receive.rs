@@ -346,24 +346,9 @@ async fn check_opens(
         id.to_string(),
         peer.to_owned(),
     );
-    blocking(move || {
-        let r = super::sealing::open(
-            &outer,
-            &s.keys.decryption,
-            &s.trust(),
-            &VerifyOptions::now(),
-        );
-        if let Err(e) = &r {
-            s.audit(Event::signature_refused(
-                &peer,
-                Some(&mid),
-                &format!("{}: {e}", e.name()),
-            ));
-        }
-        r.map(drop)
-    })
-    .await?
-    .map_err(ReceiveError::Sealing)
+    blocking(move || super::sealing::open_audited(&s, &outer, &mid, &peer, "delivery").map(drop))
+        .await?
+        .map_err(ReceiveError::Sealing)
 }
 
 /// What the store records of a delivered message.

@@ -247,6 +247,31 @@ pub fn open(
     })
 }
 
+/// [`open`] with this gateway's keys and trust, now; a refusal is audited as a signature
+/// refusal of `organ`'s document (`context` says where). Blocking (RSA, audit fsync).
+pub fn open_audited(
+    shared: &super::Shared,
+    outer: &Envelope,
+    message_id: &str,
+    organ: &str,
+    context: &str,
+) -> Result<Opened, SealingError> {
+    let r = open(
+        outer,
+        &shared.keys.decryption,
+        &shared.trust(),
+        &VerifyOptions::now(),
+    );
+    if let Err(e) = &r {
+        shared.audit(crate::audit::Event::signature_refused(
+            organ,
+            Some(message_id),
+            &format!("{context}: {}: {e}", e.name()),
+        ));
+    }
+    r
+}
+
 fn open_with_any(sealed: &Sealed, keys: &[SharedKey]) -> Result<Zeroizing<Vec<u8>>, SealingError> {
     let ours = |k: &SharedKey| {
         sealed

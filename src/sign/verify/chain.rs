@@ -244,12 +244,7 @@ pub(super) fn check_chain(
         reason: e.to_string(),
     })?;
     let crl_refs: Vec<&webpki::CertRevocationList<'_>> = trust.crls().iter().collect();
-    let revocation = RevocationOptionsBuilder::new(&crl_refs).ok().map(|b| {
-        b.with_depth(RevocationCheckDepth::EndEntity)
-            .with_status_policy(UnknownStatusPolicy::Deny)
-            .with_expiration_policy(ExpirationPolicy::Enforce)
-            .build()
-    });
+    let revocation = revocation_options(&crl_refs);
     let checked = revocation.is_some();
     let run = |at: UnixTime| {
         ee.verify_for_usage(
@@ -320,6 +315,19 @@ impl ExtendedKeyUsageValidator for ChainEku<'_> {
     }
 }
 
+/// The end-entity CRL check every chain here gets: an uncovered or stale status is refused.
+/// `None` without CRLs.
+fn revocation_options<'a>(
+    crls: &'a [&'a webpki::CertRevocationList<'a>],
+) -> Option<webpki::RevocationOptions<'a>> {
+    RevocationOptionsBuilder::new(crls).ok().map(|b| {
+        b.with_depth(RevocationCheckDepth::EndEntity)
+            .with_status_policy(UnknownStatusPolicy::Deny)
+            .with_expiration_policy(ExpirationPolicy::Enforce)
+            .build()
+    })
+}
+
 /// Checks an organ's *encryption* certificate (profile `encryption`, issue 22) the way a
 /// document-signing chain is checked — path to an anchor, validity at `at`, revocation against
 /// the store's CRLs at end-entity depth — except for purpose: a certificate of the path may carry
@@ -333,12 +341,7 @@ pub fn check_encryption_chain(
 ) -> Result<(), ChainFailure> {
     let ee = EndEntityCert::try_from(leaf).map_err(classify)?;
     let crl_refs: Vec<&webpki::CertRevocationList<'_>> = trust.crls().iter().collect();
-    let revocation = RevocationOptionsBuilder::new(&crl_refs).ok().map(|b| {
-        b.with_depth(RevocationCheckDepth::EndEntity)
-            .with_status_policy(UnknownStatusPolicy::Deny)
-            .with_expiration_policy(ExpirationPolicy::Enforce)
-            .build()
-    });
+    let revocation = revocation_options(&crl_refs);
     ee.verify_for_usage(
         CHAIN_ALGS,
         trust.anchors(),
