@@ -292,8 +292,7 @@ fn sign_directory(
     passphrase: &Passphrase,
     out: &Path,
 ) -> Result<(), DemoError> {
-    use crate::gateway::directory::{DirectoryBody, DirectoryEntry, SignedDirectory};
-    use base64::Engine as _;
+    use crate::gateway::directory::{DirectoryBody, SignedDirectory};
     let fail = |e: &dyn std::fmt::Display| DemoError::Directory(e.to_string());
     let central = pki
         .organs
@@ -306,26 +305,12 @@ fn sign_directory(
         crate::tls::certs_from_pem(&pem, &p.display().to_string()).map_err(|e| fail(&e))
     };
     let chain = chain_of(&central.signing.cert_pem)?;
-    let mut organs = Vec::new();
-    for o in &pki.organs {
-        let chain = chain_of(&o.encryption.cert_pem)?;
-        organs.push(DirectoryEntry {
-            organ: o.id.clone(),
-            chain: chain
-                .iter()
-                .map(|c| base64::engine::general_purpose::STANDARD.encode(c.as_ref()))
-                .collect(),
-        });
-    }
-    let body = DirectoryBody {
-        version: 1,
-        issuer: central.id.clone(),
-        serial: 1,
-        issued_at: time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        organs,
-    };
+    let chains = pki
+        .organs
+        .iter()
+        .map(|o| Ok((o.id.clone(), chain_of(&o.encryption.cert_pem)?)))
+        .collect::<Result<Vec<_>, DemoError>>()?;
+    let body = DirectoryBody::of_chains(&central.id, 1, &chains).map_err(|e| fail(&e))?;
     let signed = SignedDirectory::sign(&body, signer.as_ref(), &chain).map_err(|e| fail(&e))?;
     let text = serde_json::to_vec_pretty(&signed).map_err(|e| fail(&e))?;
     write(out, &text)

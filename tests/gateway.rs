@@ -409,23 +409,8 @@ fn revocation_takes_effect_on_sighup() {
     let serial = lienthong::pki::cert::summarize("signing", der[0].as_ref())
         .unwrap()
         .serial_hex;
-    let ca = |args: &[&str]| {
-        let out = std::process::Command::new(common::gateways::bin())
-            .args(["pki"])
-            .args(args)
-            .arg("--ca")
-            .arg(&pki_dir)
-            .env("LIENTHONG_PASSPHRASE", lienthong::demo::DEMO_PASSPHRASE)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    ca(&["revoke", "--serial", &serial, "--reason", "keyCompromise"]);
-    ca(&["crl"]);
+    demo.ca(&["revoke", "--serial", &serial, "--reason", "keyCompromise"]);
+    demo.ca(&["crl"]);
 
     // The province reloads its CRLs on SIGHUP; the district has not (it still signs).
     demo.signal("province", "HUP");

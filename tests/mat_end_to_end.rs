@@ -455,30 +455,8 @@ fn a_revoked_encryption_certificate_is_no_longer_sealed_for() {
     let serial = lienthong::pki::cert::summarize("encryption", der[0].as_ref())
         .unwrap()
         .serial_hex;
-    for args in [
-        vec![
-            "revoke",
-            "--serial",
-            serial.as_str(),
-            "--reason",
-            "keyCompromise",
-        ],
-        vec!["crl"],
-    ] {
-        let out = Command::new(bin())
-            .arg("pki")
-            .args(&args)
-            .arg("--ca")
-            .arg(&pki)
-            .env("LIENTHONG_PASSPHRASE", lienthong::demo::DEMO_PASSPHRASE)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    demo.ca(&["revoke", "--serial", &serial, "--reason", "keyCompromise"]);
+    demo.ca(&["crl"]);
     demo.signal("district", "HUP");
     eventually("the reload in the district log", 20, || {
         demo.log("district").contains("CRLs reloaded").then_some(())

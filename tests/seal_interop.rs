@@ -130,6 +130,26 @@ impl Fixture {
     }
 }
 
+/// `openssl pkeyutl` with RSA-OAEP, SHA-256 and MGF1-SHA256: `op` (decrypt or encrypt, and how
+/// `key` is given) on `input` into `output`. (ok, stderr).
+fn openssl_oaep_sha256(op: &[&str], key: &Path, input: &Path, output: &Path) -> (bool, String) {
+    let (ok, _, err) = run(Command::new("openssl")
+        .arg("pkeyutl")
+        .args(op)
+        .arg(key)
+        .args([
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            "rsa_oaep_md:sha256",
+        ])
+        .args(["-pkeyopt", "rsa_mgf1_md:sha256", "-in"])
+        .arg(input)
+        .arg("-out")
+        .arg(output));
+    (ok, err)
+}
+
 fn xmlsec(args: &[&std::ffi::OsStr]) -> (bool, String) {
     let (ok, out, err) = run(Command::new("xmlsec1").args(args));
     (ok, format!("{out}{err}"))
@@ -236,19 +256,7 @@ fn oaep_sha256_is_refereed_by_openssl_and_the_content_by_xmlsec1() {
     )
     .unwrap();
     let cek = f.path("cek.bin");
-    let (ok, _, err) = run(Command::new("openssl")
-        .args(["pkeyutl", "-decrypt", "-inkey"])
-        .arg(&f.central.key)
-        .args([
-            "-pkeyopt",
-            "rsa_padding_mode:oaep",
-            "-pkeyopt",
-            "rsa_oaep_md:sha256",
-        ])
-        .args(["-pkeyopt", "rsa_mgf1_md:sha256", "-in"])
-        .arg(&wrapped)
-        .arg("-out")
-        .arg(&cek));
+    let (ok, err) = openssl_oaep_sha256(&["-decrypt", "-inkey"], &f.central.key, &wrapped, &cek);
     assert!(
         ok,
         "openssl could not unwrap lienthong's OAEP-SHA256 key: {err}"
@@ -301,19 +309,12 @@ fn lienthong_decrypts_an_openssl_oaep_sha256_key_around_xmlsec1_content() {
     ]);
     assert!(ok, "xmlsec1 --encrypt failed:\n{log}");
     let wrapped = f.path("wrapped.bin");
-    let (ok, _, err) = run(Command::new("openssl")
-        .args(["pkeyutl", "-encrypt", "-certin", "-inkey"])
-        .arg(&f.central.cert)
-        .args([
-            "-pkeyopt",
-            "rsa_padding_mode:oaep",
-            "-pkeyopt",
-            "rsa_oaep_md:sha256",
-        ])
-        .args(["-pkeyopt", "rsa_mgf1_md:sha256", "-in"])
-        .arg(&cek)
-        .arg("-out")
-        .arg(&wrapped));
+    let (ok, err) = openssl_oaep_sha256(
+        &["-encrypt", "-certin", "-inkey"],
+        &f.central.cert,
+        &cek,
+        &wrapped,
+    );
     assert!(ok, "openssl could not wrap: {err}");
     let encrypted_key = format!(
         r#"<ds:KeyInfo><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#rsa-oaep"><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><xenc11:MGF xmlns:xenc11="http://www.w3.org/2009/xmlenc11#" Algorithm="http://www.w3.org/2009/xmlenc11#mgf1sha256"/></xenc:EncryptionMethod><xenc:CipherData><xenc:CipherValue>{}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo>"#,

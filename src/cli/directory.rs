@@ -2,14 +2,15 @@
 //! central office issues (organ → encryption certificate), copied to every gateway
 //! (`[encryption] directory`, `gateway::directory`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Subcommand;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
 use super::CliError;
-use lienthong::gateway::directory::{DirectoryBody, DirectoryEntry, SignedDirectory, Sources};
+use super::pem_certs as chain_of;
+use lienthong::gateway::directory::{DirectoryBody, SignedDirectory, Sources};
 use lienthong::gateway::sealing::Directory;
 use lienthong::sign::{TrustStore, VerifyOptions};
 
@@ -57,23 +58,6 @@ pub(crate) enum DirectoryCommand {
     },
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, CliError> {
-    std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))
-}
-
-fn chain_of(path: &Path) -> Result<Vec<CertificateDer<'static>>, CliError> {
-    let certs = CertificateDer::pem_slice_iter(&read(path)?)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
-    if certs.is_empty() {
-        return Err(CliError::usage(format!(
-            "{}: no CERTIFICATE block",
-            path.display()
-        )));
-    }
-    Ok(certs)
-}
-
 pub(crate) fn run(c: DirectoryCommand) -> Result<(), CliError> {
     match c {
         DirectoryCommand::Sign {
@@ -111,36 +95,12 @@ pub(crate) fn run(c: DirectoryCommand) -> Result<(), CliError> {
                 .first()
                 .and_then(|c| lienthong::tls::organ_of_certificate(c))
                 .ok_or_else(|| CliError::usage("the issuer's certificate names no organ"))?;
-            let mut organs = Vec::new();
-            for p in &organ_cert {
-                let chain = chain_of(p)?;
-                let organ = chain
-                    .first()
-                    .and_then(|c| lienthong::tls::organ_of_certificate(c))
-                    .ok_or_else(|| {
-                        CliError::invalid(format!("{}: not bound to one organ", p.display()))
-                    })?;
-                organs.push(DirectoryEntry {
-                    organ,
-                    chain: chain
-                        .iter()
-                        .map(|c| {
-                            use base64::Engine as _;
-                            base64::engine::general_purpose::STANDARD.encode(c.as_ref())
-                        })
-                        .collect(),
-                });
-            }
-            let issued_at = time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default();
-            let body = DirectoryBody {
-                version: 1,
-                issuer,
-                serial,
-                issued_at,
-                organs,
-            };
+            let chains = organ_cert
+                .iter()
+                .map(|p| Ok((p.display().to_string(), chain_of(p)?)))
+                .collect::<Result<Vec<_>, CliError>>()?;
+            let body =
+                DirectoryBody::of_chains(&issuer, serial, &chains).map_err(CliError::invalid)?;
             let signed =
                 SignedDirectory::sign(&body, signer.as_ref(), &chain).map_err(CliError::invalid)?;
             let text = serde_json::to_string_pretty(&signed).map_err(CliError::invalid)?;

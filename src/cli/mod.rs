@@ -42,6 +42,42 @@ impl CliError {
     }
 }
 
+/// Reads a file named on the command line (a usage error when it cannot be read).
+pub(crate) fn read_file(path: &std::path::Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))
+}
+
+/// The certificates of a PEM file, in order; none is a usage error.
+pub(crate) fn pem_certs(
+    path: &std::path::Path,
+) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, CliError> {
+    use rustls_pki_types::pem::PemObject;
+    let certs = rustls_pki_types::CertificateDer::pem_slice_iter(&read_file(path)?)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(CliError::usage(format!(
+            "{}: no CERTIFICATE block",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
+/// Writes `bytes` to `output`, or to stdout when absent.
+pub(crate) fn write_output(output: Option<&std::path::Path>, bytes: &[u8]) -> Result<(), CliError> {
+    match output {
+        Some(path) => std::fs::write(path, bytes)
+            .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display()))),
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(bytes)
+                .map_err(|e| CliError::usage(format!("cannot write to stdout: {e}")))
+        }
+    }
+}
+
 /// lienthong: secure edXML document exchange gateway.
 #[derive(Parser, Debug)]
 #[command(name = "lienthong", version, about)]

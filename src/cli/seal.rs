@@ -10,6 +10,7 @@ use rustls_pki_types::pem::PemObject;
 use zeroize::Zeroizing;
 
 use super::CliError;
+use super::{read_file as read, write_output as write};
 use lienthong::doc::Limits;
 use lienthong::doc::write::write_element;
 use lienthong::seal::{
@@ -69,23 +70,6 @@ pub(crate) struct DecryptArgs {
     /// Where to write the plaintext (stdout when absent).
     #[arg(short, long)]
     output: Option<PathBuf>,
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, CliError> {
-    std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))
-}
-
-fn write(output: Option<&Path>, bytes: &[u8]) -> Result<(), CliError> {
-    match output {
-        Some(path) => std::fs::write(path, bytes)
-            .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display()))),
-        None => {
-            use std::io::Write;
-            std::io::stdout()
-                .write_all(bytes)
-                .map_err(|e| CliError::usage(format!("cannot write to stdout: {e}")))
-        }
-    }
 }
 
 /// The one certificate of a PEM file (the first, when a chain follows).

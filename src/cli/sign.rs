@@ -7,6 +7,7 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
 use super::CliError;
+use super::{pem_certs as certs, read_file as read, write_output};
 use lienthong::doc::envelope::{EnvelopeLimits, parse_envelope};
 use lienthong::doc::write::write_document;
 use lienthong::sign::{Pkcs8Signer, Signer, TrustStore, VerifyOptions, sign_document, verify};
@@ -62,24 +63,6 @@ pub(crate) struct VerifyArgs {
     files: Vec<PathBuf>,
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, CliError> {
-    std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))
-}
-
-fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, CliError> {
-    let bytes = read(path)?;
-    let certs = CertificateDer::pem_slice_iter(&bytes)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
-    if certs.is_empty() {
-        return Err(CliError::usage(format!(
-            "{}: no CERTIFICATE block",
-            path.display()
-        )));
-    }
-    Ok(certs)
-}
-
 /// Resolves `--key` to a signer, and the certificate chain installed with a keystore key.
 fn signer_for(a: &SignArgs) -> Result<(Box<dyn Signer>, Option<String>), CliError> {
     if a.key.starts_with("pkcs11:") {
@@ -129,17 +112,7 @@ pub(crate) fn run_sign(a: SignArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::invalid(format!("{}: {e}", a.input.display())))?;
     sign_document(&mut doc, signer.as_ref(), &chain)
         .map_err(|e| CliError::invalid(format!("{}: {e}", a.input.display())))?;
-    let out = write_document(&doc);
-    match &a.output {
-        Some(path) => std::fs::write(path, &out)
-            .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display()))),
-        None => {
-            use std::io::Write;
-            std::io::stdout()
-                .write_all(&out)
-                .map_err(|e| CliError::usage(format!("cannot write to stdout: {e}")))
-        }
-    }
+    write_output(a.output.as_deref(), &write_document(&doc))
 }
 
 pub(crate) fn parse_at(at: &str) -> Result<rustls_pki_types::UnixTime, CliError> {

@@ -71,6 +71,39 @@ pub struct DirectoryEntry {
     pub chain: Vec<String>,
 }
 
+impl DirectoryBody {
+    /// A version-1 body `issuer` issues now under `serial`: one entry per chain (leaf first),
+    /// listed for the organ its leaf is bound to. `name` of each names it in errors.
+    pub fn of_chains(
+        issuer: &str,
+        serial: u64,
+        chains: &[(String, Vec<CertificateDer<'_>>)],
+    ) -> Result<Self, String> {
+        let organs = chains
+            .iter()
+            .map(|(name, chain)| {
+                let organ = chain
+                    .first()
+                    .and_then(|c| crate::tls::organ_of_certificate(c))
+                    .ok_or_else(|| format!("{name}: not bound to one organ"))?;
+                Ok(DirectoryEntry {
+                    organ,
+                    chain: chain.iter().map(|c| B64.encode(c.as_ref())).collect(),
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Self {
+            version: 1,
+            issuer: issuer.to_owned(),
+            serial,
+            issued_at: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            organs,
+        })
+    }
+}
+
 /// Most entries one signed directory may hold.
 pub const MAX_DIRECTORY_ENTRIES: usize = 10_000;
 

@@ -164,6 +164,23 @@ impl Demo {
         std::fs::read_to_string(self.dir.path().join(format!("{role}.log"))).unwrap_or_default()
     }
 
+    /// Cryptography staff at the demo CA: `lienthong pki ARGS --ca <demo>/pki`.
+    pub fn ca(&self, args: &[&str]) {
+        let out = Command::new(bin())
+            .arg("pki")
+            .args(args)
+            .arg("--ca")
+            .arg(self.setup.dir.join("pki"))
+            .env("LIENTHONG_PASSPHRASE", lienthong::demo::DEMO_PASSPHRASE)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn root(&self) -> &Path {
         &self.setup.root_pem
     }
