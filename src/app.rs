@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 use crate::api::server::{ListenerLimits, serve_tls};
 use crate::config::Config;
+use crate::doc::types::OrganId;
 use crate::gateway::{GatewayKeys, Parts, Shared};
 use crate::policy::Catalog;
 use crate::relay::client::PeerClient;
@@ -62,7 +63,7 @@ struct Wiring {
     api_tls: Swap<rustls::ServerConfig>,
     exchange_tls: Swap<rustls::ServerConfig>,
     /// One client per peer.
-    peers: HashMap<String, Arc<PeerClient>>,
+    peers: HashMap<OrganId, Arc<PeerClient>>,
 }
 
 /// Reloads a running gateway's CRLs (on SIGHUP); cheap to clone.

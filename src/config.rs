@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::doc::label::Level;
+use crate::doc::types::OrganId;
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +50,7 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// This gateway's organ id.
-    pub organ: String,
+    pub organ: OrganId,
     /// Human name of the organ.
     #[serde(default)]
     pub organ_name: String,
@@ -260,7 +261,7 @@ impl Trust {
 #[serde(deny_unknown_fields)]
 pub struct Peer {
     /// The peer's organ id (must match its TLS certificate's organ binding).
-    pub organ: String,
+    pub organ: OrganId,
     /// Its exchange URL, `https://host:port`.
     pub url: String,
     /// The highest level that may travel over this link.
@@ -453,10 +454,12 @@ impl Config {
 
     /// Parses and validates TOML text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        let syntax = |e: toml::de::Error| ConfigError::Syntax {
             path: origin.to_owned(),
             reason: e.to_string(),
-        })?;
+        };
+        check_organ_ids(&toml::from_str(text).map_err(syntax)?, origin)?;
+        let config: Self = toml::from_str(text).map_err(syntax)?;
         config.validate(origin)?;
         Ok(config)
     }
@@ -657,6 +660,32 @@ impl Config {
             .or_else(|| self.routes.get("default"))?;
         self.peers.iter().find(|p| &p.organ == hop)
     }
+}
+
+/// The organ ids of the file (this gateway's and each peer's) are typed [`OrganId`]s in the
+/// config; one that is not an organ id is named as an invalid value of its field, as every
+/// other inconsistent value is, before the typed reading would call it a syntax error.
+fn check_organ_ids(table: &toml::Table, origin: &str) -> Result<(), ConfigError> {
+    let invalid = |field: String, value: &str| ConfigError::Invalid {
+        path: origin.to_owned(),
+        field,
+        reason: format!("{value:?} is not an organ id ([0-9A-Z.]{{1,35}})"),
+    };
+    if let Some(toml::Value::String(o)) = table.get("organ") {
+        o.parse::<OrganId>()
+            .map_err(|_| invalid("organ".to_owned(), o))?;
+    }
+    let peers = match table.get("peers") {
+        Some(toml::Value::Array(peers)) => peers.as_slice(),
+        _ => &[],
+    };
+    for (i, peer) in peers.iter().enumerate() {
+        if let Some(toml::Value::String(o)) = peer.get("organ") {
+            o.parse::<OrganId>()
+                .map_err(|_| invalid(format!("peers[{i}].organ"), o))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -176,7 +176,7 @@ mod tests {
 
     fn hop(organ: &str) -> HopRecord {
         HopRecord {
-            organ: organ.into(),
+            organ: organ.parse().unwrap(),
             at_ms: 1_700_000_000_000,
             receipt: Some("{\"r\":1}".into()),
         }
@@ -253,8 +253,8 @@ mod tests {
     fn a_status_event_round_trips_as_json() {
         let event = StatusEvent {
             message: MessageId::from_bytes([1; 16]),
-            organ: "TU.BENTRE".into(),
-            code: "06".into(),
+            organ: "TU.BENTRE".parse().unwrap(),
+            code: "06".parse().unwrap(),
             note: Some("xong".into()),
             at_ms: 5,
         };

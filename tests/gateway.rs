@@ -451,7 +451,7 @@ fn forged_or_unsigned_traces_are_refused() {
     let keys = lienthong::gateway::keys::load(&config).unwrap();
     let tls = lienthong::tls::exchange_client_config(&keys.tls).unwrap();
     let client = lienthong::relay::client::PeerClient::new(
-        "TU.BENTRE",
+        &org("TU.BENTRE"),
         &demo.gw("province").exchange_url,
         tls,
         std::time::Duration::from_secs(5),
@@ -465,7 +465,7 @@ fn forged_or_unsigned_traces_are_refused() {
     let signed = lienthong::doc::write::write_document(&doc);
     let id = lienthong::store::MessageId::random().unwrap().to_string();
     let unsigned_hop = lienthong::exchange::encode_trace(&[lienthong::store::HopRecord {
-        organ: "HU.CHAUTHANH".into(),
+        organ: "HU.CHAUTHANH".parse().unwrap(),
         at_ms: 0,
         receipt: None,
     }]);
@@ -490,7 +490,7 @@ fn forged_or_unsigned_traces_are_refused() {
     assert_eq!(p["type"], "urn:lienthong:problem:relay/bad-trace", "{p}");
     // A trace that does not start at the sender.
     let wrong_start = lienthong::exchange::encode_trace(&[lienthong::store::HopRecord {
-        organ: "VPTW".into(),
+        organ: "VPTW".parse().unwrap(),
         at_ms: 0,
         receipt: None,
     }]);
@@ -533,7 +533,7 @@ fn relay_connections_are_pooled_bounded_and_dropped_on_tls_reload() {
     let tls = lienthong::tls::exchange_client_config(&keys.tls).unwrap();
     const POOL: usize = 3;
     let client = lienthong::relay::client::PeerClient::new(
-        "TU.BENTRE",
+        &org("TU.BENTRE"),
         &demo.gw("province").exchange_url,
         tls.clone(),
         std::time::Duration::from_secs(5),
@@ -704,4 +704,9 @@ fn finished_documents_are_swept_and_unfinished_ones_kept() {
     eventually("the sender's copy swept", 30, || {
         (office.get(&tracked).unwrap().status == 404).then_some(())
     });
+}
+
+/// An organ id from a test's own constant.
+fn org(text: &str) -> lienthong::store::OrganId {
+    text.parse().unwrap()
 }

@@ -102,7 +102,7 @@ impl DistrictPeer {
         let keys = lienthong::gateway::keys::load(&config).unwrap();
         let tls = lienthong::tls::exchange_client_config(&keys.tls).unwrap();
         let client = lienthong::relay::client::PeerClient::new(
-            "TU.BENTRE",
+            &org("TU.BENTRE"),
             &demo.gw("province").exchange_url,
             tls,
             std::time::Duration::from_secs(5),
@@ -149,7 +149,7 @@ impl DistrictPeer {
             SignedReceipt::sign(&body, self.keys.signer.as_ref(), &self.keys.signing_chain)
                 .unwrap();
         let trace = lienthong::exchange::encode_trace(&[HopRecord {
-            organ: "HU.CHAUTHANH".into(),
+            organ: "HU.CHAUTHANH".parse().unwrap(),
             at_ms: 0,
             receipt: Some(serde_json::to_string(&receipt).unwrap()),
         }]);
@@ -555,4 +555,9 @@ fn publication_takes_only_what_rule_6_allows() {
         assert_eq!(published_entries[0]["message_id"], published.as_str());
     }
     // The central gateway is not on the way: a transit gateway publishes nothing it carries.
+}
+
+/// An organ id from a test's own constant.
+fn org(text: &str) -> lienthong::store::OrganId {
+    text.parse().unwrap()
 }

@@ -69,10 +69,13 @@ fn child(dir: &Path) -> ! {
                         meta: MessageMeta {
                             id,
                             document_id: format!("{w}-{n}/VPTW"),
-                            from: "VPTW".to_owned(),
-                            to: vec![INBOX.to_owned(), PEER.to_owned()],
-                            priority: u8::try_from(n % 5).unwrap(),
-                            level: "mat".to_owned(),
+                            from: org("VPTW"),
+                            to: vec![org(INBOX), org(PEER)],
+                            priority: lienthong::store::Priority::from_code(
+                                u8::try_from(n % 5).unwrap(),
+                            )
+                            .unwrap(),
+                            level: "mat".parse().unwrap(),
                             digest_hex: sha256_hex(&bytes),
                             size: bytes.len() as u64,
                             received_at_ms: i64::try_from(n).unwrap(),
@@ -80,8 +83,8 @@ fn child(dir: &Path) -> ! {
                             hops: vec![],
                         },
                         bytes,
-                        local: vec![INBOX.to_owned()],
-                        forward: vec![(PEER.to_owned(), PEER.to_owned())],
+                        local: vec![org(INBOX)],
+                        forward: vec![(org(PEER), org(PEER))],
                     };
                     assert_eq!(store.accept(a).unwrap(), AcceptOutcome::Stored);
                     // Printed only now: the store said durable.
@@ -90,7 +93,10 @@ fn child(dir: &Path) -> ! {
                     out.flush().unwrap();
                     drop(out);
                     if n % 3 == 0 {
-                        assert_eq!(store.inbox_ack(INBOX, &id).unwrap(), AckOutcome::Acked);
+                        assert_eq!(
+                            store.inbox_ack(&org(INBOX), &id).unwrap(),
+                            AckOutcome::Acked
+                        );
                         let mut out = std::io::stdout().lock();
                         writeln!(out, "ACKED {id}").unwrap();
                         out.flush().unwrap();
@@ -192,14 +198,14 @@ fn kill9_during_accepts_loses_and_duplicates_nothing() {
         assert_eq!(meta.digest_hex, sha256_hex(&bytes));
         assert_eq!(meta.size, bytes.len() as u64);
         assert_eq!(deliveries.len(), 2);
-        let (got_meta, got_bytes) = store.inbox_get(INBOX, id).unwrap().unwrap();
+        let (got_meta, got_bytes) = store.inbox_get(&org(INBOX), id).unwrap().unwrap();
         assert_eq!(got_meta, meta);
         assert_eq!(got_bytes, bytes);
     }
     // Every acknowledged ack is there.
     for id in &acked {
         assert_eq!(
-            store.inbox_ack(INBOX, id).unwrap(),
+            store.inbox_ack(&org(INBOX), id).unwrap(),
             AckOutcome::AlreadyAcked,
             "ack of {id} lost"
         );
@@ -209,7 +215,7 @@ fn kill9_during_accepts_loses_and_duplicates_nothing() {
     // (killed between commit and print): each stored message has its inbox or ack record, its
     // outbox entry, and its bytes.
     let pending: Vec<MessageId> = store
-        .inbox_list(INBOX, usize::MAX)
+        .inbox_list(&org(INBOX), usize::MAX)
         .unwrap()
         .iter()
         .map(|i| i.id)
@@ -226,7 +232,7 @@ fn kill9_during_accepts_loses_and_duplicates_nothing() {
         assert!(!pending_set.contains(id), "acked {id} is pending again");
     }
     let outbox: Vec<MessageId> = store
-        .outbox_next(PEER, usize::MAX, 0)
+        .outbox_next(&org(PEER), usize::MAX, 0)
         .unwrap()
         .iter()
         .map(|e| e.message)
@@ -246,7 +252,7 @@ fn kill9_during_accepts_loses_and_duplicates_nothing() {
             body_of(id),
             "bytes of {id}"
         );
-        assert!(store.inbox_get(INBOX, id).unwrap().is_some());
+        assert!(store.inbox_get(&org(INBOX), id).unwrap().is_some());
     }
     eprintln!(
         "crash test: {} acknowledged accepts over {ROUNDS} kills, {} stored, {:?}",
@@ -254,4 +260,9 @@ fn kill9_during_accepts_loses_and_duplicates_nothing() {
         stored,
         started.elapsed()
     );
+}
+
+/// An organ id from a test's own constant.
+fn org(text: &str) -> lienthong::store::OrganId {
+    text.parse().unwrap()
 }

@@ -84,7 +84,7 @@ fn documents_live_in_files_of_their_own_and_leave_with_the_purge() {
     let total: u64 = sent.iter().map(|a| a.meta.size).sum();
     assert!(store.stats().unwrap().bytes_on_disk >= total);
     for a in &sent {
-        let (meta, bytes) = store.inbox_get(BENTRE, &a.meta.id).unwrap().unwrap();
+        let (meta, bytes) = store.inbox_get(&org(BENTRE), &a.meta.id).unwrap().unwrap();
         assert_eq!(meta.id, a.meta.id);
         assert!(
             bytes == a.bytes,
@@ -92,7 +92,7 @@ fn documents_live_in_files_of_their_own_and_leave_with_the_purge() {
             a.meta.id
         );
         assert_eq!(store.outbox_bytes(&a.meta.id).unwrap().unwrap(), a.bytes);
-        store.inbox_ack(BENTRE, &a.meta.id).unwrap();
+        store.inbox_ack(&org(BENTRE), &a.meta.id).unwrap();
     }
 
     let report = store.purge_acked_older_than(2_000).unwrap();
@@ -139,7 +139,7 @@ fn a_duplicate_or_a_forged_reuse_of_an_id_leaves_the_first_document_alone() {
     ));
     assert_eq!(files_in(&documents_dir(&path)).len(), 1);
     assert_eq!(
-        store.inbox_get(BENTRE, &id).unwrap().unwrap().1,
+        store.inbox_get(&org(BENTRE), &id).unwrap().unwrap().1,
         first.bytes
     );
 
@@ -179,7 +179,10 @@ fn a_duplicate_or_a_forged_reuse_of_an_id_leaves_the_first_document_alone() {
         2,
         "one per stored message"
     );
-    assert_eq!(&store.inbox_get(BENTRE, &id).unwrap().unwrap().1, winner);
+    assert_eq!(
+        &store.inbox_get(&org(BENTRE), &id).unwrap().unwrap().1,
+        winner
+    );
 }
 
 #[test]
@@ -213,12 +216,16 @@ fn orphan_files_are_moved_aside_at_open_purged_ones_removed_and_foreign_files_le
     aside.sort();
     assert_eq!(files_in(&path.join("orphans")), aside);
     assert_eq!(
-        store.inbox_get(BENTRE, &a.meta.id).unwrap().unwrap().1,
+        store
+            .inbox_get(&org(BENTRE), &a.meta.id)
+            .unwrap()
+            .unwrap()
+            .1,
         a.bytes
     );
     // A file left by a purge that ended before its delete (its tombstone is in the register)
     // is removed.
-    store.inbox_ack(BENTRE, &a.meta.id).unwrap();
+    store.inbox_ack(&org(BENTRE), &a.meta.id).unwrap();
     assert_eq!(store.purge_acked_older_than(i64::MAX).unwrap().messages, 1);
     drop(store);
     std::fs::write(docs.join(&named[0]), &a.bytes).unwrap();
@@ -273,7 +280,7 @@ fn a_document_altered_on_disk_is_never_served_and_is_quarantined_by_name() {
     ];
     for (m, fault) in expected {
         for err in [
-            store.inbox_get(BENTRE, &m.meta.id).unwrap_err(),
+            store.inbox_get(&org(BENTRE), &m.meta.id).unwrap_err(),
             store.outbox_bytes(&m.meta.id).unwrap_err(),
         ] {
             match err {
@@ -285,10 +292,13 @@ fn a_document_altered_on_disk_is_never_served_and_is_quarantined_by_name() {
         }
     }
     // The others are served; the altered ones are not listed; the count says four.
-    let (_, bytes) = store.inbox_get(BENTRE, &intact.meta.id).unwrap().unwrap();
+    let (_, bytes) = store
+        .inbox_get(&org(BENTRE), &intact.meta.id)
+        .unwrap()
+        .unwrap();
     assert_eq!(bytes, intact.bytes);
     let listed: Vec<MessageId> = store
-        .inbox_list(BENTRE, 10)
+        .inbox_list(&org(BENTRE), 10)
         .unwrap()
         .into_iter()
         .map(|i| i.id)
@@ -323,7 +333,7 @@ fn a_document_altered_on_disk_is_never_served_and_is_quarantined_by_name() {
         (2, 1, 3)
     );
     assert_eq!(store.stats().unwrap().quarantined, 3);
-    assert_eq!(store.inbox_list(BENTRE, 10).unwrap().len(), 2);
+    assert_eq!(store.inbox_list(&org(BENTRE), 10).unwrap().len(), 2);
 }
 
 #[test]
@@ -396,10 +406,14 @@ fn a_record_from_before_document_files_is_read_and_purged_from_sleds_tree() {
 
     let store = open(&path);
     assert_eq!(
-        store.inbox_get(BENTRE, &a.meta.id).unwrap().unwrap().1,
+        store
+            .inbox_get(&org(BENTRE), &a.meta.id)
+            .unwrap()
+            .unwrap()
+            .1,
         a.bytes
     );
-    store.inbox_ack(BENTRE, &a.meta.id).unwrap();
+    store.inbox_ack(&org(BENTRE), &a.meta.id).unwrap();
     let report = store.purge_acked_older_than(2_000).unwrap();
     assert_eq!((report.messages, report.bytes), (1, a.meta.size));
     drop(store);
@@ -459,4 +473,9 @@ fn records_lost_with_a_damaged_database_never_take_their_documents_with_them() {
     assert!(err.contains("lost records"), "{err}");
     assert_eq!(files_in(&documents_dir(&path)).len(), 300);
     assert!(files_in(&path.join("orphans")).is_empty());
+}
+
+/// An organ id from a test's own constant.
+fn org(text: &str) -> lienthong::store::OrganId {
+    text.parse().unwrap()
 }

@@ -17,14 +17,14 @@ use lienthong::store::{AcceptOutcome, Filed, Filing, MessageId, PublicEntry, Sta
 
 fn filing(at_ms: i64) -> Filing {
     Filing {
-        level: "thuong".into(),
+        level: "thuong".parse().unwrap(),
         procedure: "VB-01".into(),
         public: true,
         received_at_ms: at_ms,
         due_ms: Some(at_ms + 1000),
         due_from_header: false,
-        from: "HU.CHAUTHANH".into(),
-        to: vec!["TU.BENTRE".into()],
+        from: "HU.CHAUTHANH".parse().unwrap(),
+        to: vec!["TU.BENTRE".parse().unwrap()],
         handled: Default::default(),
     }
 }
@@ -35,7 +35,7 @@ fn public(id: MessageId, subject: &str, at_ms: i64) -> PublicEntry {
         document_id: subject.into(),
         code: "07/NQ-HU".into(),
         subject: subject.into(),
-        from: "HU.CHAUTHANH".into(),
+        from: "HU.CHAUTHANH".parse().unwrap(),
         from_name: "Văn phòng Huyện ủy Châu Thành".into(),
         procedure: "VB-01".into(),
         promulgated: "2026-11-20".into(),
@@ -46,8 +46,8 @@ fn public(id: MessageId, subject: &str, at_ms: i64) -> PublicEntry {
 fn status(id: MessageId, code: &str, at_ms: i64) -> StatusEvent {
     StatusEvent {
         message: id,
-        organ: "TU.BENTRE".into(),
-        code: code.into(),
+        organ: "TU.BENTRE".parse().unwrap(),
+        code: code.parse().unwrap(),
         note: None,
         at_ms,
     }
@@ -141,11 +141,16 @@ fn the_first_06_of_each_organ_is_filed_and_survives_retention() {
     let f = store.filing(&id).unwrap().unwrap();
     assert_eq!(f.handled.get("TU.BENTRE"), Some(&200));
     // Retention purges the acknowledged message, its statuses too; the filing stays.
-    store.inbox_ack("TU.BENTRE", &id).unwrap();
+    store.inbox_ack(&org("TU.BENTRE"), &id).unwrap();
     assert_eq!(store.purge_acked_older_than(1_000).unwrap().messages, 1);
     assert!(store.statuses(&id).unwrap().is_empty());
     assert_eq!(
         store.filing(&id).unwrap().unwrap().handled.get("TU.BENTRE"),
         Some(&200)
     );
+}
+
+/// An organ id from a test's own constant.
+fn org(text: &str) -> lienthong::store::OrganId {
+    text.parse().unwrap()
 }

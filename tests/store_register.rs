@@ -26,14 +26,14 @@ use lienthong::store::{
 fn filed(id: MessageId, subject: &str, at_ms: i64) -> Filed {
     Filed {
         filing: Some(Filing {
-            level: "thuong".into(),
+            level: "thuong".parse().unwrap(),
             procedure: "VB-01".into(),
             public: true,
             received_at_ms: at_ms,
             due_ms: None,
             due_from_header: false,
-            from: "HU.CHAUTHANH".into(),
-            to: vec![BENTRE.into()],
+            from: "HU.CHAUTHANH".parse().unwrap(),
+            to: vec![BENTRE.parse().unwrap()],
             handled: Default::default(),
         }),
         public: Some(PublicEntry {
@@ -41,7 +41,7 @@ fn filed(id: MessageId, subject: &str, at_ms: i64) -> Filed {
             document_id: subject.into(),
             code: "07/NQ-HU".into(),
             subject: subject.into(),
-            from: "HU.CHAUTHANH".into(),
+            from: "HU.CHAUTHANH".parse().unwrap(),
             from_name: "Văn phòng Huyện ủy Châu Thành".into(),
             procedure: "VB-01".into(),
             promulgated: "2026-11-20".into(),
@@ -60,7 +60,7 @@ fn finished(store: &SledStore, subject: &str, body: &str, at_ms: i64) -> Accept 
             .unwrap(),
         AcceptOutcome::Stored
     );
-    store.inbox_ack(BENTRE, &id).unwrap();
+    store.inbox_ack(&org(BENTRE), &id).unwrap();
     a
 }
 
@@ -162,8 +162,8 @@ fn tombstones_filings_and_public_entries_outlive_the_purge_and_a_reopen() {
         // A status for a purged message is refused (nothing could ever purge it again).
         let late = StatusEvent {
             message: a.meta.id,
-            organ: BENTRE.into(),
-            code: "06".into(),
+            organ: BENTRE.parse().unwrap(),
+            code: "06".parse().unwrap(),
             note: None,
             at_ms: 40,
         };
@@ -176,7 +176,7 @@ fn tombstones_filings_and_public_entries_outlive_the_purge_and_a_reopen() {
             Err(StoreError::NotFound { .. })
         ));
         assert!(store.message(&a.meta.id).unwrap().is_none());
-        assert!(store.inbox_list(BENTRE, 10).unwrap().is_empty());
+        assert!(store.inbox_list(&org(BENTRE), 10).unwrap().is_empty());
     }
 }
 
@@ -318,4 +318,9 @@ fn a_damaged_or_truncated_register_segment_is_refused_at_open_naming_the_file_an
         store.accept(a.clone()).unwrap(),
         AcceptOutcome::DuplicatePurged { id: a.meta.id }
     );
+}
+
+/// An organ id from a test's own constant.
+fn org(text: &str) -> lienthong::store::OrganId {
+    text.parse().unwrap()
 }

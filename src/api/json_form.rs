@@ -353,7 +353,7 @@ mod tests {
     fn caller() -> Caller {
         Caller {
             name: "office".into(),
-            organ: "HU.CHAUTHANH".into(),
+            organ: "HU.CHAUTHANH".parse().unwrap(),
             roles: vec![Role::Submit],
             clearance: Level::Mat,
         }

@@ -249,7 +249,13 @@ async fn metrics(State(shared): Shr) -> Response {
         .and_then(Result::ok)
         .unwrap_or_default()
         .into_iter()
-        .map(|d| (d.peer, format!("{:?}", d.lane).to_lowercase(), d.count))
+        .map(|d| {
+            (
+                d.peer.to_string(),
+                format!("{:?}", d.lane).to_lowercase(),
+                d.count,
+            )
+        })
         .collect::<Vec<_>>();
     let mut text = shared.metrics.render(&shared.config.organ, &depths);
     if let Some(st) = stats {
@@ -366,12 +372,11 @@ async fn document(
     let statuses: Vec<serde_json::Value> = statuses
         .iter()
         .map(|s| {
-            let code = s.code.parse::<crate::doc::types::StatusCode>().ok();
             serde_json::json!({
                 "organ": s.organ,
                 "code": s.code,
-                "meaning_vi": code.map(|c| c.meaning_vi()),
-                "meaning_en": code.map(|c| c.meaning_en()),
+                "meaning_vi": s.code.meaning_vi(),
+                "meaning_en": s.code.meaning_en(),
                 "note": s.note,
                 "at": rfc3339_ms(s.at_ms),
             })
@@ -573,8 +578,8 @@ async fn inbox_get(
         HeaderValue::from_static("application/xml"),
     );
     for (k, v) in [
-        ("x-lienthong-from", meta.from.clone()),
-        ("x-lienthong-level", meta.level.clone()),
+        ("x-lienthong-from", meta.from.to_string()),
+        ("x-lienthong-level", meta.level.token().to_owned()),
         ("x-lienthong-digest", meta.digest_hex.clone()),
     ] {
         if let Ok(v) = HeaderValue::from_str(&v) {

@@ -117,6 +117,65 @@ impl fmt::Display for OrganId {
     }
 }
 
+// An organ id is text with a checked form: read as `&str` wherever text is wanted (keys, logs,
+// audit, comparisons), never built from text without `parse`.
+impl std::ops::Deref for OrganId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for OrganId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+// Sound: `OrganId`'s `Eq`, `Ord` and `Hash` are those of its text.
+impl std::borrow::Borrow<str> for OrganId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for OrganId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for OrganId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for OrganId {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl PartialEq<OrganId> for str {
+    fn eq(&self, other: &OrganId) -> bool {
+        self == other.0
+    }
+}
+
+impl PartialEq<OrganId> for &str {
+    fn eq(&self, other: &OrganId) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialEq<OrganId> for String {
+    fn eq(&self, other: &OrganId) -> bool {
+        *self == other.0
+    }
+}
+
 serde_as_string!(OrganId);
 
 // === impl EdxmlDate ===

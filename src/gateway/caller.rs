@@ -21,6 +21,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::config::{Client, Limits, Role};
 use crate::doc::label::Level;
+use crate::doc::types::OrganId;
 
 /// Sources tracked at most (an address flood cannot grow the table without limit).
 const MAX_SOURCES: usize = 10_000;
@@ -101,7 +102,7 @@ pub struct Caller {
     /// Client name (for logs).
     pub name: String,
     /// The organ it acts for.
-    pub organ: String,
+    pub organ: OrganId,
     /// Its roles.
     pub roles: Vec<Role>,
     /// Its clearance.
@@ -216,7 +217,8 @@ impl Authenticator {
                     hash: unhex32(&c.token_sha256.to_ascii_lowercase())?,
                     caller: Caller {
                         name: c.name.clone(),
-                        organ: c.organ.clone(),
+                        // The config refuses a client whose organ is not an organ id.
+                        organ: c.organ.parse().ok()?,
                         roles: c.roles.clone(),
                         clearance: c.clearance,
                     },

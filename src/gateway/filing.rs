@@ -106,17 +106,14 @@ pub fn prepare(
     );
     let h = &envelope.header;
     let filing = Filing {
-        level: label.level.token().to_owned(),
+        level: label.level,
         procedure: label.procedure.as_str().to_owned(),
         public: label.public,
         received_at_ms: received_ms,
         due_ms: due,
         due_from_header: from_header,
-        from: h.from.organ_id.as_str().to_owned(),
-        to: envelope
-            .recipients()
-            .map(|o| o.as_str().to_owned())
-            .collect(),
+        from: h.from.organ_id.clone(),
+        to: envelope.recipients().cloned().collect(),
         handled: Default::default(),
     };
     // Rule 6, decided now, at publication time; the portal only ever reads what passed it.
@@ -126,7 +123,7 @@ pub fn prepare(
         document_id: envelope.document_id().to_owned(),
         code: format!("{}/{}", h.code.number, h.code.notation),
         subject: h.subject.clone(),
-        from: h.from.organ_id.as_str().to_owned(),
+        from: h.from.organ_id.clone(),
         from_name: h.from.organ_name.clone(),
         procedure: label.procedure.as_str().to_owned(),
         promulgated: iso_date(h.promulgation.date.date()),
@@ -146,11 +143,11 @@ pub fn iso_date(d: Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
-/// The policy facts of a filed message (its signed label as recorded at acceptance).
-/// An unreadable level fails closed: it is read as no label at all (rule 1).
+/// The policy facts of a filed message (its signed label as recorded at acceptance; a record
+/// with an unknown level never decodes, so it never reaches here as a lower one).
 pub fn facts(filing: &Filing) -> Facts<'_> {
     Facts {
-        level: filing.level.parse::<Level>().ok(),
+        level: Some(filing.level),
         procedure: Some(filing.procedure.as_str()),
         public: filing.public,
         recorded: None,
@@ -166,9 +163,18 @@ pub fn client_may_read(
     id: &MessageId,
     clearance: Level,
 ) -> Result<Decision, crate::store::StoreError> {
-    let filing = store.filing(id)?;
+    Ok(may_read_filed(
+        store.filing(id)?.as_ref(),
+        catalog,
+        clearance,
+    ))
+}
+
+/// [`client_may_read`] on a filing record already read (an inbox listing reads it with the
+/// entry).
+pub fn may_read_filed(filing: Option<&Filing>, catalog: &Catalog, clearance: Level) -> Decision {
     let way = Way::InboxRead { client: clearance };
-    Ok(match &filing {
+    match filing {
         Some(f) => decide(&facts(f), catalog, way),
         None => decide(
             &Facts {
@@ -180,7 +186,7 @@ pub fn client_may_read(
             catalog,
             way,
         ),
-    })
+    }
 }
 
 /// What the store records of an accepted message: the envelope's routing facts, the effective
@@ -197,13 +203,10 @@ pub fn message_meta(
     crate::store::MessageMeta {
         id,
         document_id: envelope.document_id().to_owned(),
-        from: envelope.header.from.organ_id.as_str().to_owned(),
-        to: envelope
-            .recipients()
-            .map(|o| o.as_str().to_owned())
-            .collect(),
-        priority: envelope.priority().code(),
-        level: effective.token().to_owned(),
+        from: envelope.header.from.organ_id.clone(),
+        to: envelope.recipients().cloned().collect(),
+        priority: envelope.priority(),
+        level: effective,
         digest_hex,
         size: u64::try_from(size).unwrap_or(u64::MAX),
         received_at_ms: super::now_ms(),

@@ -14,7 +14,9 @@ use super::{Shared, blocking, now_ms};
 use crate::audit::Event;
 use crate::doc::label::Level;
 use crate::sign::VerifyOptions;
-use crate::store::{AckOutcome, InboxItem, MessageId, MessageMeta, StatusEvent, StoreError};
+use crate::store::{
+    AckOutcome, InboxItem, MessageId, MessageMeta, StatusCode, StatusEvent, StoreError,
+};
 
 /// Why an inbox operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -51,11 +53,6 @@ pub struct Listed {
     pub recalled: bool,
 }
 
-fn level_of(meta: &MessageMeta) -> Level {
-    // Fail closed: an unreadable level is treated as the highest.
-    meta.level.parse().unwrap_or(Level::TuyetMat)
-}
-
 /// Up to `limit` documents of the caller's inbox it may see, oldest first; when there are none,
 /// waits up to `wait` for one to arrive (a long poll).
 pub async fn list(
@@ -89,19 +86,18 @@ async fn list_once(
     let organ = caller.organ.clone();
     let clearance = caller.clearance;
     blocking(move || -> Result<Vec<Listed>, StoreError> {
-        let store = s.store.as_ref();
-        let items = store.inbox_list_visible(&organ, limit, &mut |i| {
-            let d = super::filing::client_may_read(store, &s.catalog, &i.id, clearance)?;
-            Ok(d.allowed() && level_of(&i.meta) <= clearance)
+        // One call: each entry comes with its filing record and recall flag.
+        let entries = s.store.inbox_list_visible(&organ, limit, &mut |e| {
+            let d = super::filing::may_read_filed(e.filing.as_ref(), &s.catalog, clearance);
+            d.allowed() && e.item.meta.level <= clearance
         })?;
-        items
+        Ok(entries
             .into_iter()
-            .map(|item| {
-                let statuses = store.statuses(&item.id)?;
-                let recalled = super::recall::recall_of(&statuses, &item.meta.from).is_some();
-                Ok(Listed { item, recalled })
+            .map(|e| Listed {
+                item: e.item,
+                recalled: e.recalled,
             })
-            .collect()
+            .collect())
     })
     .await?
     .map_err(store_error)
@@ -117,7 +113,7 @@ pub async fn fetch(
     id: MessageId,
 ) -> Result<(MessageMeta, Vec<u8>), InboxError> {
     let (mut meta, bytes) = fetch_stored(shared, caller, id).await?;
-    if level_of(&meta) != super::sealing::SEALED_LEVEL {
+    if meta.level != super::sealing::SEALED_LEVEL {
         return Ok((meta, bytes));
     }
     let s = shared.clone();
@@ -156,7 +152,7 @@ pub async fn fetch_stored(
     .await?
     .map_err(store_error)?;
     match found {
-        Some(((meta, bytes), d)) if d.allowed() && level_of(&meta) <= caller.clearance => {
+        Some(((meta, bytes), d)) if d.allowed() && meta.level <= caller.clearance => {
             Ok((meta, bytes))
         }
         Some((_, d)) => {
@@ -196,7 +192,7 @@ pub async fn view(
 ) -> Result<(MessageMeta, Option<StatusEvent>, Option<SealedView>), InboxError> {
     let (meta, bytes) = fetch_stored(shared, caller, id).await?;
     let s = shared.clone();
-    let sealed = if level_of(&meta) == super::sealing::SEALED_LEVEL {
+    let sealed = if meta.level == super::sealing::SEALED_LEVEL {
         blocking(move || super::sealing::view(&bytes, &s.trust(), &VerifyOptions::now()))
             .await?
             .map_err(InboxError::Sealing)?
@@ -231,7 +227,7 @@ pub async fn ack(
     let accepted = StatusEvent {
         message: id,
         organ: caller.organ.clone(),
-        code: "03".to_owned(),
+        code: StatusCode::Accepted,
         note: None,
         at_ms: now_ms(),
     };
@@ -241,10 +237,10 @@ pub async fn ack(
     let outcome = blocking(move || {
         let r = s
             .store
-            .inbox_ack_reporting(&organ, &id, &accepted, hop.as_deref());
+            .inbox_ack_reporting(&organ, &id, &accepted, hop.as_ref());
         if matches!(r, Ok(AckOutcome::Acked)) {
             s.audit(Event::acked(&organ, &id.to_string()));
-            s.audit(Event::status(&organ, &id.to_string(), &accepted.code));
+            s.audit(Event::status(&organ, &id.to_string(), accepted.code.code()));
         }
         r
     })

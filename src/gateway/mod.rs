@@ -32,7 +32,7 @@ use tokio::sync::{Notify, watch};
 use crate::config::Config;
 use crate::policy::Catalog;
 use crate::sign::{Signer, TrustStore};
-use crate::store::Store;
+use crate::store::{OrganId, Store};
 use crate::tls::TlsIdentity;
 
 /// The keys a gateway runs with. The signer never reveals its key; the TLS key is held by rustls.
@@ -69,7 +69,7 @@ pub struct Shared {
     /// API clients (tokens, organs, roles, clearances).
     pub auth: caller::Authenticator,
     /// Wakes a peer's relay worker when its outbox grows.
-    pub wake: HashMap<String, Arc<Notify>>,
+    pub wake: HashMap<OrganId, Arc<Notify>>,
     /// Bumped whenever any inbox here grows (long polls wait on it).
     pub inbox_events: watch::Sender<u64>,
     /// Counters for `/metrics`.

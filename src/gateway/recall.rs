@@ -17,10 +17,12 @@ use serde::{Deserialize, Serialize};
 use super::caller::Caller;
 use super::error::{Internal, NoteTooLong};
 use super::{Shared, blocking, now_ms, rfc3339_ms};
-use crate::store::{Delivery, MessageId, MessageMeta, Origin, StatusEvent, StoreError};
+use crate::store::{
+    Delivery, MessageId, MessageMeta, OrganId, Origin, StatusCode, StatusEvent, StoreError,
+};
 
 /// The edXML status code of a recall request.
-pub const RECALL_CODE: &str = "13";
+pub const RECALL_CODE: StatusCode = StatusCode::RecallRequested;
 
 /// The body of `POST /api/v1/documents/{id}/recall` (optional: an empty body is no note).
 #[derive(Debug, Default, Deserialize)]
@@ -45,13 +47,13 @@ pub struct Recalled {
     /// True when this call found the recall already requested (nothing new was written).
     pub already_requested: bool,
     /// The peer gateways the request is queued for (empty when every recipient is local).
-    pub relayed_to: Vec<String>,
+    pub relayed_to: Vec<OrganId>,
 }
 
 /// The next hops of a message's recipients from this gateway: where the document went or is
 /// going. Local recipients need no hop; a dead-lettered copy never arrived anywhere.
-pub fn downstream_hops<'a>(deliveries: impl IntoIterator<Item = &'a Delivery>) -> Vec<String> {
-    let mut hops: Vec<String> = deliveries
+pub fn downstream_hops<'a>(deliveries: impl IntoIterator<Item = &'a Delivery>) -> Vec<OrganId> {
+    let mut hops: Vec<OrganId> = deliveries
         .into_iter()
         .filter_map(|d| match d {
             Delivery::Queued { next_hop } | Delivery::InTransit { next_hop, .. } => {
@@ -120,7 +122,7 @@ pub async fn recall(
         return Ok(Recalled {
             message_id: id.to_string(),
             document_id: meta.document_id,
-            code: RECALL_CODE,
+            code: RECALL_CODE.code(),
             requested_at: rfc3339_ms(first.at_ms),
             already_requested: true,
             relayed_to: hops,
@@ -129,7 +131,7 @@ pub async fn recall(
     let event = StatusEvent {
         message: id,
         organ: caller.organ.clone(),
-        code: RECALL_CODE.to_owned(),
+        code: RECALL_CODE,
         note,
         at_ms: now_ms(),
     };
@@ -139,7 +141,7 @@ pub async fn recall(
     Ok(Recalled {
         message_id: id.to_string(),
         document_id: meta.document_id,
-        code: RECALL_CODE,
+        code: RECALL_CODE.code(),
         requested_at: rfc3339_ms(at_ms),
         already_requested: false,
         relayed_to: hops,
@@ -154,13 +156,13 @@ pub async fn relayed(
     peer: &str,
     event: StatusEvent,
     meta: &MessageMeta,
-    deliveries: &[(String, Delivery)],
+    deliveries: &[(OrganId, Delivery)],
 ) -> Result<(), RecallError> {
     let came_from_peer = matches!(&meta.origin, Origin::Relayed { from_peer } if from_peer == peer);
     if !came_from_peer || event.organ != meta.from {
         return Err(RecallError::NotFromSender {
             id: meta.id,
-            sender: meta.from.clone(),
+            sender: meta.from.to_string(),
         });
     }
     let hops = downstream_hops(deliveries.iter().map(|(_, d)| d));
@@ -171,13 +173,16 @@ pub async fn relayed(
 async fn write(
     shared: &Arc<Shared>,
     event: StatusEvent,
-    hops: Vec<String>,
+    hops: Vec<OrganId>,
 ) -> Result<(), RecallError> {
     let s = shared.clone();
     let wake = hops.clone();
     blocking(move || {
-        let audit =
-            crate::audit::Event::status(&event.organ, &event.message.to_string(), &event.code);
+        let audit = crate::audit::Event::status(
+            &event.organ,
+            &event.message.to_string(),
+            event.code.code(),
+        );
         let r = s.store.relay_status(event, &hops);
         if r.is_ok() {
             s.audit(audit);
@@ -229,15 +234,15 @@ mod tests {
     fn hops_are_where_the_document_went_once_each() {
         let d = [
             Delivery::Queued {
-                next_hop: "TU.BENTRE".into(),
+                next_hop: "TU.BENTRE".parse().unwrap(),
             },
             Delivery::Delivered {
-                via: "TU.BENTRE".into(),
+                via: "TU.BENTRE".parse().unwrap(),
                 at_ms: 1,
                 receipt: String::new(),
             },
             Delivery::InTransit {
-                next_hop: "VPTW".into(),
+                next_hop: "VPTW".parse().unwrap(),
                 attempts: 1,
                 last_error: String::new(),
                 next_attempt_ms: 2,
@@ -258,8 +263,8 @@ mod tests {
         let id = MessageId::from_bytes([7; 16]);
         let event = |organ: &str, code: &str| StatusEvent {
             message: id,
-            organ: organ.into(),
-            code: code.into(),
+            organ: organ.parse().unwrap(),
+            code: code.parse().unwrap(),
             note: None,
             at_ms: 1,
         };

@@ -21,7 +21,9 @@ use crate::doc::label::Level;
 use crate::exchange::DeliveryHeaders;
 use crate::policy::{Facts, Way, decide};
 use crate::sign::{ReceiptBody, SignedReceipt, VerifiedDocument, VerifyOptions, verify};
-use crate::store::{Accept, AcceptOutcome, HopRecord, MessageId, MessageMeta, Origin, StoreError};
+use crate::store::{
+    Accept, AcceptOutcome, HopRecord, MessageId, MessageMeta, OrganId, Origin, StoreError,
+};
 
 /// Why a delivery was refused; nothing was stored.
 #[derive(Debug, thiserror::Error)]
@@ -263,7 +265,7 @@ async fn decide_link<'e>(
     let recorded = blocking(move || s.store.filing(&mid))
         .await?
         .map_err(|e| Internal::store("filing", &e))?
-        .and_then(|f| f.level.parse::<Level>().ok());
+        .map(|f| f.level);
     let facts = Facts::of(envelope.label()).with_recorded(recorded);
     let d = decide(
         &facts,
@@ -290,16 +292,16 @@ async fn route_onward(
     facts: &Facts<'_>,
     envelope: &Envelope,
     for_organs: &[String],
-) -> Result<(Vec<String>, Vec<(String, String)>), ReceiveError> {
+) -> Result<(Vec<OrganId>, Vec<(OrganId, OrganId)>), ReceiveError> {
     let mut local = Vec::new();
     let mut forward = Vec::new();
-    for organ in for_organs {
-        if !envelope.recipients().any(|o| o.as_str() == organ) {
+    for named in for_organs {
+        let Some(organ) = envelope.recipients().find(|o| *o == named) else {
             return Err(ReceiveError::NotARecipient {
-                organ: organ.clone(),
+                organ: named.clone(),
             });
-        }
-        if organ == &shared.config.organ {
+        };
+        if *organ == shared.config.organ {
             local.push(organ.clone());
             continue;
         }
@@ -308,7 +310,7 @@ async fn route_onward(
             .next_hop(organ)
             .filter(|p| p.organ != link.organ)
             .ok_or_else(|| ReceiveError::NoRoute {
-                organ: organ.clone(),
+                organ: organ.to_string(),
             })?;
         let d = decide(
             facts,
@@ -443,7 +445,7 @@ async fn sign_receipt(
     let body = ReceiptBody {
         message_id: id.to_string(),
         digest_sha256: digest_hex,
-        organ: shared.config.organ.clone(),
+        organ: shared.config.organ.to_string(),
         status: "01".to_owned(),
         at: rfc3339_ms(now_ms()),
     };

@@ -101,11 +101,11 @@ pub fn timeliness(
                 continue;
             }
             let row = rows
-                .entry((f.procedure.clone(), to.clone()))
+                .entry((f.procedure.clone(), to.to_string()))
                 .or_insert_with(|| Row {
                     procedure: f.procedure.clone(),
                     procedure_name: catalog.get(&f.procedure).map(|p| p.name.clone()),
-                    organ: to.clone(),
+                    organ: to.to_string(),
                     ..Row::default()
                 });
             row.count(f.due_ms, f.handled.get(to).copied(), now_ms);
@@ -225,15 +225,18 @@ deadline_days = 15
         handled: &[(&str, i64)],
     ) -> Filing {
         Filing {
-            level: "thuong".into(),
+            level: "thuong".parse().unwrap(),
             procedure: procedure.into(),
             public: false,
             received_at_ms: 0,
             due_ms: Some(due),
             due_from_header: false,
-            from: from.into(),
-            to: to.iter().map(|s| (*s).to_owned()).collect(),
-            handled: handled.iter().map(|(o, t)| ((*o).to_owned(), *t)).collect(),
+            from: from.parse().unwrap(),
+            to: to.iter().map(|s| s.parse().unwrap()).collect(),
+            handled: handled
+                .iter()
+                .map(|(o, t)| (o.parse().unwrap(), *t))
+                .collect(),
         }
     }
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::error::{Internal, NoteTooLong, PolicyRefusal};
 use super::{Shared, blocking, now_ms};
 use crate::policy::{Way, decide};
-use crate::store::{MessageId, StatusEvent, StoreError};
+use crate::store::{MessageId, OrganId, StatusCode, StatusEvent, StoreError};
 
 /// Why a status event was refused; nothing was recorded.
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +86,7 @@ pub async fn route_back(
     shared: &Arc<Shared>,
     message: &MessageId,
     sender: &str,
-) -> Result<Option<String>, StatusError> {
+) -> Result<Option<OrganId>, StatusError> {
     let next =
         if sender == shared.config.organ {
             None
@@ -146,10 +146,13 @@ pub async fn record(
 ) -> Result<(), StatusError> {
     let next = route_back(shared, &event.message, sender).await?;
     let s = shared.clone();
-    let hops: Vec<String> = next.iter().cloned().collect();
+    let hops: Vec<OrganId> = next.iter().cloned().collect();
     blocking(move || {
-        let audit =
-            crate::audit::Event::status(&event.organ, &event.message.to_string(), &event.code);
+        let audit = crate::audit::Event::status(
+            &event.organ,
+            &event.message.to_string(),
+            event.code.code(),
+        );
         let r = s.store.relay_status(event, &hops);
         if r.is_ok() {
             s.audit(audit);
@@ -171,7 +174,7 @@ pub async fn record(
 /// A receiving system of `organ` reports on message `id` (which it may see).
 pub async fn report(
     shared: &Arc<Shared>,
-    organ: &str,
+    organ: &OrganId,
     id: MessageId,
     sender: &str,
     report: Report,
@@ -179,6 +182,11 @@ pub async fn report(
     if !REPORTABLE.contains(&report.code.as_str()) {
         return Err(StatusError::NotReportable);
     }
+    // Every reportable code is an edXML code.
+    let code: StatusCode = report
+        .code
+        .parse()
+        .map_err(|_| StatusError::NotReportable)?;
     let note = clean_note(report.note)?;
     if (report.code == "02" || report.code == "16") && note.is_none() {
         return Err(StatusError::ReasonRequired { code: report.code });
@@ -197,8 +205,8 @@ pub async fn report(
     }
     let event = StatusEvent {
         message: id,
-        organ: organ.to_owned(),
-        code: report.code,
+        organ: organ.clone(),
+        code,
         note,
         at_ms: now_ms(),
     };

@@ -15,7 +15,7 @@ use crate::doc::label::Level;
 use crate::doc::tree::Document;
 use crate::policy::{Facts, Way, decide};
 use crate::sign::{VerifyOptions, sign_document, verify};
-use crate::store::{Accept, AcceptOutcome, MessageId, Origin, StoreError};
+use crate::store::{Accept, AcceptOutcome, MessageId, OrganId, Origin, StoreError};
 
 /// What the office gets back.
 #[derive(Debug, serde::Serialize)]
@@ -103,8 +103,8 @@ impl SubmitError {
 
 /// Where a submission's recipients go: here, or to a peer (next hop, final recipient).
 struct Routes {
-    local: Vec<String>,
-    forward: Vec<(String, String)>,
+    local: Vec<OrganId>,
+    forward: Vec<(OrganId, OrganId)>,
     /// For the answer: recipient and `local` or the next hop.
     answer: Vec<(String, String)>,
 }
@@ -181,13 +181,13 @@ fn authorise(shared: &Shared, caller: &Caller, envelope: &Envelope) -> Result<()
     if from != caller.organ {
         return Err(SubmitError::NotCallersOrgan {
             client: caller.name.clone(),
-            acts_for: caller.organ.clone(),
+            acts_for: caller.organ.to_string(),
             from: from.to_owned(),
         });
     }
     if from != shared.config.organ {
         return Err(SubmitError::NotThisGateway {
-            gateway: shared.config.organ.clone(),
+            gateway: shared.config.organ.to_string(),
             from: from.to_owned(),
         });
     }
@@ -237,14 +237,13 @@ fn route(shared: &Shared, facts: &Facts<'_>, envelope: &Envelope) -> Result<Rout
         answer: Vec::new(),
     };
     for to in envelope.recipients() {
-        let to = to.as_str().to_owned();
-        if to == shared.config.organ {
+        if *to == shared.config.organ {
             routes.local.push(to.clone());
-            routes.answer.push((to, "local".to_owned()));
+            routes.answer.push((to.to_string(), "local".to_owned()));
             continue;
         }
-        let Some(peer) = shared.config.next_hop(&to) else {
-            return Err(SubmitError::NoRoute { to });
+        let Some(peer) = shared.config.next_hop(to) else {
+            return Err(SubmitError::NoRoute { to: to.to_string() });
         };
         let d = decide(
             facts,
@@ -262,7 +261,7 @@ fn route(shared: &Shared, facts: &Facts<'_>, envelope: &Envelope) -> Result<Rout
             )));
         }
         routes.forward.push((peer.organ.clone(), to.clone()));
-        routes.answer.push((to, peer.organ.clone()));
+        routes.answer.push((to.to_string(), peer.organ.to_string()));
     }
     Ok(routes)
 }

@@ -22,6 +22,8 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsConnector;
 
+use crate::doc::types::OrganId;
+
 /// Largest response a peer may send (a receipt is < 8 KiB).
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
@@ -102,7 +104,7 @@ fn with_sources(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// A client for one peer.
 pub struct PeerClient {
-    peer: String,
+    peer: OrganId,
     addr: SocketAddr,
     name: ServerName<'static>,
     connector: std::sync::RwLock<TlsConnector>,
@@ -139,14 +141,14 @@ impl PeerClient {
     /// A client for `peer` at `url` (`https://IP:port` or `https://localhost:port`) with at
     /// most `pool` connections open at once (at least one).
     pub fn new(
-        peer: &str,
+        peer: &OrganId,
         url: &str,
         tls: Arc<ClientConfig>,
         connect_timeout: Duration,
         pool: usize,
     ) -> Result<Self, ClientError> {
         let bad = || ClientError::BadUrl {
-            peer: peer.to_owned(),
+            peer: peer.to_string(),
             url: url.to_owned(),
         };
         let rest = url.strip_prefix("https://").ok_or_else(bad)?;
@@ -164,7 +166,7 @@ impl PeerClient {
             ServerName::IpAddress(ip.into())
         };
         Ok(Self {
-            peer: peer.to_owned(),
+            peer: peer.clone(),
             addr: SocketAddr::new(ip, port),
             name,
             connector: std::sync::RwLock::new(TlsConnector::from(tls)),
@@ -215,7 +217,7 @@ impl PeerClient {
     }
 
     /// The peer organ.
-    pub fn peer(&self) -> &str {
+    pub fn peer(&self) -> &OrganId {
         &self.peer
     }
 
@@ -227,7 +229,7 @@ impl PeerClient {
     }
 
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
-        let peer = || self.peer.clone();
+        let peer = || self.peer.to_string();
         let tcp = tokio::time::timeout(self.connect_timeout, TcpStream::connect(self.addr))
             .await
             .map_err(|_| ClientError::Connect {
@@ -301,14 +303,14 @@ impl PeerClient {
                 req = req.header(*k, v);
             }
             let req = req.body(Full::new(body)).map_err(|e| ClientError::Http {
-                peer: self.peer.clone(),
+                peer: self.peer.to_string(),
                 reason: e.to_string(),
             })?;
             let resp = send
                 .send_request(req)
                 .await
                 .map_err(|e| ClientError::Http {
-                    peer: self.peer.clone(),
+                    peer: self.peer.to_string(),
                     reason: with_sources(&e),
                 })?;
             let status = resp.status().as_u16();
@@ -316,7 +318,7 @@ impl PeerClient {
                 .collect()
                 .await
                 .map_err(|e| ClientError::Http {
-                    peer: self.peer.clone(),
+                    peer: self.peer.to_string(),
                     reason: format!("reading the response: {}", with_sources(&*e)),
                 })?
                 .to_bytes();
@@ -330,7 +332,7 @@ impl PeerClient {
         tokio::time::timeout(timeout, attempt)
             .await
             .map_err(|_| ClientError::Http {
-                peer: self.peer.clone(),
+                peer: self.peer.to_string(),
                 reason: format!("no answer within {} ms", timeout.as_millis()),
             })?
     }

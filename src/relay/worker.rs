@@ -17,7 +17,7 @@ use super::client::PeerClient;
 use crate::exchange::{DeliveryHeaders, EXCHANGE_PATH, RelayedStatus, STATUS_PATH, status_headers};
 use crate::gateway::{Shared, now_ms};
 use crate::sign::{SignedReceipt, VerifyOptions};
-use crate::store::{HopRecord, MessageId, OutboxEntry, StatusEvent};
+use crate::store::{HopRecord, MessageId, OrganId, OutboxEntry, StatusEvent, StatusOutKey};
 
 /// How long an idle worker sleeps before looking at its outbox again (retries come due).
 const IDLE_POLL: Duration = Duration::from_millis(250);
@@ -57,8 +57,8 @@ pub async fn run(
     client: Arc<PeerClient>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let peer = client.peer().to_owned();
-    let Some(wake) = shared.wake.get(&peer).cloned() else {
+    let peer = client.peer().clone();
+    let Some(wake) = shared.wake.get(peer.as_str()).cloned() else {
         return;
     };
     let concurrency = shared.config.retry.concurrency.max(1);
@@ -185,13 +185,13 @@ pub async fn run(
 /// Folds one finished delivery into the peer's outage state.
 fn note_attempt(
     shared: &Shared,
-    peer: &str,
+    peer: &OrganId,
     outage: Option<Outage>,
     attempt: Attempt,
 ) -> Option<Outage> {
     match (attempt, outage) {
         (Attempt::Unreachable, None) => {
-            tracing::warn!(peer, "peer unreachable; holding its queue and probing");
+            tracing::warn!(peer = %peer, "peer unreachable; holding its queue and probing");
             Some(Outage::after_failure(None, &shared.config.retry))
         }
         // Already in an outage: the probe schedule stands.
@@ -203,7 +203,7 @@ fn note_attempt(
 /// whether or not its own retry time has come: an outage says nothing about one entry.
 async fn head_of_queue(
     shared: &Arc<Shared>,
-    peer: &str,
+    peer: &OrganId,
     scan: usize,
 ) -> Option<(MessageId, Vec<OutboxEntry>)> {
     let store = shared.store.clone();
@@ -237,7 +237,7 @@ fn group_by_message(
 }
 
 /// A queued status event: its status-outbox key and the event.
-type QueuedStatus = (Vec<u8>, StatusEvent);
+type QueuedStatus = (StatusOutKey, StatusEvent);
 
 /// Sends queued status events to `peer`; true when more are waiting (to loop again at once).
 ///
@@ -292,7 +292,7 @@ async fn relay_statuses(shared: &Arc<Shared>, client: &Arc<PeerClient>) -> bool 
 async fn relay_one_status(
     shared: &Arc<Shared>,
     client: &PeerClient,
-    key: Vec<u8>,
+    key: StatusOutKey,
     event: StatusEvent,
 ) -> bool {
     let peer = client.peer();
@@ -314,17 +314,17 @@ async fn relay_one_status(
         // A refusal is final: keeping it would block the queue forever.
         Ok(r) if (400..500).contains(&r.status) => {
             tracing::warn!(
-                peer,
+                peer = %peer,
                 status = r.status,
                 "status event refused by the peer; dropped"
             );
         }
         Ok(r) => {
-            tracing::debug!(peer, status = r.status, "status relay failed; will retry");
+            tracing::debug!(peer = %peer, status = r.status, "status relay failed; will retry");
             return false;
         }
         Err(e) => {
-            tracing::debug!(peer, error = %e, "status relay failed; will retry");
+            tracing::debug!(peer = %peer, error = %e, "status relay failed; will retry");
             return false;
         }
     }
@@ -374,7 +374,7 @@ async fn deliver(
     let headers = delivery_headers(shared, peer, id, &meta).await;
     let outcome = send(shared, client, id, &meta, &headers, bytes).await;
     if let Outcome::Refused(reason) | Outcome::Failed { reason, .. } = &outcome {
-        tracing::info!(message = %id, peer, reason = %reason, "delivery attempt failed");
+        tracing::info!(message = %id, peer = %peer, reason = %reason, "delivery attempt failed");
     }
     let reached = if matches!(
         outcome,
@@ -396,7 +396,7 @@ async fn deliver(
 /// dead-lettered here (audited), so that it is not retried in a loop.
 async fn load(
     shared: &Arc<Shared>,
-    peer: &str,
+    peer: &OrganId,
     id: &MessageId,
     group: &[OutboxEntry],
 ) -> Option<(
@@ -420,7 +420,7 @@ async fn load(
             None
         }
         other => {
-            tracing::error!(message = %id, peer, "outbox entry without a stored message: {other:?}");
+            tracing::error!(message = %id, peer = %peer, "outbox entry without a stored message: {other:?}");
             None
         }
     }
@@ -429,7 +429,7 @@ async fn load(
 /// The document of `group` was found altered: audited, counted, every entry dead-lettered.
 async fn quarantined_at_departure(
     shared: &Arc<Shared>,
-    peer: &str,
+    peer: &OrganId,
     group: &[OutboxEntry],
     e: crate::store::StoreError,
 ) {
@@ -445,7 +445,7 @@ async fn quarantined_at_departure(
     })
     .await;
     if !matches!(done, Ok(Ok(()))) {
-        tracing::error!(peer, "could not dead-letter an altered document: {done:?}");
+        tracing::error!(peer = %peer, "could not dead-letter an altered document: {done:?}");
     }
 }
 
@@ -454,7 +454,7 @@ async fn quarantined_at_departure(
 /// dead-lettered, audited, nothing sent; returns true.
 async fn refused_at_departure(
     shared: &Arc<Shared>,
-    peer: &str,
+    peer: &OrganId,
     id: &MessageId,
     filing: Option<&crate::store::Filing>,
     group: &[OutboxEntry],
@@ -470,7 +470,7 @@ async fn refused_at_departure(
         .config
         .peers
         .iter()
-        .find(|p| p.organ == peer)
+        .find(|p| p.organ == *peer)
         .map_or(crate::doc::label::Level::Thuong, |p| p.clearance);
     let d = crate::policy::decide(
         &facts,
@@ -484,7 +484,7 @@ async fn refused_at_departure(
     if d.allowed() {
         return false;
     }
-    let (s, peer_s, group, mid) = (shared.clone(), peer.to_owned(), group.to_vec(), *id);
+    let (s, peer_s, group, mid) = (shared.clone(), peer.clone(), group.to_vec(), *id);
     let reason = format!("policy ({}): {}", d.rule().name(), d.reason());
     let rule = d.rule().name();
     let done = tokio::task::spawn_blocking(move || {
@@ -501,7 +501,7 @@ async fn refused_at_departure(
     })
     .await;
     if !matches!(done, Ok(Ok(()))) {
-        tracing::error!(message = %id, peer, "could not dead-letter a refused entry: {done:?}");
+        tracing::error!(message = %id, peer = %peer, "could not dead-letter a refused entry: {done:?}");
     }
     true
 }
@@ -512,20 +512,20 @@ async fn refused_at_departure(
 /// exactly this document at that time.
 async fn delivery_headers(
     shared: &Arc<Shared>,
-    peer: &str,
+    peer: &OrganId,
     id: &MessageId,
     meta: &crate::store::MessageMeta,
 ) -> Vec<(&'static str, String)> {
     let for_organs: Vec<String> = meta
         .to
         .iter()
-        .filter(|r| shared.config.next_hop(r).is_some_and(|p| p.organ == peer))
-        .cloned()
+        .filter(|r| shared.config.next_hop(r).is_some_and(|p| p.organ == *peer))
+        .map(|r| r.to_string())
         .collect();
     let hop_body = crate::sign::ReceiptBody {
         message_id: id.to_string(),
         digest_sha256: meta.digest_hex.clone(),
-        organ: shared.config.organ.clone(),
+        organ: shared.config.organ.to_string(),
         status: "01".to_owned(),
         at: crate::gateway::rfc3339_ms(meta.received_at_ms),
     };
@@ -621,7 +621,7 @@ enum Verdict {
 /// dead-lettered (refused, or out of attempts), or due again after a backoff; then counts it.
 async fn record(
     shared: &Arc<Shared>,
-    peer: &str,
+    peer: &OrganId,
     id: &MessageId,
     group: &[OutboxEntry],
     outcome: Outcome,
@@ -683,18 +683,20 @@ async fn record(
             shared.metrics.delivered.fetch_add(1, Ordering::Relaxed);
             let ms = u64::try_from(now_ms().saturating_sub(received_at)).unwrap_or(0);
             shared.metrics.relay_latency.observe(ms);
-            tracing::info!(message = %id, peer, ms, "delivered");
+            tracing::info!(message = %id, peer = %peer, ms, "delivered");
         }
         Ok(Ok(Verdict::DeadLettered)) => {
             shared.metrics.dead_letters.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(message = %id, peer, "dead-lettered");
+            tracing::warn!(message = %id, peer = %peer, "dead-lettered");
         }
         Ok(Ok(Verdict::Retry)) => {
             shared.metrics.retries.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(message = %id, peer, "delivery failed; will retry");
+            tracing::info!(message = %id, peer = %peer, "delivery failed; will retry");
         }
-        Ok(Err(e)) => tracing::error!(message = %id, peer, error = %e, "store update failed"),
-        Err(e) => tracing::error!(message = %id, peer, error = %e, "store task failed"),
+        Ok(Err(e)) => {
+            tracing::error!(message = %id, peer = %peer, error = %e, "store update failed")
+        }
+        Err(e) => tracing::error!(message = %id, peer = %peer, error = %e, "store task failed"),
     }
 }
 

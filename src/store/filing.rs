@@ -12,12 +12,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::MessageId;
+use super::types::{Level, OrganId};
 
 /// The label, due date and handling record of one message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Filing {
-    /// The label's level token as signed (`thuong`, `mat`, …).
-    pub level: String,
+    /// The label's level as signed (stored as its token, `thuong`, `mat`, …).
+    pub level: Level,
     /// The label's procedure code.
     pub procedure: String,
     /// The label's public flag.
@@ -30,12 +31,12 @@ pub struct Filing {
     /// Whether the due date came from the envelope's `DueDate` (else from the procedure).
     pub due_from_header: bool,
     /// The sending organ.
-    pub from: String,
+    pub from: OrganId,
     /// The final recipient organs.
-    pub to: Vec<String>,
+    pub to: Vec<OrganId>,
     /// Recipient organ → when it first reported status 06 (handled), ms since the Unix epoch.
     #[serde(default)]
-    pub handled: BTreeMap<String, i64>,
+    pub handled: BTreeMap<OrganId, i64>,
 }
 
 /// A published document: only what the portal shows, nothing else of the envelope.
@@ -50,7 +51,7 @@ pub struct PublicEntry {
     /// The subject (trích yếu).
     pub subject: String,
     /// The issuing organ id.
-    pub from: String,
+    pub from: OrganId,
     /// The issuing organ's name.
     pub from_name: String,
     /// The procedure code.

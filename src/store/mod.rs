@@ -72,9 +72,10 @@ use std::time::Duration;
 pub use filing::{Filed, Filing, PublicEntry};
 pub use sled::SledStore;
 pub use types::{
-    Accept, AcceptOutcome, AckOutcome, Dangling, Delivery, DeliveryKind, HopRecord, InboxItem,
-    Lane, MessageId, MessageMeta, Origin, OutboxDepth, OutboxEntry, OutboxKey, Priority,
-    PurgeReport, Quarantined, ScrubReport, SentCursor, SentItem, StatusEvent, StoreStats, now_ms,
+    Accept, AcceptOutcome, AckOutcome, Dangling, Delivery, DeliveryKind, HopRecord, InboxEntry,
+    InboxItem, Lane, Level, MessageId, MessageMeta, OrganId, Origin, OutboxDepth, OutboxEntry,
+    OutboxKey, Priority, PurgeReport, Quarantined, ScrubReport, SentCursor, SentItem, StatusCode,
+    StatusEvent, StatusOutKey, StoreStats, now_ms,
 };
 
 /// Limits and tuning of a store.
@@ -318,7 +319,7 @@ pub trait Store: Send + Sync {
     /// `now_ms`: top lane first, FIFO within a lane. Read only.
     fn outbox_next(
         &self,
-        peer: &str,
+        peer: &OrganId,
         limit: usize,
         now_ms: i64,
     ) -> Result<Vec<OutboxEntry>, StoreError>;
@@ -331,7 +332,7 @@ pub trait Store: Send + Sync {
     /// **Durable on return.** [`StoreError::NotFound`] if the entry is no longer queued.
     fn mark_delivered(
         &self,
-        peer: &str,
+        peer: &OrganId,
         entry: &OutboxEntry,
         receipt: String,
         at_ms: i64,
@@ -342,7 +343,7 @@ pub trait Store: Send + Sync {
     /// attempt early). [`StoreError::NotFound`] if the entry is no longer queued.
     fn record_failure(
         &self,
-        peer: &str,
+        peer: &OrganId,
         entry: &OutboxEntry,
         error: &str,
         next_attempt_ms: i64,
@@ -353,7 +354,7 @@ pub trait Store: Send + Sync {
     /// entry is no longer queued.
     fn dead_letter(
         &self,
-        peer: &str,
+        peer: &OrganId,
         entry: &OutboxEntry,
         reason: &str,
         at_ms: i64,
@@ -364,29 +365,32 @@ pub trait Store: Send + Sync {
 
     /// Up to `limit` pending (not acknowledged) items of `organ`'s inbox, top lane first, oldest
     /// first within a lane. Read only.
-    fn inbox_list(&self, organ: &str, limit: usize) -> Result<Vec<InboxItem>, StoreError>;
+    fn inbox_list(&self, organ: &OrganId, limit: usize) -> Result<Vec<InboxItem>, StoreError>;
 
-    /// Like [`inbox_list`](Self::inbox_list), but counts only items `visible` accepts: up to
-    /// `limit` visible items, skipping the others however many there are — so a backlog of
-    /// documents above a client's clearance never hides the ones it may read. Read only.
+    /// Like [`inbox_list`](Self::inbox_list), but each item with its filing record and whether
+    /// its sender recalled it, and counting only entries `visible` accepts: up to `limit`
+    /// visible entries, skipping the others however many there are — so a backlog of documents
+    /// above a client's clearance never hides the ones it may read. One call for the whole
+    /// listing: the engine reads each entry's facts in the same pass (sled: point reads beside
+    /// the ordered inbox scan; a SQL engine: one query). Read only.
     fn inbox_list_visible(
         &self,
-        organ: &str,
+        organ: &OrganId,
         limit: usize,
-        visible: &mut dyn FnMut(&InboxItem) -> Result<bool, StoreError>,
-    ) -> Result<Vec<InboxItem>, StoreError>;
+        visible: &mut dyn FnMut(&InboxEntry) -> bool,
+    ) -> Result<Vec<InboxEntry>, StoreError>;
 
     /// A message of `organ`'s inbox (pending or acknowledged), only if `organ` is one of its
     /// local recipients — never another organ's. Read only.
     fn inbox_get(
         &self,
-        organ: &str,
+        organ: &OrganId,
         id: &MessageId,
     ) -> Result<Option<(MessageMeta, Vec<u8>)>, StoreError>;
 
     /// Acknowledges an inbox item; idempotent. **Durable on return** (both outcomes).
     /// [`StoreError::NotFound`] if `organ` has no such item.
-    fn inbox_ack(&self, organ: &str, id: &MessageId) -> Result<AckOutcome, StoreError>;
+    fn inbox_ack(&self, organ: &OrganId, id: &MessageId) -> Result<AckOutcome, StoreError>;
 
     /// [`inbox_ack`](Self::inbox_ack), and on the first ack also records `accepted` (status 03
     /// for the sender) and queues it for `forward_to`, in the same transaction: an ack that is
@@ -394,10 +398,10 @@ pub trait Store: Send + Sync {
     /// sweep between the two can lose the sender's "accepted". **Durable on return.**
     fn inbox_ack_reporting(
         &self,
-        organ: &str,
+        organ: &OrganId,
         id: &MessageId,
         accepted: &StatusEvent,
-        forward_to: Option<&str>,
+        forward_to: Option<&OrganId>,
     ) -> Result<AckOutcome, StoreError>;
 
     /// Messages sent by `from`, oldest first by `received_at_ms`, from `since_ms` on, keeping
@@ -405,7 +409,7 @@ pub trait Store: Send + Sync {
     /// `cursor`. Returns the page and the cursor of the next page (`None` at the end). Read only.
     fn sent_list(
         &self,
-        from: &str,
+        from: &OrganId,
         state: Option<DeliveryKind>,
         since_ms: Option<i64>,
         limit: usize,
@@ -427,18 +431,18 @@ pub trait Store: Send + Sync {
     /// message's filing record, in the same transaction. An event already recorded (same
     /// message, organ, code and time: a retried relay) is neither recorded nor queued again.
     /// **Durable on return.** [`StoreError::NotFound`] for a message this store does not know.
-    fn relay_status(&self, event: StatusEvent, forward_to: &[String]) -> Result<(), StoreError>;
+    fn relay_status(&self, event: StatusEvent, forward_to: &[OrganId]) -> Result<(), StoreError>;
 
     /// Up to `limit` status events queued for `peer`, oldest first, with their queue keys.
     /// Read only.
     fn status_outbox(
         &self,
-        peer: &str,
+        peer: &OrganId,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, StatusEvent)>, StoreError>;
+    ) -> Result<Vec<(StatusOutKey, StatusEvent)>, StoreError>;
 
     /// The peer took a queued status event: removes it. **Durable on return.**
-    fn status_sent(&self, key: &[u8]) -> Result<(), StoreError>;
+    fn status_sent(&self, key: &StatusOutKey) -> Result<(), StoreError>;
 
     /// Makes every write that returned before this call durable. **Durable on return.**
     fn flush(&self) -> Result<(), StoreError>;

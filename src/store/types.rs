@@ -11,6 +11,8 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::StoreError;
+pub use crate::doc::label::Level;
+pub use crate::doc::types::{OrganId, StatusCode};
 
 // === impl MessageId ===
 
@@ -118,12 +120,22 @@ impl<'de> Deserialize<'de> for MessageId {
 /// the store queues by it. `MessageMeta::priority` keeps the raw code 0..=4 (the stored JSON).
 pub use crate::doc::types::Priority;
 
-/// The priority of a raw code, refused above 4 with the store's own error.
-pub(crate) fn priority_of(raw: u8) -> Result<Priority, StoreError> {
-    Priority::from_code(raw).ok_or(StoreError::Invalid {
-        field: "priority",
-        reason: "a priority is 0 to 4",
-    })
+/// The priority as its code 0..=4 in the stored JSON (a number, as the store has always kept it;
+/// the envelope's own serde form is the text of the code).
+pub(crate) mod priority_code {
+    use super::Priority;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the code.
+    pub(crate) fn serialize<S: Serializer>(p: &Priority, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(p.code())
+    }
+
+    /// Reads a code, refusing anything above 4.
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Priority, D::Error> {
+        let raw = u8::deserialize(d)?;
+        Priority::from_code(raw).ok_or_else(|| serde::de::Error::custom("a priority is 0 to 4"))
+    }
 }
 
 /// A delivery lane. Outbox and inbox are served top lane first, FIFO within a lane.
@@ -203,7 +215,7 @@ pub enum Origin {
     /// Relayed to us by a peer gateway.
     Relayed {
         /// The peer organ that sent it to us.
-        from_peer: String,
+        from_peer: OrganId,
     },
 }
 
@@ -211,7 +223,7 @@ pub enum Origin {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HopRecord {
     /// The organ (gateway) reached.
-    pub organ: String,
+    pub organ: OrganId,
     /// When, in ms since the Unix epoch.
     pub at_ms: i64,
     /// The signed receipt text produced by the relay layer, opaque to the store.
@@ -226,13 +238,15 @@ pub struct MessageMeta {
     /// The edXML document id.
     pub document_id: String,
     /// The sending organ.
-    pub from: String,
+    pub from: OrganId,
     /// The final recipient organs.
-    pub to: Vec<String>,
-    /// Priority 0..=4 (see [`Priority`]).
-    pub priority: u8,
-    /// Classification level label.
-    pub level: String,
+    pub to: Vec<OrganId>,
+    /// The priority (stored as its code 0..=4).
+    #[serde(with = "priority_code")]
+    pub priority: Priority,
+    /// The effective classification level (stored as its token; a record with any other
+    /// token does not decode: it is reported corrupt, never read as a lower level).
+    pub level: Level,
     /// Digest of the bytes (hex); a re-sent id with another digest is a conflict.
     pub digest_hex: String,
     /// Size of the bytes.
@@ -252,12 +266,12 @@ pub enum Delivery {
     /// Waiting in the outbox of `next_hop`, never tried.
     Queued {
         /// The peer gateway it goes to next.
-        next_hop: String,
+        next_hop: OrganId,
     },
     /// Tried and failed at least once; will be retried.
     InTransit {
         /// The peer gateway it goes to next.
-        next_hop: String,
+        next_hop: OrganId,
         /// Attempts so far.
         attempts: u32,
         /// The last error, as text.
@@ -268,7 +282,7 @@ pub enum Delivery {
     /// Accepted by the next hop, which returned a receipt.
     Delivered {
         /// The peer that accepted it.
-        via: String,
+        via: OrganId,
         /// When.
         at_ms: i64,
         /// The receipt text.
@@ -353,9 +367,9 @@ pub struct StatusEvent {
     /// The message.
     pub message: MessageId,
     /// The organ reporting.
-    pub organ: String,
-    /// The status code, "01".."16".
-    pub code: String,
+    pub organ: OrganId,
+    /// The status code (stored and sent as its two digits, "01".."16").
+    pub code: StatusCode,
     /// Free text.
     pub note: Option<String>,
     /// When, ms since the Unix epoch.
@@ -372,9 +386,9 @@ pub struct Accept {
     /// The document bytes as signed.
     pub bytes: Vec<u8>,
     /// Organs whose inbox on this gateway receives it.
-    pub local: Vec<String>,
+    pub local: Vec<OrganId>,
     /// `(next hop peer organ, final recipient organ)` pairs queued for relay.
-    pub forward: Vec<(String, String)>,
+    pub forward: Vec<(OrganId, OrganId)>,
 }
 
 /// What [`Store::accept`](super::Store::accept) did.
@@ -418,6 +432,17 @@ impl fmt::Debug for OutboxKey {
     }
 }
 
+/// Opaque handle of a queued status event (its queue key), given back to
+/// [`Store::status_sent`](super::Store::status_sent).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct StatusOutKey(pub(super) Vec<u8>);
+
+impl fmt::Debug for StatusOutKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StatusOutKey({})", hex_encode(&self.0))
+    }
+}
+
 /// One message waiting for one peer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutboxEntry {
@@ -426,9 +451,9 @@ pub struct OutboxEntry {
     /// The message.
     pub message: MessageId,
     /// The final recipient organ this entry delivers to.
-    pub recipient: String,
-    /// Priority 0..=4.
-    pub priority: u8,
+    pub recipient: OrganId,
+    /// Its priority.
+    pub priority: Priority,
     /// Failed attempts so far.
     pub attempts: u32,
     /// Not retried before this time (ms since the Unix epoch; 0 = at once).
@@ -439,7 +464,7 @@ pub struct OutboxEntry {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutboxDepth {
     /// The peer organ.
-    pub peer: String,
+    pub peer: OrganId,
     /// The lane.
     pub lane: Lane,
     /// Entries waiting.
@@ -455,6 +480,18 @@ pub struct InboxItem {
     pub meta: MessageMeta,
 }
 
+/// A pending inbox item with what the floor above needs to decide on it and to list it, read
+/// by the engine in the same pass as the item (one call, not one call per item and fact).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboxEntry {
+    /// The item.
+    pub item: InboxItem,
+    /// Its filing record (the signed label `decide()` reads), if one was written.
+    pub filing: Option<super::Filing>,
+    /// Whether its sender's organ has asked for it back (status 13 from `item.meta.from`).
+    pub recalled: bool,
+}
+
 /// What [`Store::inbox_ack`](super::Store::inbox_ack) did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AckOutcome {
@@ -465,7 +502,7 @@ pub enum AckOutcome {
 }
 
 /// A message as the sender sees it: metadata and per-recipient delivery states.
-pub type SentItem = (MessageMeta, Vec<(String, Delivery)>);
+pub type SentItem = (MessageMeta, Vec<(OrganId, Delivery)>);
 
 /// Opaque position in a [`Store::sent_list`](super::Store::sent_list) listing, safe to put in
 /// a URL (lowercase hex).
@@ -659,10 +696,10 @@ mod tests {
             Lane::of(Priority::ExpressTimed)
         );
         let ranks: Vec<u8> = (0..=4)
-            .map(|p| Lane::of(priority_of(p).unwrap()).rank())
+            .map(|p| Lane::of(Priority::from_code(p).unwrap()).rank())
             .collect();
         assert_eq!(ranks, vec![3, 2, 1, 0, 0]);
-        assert!(priority_of(5).is_err());
+        assert!(Priority::from_code(5).is_none());
     }
 
     #[test]

@@ -3,10 +3,17 @@
 
 use std::path::Path;
 
-use lienthong::store::{Accept, MessageId, MessageMeta, Origin, SledStore, StoreLimits};
+use lienthong::store::{
+    Accept, Level, MessageId, MessageMeta, OrganId, Origin, Priority, SledStore, StoreLimits,
+};
 
 /// The local organ every fixture message is for.
 pub const BENTRE: &str = "TU.BENTRE";
+
+/// An organ id from its text (a test's own constant: always well formed).
+pub fn org(text: &str) -> OrganId {
+    text.parse().unwrap()
+}
 
 /// A message from HU.CHAUTHANH for BENTRE's inbox, received at `at_ms`, whose bytes wrap `body`
 /// (so different bodies have different digests).
@@ -24,10 +31,10 @@ pub fn accept_bytes(id: MessageId, bytes: Vec<u8>, at_ms: i64) -> Accept {
         meta: MessageMeta {
             id,
             document_id: format!("{id}"),
-            from: "HU.CHAUTHANH".to_owned(),
-            to: vec![BENTRE.to_owned()],
-            priority: 0,
-            level: "thuong".to_owned(),
+            from: org("HU.CHAUTHANH"),
+            to: vec![org(BENTRE)],
+            priority: Priority::Normal,
+            level: Level::Thuong,
             digest_hex: digest(&bytes),
             size: bytes.len() as u64,
             received_at_ms: at_ms,
@@ -35,7 +42,7 @@ pub fn accept_bytes(id: MessageId, bytes: Vec<u8>, at_ms: i64) -> Accept {
             hops: vec![],
         },
         bytes,
-        local: vec![BENTRE.to_owned()],
+        local: vec![org(BENTRE)],
         forward: vec![],
     }
 }

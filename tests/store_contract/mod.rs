@@ -8,9 +8,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use lienthong::store::{
-    Accept, AcceptOutcome, AckOutcome, Delivery, DeliveryKind, Lane, MessageId, MessageMeta,
-    Origin, StatusEvent, Store, StoreError, StoreLimits,
+    Accept, AcceptOutcome, AckOutcome, Delivery, DeliveryKind, Filed, Filing, Lane, Level,
+    MessageId, MessageMeta, OrganId, Origin, Priority, StatusCode, StatusEvent, Store, StoreError,
+    StoreLimits,
 };
+
+/// An organ id from a test's own constant.
+fn org(text: &str) -> OrganId {
+    text.parse().unwrap()
+}
 
 const VPTW: &str = "VPTW";
 const BENTRE: &str = "TU.BENTRE";
@@ -33,16 +39,16 @@ fn accept_of(
 ) -> Accept {
     let id = MessageId::random().unwrap();
     let bytes = format!("<edXMLEnvelope id=\"{id}\">{body}</edXMLEnvelope>").into_bytes();
-    let mut to: Vec<String> = local.iter().map(|s| (*s).to_owned()).collect();
-    to.extend(forward.iter().map(|(_, r)| (*r).to_owned()));
+    let mut to: Vec<OrganId> = local.iter().map(|s| org(s)).collect();
+    to.extend(forward.iter().map(|(_, r)| org(r)));
     Accept {
         meta: MessageMeta {
             id,
             document_id: format!("{body}/VPTW"),
-            from: VPTW.to_owned(),
+            from: org(VPTW),
             to,
-            priority,
-            level: "thuong".to_owned(),
+            priority: Priority::from_code(priority).unwrap(),
+            level: Level::Thuong,
             digest_hex: sha256_hex(&bytes),
             size: bytes.len() as u64,
             received_at_ms,
@@ -50,11 +56,8 @@ fn accept_of(
             hops: vec![],
         },
         bytes,
-        local: local.iter().map(|s| (*s).to_owned()).collect(),
-        forward: forward
-            .iter()
-            .map(|(p, r)| ((*p).to_owned(), (*r).to_owned()))
-            .collect(),
+        local: local.iter().map(|s| org(s)).collect(),
+        forward: forward.iter().map(|(p, r)| (org(p), org(r))).collect(),
     }
 }
 
@@ -117,8 +120,8 @@ pub(crate) fn accept_stores_then_dedups_same_digest_and_refuses_other_digest(eng
         other => panic!("expected Conflict, got {other:?}"),
     }
     assert_eq!(store.outbox_bytes(&id).unwrap().unwrap(), a.bytes);
-    assert_eq!(store.inbox_list(CHAUTHANH, 10).unwrap().len(), 1);
-    assert_eq!(store.outbox_next(BENTRE, 10, 0).unwrap().len(), 1);
+    assert_eq!(store.inbox_list(&org(CHAUTHANH), 10).unwrap().len(), 1);
+    assert_eq!(store.outbox_next(&org(BENTRE), 10, 0).unwrap().len(), 1);
     assert_eq!(store.stats().unwrap().messages, 1);
     let (meta, deliveries) = store.message(&id).unwrap().unwrap();
     assert_eq!(meta, a.meta);
@@ -127,11 +130,11 @@ pub(crate) fn accept_stores_then_dedups_same_digest_and_refuses_other_digest(eng
     assert_eq!(
         deliveries,
         vec![
-            (CHAUTHANH.to_owned(), Delivery::Local),
+            (org(CHAUTHANH), Delivery::Local),
             (
-                BENTRE.to_owned(),
+                org(BENTRE),
                 Delivery::Queued {
-                    next_hop: BENTRE.to_owned()
+                    next_hop: org(BENTRE)
                 }
             ),
         ]
@@ -202,14 +205,14 @@ pub(crate) fn flash_overtakes_a_backlog_of_normal_and_lanes_stay_fifo(engine: &E
     let mut expected = vec![flash, timed, thuong_khan, khan];
     expected.extend(&normal);
     let outbox: Vec<MessageId> = store
-        .outbox_next(BENTRE, 100, 0)
+        .outbox_next(&org(BENTRE), 100, 0)
         .unwrap()
         .iter()
         .map(|e| e.message)
         .collect();
     assert_eq!(outbox, expected);
     let inbox: Vec<MessageId> = store
-        .inbox_list(CHAUTHANH, 100)
+        .inbox_list(&org(CHAUTHANH), 100)
         .unwrap()
         .iter()
         .map(|i| i.id)
@@ -217,7 +220,7 @@ pub(crate) fn flash_overtakes_a_backlog_of_normal_and_lanes_stay_fifo(engine: &E
     assert_eq!(inbox, expected);
     // limit is honoured from the head.
     let head: Vec<MessageId> = store
-        .outbox_next(BENTRE, 2, 0)
+        .outbox_next(&org(BENTRE), 2, 0)
         .unwrap()
         .iter()
         .map(|e| e.message)
@@ -243,21 +246,21 @@ pub(crate) fn outbox_next_honours_next_attempt_time(engine: &Engine) {
     let store = engine.open(&dir);
     let first = stored(&store, accept_of(0, 1, "a", &[], &[(BENTRE, VPTW)]));
     let second = stored(&store, accept_of(0, 2, "b", &[], &[(BENTRE, CHAUTHANH)]));
-    let entries = store.outbox_next(BENTRE, 10, 1_000).unwrap();
+    let entries = store.outbox_next(&org(BENTRE), 10, 1_000).unwrap();
     assert_eq!(entries.len(), 2);
     store
-        .record_failure(BENTRE, &entries[0], "connection refused", 5_000)
+        .record_failure(&org(BENTRE), &entries[0], "connection refused", 5_000)
         .unwrap();
 
     // Before 5 000 only the second is due; at 5 000 both, first still first (FIFO).
     let due: Vec<MessageId> = store
-        .outbox_next(BENTRE, 10, 4_999)
+        .outbox_next(&org(BENTRE), 10, 4_999)
         .unwrap()
         .iter()
         .map(|e| e.message)
         .collect();
     assert_eq!(due, vec![second]);
-    let due = store.outbox_next(BENTRE, 10, 5_000).unwrap();
+    let due = store.outbox_next(&org(BENTRE), 10, 5_000).unwrap();
     assert_eq!(due[0].message, first);
     assert_eq!(due[0].attempts, 1);
     assert_eq!(due[0].next_attempt_ms, 5_000);
@@ -267,9 +270,9 @@ pub(crate) fn outbox_next_honours_next_attempt_time(engine: &Engine) {
     assert_eq!(
         deliveries,
         vec![(
-            VPTW.to_owned(),
+            org(VPTW),
             Delivery::InTransit {
-                next_hop: BENTRE.to_owned(),
+                next_hop: org(BENTRE),
                 attempts: 1,
                 last_error: "connection refused".to_owned(),
                 next_attempt_ms: 5_000,
@@ -286,14 +289,14 @@ pub(crate) fn mark_delivered_removes_the_entry_and_records_receipt_and_hop(engin
         &store,
         accept_of(1, 1, "a", &[], &[(BENTRE, BENTRE), (BENTRE, CHAUTHANH)]),
     );
-    let entries = store.outbox_next(BENTRE, 10, 0).unwrap();
+    let entries = store.outbox_next(&org(BENTRE), 10, 0).unwrap();
     assert_eq!(entries.len(), 2);
     let to_bentre = entries.iter().find(|e| e.recipient == BENTRE).unwrap();
     store
-        .mark_delivered(BENTRE, to_bentre, "receipt-1".to_owned(), 77)
+        .mark_delivered(&org(BENTRE), to_bentre, "receipt-1".to_owned(), 77)
         .unwrap();
 
-    let left = store.outbox_next(BENTRE, 10, 0).unwrap();
+    let left = store.outbox_next(&org(BENTRE), 10, 0).unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].recipient, CHAUTHANH);
     let (meta, deliveries) = store.message(&id).unwrap().unwrap();
@@ -305,19 +308,19 @@ pub(crate) fn mark_delivered_removes_the_entry_and_records_receipt_and_hop(engin
     assert_eq!(
         bentre.1,
         Delivery::Delivered {
-            via: BENTRE.to_owned(),
+            via: org(BENTRE),
             at_ms: 77,
             receipt: "receipt-1".to_owned()
         }
     );
     // A second completion of the same entry is refused, not double-counted.
     assert!(matches!(
-        store.mark_delivered(BENTRE, to_bentre, "receipt-2".to_owned(), 78),
+        store.mark_delivered(&org(BENTRE), to_bentre, "receipt-2".to_owned(), 78),
         Err(StoreError::NotFound { id: nid }) if nid == id
     ));
     // An entry handle is bound to its peer.
     assert!(matches!(
-        store.mark_delivered(VPTW, &left[0], "r".to_owned(), 79),
+        store.mark_delivered(&org(VPTW), &left[0], "r".to_owned(), 79),
         Err(StoreError::Invalid { .. })
     ));
     assert_eq!(store.outbox_depths().unwrap()[0].count, 1);
@@ -328,17 +331,22 @@ pub(crate) fn dead_letter_removes_the_entry_and_records_why(engine: &Engine) {
     let dir = tempfile::tempdir().unwrap();
     let store = engine.open(&dir);
     let id = stored(&store, accept_of(0, 1, "a", &[], &[(BENTRE, VPTW)]));
-    let entry = store.outbox_next(BENTRE, 1, 0).unwrap().remove(0);
+    let entry = store.outbox_next(&org(BENTRE), 1, 0).unwrap().remove(0);
     store
-        .dead_letter(BENTRE, &entry, "peer refused: unknown label", 99)
+        .dead_letter(&org(BENTRE), &entry, "peer refused: unknown label", 99)
         .unwrap();
-    assert!(store.outbox_next(BENTRE, 10, i64::MAX).unwrap().is_empty());
+    assert!(
+        store
+            .outbox_next(&org(BENTRE), 10, i64::MAX)
+            .unwrap()
+            .is_empty()
+    );
     assert!(store.outbox_depths().unwrap().is_empty());
     let (_, deliveries) = store.message(&id).unwrap().unwrap();
     assert_eq!(
         deliveries,
         vec![(
-            VPTW.to_owned(),
+            org(VPTW),
             Delivery::DeadLettered {
                 reason: "peer refused: unknown label".to_owned(),
                 at_ms: 99
@@ -346,7 +354,7 @@ pub(crate) fn dead_letter_removes_the_entry_and_records_why(engine: &Engine) {
         )]
     );
     assert!(matches!(
-        store.dead_letter(BENTRE, &entry, "again", 100),
+        store.dead_letter(&org(BENTRE), &entry, "again", 100),
         Err(StoreError::NotFound { .. })
     ));
 }
@@ -361,38 +369,38 @@ pub(crate) fn inbox_list_get_and_idempotent_ack(engine: &Engine) {
     let b_id = stored(&store, accept_of(0, 2, "b", &[CHAUTHANH], &[]));
 
     let listed: Vec<MessageId> = store
-        .inbox_list(CHAUTHANH, 10)
+        .inbox_list(&org(CHAUTHANH), 10)
         .unwrap()
         .iter()
         .map(|i| i.id)
         .collect();
     assert_eq!(listed, vec![a_id, b_id]);
-    let (meta, bytes) = store.inbox_get(CHAUTHANH, &a_id).unwrap().unwrap();
+    let (meta, bytes) = store.inbox_get(&org(CHAUTHANH), &a_id).unwrap().unwrap();
     assert_eq!(meta.id, a_id);
     assert_eq!(bytes, a_bytes);
 
     assert_eq!(
-        store.inbox_ack(CHAUTHANH, &a_id).unwrap(),
+        store.inbox_ack(&org(CHAUTHANH), &a_id).unwrap(),
         AckOutcome::Acked
     );
     assert_eq!(
-        store.inbox_ack(CHAUTHANH, &a_id).unwrap(),
+        store.inbox_ack(&org(CHAUTHANH), &a_id).unwrap(),
         AckOutcome::AlreadyAcked
     );
     let listed: Vec<MessageId> = store
-        .inbox_list(CHAUTHANH, 10)
+        .inbox_list(&org(CHAUTHANH), 10)
         .unwrap()
         .iter()
         .map(|i| i.id)
         .collect();
     assert_eq!(listed, vec![b_id]);
     // Acked items can still be fetched by their organ; the other organ's copy is untouched.
-    assert!(store.inbox_get(CHAUTHANH, &a_id).unwrap().is_some());
-    assert_eq!(store.inbox_list(BENTRE, 10).unwrap().len(), 1);
+    assert!(store.inbox_get(&org(CHAUTHANH), &a_id).unwrap().is_some());
+    assert_eq!(store.inbox_list(&org(BENTRE), 10).unwrap().len(), 1);
 
     let unknown = MessageId::random().unwrap();
     assert!(matches!(
-        store.inbox_ack(CHAUTHANH, &unknown),
+        store.inbox_ack(&org(CHAUTHANH), &unknown),
         Err(StoreError::NotFound { id }) if id == unknown
     ));
 }
@@ -410,40 +418,91 @@ pub(crate) fn a_backlog_of_invisible_items_never_hides_the_visible_ones(engine: 
         .collect();
     let mut looked = 0usize;
     let got: Vec<MessageId> = store
-        .inbox_list_visible(CHAUTHANH, 2, &mut |i| {
+        .inbox_list_visible(&org(CHAUTHANH), 2, &mut |e| {
             looked += 1;
-            Ok(shown.contains(&i.id))
+            shown.contains(&e.item.id)
         })
         .unwrap()
         .iter()
-        .map(|i| i.id)
+        .map(|e| e.item.id)
         .collect();
     assert_eq!(got, shown);
     assert_eq!(looked, 12);
     // The plain listing with the same limit sees only the head of the backlog.
     let head: Vec<MessageId> = store
-        .inbox_list(CHAUTHANH, 2)
+        .inbox_list(&org(CHAUTHANH), 2)
         .unwrap()
         .iter()
         .map(|i| i.id)
         .collect();
     assert_eq!(head, hidden[..2]);
-    // A limit stops the scan as soon as it is reached; errors from the predicate surface.
+    // A limit stops the scan as soon as it is reached.
     let mut calls = 0usize;
     let one = store
-        .inbox_list_visible(CHAUTHANH, 1, &mut |_| {
+        .inbox_list_visible(&org(CHAUTHANH), 1, &mut |_| {
             calls += 1;
-            Ok(true)
+            true
         })
         .unwrap();
     assert_eq!((one.len(), calls), (1, 1));
-    assert!(
+}
+
+/// A case of the contract (see [`store_contract!`]).
+pub(crate) fn a_listing_entry_carries_its_filing_and_its_senders_recall(engine: &Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = engine.open(&dir);
+    let filed = accept_of(0, 1, "filed", &[CHAUTHANH], &[]);
+    let filing = Filing {
+        level: Level::Mat,
+        procedure: "QD".to_owned(),
+        public: false,
+        received_at_ms: 1,
+        due_ms: None,
+        due_from_header: false,
+        from: org(VPTW),
+        to: vec![org(CHAUTHANH)],
+        handled: Default::default(),
+    };
+    let filed_id = filed.meta.id;
+    let outcome = store
+        .accept_filed(
+            filed,
+            Filed {
+                filing: Some(filing.clone()),
+                public: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(outcome, AcceptOutcome::Stored);
+    let plain = stored(&store, accept_of(0, 2, "plain", &[CHAUTHANH], &[]));
+    // Recalled by its sender (VPTW); a recall request from any other organ is not a recall.
+    let recall = |organ: &str, at_ms| StatusEvent {
+        message: plain,
+        organ: org(organ),
+        code: StatusCode::RecallRequested,
+        note: None,
+        at_ms,
+    };
+    store.put_status(recall(BENTRE, 3)).unwrap();
+    let seen = |store: &Arc<dyn Store>| {
         store
-            .inbox_list_visible(CHAUTHANH, 5, &mut |_| Err(StoreError::Invalid {
-                field: "test",
-                reason: "refused by the predicate",
-            }))
-            .is_err()
+            .inbox_list_visible(&org(CHAUTHANH), 10, &mut |_| true)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.item.id, e.filing, e.recalled))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        seen(&store),
+        vec![
+            (filed_id, Some(filing.clone()), false),
+            (plain, None, false)
+        ]
+    );
+    store.put_status(recall(VPTW, 4)).unwrap();
+    assert_eq!(
+        seen(&store),
+        vec![(filed_id, Some(filing), false), (plain, None, true)]
     );
 }
 
@@ -454,19 +513,19 @@ pub(crate) fn the_first_ack_records_and_queues_status_03_in_the_same_transaction
     let id = stored(&store, accept_of(0, 1, "a", &[CHAUTHANH], &[]));
     let accepted = StatusEvent {
         message: id,
-        organ: CHAUTHANH.to_owned(),
-        code: "03".to_owned(),
+        organ: org(CHAUTHANH),
+        code: "03".parse().unwrap(),
         note: None,
         at_ms: 1_700_000_000_000,
     };
     assert_eq!(
         store
-            .inbox_ack_reporting(CHAUTHANH, &id, &accepted, Some(BENTRE))
+            .inbox_ack_reporting(&org(CHAUTHANH), &id, &accepted, Some(&org(BENTRE)))
             .unwrap(),
         AckOutcome::Acked
     );
     assert_eq!(store.statuses(&id).unwrap(), vec![accepted.clone()]);
-    let queued = store.status_outbox(BENTRE, 10).unwrap();
+    let queued = store.status_outbox(&org(BENTRE), 10).unwrap();
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].1, accepted);
     // A repeated ack is idempotent: no second event recorded or queued.
@@ -476,19 +535,19 @@ pub(crate) fn the_first_ack_records_and_queues_status_03_in_the_same_transaction
     };
     assert_eq!(
         store
-            .inbox_ack_reporting(CHAUTHANH, &id, &again, Some(BENTRE))
+            .inbox_ack_reporting(&org(CHAUTHANH), &id, &again, Some(&org(BENTRE)))
             .unwrap(),
         AckOutcome::AlreadyAcked
     );
     assert_eq!(store.statuses(&id).unwrap().len(), 1);
-    assert_eq!(store.status_outbox(BENTRE, 10).unwrap().len(), 1);
+    assert_eq!(store.status_outbox(&org(BENTRE), 10).unwrap().len(), 1);
     // An event for another message is refused and acks nothing.
     let other = stored(&store, accept_of(0, 2, "b", &[CHAUTHANH], &[]));
     assert!(matches!(
-        store.inbox_ack_reporting(CHAUTHANH, &other, &accepted, None),
+        store.inbox_ack_reporting(&org(CHAUTHANH), &other, &accepted, None),
         Err(StoreError::Invalid { .. })
     ));
-    assert_eq!(store.inbox_list(CHAUTHANH, 10).unwrap().len(), 1);
+    assert_eq!(store.inbox_list(&org(CHAUTHANH), 10).unwrap().len(), 1);
     // Unknown items: nothing recorded.
     let unknown = MessageId::random().unwrap();
     let ev = StatusEvent {
@@ -496,11 +555,11 @@ pub(crate) fn the_first_ack_records_and_queues_status_03_in_the_same_transaction
         ..accepted
     };
     assert!(matches!(
-        store.inbox_ack_reporting(CHAUTHANH, &unknown, &ev, Some(BENTRE)),
+        store.inbox_ack_reporting(&org(CHAUTHANH), &unknown, &ev, Some(&org(BENTRE))),
         Err(StoreError::NotFound { .. })
     ));
     assert!(store.statuses(&unknown).unwrap().is_empty());
-    assert_eq!(store.status_outbox(BENTRE, 10).unwrap().len(), 1);
+    assert_eq!(store.status_outbox(&org(BENTRE), 10).unwrap().len(), 1);
 }
 
 /// A case of the contract (see [`store_contract!`]).
@@ -508,19 +567,29 @@ pub(crate) fn an_organ_cannot_read_or_ack_another_organs_inbox_item(engine: &Eng
     let dir = tempfile::tempdir().unwrap();
     let store = engine.open(&dir);
     let id = stored(&store, accept_of(2, 1, "secret", &[CHAUTHANH], &[]));
-    assert!(store.inbox_get(BENTRE, &id).unwrap().is_none());
-    assert!(store.inbox_list(BENTRE, 10).unwrap().is_empty());
+    assert!(store.inbox_get(&org(BENTRE), &id).unwrap().is_none());
+    assert!(store.inbox_list(&org(BENTRE), 10).unwrap().is_empty());
     assert!(matches!(
-        store.inbox_ack(BENTRE, &id),
+        store.inbox_ack(&org(BENTRE), &id),
         Err(StoreError::NotFound { .. })
     ));
     // Prefix confusion: "HU.CHAUTHANH" is not readable as "HU.CHAUTHAN" or "HU.CHAUTHANHX".
-    assert!(store.inbox_get("HU.CHAUTHAN", &id).unwrap().is_none());
-    assert!(store.inbox_list("HU.CHAUTHAN", 10).unwrap().is_empty());
-    assert!(store.inbox_get("HU.CHAUTHANHX", &id).unwrap().is_none());
+    assert!(store.inbox_get(&org("HU.CHAUTHAN"), &id).unwrap().is_none());
+    assert!(
+        store
+            .inbox_list(&org("HU.CHAUTHAN"), 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .inbox_get(&org("HU.CHAUTHANHX"), &id)
+            .unwrap()
+            .is_none()
+    );
     // The owner still has it, pending.
-    assert!(store.inbox_get(CHAUTHANH, &id).unwrap().is_some());
-    assert_eq!(store.inbox_list(CHAUTHANH, 10).unwrap().len(), 1);
+    assert!(store.inbox_get(&org(CHAUTHANH), &id).unwrap().is_some());
+    assert_eq!(store.inbox_list(&org(CHAUTHANH), 10).unwrap().len(), 1);
 }
 
 /// A case of the contract (see [`store_contract!`]).
@@ -548,15 +617,15 @@ pub(crate) fn back_pressure_accepts_n_and_refuses_n_plus_1(engine: &Engine) {
     }
     // Refused means nothing changed: no message, no inbox entry, no dedup record.
     assert!(store.message(&fourth_id).unwrap().is_none());
-    assert!(store.inbox_list(CHAUTHANH, 10).unwrap().is_empty());
-    assert_eq!(store.outbox_next(BENTRE, 10, 0).unwrap().len(), 3);
+    assert!(store.inbox_list(&org(CHAUTHANH), 10).unwrap().is_empty());
+    assert_eq!(store.outbox_next(&org(BENTRE), 10, 0).unwrap().len(), 3);
     // Another peer is not affected.
     stored(&store, accept_of(0, 10, "other", &[], &[(VPTW, VPTW)]));
 
     // Once one entry leaves, the same message is accepted (no dedup tombstone was left).
-    let entry = store.outbox_next(BENTRE, 1, 0).unwrap().remove(0);
+    let entry = store.outbox_next(&org(BENTRE), 1, 0).unwrap().remove(0);
     store
-        .mark_delivered(BENTRE, &entry, "r".to_owned(), 11)
+        .mark_delivered(&org(BENTRE), &entry, "r".to_owned(), 11)
         .unwrap();
     assert_eq!(store.accept(fourth).unwrap(), AcceptOutcome::Stored);
 }
@@ -569,8 +638,8 @@ pub(crate) fn status_events_come_back_in_time_order(engine: &Engine) {
     let other = stored(&store, accept_of(0, 1, "b", &[], &[(BENTRE, BENTRE)]));
     let ev = |code: &str, at_ms: i64, message: MessageId| StatusEvent {
         message,
-        organ: BENTRE.to_owned(),
-        code: code.to_owned(),
+        organ: org(BENTRE),
+        code: code.parse().unwrap(),
         note: None,
         at_ms,
     };
@@ -584,7 +653,7 @@ pub(crate) fn status_events_come_back_in_time_order(engine: &Engine) {
         .statuses(&id)
         .unwrap()
         .into_iter()
-        .map(|e| e.code)
+        .map(|e| e.code.code().to_owned())
         .collect();
     assert_eq!(codes, vec!["01", "02", "03", "04"]);
     assert_eq!(store.statuses(&other).unwrap().len(), 1);
@@ -619,17 +688,17 @@ pub(crate) fn a_listing_skips_a_document_acked_and_swept_while_it_scans(engine: 
     // the retention sweep removes it (keep 0): the scan may still hold its inbox entry.
     let mut swept = false;
     let got: Vec<MessageId> = store
-        .inbox_list_visible(CHAUTHANH, 10, &mut |i| {
-            if !swept && i.id == ids[0] {
-                store.inbox_ack(CHAUTHANH, &ids[1]).unwrap();
+        .inbox_list_visible(&org(CHAUTHANH), 10, &mut |e| {
+            if !swept && e.item.id == ids[0] {
+                store.inbox_ack(&org(CHAUTHANH), &ids[1]).unwrap();
                 assert_eq!(store.purge_acked_older_than(i64::MAX).unwrap().messages, 1);
                 swept = true;
             }
-            Ok(true)
+            true
         })
         .unwrap()
         .iter()
-        .map(|i| i.id)
+        .map(|e| e.item.id)
         .collect();
     assert!(swept);
     assert_eq!(got, vec![ids[0], ids[2]]);
@@ -642,16 +711,16 @@ pub(crate) fn purge_removes_finished_messages_and_keeps_dedup(engine: &Engine) {
     // Finished: acked locally and delivered to the peer, old.
     let done = accept_of(0, 1_000, "done", &[CHAUTHANH], &[(BENTRE, BENTRE)]);
     let done_id = stored(&store, done.clone());
-    store.inbox_ack(CHAUTHANH, &done_id).unwrap();
-    let entry = store.outbox_next(BENTRE, 1, 0).unwrap().remove(0);
+    store.inbox_ack(&org(CHAUTHANH), &done_id).unwrap();
+    let entry = store.outbox_next(&org(BENTRE), 1, 0).unwrap().remove(0);
     store
-        .mark_delivered(BENTRE, &entry, "r".to_owned(), 1_500)
+        .mark_delivered(&org(BENTRE), &entry, "r".to_owned(), 1_500)
         .unwrap();
     store
         .put_status(StatusEvent {
             message: done_id,
-            organ: BENTRE.to_owned(),
-            code: "01".to_owned(),
+            organ: org(BENTRE),
+            code: "01".parse().unwrap(),
             note: None,
             at_ms: 1_600,
         })
@@ -659,11 +728,13 @@ pub(crate) fn purge_removes_finished_messages_and_keeps_dedup(engine: &Engine) {
     // Not finished: pending in an inbox; dead-lettered; recent.
     let pending_id = stored(&store, accept_of(0, 1_000, "pending", &[CHAUTHANH], &[]));
     let dead_id = stored(&store, accept_of(0, 1_000, "dead", &[], &[(VPTW, VPTW)]));
-    let entry = store.outbox_next(VPTW, 1, 0).unwrap().remove(0);
-    store.dead_letter(VPTW, &entry, "gave up", 1_200).unwrap();
+    let entry = store.outbox_next(&org(VPTW), 1, 0).unwrap().remove(0);
+    store
+        .dead_letter(&org(VPTW), &entry, "gave up", 1_200)
+        .unwrap();
     let recent = accept_of(0, 9_000, "recent", &[BENTRE], &[]);
     let recent_id = stored(&store, recent);
-    store.inbox_ack(BENTRE, &recent_id).unwrap();
+    store.inbox_ack(&org(BENTRE), &recent_id).unwrap();
 
     let report = store.purge_acked_older_than(5_000).unwrap();
     assert_eq!(report.messages, 1);
@@ -671,12 +742,17 @@ pub(crate) fn purge_removes_finished_messages_and_keeps_dedup(engine: &Engine) {
     assert!(store.message(&done_id).unwrap().is_none());
     assert!(store.outbox_bytes(&done_id).unwrap().is_none());
     assert!(store.statuses(&done_id).unwrap().is_empty());
-    assert!(store.inbox_get(CHAUTHANH, &done_id).unwrap().is_none());
+    assert!(
+        store
+            .inbox_get(&org(CHAUTHANH), &done_id)
+            .unwrap()
+            .is_none()
+    );
     for id in [pending_id, dead_id, recent_id] {
         assert!(store.message(&id).unwrap().is_some());
     }
     assert_eq!(store.stats().unwrap().messages, 3);
-    let (sent, _) = store.sent_list(VPTW, None, None, 10, None).unwrap();
+    let (sent, _) = store.sent_list(&org(VPTW), None, None, 10, None).unwrap();
     assert!(sent.iter().all(|(m, _)| m.id != done_id));
 
     // The tombstone recognises a late duplicate and a forgery.
@@ -690,7 +766,7 @@ pub(crate) fn purge_removes_finished_messages_and_keeps_dedup(engine: &Engine) {
         store.accept(forged).unwrap(),
         AcceptOutcome::Conflict { .. }
     ));
-    assert!(store.inbox_list(CHAUTHANH, 10).unwrap().len() == 1);
+    assert!(store.inbox_list(&org(CHAUTHANH), 10).unwrap().len() == 1);
     // Idempotent.
     assert_eq!(store.purge_acked_older_than(5_000).unwrap().messages, 0);
 }
@@ -715,14 +791,16 @@ pub(crate) fn sent_list_pages_filters_and_starts_at_since(engine: &Engine) {
         .collect();
     // Another sender's message never shows.
     let mut foreign = accept_of(0, 2_500, "foreign", &[], &[(BENTRE, BENTRE)]);
-    foreign.meta.from = "VPTW2".to_owned();
+    foreign.meta.from = org("VPTW2");
     stored(&store, foreign);
 
-    let (page1, cursor) = store.sent_list(VPTW, None, None, 2, None).unwrap();
+    let (page1, cursor) = store.sent_list(&org(VPTW), None, None, 2, None).unwrap();
     let cursor = cursor.unwrap();
-    let (page2, cursor2) = store.sent_list(VPTW, None, None, 2, Some(&cursor)).unwrap();
+    let (page2, cursor2) = store
+        .sent_list(&org(VPTW), None, None, 2, Some(&cursor))
+        .unwrap();
     let (page3, cursor3) = store
-        .sent_list(VPTW, None, None, 2, cursor2.as_ref())
+        .sent_list(&org(VPTW), None, None, 2, cursor2.as_ref())
         .unwrap();
     assert!(cursor3.is_none());
     let all: Vec<MessageId> = page1
@@ -733,26 +811,28 @@ pub(crate) fn sent_list_pages_filters_and_starts_at_since(engine: &Engine) {
         .collect();
     assert_eq!(all, ids);
 
-    let (since, _) = store.sent_list(VPTW, None, Some(3_000), 10, None).unwrap();
+    let (since, _) = store
+        .sent_list(&org(VPTW), None, Some(3_000), 10, None)
+        .unwrap();
     let since: Vec<MessageId> = since.iter().map(|(m, _)| m.id).collect();
     assert_eq!(since, ids[2..].to_vec());
 
     let entry = store
-        .outbox_next(BENTRE, 10, 0)
+        .outbox_next(&org(BENTRE), 10, 0)
         .unwrap()
         .into_iter()
         .find(|e| e.message == ids[1])
         .unwrap();
     store
-        .mark_delivered(BENTRE, &entry, "r".to_owned(), 5)
+        .mark_delivered(&org(BENTRE), &entry, "r".to_owned(), 5)
         .unwrap();
     let (delivered, _) = store
-        .sent_list(VPTW, Some(DeliveryKind::Delivered), None, 10, None)
+        .sent_list(&org(VPTW), Some(DeliveryKind::Delivered), None, 10, None)
         .unwrap();
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].0.id, ids[1]);
     let (queued, _) = store
-        .sent_list(VPTW, Some(DeliveryKind::Queued), None, 10, None)
+        .sent_list(&org(VPTW), Some(DeliveryKind::Queued), None, 10, None)
         .unwrap();
     assert_eq!(queued.len(), 4);
 
@@ -761,7 +841,7 @@ pub(crate) fn sent_list_pages_filters_and_starts_at_since(engine: &Engine) {
     foreign_key.push_str(&"00".repeat(8));
     let bad = foreign_key.parse().unwrap();
     assert!(matches!(
-        store.sent_list(VPTW, None, None, 10, Some(&bad)),
+        store.sent_list(&org(VPTW), None, None, 10, Some(&bad)),
         Err(StoreError::Invalid {
             field: "cursor",
             ..
@@ -780,19 +860,21 @@ pub(crate) fn reopen_after_drop_keeps_everything(engine: &Engine) {
         stored(&store, a.clone());
         stored(&store, acked.clone());
         stored(&store, failed.clone());
-        store.inbox_ack(CHAUTHANH, &acked.meta.id).unwrap();
+        store.inbox_ack(&org(CHAUTHANH), &acked.meta.id).unwrap();
         let entry = store
-            .outbox_next(BENTRE, 10, 0)
+            .outbox_next(&org(BENTRE), 10, 0)
             .unwrap()
             .into_iter()
             .find(|e| e.message == failed.meta.id)
             .unwrap();
-        store.record_failure(BENTRE, &entry, "timeout", 10).unwrap();
+        store
+            .record_failure(&org(BENTRE), &entry, "timeout", 10)
+            .unwrap();
         store
             .put_status(StatusEvent {
                 message: a.meta.id,
-                organ: VPTW.to_owned(),
-                code: "01".to_owned(),
+                organ: org(VPTW),
+                code: "01".parse().unwrap(),
                 note: Some("đã nhận".to_owned()),
                 at_ms: 5,
             })
@@ -801,21 +883,24 @@ pub(crate) fn reopen_after_drop_keeps_everything(engine: &Engine) {
     }
     let store = engine.open(&dir);
     assert_eq!(store.stats().unwrap().messages, 3);
-    let (meta, bytes) = store.inbox_get(CHAUTHANH, &a.meta.id).unwrap().unwrap();
+    let (meta, bytes) = store
+        .inbox_get(&org(CHAUTHANH), &a.meta.id)
+        .unwrap()
+        .unwrap();
     assert_eq!(meta, a.meta);
     assert_eq!(bytes, a.bytes);
     let pending: Vec<MessageId> = store
-        .inbox_list(CHAUTHANH, 10)
+        .inbox_list(&org(CHAUTHANH), 10)
         .unwrap()
         .iter()
         .map(|i| i.id)
         .collect();
     assert_eq!(pending, vec![a.meta.id]);
     assert_eq!(
-        store.inbox_ack(CHAUTHANH, &acked.meta.id).unwrap(),
+        store.inbox_ack(&org(CHAUTHANH), &acked.meta.id).unwrap(),
         AckOutcome::AlreadyAcked
     );
-    let outbox = store.outbox_next(BENTRE, 10, 10).unwrap();
+    let outbox = store.outbox_next(&org(BENTRE), 10, 10).unwrap();
     assert_eq!(outbox.len(), 2);
     assert_eq!(outbox[0].message, a.meta.id);
     assert_eq!(outbox[1].message, failed.meta.id);
@@ -830,7 +915,7 @@ pub(crate) fn reopen_after_drop_keeps_everything(engine: &Engine) {
     ));
     // Sequence numbers keep growing after a reopen: a new message queues behind the old.
     let later = stored(&store, accept_of(3, 4, "later", &[], &[(BENTRE, VPTW)]));
-    let outbox = store.outbox_next(BENTRE, 10, 10).unwrap();
+    let outbox = store.outbox_next(&org(BENTRE), 10, 10).unwrap();
     assert_eq!(outbox[1].message, later);
 }
 
@@ -885,7 +970,7 @@ pub(crate) fn concurrent_writers_are_all_durable_and_share_flushes(engine: &Engi
     let store = engine.open(&dir);
     assert_eq!(store.stats().unwrap().messages, accepts);
     let inbox: HashSet<MessageId> = store
-        .inbox_list(CHAUTHANH, usize::MAX)
+        .inbox_list(&org(CHAUTHANH), usize::MAX)
         .unwrap()
         .iter()
         .map(|i| i.id)
@@ -893,7 +978,10 @@ pub(crate) fn concurrent_writers_are_all_durable_and_share_flushes(engine: &Engi
     assert_eq!(inbox.len(), ids.len());
     assert!(ids.iter().all(|id| inbox.contains(id)));
     assert_eq!(
-        store.outbox_next(BENTRE, usize::MAX, 0).unwrap().len(),
+        store
+            .outbox_next(&org(BENTRE), usize::MAX, 0)
+            .unwrap()
+            .len(),
         ids.len()
     );
 }
@@ -924,8 +1012,8 @@ pub(crate) fn racing_accepts_of_one_id_store_it_once(engine: &Engine) {
         .filter(|o| matches!(o, AcceptOutcome::Duplicate { meta } if meta.id == id))
         .count();
     assert_eq!((stored, duplicates), (1, 5));
-    assert_eq!(store.inbox_list(CHAUTHANH, 10).unwrap().len(), 1);
-    assert_eq!(store.outbox_next(BENTRE, 10, 0).unwrap().len(), 1);
+    assert_eq!(store.inbox_list(&org(CHAUTHANH), 10).unwrap().len(), 1);
+    assert_eq!(store.outbox_next(&org(BENTRE), 10, 0).unwrap().len(), 1);
     assert_eq!(store.stats().unwrap().messages, 1);
 }
 
@@ -963,6 +1051,10 @@ macro_rules! store_contract {
         #[test]
         fn a_backlog_of_invisible_items_never_hides_the_visible_ones() {
             $crate::store_contract::a_backlog_of_invisible_items_never_hides_the_visible_ones(&$engine);
+        }
+        #[test]
+        fn a_listing_entry_carries_its_filing_and_its_senders_recall() {
+            $crate::store_contract::a_listing_entry_carries_its_filing_and_its_senders_recall(&$engine);
         }
         #[test]
         fn the_first_ack_records_and_queues_status_03_in_the_same_transaction() {

@@ -9,7 +9,6 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use crate::store::documents::DocumentFiles;
 use crate::store::types::hex_encode;
-use crate::store::types::priority_of;
 use crate::store::{Accept, AcceptOutcome, Delivery, Filed, Lane, StoreError, keys};
 
 use super::records::{
@@ -68,7 +67,6 @@ impl Drop for PendingFile<'_> {
 
 impl SledStore {
     fn check_accept(a: &Accept) -> Result<(), StoreError> {
-        priority_of(a.meta.priority)?;
         if u64::try_from(a.bytes.len()).ok() != Some(a.meta.size) {
             return Err(StoreError::Invalid {
                 field: "size",
@@ -272,7 +270,7 @@ impl<'a> Prepared<'a> {
         Ok(Self {
             filing,
             public,
-            lane: Lane::of(priority_of(a.meta.priority)?),
+            lane: Lane::of(a.meta.priority),
             from_prefix: keys::string_prefix(&a.meta.from, "from")?,
             per_peer,
             local_prefixes,

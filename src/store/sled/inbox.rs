@@ -5,7 +5,10 @@ use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 
 use crate::store::types::hex_encode;
-use crate::store::{AckOutcome, InboxItem, MessageId, MessageMeta, StatusEvent, StoreError, keys};
+use crate::store::{
+    AckOutcome, InboxEntry, InboxItem, MessageId, MessageMeta, StatusCode, StatusEvent, StoreError,
+    keys,
+};
 
 use super::records::{Membership, abort, encode, tx_decode, tx_error};
 use super::{SledStore, T_INBOX, T_MEMBERSHIP, T_META};
@@ -62,8 +65,8 @@ impl SledStore {
         &self,
         organ: &str,
         limit: usize,
-        visible: &mut dyn FnMut(&InboxItem) -> Result<bool, StoreError>,
-    ) -> Result<Vec<InboxItem>, StoreError> {
+        visible: &mut dyn FnMut(&InboxEntry) -> bool,
+    ) -> Result<Vec<InboxEntry>, StoreError> {
         let prefix = keys::string_prefix(organ, "organ")?;
         let mut out = Vec::new();
         if limit == 0 {
@@ -99,18 +102,32 @@ impl SledStore {
             if self.is_quarantined(&id)? {
                 continue;
             }
-            let item = InboxItem {
+            let entry = self.inbox_entry(InboxItem {
                 id,
                 meta: record.meta,
-            };
-            if visible(&item)? {
-                out.push(item);
+            })?;
+            if visible(&entry) {
+                out.push(entry);
                 if out.len() >= limit {
                     break;
                 }
             }
         }
         Ok(out)
+    }
+
+    /// An item with its filing record and whether its sender asked for it back.
+    fn inbox_entry(&self, item: InboxItem) -> Result<InboxEntry, StoreError> {
+        let filing = SledStore::filing(self, &item.id)?;
+        let recalled = self
+            .statuses(&item.id)?
+            .iter()
+            .any(|s| s.code == StatusCode::RecallRequested && s.organ == item.meta.from);
+        Ok(InboxEntry {
+            item,
+            filing,
+            recalled,
+        })
     }
 
     pub(super) fn inbox_get(

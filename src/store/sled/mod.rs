@@ -27,9 +27,10 @@ use crate::store::documents::DocumentFiles;
 use crate::store::group_commit::GroupCommit;
 use crate::store::register::Register;
 use crate::store::{
-    Accept, AcceptOutcome, AckOutcome, DeliveryKind, Filed, Filing, InboxItem, MessageId,
-    MessageMeta, OutboxDepth, OutboxEntry, PublicEntry, PurgeReport, Quarantined, ScrubReport,
-    SentCursor, SentItem, StatusEvent, Store, StoreError, StoreLimits, StoreStats, keys,
+    Accept, AcceptOutcome, AckOutcome, DeliveryKind, Filed, Filing, InboxEntry, InboxItem,
+    MessageId, MessageMeta, OrganId, OutboxDepth, OutboxEntry, PublicEntry, PurgeReport,
+    Quarantined, ScrubReport, SentCursor, SentItem, StatusEvent, StatusOutKey, Store, StoreError,
+    StoreLimits, StoreStats, keys,
 };
 
 // Tree names (also used in `StoreError::Corrupt`).
@@ -158,11 +159,11 @@ impl Store for SledStore {
 
     fn outbox_next(
         &self,
-        peer: &str,
+        peer: &OrganId,
         limit: usize,
         now_ms: i64,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
-        SledStore::outbox_next(self, peer, limit, now_ms)
+        SledStore::outbox_next(self, peer.as_str(), limit, now_ms)
     }
 
     fn outbox_bytes(&self, id: &MessageId) -> Result<Option<Vec<u8>>, StoreError> {
@@ -171,7 +172,7 @@ impl Store for SledStore {
 
     fn mark_delivered(
         &self,
-        peer: &str,
+        peer: &OrganId,
         entry: &OutboxEntry,
         receipt: String,
         at_ms: i64,
@@ -181,7 +182,7 @@ impl Store for SledStore {
 
     fn record_failure(
         &self,
-        peer: &str,
+        peer: &OrganId,
         entry: &OutboxEntry,
         error: &str,
         next_attempt_ms: i64,
@@ -191,7 +192,7 @@ impl Store for SledStore {
 
     fn dead_letter(
         &self,
-        peer: &str,
+        peer: &OrganId,
         entry: &OutboxEntry,
         reason: &str,
         at_ms: i64,
@@ -203,50 +204,57 @@ impl Store for SledStore {
         SledStore::outbox_depths(self)
     }
 
-    fn inbox_list(&self, organ: &str, limit: usize) -> Result<Vec<InboxItem>, StoreError> {
-        self.inbox_list_visible(organ, limit, &mut |_| Ok(true))
+    fn inbox_list(&self, organ: &OrganId, limit: usize) -> Result<Vec<InboxItem>, StoreError> {
+        let all = SledStore::inbox_list_visible(self, organ.as_str(), limit, &mut |_| true)?;
+        Ok(all.into_iter().map(|e| e.item).collect())
     }
 
     fn inbox_list_visible(
         &self,
-        organ: &str,
+        organ: &OrganId,
         limit: usize,
-        visible: &mut dyn FnMut(&InboxItem) -> Result<bool, StoreError>,
-    ) -> Result<Vec<InboxItem>, StoreError> {
-        SledStore::inbox_list_visible(self, organ, limit, visible)
+        visible: &mut dyn FnMut(&InboxEntry) -> bool,
+    ) -> Result<Vec<InboxEntry>, StoreError> {
+        SledStore::inbox_list_visible(self, organ.as_str(), limit, visible)
     }
 
     fn inbox_get(
         &self,
-        organ: &str,
+        organ: &OrganId,
         id: &MessageId,
     ) -> Result<Option<(MessageMeta, Vec<u8>)>, StoreError> {
-        SledStore::inbox_get(self, organ, id)
+        SledStore::inbox_get(self, organ.as_str(), id)
     }
 
-    fn inbox_ack(&self, organ: &str, id: &MessageId) -> Result<AckOutcome, StoreError> {
-        self.ack(organ, id, None)
+    fn inbox_ack(&self, organ: &OrganId, id: &MessageId) -> Result<AckOutcome, StoreError> {
+        self.ack(organ.as_str(), id, None)
     }
 
     fn inbox_ack_reporting(
         &self,
-        organ: &str,
+        organ: &OrganId,
         id: &MessageId,
         accepted: &StatusEvent,
-        forward_to: Option<&str>,
+        forward_to: Option<&OrganId>,
     ) -> Result<AckOutcome, StoreError> {
-        SledStore::inbox_ack_reporting(self, organ, id, accepted, forward_to)
+        SledStore::inbox_ack_reporting(
+            self,
+            organ.as_str(),
+            id,
+            accepted,
+            forward_to.map(OrganId::as_str),
+        )
     }
 
     fn sent_list(
         &self,
-        from: &str,
+        from: &OrganId,
         state: Option<DeliveryKind>,
         since_ms: Option<i64>,
         limit: usize,
         cursor: Option<&SentCursor>,
     ) -> Result<(Vec<SentItem>, Option<SentCursor>), StoreError> {
-        SledStore::sent_list(self, from, state, since_ms, limit, cursor)
+        SledStore::sent_list(self, from.as_str(), state, since_ms, limit, cursor)
     }
 
     fn message(&self, id: &MessageId) -> Result<Option<SentItem>, StoreError> {
@@ -261,20 +269,20 @@ impl Store for SledStore {
         SledStore::statuses(self, id)
     }
 
-    fn relay_status(&self, event: StatusEvent, forward_to: &[String]) -> Result<(), StoreError> {
+    fn relay_status(&self, event: StatusEvent, forward_to: &[OrganId]) -> Result<(), StoreError> {
         SledStore::relay_status(self, event, forward_to)
     }
 
     fn status_outbox(
         &self,
-        peer: &str,
+        peer: &OrganId,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, StatusEvent)>, StoreError> {
-        SledStore::status_outbox(self, peer, limit)
+    ) -> Result<Vec<(StatusOutKey, StatusEvent)>, StoreError> {
+        SledStore::status_outbox(self, peer.as_str(), limit)
     }
 
-    fn status_sent(&self, key: &[u8]) -> Result<(), StoreError> {
-        SledStore::status_sent(self, key)
+    fn status_sent(&self, key: &StatusOutKey) -> Result<(), StoreError> {
+        SledStore::status_sent(self, &key.0)
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -6,7 +6,8 @@ use sled::transaction::ConflictableTransactionError;
 
 use crate::store::types::hex_encode;
 use crate::store::{
-    Delivery, HopRecord, Lane, MessageId, OutboxDepth, OutboxEntry, OutboxKey, StoreError, keys,
+    Delivery, HopRecord, Lane, MessageId, OrganId, OutboxDepth, OutboxEntry, OutboxKey, StoreError,
+    keys,
 };
 
 use super::records::{
@@ -117,13 +118,13 @@ impl SledStore {
 
     pub(super) fn mark_delivered(
         &self,
-        peer: &str,
+        peer: &OrganId,
         entry: &OutboxEntry,
         receipt: String,
         at_ms: i64,
     ) -> Result<(), StoreError> {
         let hop = HopRecord {
-            organ: peer.to_owned(),
+            organ: peer.clone(),
             at_ms,
             receipt: Some(receipt.clone()),
         };
@@ -132,7 +133,7 @@ impl SledStore {
             entry,
             "mark a delivery",
             |_| Delivery::Delivered {
-                via: peer.to_owned(),
+                via: peer.clone(),
                 at_ms,
                 receipt: receipt.clone(),
             },
@@ -142,7 +143,7 @@ impl SledStore {
 
     pub(super) fn record_failure(
         &self,
-        peer: &str,
+        peer: &OrganId,
         entry: &OutboxEntry,
         error: &str,
         next_attempt_ms: i64,
@@ -160,7 +161,7 @@ impl SledStore {
                 rec.last_error = Some(error.to_owned());
                 rec.next_attempt_ms = next_attempt_ms;
                 let state = Delivery::InTransit {
-                    next_hop: peer.to_owned(),
+                    next_hop: peer.clone(),
                     attempts: rec.attempts,
                     last_error: error.to_owned(),
                     next_attempt_ms,
@@ -177,7 +178,7 @@ impl SledStore {
 
     pub(super) fn dead_letter(
         &self,
-        peer: &str,
+        peer: &OrganId,
         entry: &OutboxEntry,
         reason: &str,
         at_ms: i64,
@@ -211,6 +212,7 @@ impl SledStore {
             let peer = k
                 .get(3..3 + len)
                 .and_then(|p| std::str::from_utf8(p).ok())
+                .and_then(|p| p.parse::<OrganId>().ok())
                 .ok_or_else(corrupt)?;
             let lane = k
                 .get(3 + len)
@@ -219,11 +221,7 @@ impl SledStore {
                 .ok_or_else(corrupt)?;
             let count = keys::counter_value(Some(&v));
             if count > 0 {
-                out.push(OutboxDepth {
-                    peer: peer.to_owned(),
-                    lane,
-                    count,
-                });
+                out.push(OutboxDepth { peer, lane, count });
             }
         }
         Ok(out)

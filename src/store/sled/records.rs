@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use crate::store::types::hex_encode;
-use crate::store::{Delivery, Fault, MessageId, MessageMeta, StoreError, keys};
+use crate::store::{Delivery, Fault, MessageId, MessageMeta, OrganId, Priority, StoreError, keys};
 
 use super::{SledStore, T_DELIVERIES, T_META};
 
@@ -21,7 +21,7 @@ pub(super) struct MessageRecord {
     /// Key of this message in the sent index.
     pub(super) sent_key: Vec<u8>,
     /// Local recipient organs (inbox/membership entries).
-    pub(super) local: Vec<String>,
+    pub(super) local: Vec<OrganId>,
     /// Key of this message in the public index (hex), if it has an entry; records written
     /// before the register existed lack it and are found by a scan when purged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,8 +63,9 @@ pub(super) struct Quarantine {
 #[derive(Serialize, Deserialize)]
 pub(super) struct OutboxRecord {
     pub(super) message: MessageId,
-    pub(super) recipient: String,
-    pub(super) priority: u8,
+    pub(super) recipient: OrganId,
+    #[serde(with = "crate::store::types::priority_code")]
+    pub(super) priority: Priority,
     pub(super) attempts: u32,
     pub(super) next_attempt_ms: i64,
     pub(super) last_error: Option<String>,
@@ -223,18 +224,19 @@ impl SledStore {
     pub(super) fn deliveries_of(
         &self,
         id: &MessageId,
-    ) -> Result<Vec<(String, Delivery)>, StoreError> {
+    ) -> Result<Vec<(OrganId, Delivery)>, StoreError> {
         let mut out = Vec::new();
         for kv in self.t().deliveries.scan_prefix(id.as_bytes()) {
             let (k, v) = kv.map_err(|e| StoreError::engine("read", e))?;
             let recipient = k
                 .get(16..)
                 .and_then(|r| std::str::from_utf8(r).ok())
+                .and_then(|r| r.parse::<OrganId>().ok())
                 .ok_or_else(|| StoreError::Corrupt {
                     what: T_DELIVERIES,
                     key: hex_encode(&k),
                 })?;
-            out.push((recipient.to_owned(), decode(T_DELIVERIES, &k, &v)?));
+            out.push((recipient, decode(T_DELIVERIES, &k, &v)?));
         }
         Ok(out)
     }

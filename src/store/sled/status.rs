@@ -8,23 +8,17 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::store::types::{hex_decode, hex_encode};
 use crate::store::{
-    DeliveryKind, Filing, MessageId, SentCursor, SentItem, StatusEvent, StoreError, keys,
+    DeliveryKind, Filing, MessageId, OrganId, SentCursor, SentItem, StatusCode, StatusEvent,
+    StatusOutKey, StoreError, keys,
 };
 
 use super::records::{abort, decode, encode, tx_decode, tx_error};
 use super::{SledStore, T_FILING, T_SENT, T_STATUS, T_STATUS_OUT};
 
 impl SledStore {
-    /// What every recorded status event must be: an edXML code, two digits "01" to "16", for a
-    /// message this store knows (fail closed).
+    /// What every recorded status event must be: for a message this store knows (fail
+    /// closed). Its code is one of the edXML codes by its type.
     fn check_status(&self, event: &StatusEvent) -> Result<(), StoreError> {
-        let code_ok = matches!(event.code.parse::<u8>(), Ok(1..=16)) && event.code.len() == 2;
-        if !code_ok {
-            return Err(StoreError::Invalid {
-                field: "status code",
-                reason: "a status code is \"01\" to \"16\"",
-            });
-        }
         if self.read_record(&event.message)?.is_none() {
             return Err(StoreError::NotFound { id: event.message });
         }
@@ -138,7 +132,7 @@ impl SledStore {
     pub(super) fn relay_status(
         &self,
         event: StatusEvent,
-        forward_to: &[String],
+        forward_to: &[OrganId],
     ) -> Result<(), StoreError> {
         self.check_status(&event)?;
         // A retried relay brings the same event again: recorded once, forwarded once.
@@ -155,10 +149,11 @@ impl SledStore {
         let status_key = keys::status_key(&event.message, event.at_ms, seq);
         let out_keys: Vec<Vec<u8>> = forward_to
             .iter()
-            .map(|peer| keys::status_out_key(peer, seq))
+            .map(|peer| keys::status_out_key(peer.as_str(), seq))
             .collect();
         let id_key = *event.message.as_bytes();
-        let handled = (event.code == "06").then(|| (event.organ.clone(), event.at_ms));
+        let handled =
+            (event.code == StatusCode::Completed).then(|| (event.organ.clone(), event.at_ms));
         let result: Result<(), TransactionError<StoreError>> = (
             &self.t().meta,
             &self.t().status,
@@ -199,7 +194,7 @@ impl SledStore {
         &self,
         peer: &str,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, StatusEvent)>, StoreError> {
+    ) -> Result<Vec<(StatusOutKey, StatusEvent)>, StoreError> {
         let mut prefix = peer.as_bytes().to_vec();
         prefix.push(0);
         self.t()
@@ -208,7 +203,7 @@ impl SledStore {
             .take(limit)
             .map(|kv| {
                 let (k, v) = kv.map_err(|e| StoreError::engine("read the status outbox", e))?;
-                Ok((k.to_vec(), decode(T_STATUS_OUT, &k, &v)?))
+                Ok((StatusOutKey(k.to_vec()), decode(T_STATUS_OUT, &k, &v)?))
             })
             .collect()
     }
