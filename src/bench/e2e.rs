@@ -23,7 +23,7 @@ use super::{BenchError, BenchOptions};
 use crate::app::Running;
 use crate::client::Client;
 use crate::config::Config;
-use crate::demo::DemoSetup;
+use crate::demo::{DemoGateway, DemoSetup};
 use crate::policy::Catalog;
 use crate::store::StoreStats;
 
@@ -195,34 +195,69 @@ pub fn measure(
         start(&rt, setup, "province")?,
         start(&rt, setup, "district")?,
     ];
-    let client = |role: &'static str, token: &str| -> Result<Client, BenchError> {
-        let gw = setup.gateway(role).ok_or(BenchError::Gateway {
-            role,
-            reason: "not in the demo".into(),
-        })?;
-        Client::new(&setup.root_pem, &gw.api_url, Some(token)).map_err(|e| BenchError::Gateway {
-            role,
-            reason: e.to_string(),
+    let clients = Clients::new(setup)?;
+    let result = run_phases(&gateways, &clients, options, progress);
+    for g in gateways {
+        rt.block_on(g.running.shutdown());
+    }
+    result
+}
+
+/// The load generator's API clients: submitting at the district, receiving at the province
+/// (one hop) and at central (two hops).
+struct Clients {
+    submit: Client,
+    receive: Client,
+    receive_central: Client,
+}
+
+impl Clients {
+    /// All three, each with its role's token; every gateway is looked up before any client is
+    /// made.
+    fn new(setup: &DemoSetup) -> Result<Self, BenchError> {
+        let district = demo_gateway(setup, "district")?;
+        let province = demo_gateway(setup, "province")?;
+        let central = demo_gateway(setup, "central")?;
+        Ok(Self {
+            submit: api_client(setup, "district", &district.tokens.submit)?,
+            receive: api_client(setup, "province", &province.tokens.receive)?,
+            receive_central: api_client(setup, "central", &central.tokens.receive)?,
         })
-    };
-    let district = setup.gateway("district").ok_or(BenchError::Gateway {
-        role: "district",
+    }
+}
+
+/// The demo's gateway `role`, or the error naming it.
+fn demo_gateway<'a>(
+    setup: &'a DemoSetup,
+    role: &'static str,
+) -> Result<&'a DemoGateway, BenchError> {
+    setup.gateway(role).ok_or(BenchError::Gateway {
+        role,
         reason: "not in the demo".into(),
-    })?;
-    let province = setup.gateway("province").ok_or(BenchError::Gateway {
-        role: "province",
-        reason: "not in the demo".into(),
-    })?;
-    let central = setup.gateway("central").ok_or(BenchError::Gateway {
-        role: "central",
-        reason: "not in the demo".into(),
-    })?;
-    let submit = client("district", &district.tokens.submit)?;
-    let receive = client("province", &province.tokens.receive)?;
-    let receive_central = client("central", &central.tokens.receive)?;
+    })
+}
+
+/// A client of `role`'s API that trusts the demo root and sends `token`.
+fn api_client(setup: &DemoSetup, role: &'static str, token: &str) -> Result<Client, BenchError> {
+    let gw = demo_gateway(setup, role)?;
+    Client::new(&setup.root_pem, &gw.api_url, Some(token)).map_err(|e| BenchError::Gateway {
+        role,
+        reason: e.to_string(),
+    })
+}
+
+/// Every phase in order on the started gateways: two warm-ups (one hop, two hops), then max,
+/// paced at half what max delivered, 2 hops, max mat and the overload row.
+fn run_phases(
+    gateways: &[Gateway],
+    clients: &Clients,
+    options: &BenchOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(Vec<Phase>, Overload), BenchError> {
+    let submit = &clients.submit;
     let one_hop = Route {
         to: super::pipeline::PROVINCE,
-        receive: &receive,
+        receive: &clients.receive,
         level: crate::doc::label::Level::Thuong,
     };
     let one_hop_mat = Route {
@@ -231,64 +266,56 @@ pub fn measure(
     };
     let two_hops = Route {
         to: super::pipeline::CENTRAL,
-        receive: &receive_central,
+        receive: &clients.receive_central,
         level: crate::doc::label::Level::Thuong,
     };
 
     let n = options.docs_per_phase();
-    let result = (|| {
-        // Warm up: TLS session caches, relay connection, sled segments, allocator.
-        let warm = n.clamp(4, 20);
-        let _ = run_phase(
-            &gateways, &submit, &one_hop, "warm-up", warm, None, 1_000_000,
-        )?;
-        let _ = run_phase(
-            &gateways, &submit, &two_hops, "warm-up", warm, None, 1_500_000,
-        )?;
-        progress(&format!("end to end: max rate, {n} documents"));
-        let max = run_phase(&gateways, &submit, &one_hop, "max", n, None, 2_000_000)?;
-        let target = (max.delivered_per_s / 2.0).max(1.0);
-        progress(&format!(
-            "end to end: paced at {target:.0} documents/s, {n} documents"
-        ));
-        let paced = run_phase(
-            &gateways,
-            &submit,
-            &one_hop,
-            "paced",
-            n,
-            Some(target),
-            3_000_000,
-        )?;
-        progress(&format!(
-            "end to end: two hops (district → province → central), max rate, {n} documents"
-        ));
-        let chain = run_phase(&gateways, &submit, &two_hops, "2 hops", n, None, 4_000_000)?;
-        progress(&format!(
-            "end to end: mat, sealed end to end and opened by the receiving system, max rate, {n} documents"
-        ));
-        let mat = run_phase(
-            &gateways,
-            &submit,
-            &one_hop_mat,
-            "max mat",
-            n,
-            None,
-            5_000_000,
-        )?;
-        let durations = options.overload_durations();
-        progress(&format!(
-            "end to end: overload, the district's accept rate probed for {:.1} s, then twice it offered for {:.0} s",
-            durations.probe.as_secs_f64(),
-            durations.offer.as_secs_f64()
-        ));
-        let overload = super::overload::run(&submit, &one_hop, durations, paced.submit_ms.p99)?;
-        Ok((vec![max, paced, chain, mat], overload))
-    })();
-    for g in gateways {
-        rt.block_on(g.running.shutdown());
-    }
-    result
+    // Warm up: TLS session caches, relay connection, sled segments, allocator.
+    let warm = n.clamp(4, 20);
+    let _ = run_phase(gateways, submit, &one_hop, "warm-up", warm, None, 1_000_000)?;
+    let _ = run_phase(
+        gateways, submit, &two_hops, "warm-up", warm, None, 1_500_000,
+    )?;
+    progress(&format!("end to end: max rate, {n} documents"));
+    let max = run_phase(gateways, submit, &one_hop, "max", n, None, 2_000_000)?;
+    let target = (max.delivered_per_s / 2.0).max(1.0);
+    progress(&format!(
+        "end to end: paced at {target:.0} documents/s, {n} documents"
+    ));
+    let paced = run_phase(
+        gateways,
+        submit,
+        &one_hop,
+        "paced",
+        n,
+        Some(target),
+        3_000_000,
+    )?;
+    progress(&format!(
+        "end to end: two hops (district → province → central), max rate, {n} documents"
+    ));
+    let chain = run_phase(gateways, submit, &two_hops, "2 hops", n, None, 4_000_000)?;
+    progress(&format!(
+        "end to end: mat, sealed end to end and opened by the receiving system, max rate, {n} documents"
+    ));
+    let mat = run_phase(
+        gateways,
+        submit,
+        &one_hop_mat,
+        "max mat",
+        n,
+        None,
+        5_000_000,
+    )?;
+    let durations = options.overload_durations();
+    progress(&format!(
+        "end to end: overload, the district's accept rate probed for {:.1} s, then twice it offered for {:.0} s",
+        durations.probe.as_secs_f64(),
+        durations.offer.as_secs_f64()
+    ));
+    let overload = super::overload::run(submit, &one_hop, durations, paced.submit_ms.p99)?;
+    Ok((vec![max, paced, chain, mat], overload))
 }
 
 pub(crate) fn store_stats(g: &Gateway) -> Result<StoreStats, BenchError> {
@@ -324,227 +351,48 @@ fn run_phase(
 ) -> Result<Phase, BenchError> {
     let docs = documents(n, seq0, route)?;
     let document_bytes = docs.first().map_or(0, Vec::len);
-    let stats_before = gateways
-        .iter()
-        .map(store_stats)
-        .collect::<Result<Vec<_>, _>>()?;
-    let disk_before: Vec<u64> = gateways.iter().map(|g| dir_size(&g.data_dir)).collect();
-    let cpu_before = cpu_ticks(Path::new("/proc/self/stat"));
-    let receive = route.receive;
-    let sealed = route.level == crate::doc::label::Level::Mat;
+    let before = Before::read(gateways)?;
 
-    let t0 = Instant::now();
-    let next = AtomicUsize::new(0);
-    let done = AtomicBool::new(false);
-    let generator_ticks = AtomicUsize::new(0);
-    let seen_count = AtomicUsize::new(0);
-    // seq → (scheduled or send instant, message id, 202 instant)
-    let sent: Mutex<Vec<Option<(Instant, String, Instant)>>> = Mutex::new(vec![None; n]);
-    let seen: Mutex<HashMap<String, Instant>> = Mutex::new(HashMap::with_capacity(n));
-    let failure: Mutex<Option<BenchError>> = Mutex::new(None);
-    let rss: Mutex<Vec<(f64, f64)>> = Mutex::new(Vec::new());
-    let deadline = t0 + Duration::from_secs(deadline_secs(n, rate));
-
-    std::thread::scope(|s| {
-        // RSS sampler.
-        s.spawn(|| {
-            while !done.load(Ordering::Relaxed) {
-                if let Some(kb) = vm_rss_kb() {
-                    if let Ok(mut r) = rss.lock() {
-                        r.push((t0.elapsed().as_secs_f64(), kb as f64 / 1024.0));
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        });
-        // Submitters.
-        for _ in 0..SUBMITTERS {
-            s.spawn(|| {
-                let start_ticks = thread_ticks();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(doc) = docs.get(i) else { break };
-                    if done.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    while rate.is_none()
-                        && i >= seen_count.load(Ordering::Relaxed) + MAX_IN_FLIGHT
-                        && !done.load(Ordering::Relaxed)
-                    {
-                        std::thread::sleep(Duration::from_micros(500));
-                    }
-                    let at = match rate {
-                        Some(r) => {
-                            let at = t0 + Duration::from_secs_f64(i as f64 / r);
-                            if let Some(wait) = at.checked_duration_since(Instant::now()) {
-                                std::thread::sleep(wait);
-                            }
-                            at
-                        }
-                        None => Instant::now(),
-                    };
-                    match submit_one(submit, i, doc) {
-                        Ok(id) => {
-                            if let Ok(mut v) = sent.lock() {
-                                if let Some(slot) = v.get_mut(i) {
-                                    *slot = Some((at, id, Instant::now()));
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            fail_once(&failure, &done, e);
-                            break;
-                        }
-                    }
-                }
-                generator_ticks.fetch_add(ticks_since(start_ticks), Ordering::Relaxed);
-            });
-        }
-        // The receiving system: long-poll, record first sight, hand ids to the ackers.
-        s.spawn(|| {
-            let start_ticks = thread_ticks();
-            let (tx, rx) = mpsc::channel::<String>();
-            let rx = Mutex::new(rx);
-            std::thread::scope(|acks| {
-                for _ in 0..ACKERS {
-                    acks.spawn(|| {
-                        let start_ticks = thread_ticks();
-                        loop {
-                            let id = match rx.lock().map(|r| r.recv()) {
-                                Ok(Ok(id)) => id,
-                                _ => break,
-                            };
-                            // A sealed document is fetched (opened by the gateway) as its
-                            // receiving system would, before the ack.
-                            let fetched = if sealed {
-                                fetch_one(receive, &id)
-                            } else {
-                                Ok(())
-                            };
-                            if let Err(e) = fetched.and_then(|()| ack_one(receive, &id)) {
-                                fail_once(&failure, &done, e);
-                                break;
-                            }
-                        }
-                        generator_ticks.fetch_add(ticks_since(start_ticks), Ordering::Relaxed);
-                    });
-                }
-                loop {
-                    if done.load(Ordering::Relaxed) || Instant::now() >= deadline {
-                        break;
-                    }
-                    let got = match poll_inbox(receive) {
-                        Ok(ids) => ids,
-                        Err(e) => {
-                            fail_once(&failure, &done, e);
-                            break;
-                        }
-                    };
-                    let now = Instant::now();
-                    let mut fresh = 0usize;
-                    let total = if let Ok(mut seen) = seen.lock() {
-                        for id in &got {
-                            if !seen.contains_key(id) {
-                                seen.insert(id.to_owned(), now);
-                                let _ = tx.send(id.to_owned());
-                                fresh += 1;
-                            }
-                        }
-                        seen.len()
-                    } else {
-                        0
-                    };
-                    seen_count.store(total, Ordering::Relaxed);
-                    if total >= n {
-                        break;
-                    }
-                    if fresh == 0 {
-                        // Everything listed is already seen and waiting for its ack: do not
-                        // spin on the API while the ackers catch up.
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                }
-                drop(tx);
-            });
-            done.store(true, Ordering::Relaxed);
-            generator_ticks.fetch_add(ticks_since(start_ticks), Ordering::Relaxed);
-        });
-    });
+    let load = Load::new(&docs, n, rate);
+    load.drive(submit, route);
+    let t0 = load.t0;
     let wall = t0.elapsed();
+    let record = load.finish()?;
 
-    if let Some(e) = failure.into_inner().ok().flatten() {
-        return Err(e);
-    }
     let cpu_after = cpu_ticks(Path::new("/proc/self/stat"));
-    let sent = sent.into_inner().unwrap_or_default();
-    let seen = seen.into_inner().unwrap_or_default();
-    let mut latency = Vec::with_capacity(n);
-    let mut submit_ms = Vec::with_capacity(n);
-    let mut last_accept = t0;
-    let mut last_seen = t0;
-    let mut missing = 0usize;
-    for slot in &sent {
-        match slot
-            .as_ref()
-            .and_then(|(at, id, ok)| seen.get(id).map(|s| (at, s, ok)))
-        {
-            Some((at, s, ok)) => {
-                latency.push(s.saturating_duration_since(*at).as_secs_f64() * 1e3);
-                submit_ms.push(ok.saturating_duration_since(*at).as_secs_f64() * 1e3);
-                last_accept = last_accept.max(*ok);
-                last_seen = last_seen.max(*s);
-            }
-            None => missing += 1,
-        }
-    }
-    if missing > 0 {
+    let timings = Timings::of(&record.sent, &record.seen, t0, n);
+    if timings.missing > 0 {
         return Err(BenchError::Undelivered {
-            missing,
+            missing: timings.missing,
             total: n,
             secs: deadline_secs(n, rate),
         });
     }
-    let stats_after = gateways
-        .iter()
-        .map(store_stats)
-        .collect::<Result<Vec<_>, _>>()?;
-    let stores: Vec<StoreDelta> = gateways
-        .iter()
-        .zip(stats_before.iter().zip(&stats_after))
-        .zip(disk_before.iter())
-        .map(|((g, (b, a)), d)| StoreDelta {
-            gateway: g.role.to_owned(),
-            flushes: a.flushes.saturating_sub(b.flushes),
-            durable_writes: a.durable_writes.saturating_sub(b.durable_writes),
-            disk_bytes: dir_size(&g.data_dir) as i64 - *d as i64,
-        })
-        .collect();
+    let stores = store_deltas(gateways, &before)?;
     let nf = n as f64;
-    let generator_secs = generator_ticks.load(Ordering::Relaxed) as f64 / TICKS_PER_SEC;
-    let process_secs = (cpu_after - cpu_before) / TICKS_PER_SEC;
+    let generator_secs = record.generator_ticks as f64 / TICKS_PER_SEC;
+    let process_secs = (cpu_after - before.cpu) / TICKS_PER_SEC;
     let gateway_secs = (process_secs - generator_secs).max(0.0);
     let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
-    let samples = rss.into_inner().unwrap_or_default();
-    let rss_mb = Rss {
-        start: samples.first().map_or(0.0, |s| s.1),
-        max: samples.iter().map(|s| s.1).fold(0.0, f64::max),
-        end: samples.last().map_or(0.0, |s| s.1),
-        samples,
-    };
     Ok(Phase {
         name: name.to_owned(),
         documents: n,
         document_bytes,
         max_in_flight: rate.is_none().then_some(MAX_IN_FLIGHT),
         target_per_s: rate,
-        accepted_per_s: nf / last_accept.duration_since(t0).as_secs_f64().max(1e-9),
-        delivered_per_s: nf / last_seen.duration_since(t0).as_secs_f64().max(1e-9),
-        latency_ms: Percentiles::of(latency),
-        submit_ms: Percentiles::of(submit_ms),
+        accepted_per_s: nf
+            / timings
+                .last_accept
+                .duration_since(t0)
+                .as_secs_f64()
+                .max(1e-9),
+        delivered_per_s: nf / timings.last_seen.duration_since(t0).as_secs_f64().max(1e-9),
+        latency_ms: Percentiles::of(timings.latency),
+        submit_ms: Percentiles::of(timings.submit_ms),
         gateway_cpu_ms_per_doc: gateway_secs * 1e3 / nf,
         generator_cpu_ms_per_doc: generator_secs * 1e3 / nf,
         gateway_cpu_utilisation: gateway_secs / (wall.as_secs_f64() * cores),
-        rss_mb,
+        rss_mb: Rss::of(record.rss),
         disk_bytes_per_doc: stores.iter().map(|s| s.disk_bytes).sum::<i64>() as f64 / nf,
         flushes_per_1000_docs: stores.iter().map(|s| s.flushes).sum::<u64>() as f64 * 1000.0 / nf,
         stores,
@@ -552,6 +400,357 @@ fn run_phase(
         delivered_vs_ceiling: 0.0,
         wall_secs: wall.as_secs_f64(),
     })
+}
+
+/// What a phase's deltas are taken from, read before its first document.
+struct Before {
+    /// Each store's counters.
+    stats: Vec<StoreStats>,
+    /// Each gateway's data directory size, bytes.
+    disk: Vec<u64>,
+    /// The process's CPU ticks.
+    cpu: f64,
+}
+
+impl Before {
+    /// Stores, then directories, then CPU last, so the reading itself stays out of the phase.
+    fn read(gateways: &[Gateway]) -> Result<Self, BenchError> {
+        let stats = gateways
+            .iter()
+            .map(store_stats)
+            .collect::<Result<Vec<_>, _>>()?;
+        let disk = gateways.iter().map(|g| dir_size(&g.data_dir)).collect();
+        let cpu = cpu_ticks(Path::new("/proc/self/stat"));
+        Ok(Self { stats, disk, cpu })
+    }
+}
+
+/// Each store's flushes, durable writes and data directory growth since `before`.
+fn store_deltas(gateways: &[Gateway], before: &Before) -> Result<Vec<StoreDelta>, BenchError> {
+    let stats_after = gateways
+        .iter()
+        .map(store_stats)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(gateways
+        .iter()
+        .zip(before.stats.iter().zip(&stats_after))
+        .zip(before.disk.iter())
+        .map(|((g, (b, a)), d)| StoreDelta {
+            gateway: g.role.to_owned(),
+            flushes: a.flushes.saturating_sub(b.flushes),
+            durable_writes: a.durable_writes.saturating_sub(b.durable_writes),
+            disk_bytes: dir_size(&g.data_dir) as i64 - *d as i64,
+        })
+        .collect())
+}
+
+impl Rss {
+    /// Start, largest and end of `samples` (0 where there are none), keeping the samples.
+    fn of(samples: Vec<(f64, f64)>) -> Self {
+        Self {
+            start: samples.first().map_or(0.0, |s| s.1),
+            max: samples.iter().map(|s| s.1).fold(0.0, f64::max),
+            end: samples.last().map_or(0.0, |s| s.1),
+            samples,
+        }
+    }
+}
+
+/// One accepted document: (scheduled or send instant, message id, 202 instant).
+type Sent = (Instant, String, Instant);
+
+/// What a phase's threads share: the documents and the next one to send, what each thread
+/// recorded, and the first failure, which stops them all.
+struct Load<'d> {
+    docs: &'d [Vec<u8>],
+    n: usize,
+    /// Paced rate, documents/s; `None` for closed loop.
+    rate: Option<f64>,
+    /// The phase's start, which paced send times and the rates count from.
+    t0: Instant,
+    deadline: Instant,
+    next: AtomicUsize,
+    done: AtomicBool,
+    generator_ticks: AtomicUsize,
+    seen_count: AtomicUsize,
+    /// By sequence number; `None` until accepted.
+    sent: Mutex<Vec<Option<Sent>>>,
+    /// Message id → first seen in the inbox.
+    seen: Mutex<HashMap<String, Instant>>,
+    failure: Mutex<Option<BenchError>>,
+    /// `(seconds since t0, MB)`.
+    rss: Mutex<Vec<(f64, f64)>>,
+}
+
+/// What a phase's threads recorded, once they have all stopped without a failure.
+struct Record {
+    sent: Vec<Option<Sent>>,
+    seen: HashMap<String, Instant>,
+    generator_ticks: usize,
+    rss: Vec<(f64, f64)>,
+}
+
+impl<'d> Load<'d> {
+    /// The shared state of a phase over `docs` (`n` of them), its clock started now.
+    fn new(docs: &'d [Vec<u8>], n: usize, rate: Option<f64>) -> Self {
+        let t0 = Instant::now();
+        Self {
+            docs,
+            n,
+            rate,
+            t0,
+            deadline: t0 + Duration::from_secs(deadline_secs(n, rate)),
+            next: AtomicUsize::new(0),
+            done: AtomicBool::new(false),
+            generator_ticks: AtomicUsize::new(0),
+            seen_count: AtomicUsize::new(0),
+            sent: Mutex::new(vec![None; n]),
+            seen: Mutex::new(HashMap::with_capacity(n)),
+            failure: Mutex::new(None),
+            rss: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs the phase's threads (an RSS sampler, the submitters, the receiving system) until
+    /// every document is seen in the inbox, one of them fails or the deadline passes.
+    fn drive(&self, submit: &Client, route: &Route<'_>) {
+        let receive = route.receive;
+        let sealed = route.level == crate::doc::label::Level::Mat;
+        std::thread::scope(|s| {
+            s.spawn(|| self.sample_rss());
+            for _ in 0..SUBMITTERS {
+                s.spawn(|| self.submit_all(submit));
+            }
+            s.spawn(|| self.receive_all(receive, sealed));
+        });
+    }
+
+    /// The first failure, or everything the threads recorded.
+    fn finish(self) -> Result<Record, BenchError> {
+        if let Some(e) = self.failure.into_inner().ok().flatten() {
+            return Err(e);
+        }
+        Ok(Record {
+            sent: self.sent.into_inner().unwrap_or_default(),
+            seen: self.seen.into_inner().unwrap_or_default(),
+            generator_ticks: self.generator_ticks.into_inner(),
+            rss: self.rss.into_inner().unwrap_or_default(),
+        })
+    }
+
+    /// The RSS sampler: resident memory every 100 ms until the phase is done.
+    fn sample_rss(&self) {
+        while !self.done.load(Ordering::Relaxed) {
+            if let Some(kb) = vm_rss_kb() {
+                if let Ok(mut r) = self.rss.lock() {
+                    r.push((self.t0.elapsed().as_secs_f64(), kb as f64 / 1024.0));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// One submitter: takes the next document until none is left or the phase is done, and
+    /// records each accepted one.
+    fn submit_all(&self, submit: &Client) {
+        let start_ticks = thread_ticks();
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(doc) = self.docs.get(i) else { break };
+            if self.done.load(Ordering::Relaxed) {
+                break;
+            }
+            self.wait_for_room(i);
+            let at = self.due(i);
+            match submit_one(submit, i, doc) {
+                Ok(id) => self.record_sent(i, at, id),
+                Err(e) => {
+                    self.fail(e);
+                    break;
+                }
+            }
+        }
+        self.generator_ticks
+            .fetch_add(ticks_since(start_ticks), Ordering::Relaxed);
+    }
+
+    /// Closed loop: waits while document `i` would put more than [`MAX_IN_FLIGHT`] between
+    /// submit and inbox.
+    fn wait_for_room(&self, i: usize) {
+        while self.rate.is_none()
+            && i >= self.seen_count.load(Ordering::Relaxed) + MAX_IN_FLIGHT
+            && !self.done.load(Ordering::Relaxed)
+        {
+            std::thread::sleep(Duration::from_micros(500));
+        }
+    }
+
+    /// When document `i` counts as sent: paced, its scheduled instant (slept until, so a
+    /// stalled client does not hide queueing); closed loop, now.
+    fn due(&self, i: usize) -> Instant {
+        match self.rate {
+            Some(r) => {
+                let at = self.t0 + Duration::from_secs_f64(i as f64 / r);
+                if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                at
+            }
+            None => Instant::now(),
+        }
+    }
+
+    /// Document `i` accepted as `id`: its due instant, id and the 202 instant (now).
+    fn record_sent(&self, i: usize, at: Instant, id: String) {
+        if let Ok(mut v) = self.sent.lock() {
+            if let Some(slot) = v.get_mut(i) {
+                *slot = Some((at, id, Instant::now()));
+            }
+        }
+    }
+
+    /// The receiving system: long-poll, record first sight, hand ids to [`ACKERS`] ackers;
+    /// the phase is done when polling stops.
+    fn receive_all(&self, receive: &Client, sealed: bool) {
+        let start_ticks = thread_ticks();
+        let (tx, rx) = mpsc::channel::<String>();
+        let rx = Mutex::new(rx);
+        std::thread::scope(|acks| {
+            for _ in 0..ACKERS {
+                acks.spawn(|| self.ack_all(&rx, receive, sealed));
+            }
+            self.poll_until_seen(receive, &tx);
+            drop(tx);
+        });
+        self.done.store(true, Ordering::Relaxed);
+        self.generator_ticks
+            .fetch_add(ticks_since(start_ticks), Ordering::Relaxed);
+    }
+
+    /// One acker: acknowledges each id handed over until the channel closes or one fails.
+    fn ack_all(&self, rx: &Mutex<mpsc::Receiver<String>>, receive: &Client, sealed: bool) {
+        let start_ticks = thread_ticks();
+        loop {
+            let id = match rx.lock().map(|r| r.recv()) {
+                Ok(Ok(id)) => id,
+                _ => break,
+            };
+            // A sealed document is fetched (opened by the gateway) as its
+            // receiving system would, before the ack.
+            let fetched = if sealed {
+                fetch_one(receive, &id)
+            } else {
+                Ok(())
+            };
+            if let Err(e) = fetched.and_then(|()| ack_one(receive, &id)) {
+                self.fail(e);
+                break;
+            }
+        }
+        self.generator_ticks
+            .fetch_add(ticks_since(start_ticks), Ordering::Relaxed);
+    }
+
+    /// Long-polls the inbox until all `n` documents are seen, the phase is done or the
+    /// deadline passes.
+    fn poll_until_seen(&self, receive: &Client, tx: &mpsc::Sender<String>) {
+        loop {
+            if self.done.load(Ordering::Relaxed) || Instant::now() >= self.deadline {
+                break;
+            }
+            let got = match poll_inbox(receive) {
+                Ok(ids) => ids,
+                Err(e) => {
+                    self.fail(e);
+                    break;
+                }
+            };
+            let (fresh, total) = self.record_seen(&got, tx);
+            self.seen_count.store(total, Ordering::Relaxed);
+            if total >= self.n {
+                break;
+            }
+            if fresh == 0 {
+                // Everything listed is already seen and waiting for its ack: do not
+                // spin on the API while the ackers catch up.
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+
+    /// Records the first sight (now) of each id in `got` not seen before and hands it to the
+    /// ackers: (how many were new, how many are seen in all).
+    fn record_seen(&self, got: &[String], tx: &mpsc::Sender<String>) -> (usize, usize) {
+        let now = Instant::now();
+        let mut fresh = 0usize;
+        let total = if let Ok(mut seen) = self.seen.lock() {
+            for id in got {
+                if !seen.contains_key(id) {
+                    seen.insert(id.to_owned(), now);
+                    let _ = tx.send(id.to_owned());
+                    fresh += 1;
+                }
+            }
+            seen.len()
+        } else {
+            0
+        };
+        (fresh, total)
+    }
+
+    /// Keeps the first failure and stops every thread of the phase.
+    fn fail(&self, e: BenchError) {
+        if let Ok(mut s) = self.failure.lock() {
+            if s.is_none() {
+                *s = Some(e);
+            }
+        }
+        self.done.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Per-document timings of a phase, from the submitters' and the receiving system's records.
+struct Timings {
+    /// Due instant → first seen in the inbox, ms.
+    latency: Vec<f64>,
+    /// Due instant → 202, ms.
+    submit_ms: Vec<f64>,
+    /// The last 202 (the phase start if none).
+    last_accept: Instant,
+    /// The last first sight in the inbox (the phase start if none).
+    last_seen: Instant,
+    /// Documents not accepted or not seen.
+    missing: usize,
+}
+
+impl Timings {
+    /// Matches each sent document to its first sight by message id.
+    fn of(sent: &[Option<Sent>], seen: &HashMap<String, Instant>, t0: Instant, n: usize) -> Self {
+        let mut t = Self {
+            latency: Vec::with_capacity(n),
+            submit_ms: Vec::with_capacity(n),
+            last_accept: t0,
+            last_seen: t0,
+            missing: 0,
+        };
+        for slot in sent {
+            match slot
+                .as_ref()
+                .and_then(|(at, id, ok)| seen.get(id).map(|s| (at, s, ok)))
+            {
+                Some((at, s, ok)) => {
+                    t.latency
+                        .push(s.saturating_duration_since(*at).as_secs_f64() * 1e3);
+                    t.submit_ms
+                        .push(ok.saturating_duration_since(*at).as_secs_f64() * 1e3);
+                    t.last_accept = t.last_accept.max(*ok);
+                    t.last_seen = t.last_seen.max(*s);
+                }
+                None => t.missing += 1,
+            }
+        }
+        t
+    }
 }
 
 /// `n` signed-ready 8 KB envelopes for `route` (recipient and level), numbered from `seq0`.
@@ -572,15 +771,6 @@ fn documents(n: usize, seq0: u64, route: &Route<'_>) -> Result<Vec<Vec<u8>>, Ben
 fn deadline_secs(n: usize, rate: Option<f64>) -> u64 {
     let paced = rate.map_or(0.0, |r| n as f64 / r);
     60 + paced as u64 + (n as u64) / 10
-}
-
-fn fail_once(slot: &Mutex<Option<BenchError>>, done: &AtomicBool, e: BenchError) {
-    if let Ok(mut s) = slot.lock() {
-        if s.is_none() {
-            *s = Some(e);
-        }
-    }
-    done.store(true, Ordering::Relaxed);
 }
 
 /// The load generator's requests, shared by the end-to-end phases and the scale run.

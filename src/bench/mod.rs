@@ -25,6 +25,7 @@ pub mod pipeline;
 pub mod scale;
 pub mod sealing;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -354,12 +355,23 @@ pub(crate) fn rate(
 }
 
 impl BenchReport {
-    /// The human table.
+    /// The human table: the header line, then one section per layer of the run.
     pub fn table(&self) -> String {
-        use std::fmt::Write as _;
-        let m = &self.machine;
-        let c = &self.ceiling;
         let mut s = String::new();
+        self.write_header(&mut s);
+        self.write_ceiling(&mut s);
+        self.write_pipeline(&mut s);
+        s.push_str(&sealing::table(&self.seal));
+        self.write_e2e(&mut s);
+        self.write_overload(&mut s);
+        self.write_peers(&mut s);
+        let _ = writeln!(s, "\ntotal {:.1} s", self.total_secs);
+        s
+    }
+
+    /// The first line: version, machine and build, so a pasted table says where it came from.
+    fn write_header(&self, s: &mut String) {
+        let m = &self.machine;
         let _ = writeln!(
             s,
             "lienthong {} bench — {} cores ({}), {} build{}",
@@ -369,6 +381,11 @@ impl BenchReport {
             m.profile,
             if m.quick { ", --quick" } else { "" }
         );
+    }
+
+    /// Section 1: the raw ring operations, the limit everything below is held against.
+    fn write_ceiling(&self, s: &mut String) {
+        let c = &self.ceiling;
         let _ = writeln!(s, "\n1. Ceiling: ring, this process");
         let _ = writeln!(
             s,
@@ -391,7 +408,10 @@ impl BenchReport {
             let _ = writeln!(s, "   {name:<28} {sign:>12.0} {verify:>12.0}");
         }
         let _ = writeln!(s, "   {:<28} {:>12.0} MB/s", "SHA-256", c.sha256_mb_per_s);
+    }
 
+    /// Section 2: the document pipeline, one row per envelope size.
+    fn write_pipeline(&self, s: &mut String) {
         let _ = writeln!(s, "\n2. Document pipeline (RSA-2048 key, real chain + CRL)");
         let _ = writeln!(
             s,
@@ -411,7 +431,11 @@ impl BenchReport {
                 r.verify_vs_rsa_verify * 100.0,
             );
         }
-        s.push_str(&sealing::table(&self.seal));
+    }
+
+    /// Section 3: the end-to-end phases through real gateways, one row each, and the footnote
+    /// saying what their CPU and ratio columns count.
+    fn write_e2e(&self, s: &mut String) {
         let _ = writeln!(
             s,
             "\n3. End to end: 8 KB RSA-2048 documents, HTTPS submit + mTLS relay + inbox long-poll/ack\n   (max, paced: district → province; 2 hops: district → province → central;\n   max mat: district → province, sealed end to end, each fetched (opened) before its ack)"
@@ -455,6 +479,11 @@ impl BenchReport {
             s,
             "   (CPU: all gateways, the load generator's own threads subtracted; flushes: all stores;\n    \"of RSA\": docs/s ÷ one core's RSA-2048 sign/s; \"of ceil.\": docs/s ÷ all cores doing one RSA-2048 sign + verify per document)"
         );
+    }
+
+    /// The overload row closing section 3: what the district shed and accepted at twice its
+    /// accept rate, and whether every accepted document still arrived exactly once.
+    fn write_overload(&self, s: &mut String) {
         let o = &self.overload;
         let _ = writeln!(
             s,
@@ -482,7 +511,11 @@ impl BenchReport {
                 "NO"
             },
         );
+    }
 
+    /// Section 4: xmlsec1 and signxml on the same document (or why each was skipped), then
+    /// lienthong's small-document rates as multiples of theirs.
+    fn write_peers(&self, s: &mut String) {
         let _ = writeln!(s, "\n4. Peers");
         match &self.peers.xmlsec1 {
             Some(x) => {
@@ -508,35 +541,40 @@ impl BenchReport {
                 let _ = writeln!(s, "   signxml skipped: {}", self.peers.signxml_note);
             }
         }
-        if let Some(small) = self.pipeline.first() {
-            let ratio = |ours: f64, theirs: Option<f64>| {
-                theirs.map_or_else(|| "-".to_owned(), |t| format!("{:.1}×", ours / t.max(1e-9)))
-            };
-            let _ = writeln!(
-                s,
-                "   lienthong {} (this run, one core): sign {:.0}/s = {} signxml, {} xmlsec1; verify {:.0}/s = {} signxml, {} xmlsec1",
-                small.label,
+        self.write_peer_ratios(s);
+    }
+
+    /// The last line of section 4: lienthong's sign and verify rates on the small document as
+    /// multiples of each peer's (`-` for a peer that did not run); nothing without a pipeline row.
+    fn write_peer_ratios(&self, s: &mut String) {
+        let Some(small) = self.pipeline.first() else {
+            return;
+        };
+        let ratio = |ours: f64, theirs: Option<f64>| {
+            theirs.map_or_else(|| "-".to_owned(), |t| format!("{:.1}×", ours / t.max(1e-9)))
+        };
+        let _ = writeln!(
+            s,
+            "   lienthong {} (this run, one core): sign {:.0}/s = {} signxml, {} xmlsec1; verify {:.0}/s = {} signxml, {} xmlsec1",
+            small.label,
+            small.sign_docs_per_s,
+            ratio(
                 small.sign_docs_per_s,
-                ratio(
-                    small.sign_docs_per_s,
-                    self.peers.signxml.as_ref().map(|x| x.sign_docs_per_s)
-                ),
-                ratio(
-                    small.sign_docs_per_s,
-                    self.peers.xmlsec1.as_ref().map(|x| x.sign_docs_per_s)
-                ),
+                self.peers.signxml.as_ref().map(|x| x.sign_docs_per_s)
+            ),
+            ratio(
+                small.sign_docs_per_s,
+                self.peers.xmlsec1.as_ref().map(|x| x.sign_docs_per_s)
+            ),
+            small.verify_docs_per_s,
+            ratio(
                 small.verify_docs_per_s,
-                ratio(
-                    small.verify_docs_per_s,
-                    self.peers.signxml.as_ref().map(|x| x.verify_docs_per_s)
-                ),
-                ratio(
-                    small.verify_docs_per_s,
-                    self.peers.xmlsec1.as_ref().map(|x| x.verify_docs_per_s)
-                ),
-            );
-        }
-        let _ = writeln!(s, "\ntotal {:.1} s", self.total_secs);
-        s
+                self.peers.signxml.as_ref().map(|x| x.verify_docs_per_s)
+            ),
+            ratio(
+                small.verify_docs_per_s,
+                self.peers.xmlsec1.as_ref().map(|x| x.verify_docs_per_s)
+            ),
+        );
     }
 }

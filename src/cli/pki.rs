@@ -11,7 +11,7 @@ use clap::Subcommand;
 use time::{Duration, OffsetDateTime};
 
 use lienthong::pki::ca::Issued;
-use lienthong::pki::demo::{self, DemoLeaf, DemoOptions};
+use lienthong::pki::demo::{self, DemoLeaf, DemoOptions, DemoPki};
 use lienthong::pki::{Ca, CaError, CrlUrl, PkiError, Profile, RevocationReason};
 
 use super::CliError;
@@ -32,91 +32,107 @@ pub(crate) enum PkiCommand {
     /// verifiers). Exit 0 valid, 1 refused (with the named reason), 2 usage error.
     CheckChain(CheckChainArgs),
     /// Create a CA plus a signing, a receipts, a TLS and an encryption certificate for each organ.
-    Init {
-        /// The directory to create the PKI in.
-        #[arg(long)]
-        dir: PathBuf,
-        /// Organ id, or ID=NAME; repeatable. Known ids get their official name.
-        #[arg(long = "organ", required = true)]
-        organs: Vec<String>,
-        /// Leaf validity in days.
-        #[arg(long, default_value_t = 397)]
-        days: u32,
-        /// CA validity in days.
-        #[arg(long, default_value_t = 3650)]
-        ca_days: u32,
-        /// Validity of the initial (empty) CRL in days.
-        #[arg(long, default_value_t = 7)]
-        crl_days: u32,
-        /// Start of validity, YYYY-MM-DD (default: now). Fixed dates make reproducible demos.
-        #[arg(long)]
-        not_before: Option<String>,
-        /// Also write the organ keys as plain PKCS#8 PEM (DEMO FIXTURES ONLY).
-        #[arg(long)]
-        export_plain_keys: bool,
-        /// Where the CRL will be published (http, https or ldap URL): recorded in the CA and
-        /// written as CRL distribution point into every certificate it issues. Gateways never
-        /// fetch it. Default: none, no extension.
-        #[arg(long, value_name = "URL")]
-        crl_url: Option<String>,
-        /// File holding the passphrase (else LIENTHONG_PASSPHRASE).
-        #[arg(long)]
-        passphrase_file: Option<PathBuf>,
-        /// Machine-readable output.
-        #[arg(long)]
-        json: bool,
-    },
+    Init(InitArgs),
     /// Issue a certificate for a CSR.
-    Issue {
-        /// The CA directory.
-        #[arg(long)]
-        ca: PathBuf,
-        /// The PEM CSR.
-        #[arg(long)]
-        csr: PathBuf,
-        /// signing, tls or encryption.
-        #[arg(long)]
-        profile: String,
-        /// Validity in days.
-        #[arg(long, default_value_t = 365)]
-        days: u32,
-        /// Write the chain (leaf + intermediate) here instead of stdout.
-        #[arg(short = 'o', long)]
-        output: Option<PathBuf>,
-        /// File holding the passphrase (else LIENTHONG_PASSPHRASE).
-        #[arg(long)]
-        passphrase_file: Option<PathBuf>,
-        /// Machine-readable summary on stderr-free stdout (needs -o).
-        #[arg(long)]
-        json: bool,
-    },
+    Issue(IssueArgs),
     /// Revoke a certificate this CA issued (takes effect in the next CRL).
-    Revoke {
-        /// The CA directory.
-        #[arg(long)]
-        ca: PathBuf,
-        /// Serial number, hexadecimal.
-        #[arg(long)]
-        serial: String,
-        /// keyCompromise, superseded, cessationOfOperation, affiliationChanged, …
-        #[arg(long)]
-        reason: String,
-    },
+    Revoke(RevokeArgs),
     /// Sign a CRL with the intermediate.
-    Crl {
-        /// The CA directory.
-        #[arg(long)]
-        ca: PathBuf,
-        /// Days until nextUpdate.
-        #[arg(long, default_value_t = 7)]
-        days: u32,
-        /// Output file (default DIR/crl.pem).
-        #[arg(short = 'o', long)]
-        output: Option<PathBuf>,
-        /// File holding the passphrase (else LIENTHONG_PASSPHRASE).
-        #[arg(long)]
-        passphrase_file: Option<PathBuf>,
-    },
+    Crl(CrlArgs),
+}
+
+/// Arguments of `lienthong pki init`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct InitArgs {
+    /// The directory to create the PKI in.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Organ id, or ID=NAME; repeatable. Known ids get their official name.
+    #[arg(long = "organ", required = true)]
+    organs: Vec<String>,
+    /// Leaf validity in days.
+    #[arg(long, default_value_t = 397)]
+    days: u32,
+    /// CA validity in days.
+    #[arg(long, default_value_t = 3650)]
+    ca_days: u32,
+    /// Validity of the initial (empty) CRL in days.
+    #[arg(long, default_value_t = 7)]
+    crl_days: u32,
+    /// Start of validity, YYYY-MM-DD (default: now). Fixed dates make reproducible demos.
+    #[arg(long)]
+    not_before: Option<String>,
+    /// Also write the organ keys as plain PKCS#8 PEM (DEMO FIXTURES ONLY).
+    #[arg(long)]
+    export_plain_keys: bool,
+    /// Where the CRL will be published (http, https or ldap URL): recorded in the CA and
+    /// written as CRL distribution point into every certificate it issues. Gateways never
+    /// fetch it. Default: none, no extension.
+    #[arg(long, value_name = "URL")]
+    crl_url: Option<String>,
+    /// File holding the passphrase (else LIENTHONG_PASSPHRASE).
+    #[arg(long)]
+    passphrase_file: Option<PathBuf>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `lienthong pki issue`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct IssueArgs {
+    /// The CA directory.
+    #[arg(long)]
+    ca: PathBuf,
+    /// The PEM CSR.
+    #[arg(long)]
+    csr: PathBuf,
+    /// signing, tls or encryption.
+    #[arg(long)]
+    profile: String,
+    /// Validity in days.
+    #[arg(long, default_value_t = 365)]
+    days: u32,
+    /// Write the chain (leaf + intermediate) here instead of stdout.
+    #[arg(short = 'o', long)]
+    output: Option<PathBuf>,
+    /// File holding the passphrase (else LIENTHONG_PASSPHRASE).
+    #[arg(long)]
+    passphrase_file: Option<PathBuf>,
+    /// Machine-readable summary on stderr-free stdout (needs -o).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `lienthong pki revoke`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct RevokeArgs {
+    /// The CA directory.
+    #[arg(long)]
+    ca: PathBuf,
+    /// Serial number, hexadecimal.
+    #[arg(long)]
+    serial: String,
+    /// keyCompromise, superseded, cessationOfOperation, affiliationChanged, …
+    #[arg(long)]
+    reason: String,
+}
+
+/// Arguments of `lienthong pki crl`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct CrlArgs {
+    /// The CA directory.
+    #[arg(long)]
+    ca: PathBuf,
+    /// Days until nextUpdate.
+    #[arg(long, default_value_t = 7)]
+    days: u32,
+    /// Output file (default DIR/crl.pem).
+    #[arg(short = 'o', long)]
+    output: Option<PathBuf>,
+    /// File holding the passphrase (else LIENTHONG_PASSPHRASE).
+    #[arg(long)]
+    passphrase_file: Option<PathBuf>,
 }
 
 /// Arguments of `lienthong pki check-chain`.
@@ -217,187 +233,187 @@ pub(crate) fn run(c: PkiCommand) -> Result<(), CliError> {
     let now = OffsetDateTime::now_utc();
     match c {
         PkiCommand::CheckChain(a) => run_check_chain(&a),
-        PkiCommand::Init {
-            dir,
-            organs,
-            days,
-            ca_days,
-            crl_days,
-            not_before,
-            export_plain_keys,
-            crl_url,
-            passphrase_file,
-            json,
-        } => {
-            // Checked before the passphrase is read: a typo is a usage error, not a prompt.
-            let crl_url = crl_url
-                .as_deref()
-                .map(CrlUrl::parse)
-                .transpose()
-                .map_err(CliError::usage)?;
-            let pass = passphrase(passphrase_file.as_deref())?;
-            let not_before = match not_before {
-                Some(d) => parse_date(&d)?,
-                None => now,
-            };
-            let organs: Vec<(String, String)> = organs.iter().map(|o| organ_arg(o)).collect();
-            let pairs: Vec<(&str, &str)> = organs
-                .iter()
-                .map(|(i, n)| (i.as_str(), n.as_str()))
-                .collect();
-            let mut opts = DemoOptions::new(pass, not_before);
-            if let Some(n) = pbkdf2_knob()? {
-                opts.pbkdf2_iterations = n;
-            }
-            opts.ca_days = ca_days;
-            opts.leaf_days = days;
-            opts.crl_days = crl_days;
-            opts.export_plain_keys = export_plain_keys;
-            opts.crl_url = crl_url;
-            let made = demo::generate(&dir, &pairs, &opts).map_err(pki_err)?;
-            if json {
-                let leaf = |l: &DemoLeaf| {
-                    serde_json::json!({
-                        "key": l.key_name,
-                        "algorithm": l.algorithm.as_str(),
-                        "cert": l.cert_pem,
-                        "plain_key": l.plain_key_pem,
-                        "serial": l.serial_hex,
-                        "subject": l.subject,
-                        "not_after": date(l.not_after),
-                        "fingerprint_sha256": l.fingerprint,
-                    })
-                };
-                let organs: Vec<_> = made
-                    .organs
-                    .iter()
-                    .map(|o| {
-                        serde_json::json!({
-                            "id": o.id, "name": o.name, "dir": o.dir, "chain": o.chain_pem,
-                            "signing": leaf(&o.signing), "tls": leaf(&o.tls),
-                            "receipts": leaf(&o.receipts), "encryption": leaf(&o.encryption),
-                        })
-                    })
-                    .collect();
+        PkiCommand::Init(a) => run_init(a, now),
+        PkiCommand::Issue(a) => run_issue(a, now),
+        PkiCommand::Revoke(a) => run_revoke(a, now),
+        PkiCommand::Crl(a) => run_crl(a, now),
+    }
+}
+
+/// `pki init`: the demo PKI generated under `a.dir`, then what was made printed.
+fn run_init(a: InitArgs, now: OffsetDateTime) -> Result<(), CliError> {
+    // Checked before the passphrase is read: a typo is a usage error, not a prompt.
+    let crl_url = a
+        .crl_url
+        .as_deref()
+        .map(CrlUrl::parse)
+        .transpose()
+        .map_err(CliError::usage)?;
+    let pass = passphrase(a.passphrase_file.as_deref())?;
+    let not_before = match a.not_before {
+        Some(d) => parse_date(&d)?,
+        None => now,
+    };
+    let organs: Vec<(String, String)> = a.organs.iter().map(|o| organ_arg(o)).collect();
+    let pairs: Vec<(&str, &str)> = organs
+        .iter()
+        .map(|(i, n)| (i.as_str(), n.as_str()))
+        .collect();
+    let mut opts = DemoOptions::new(pass, not_before);
+    if let Some(n) = pbkdf2_knob()? {
+        opts.pbkdf2_iterations = n;
+    }
+    opts.ca_days = a.ca_days;
+    opts.leaf_days = a.days;
+    opts.crl_days = a.crl_days;
+    opts.export_plain_keys = a.export_plain_keys;
+    opts.crl_url = crl_url;
+    let made = demo::generate(&a.dir, &pairs, &opts).map_err(pki_err)?;
+    if a.json {
+        print_init_json(&made);
+    } else {
+        print_init_text(&made, a.export_plain_keys);
+    }
+    Ok(())
+}
+
+/// `pki init --json`: one object naming every file made and each leaf's details.
+fn print_init_json(made: &DemoPki) {
+    let leaf = |l: &DemoLeaf| {
+        serde_json::json!({
+            "key": l.key_name,
+            "algorithm": l.algorithm.as_str(),
+            "cert": l.cert_pem,
+            "plain_key": l.plain_key_pem,
+            "serial": l.serial_hex,
+            "subject": l.subject,
+            "not_after": date(l.not_after),
+            "fingerprint_sha256": l.fingerprint,
+        })
+    };
+    let organs: Vec<_> = made
+        .organs
+        .iter()
+        .map(|o| {
+            serde_json::json!({
+                "id": o.id, "name": o.name, "dir": o.dir, "chain": o.chain_pem,
+                "signing": leaf(&o.signing), "tls": leaf(&o.tls),
+                "receipts": leaf(&o.receipts), "encryption": leaf(&o.encryption),
+            })
+        })
+        .collect();
+    println!(
+        "{}",
+        serde_json::json!({
+            "dir": made.dir, "root": made.root_pem,
+            "intermediate": made.intermediate_pem, "crl": made.crl_pem,
+            "crl_url": made.crl_url.as_ref().map(CrlUrl::as_str),
+            "organs": organs,
+        })
+    );
+}
+
+/// `pki init` for people: the CA files, then one line per leaf certificate, and a warning
+/// when plain keys were written.
+fn print_init_text(made: &DemoPki, export_plain_keys: bool) {
+    println!("trust anchor   {}", made.root_pem.display());
+    println!("intermediate   {}", made.intermediate_pem.display());
+    println!("CRL (empty)    {}", made.crl_pem.display());
+    if let Some(u) = &made.crl_url {
+        println!("CRL published  {u} (named in every certificate; never fetched)");
+    }
+    for o in &made.organs {
+        for l in [&o.signing, &o.tls, &o.receipts, &o.encryption] {
+            println!(
+                "{:<14} {:<8} {:<8} serial {}  expires {}  {}",
+                o.id,
+                l.key_name,
+                l.algorithm.as_str(),
+                l.serial_hex,
+                date(l.not_after),
+                l.cert_pem.display()
+            );
+        }
+    }
+    if export_plain_keys {
+        println!("plain PKCS#8 key files were written: DEMO ONLY, never production");
+    }
+}
+
+/// `pki issue`: a certificate for the CSR, valid from `now` for `a.days`; the chain goes to
+/// `-o` (with a summary line or JSON) or to stdout.
+fn run_issue(a: IssueArgs, now: OffsetDateTime) -> Result<(), CliError> {
+    let profile: Profile = a.profile.parse().map_err(|e: CaError| CliError::usage(e))?;
+    let csr_pem = std::fs::read_to_string(&a.csr)
+        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", a.csr.display())))?;
+    let pass = passphrase(a.passphrase_file.as_deref())?;
+    let mut ca = Ca::open(&a.ca).map_err(ca_err)?;
+    let issued: Issued = ca
+        .issue(
+            &csr_pem,
+            profile,
+            now,
+            now + Duration::days(i64::from(a.days)),
+            &pass,
+        )
+        .map_err(ca_err)?;
+    let s = &issued.summary;
+    match a.output {
+        Some(p) => {
+            write(&p, &issued.chain_pem)?;
+            if a.json {
                 println!(
                     "{}",
                     serde_json::json!({
-                        "dir": made.dir, "root": made.root_pem,
-                        "intermediate": made.intermediate_pem, "crl": made.crl_pem,
-                        "crl_url": made.crl_url.as_ref().map(CrlUrl::as_str),
-                        "organs": organs,
+                        "serial": s.serial_hex, "subject": s.subject, "organ": s.organ,
+                        "profile": profile.as_str(), "not_after": date(s.not_after),
+                        "cert": p,
                     })
                 );
             } else {
-                println!("trust anchor   {}", made.root_pem.display());
-                println!("intermediate   {}", made.intermediate_pem.display());
-                println!("CRL (empty)    {}", made.crl_pem.display());
-                if let Some(u) = &made.crl_url {
-                    println!("CRL published  {u} (named in every certificate; never fetched)");
-                }
-                for o in &made.organs {
-                    for l in [&o.signing, &o.tls, &o.receipts, &o.encryption] {
-                        println!(
-                            "{:<14} {:<8} {:<8} serial {}  expires {}  {}",
-                            o.id,
-                            l.key_name,
-                            l.algorithm.as_str(),
-                            l.serial_hex,
-                            date(l.not_after),
-                            l.cert_pem.display()
-                        );
-                    }
-                }
-                if export_plain_keys {
-                    println!("plain PKCS#8 key files were written: DEMO ONLY, never production");
-                }
+                println!(
+                    "issued {} certificate serial {} for {} (organ {}), expires {}: {}",
+                    profile.as_str(),
+                    s.serial_hex,
+                    s.subject,
+                    s.organ.as_deref().unwrap_or("-"),
+                    date(s.not_after),
+                    p.display()
+                );
             }
-            Ok(())
         }
-        PkiCommand::Issue {
-            ca,
-            csr,
-            profile,
-            days,
-            output,
-            passphrase_file,
-            json,
-        } => {
-            let profile: Profile = profile.parse().map_err(|e: CaError| CliError::usage(e))?;
-            let csr_pem = std::fs::read_to_string(&csr)
-                .map_err(|e| CliError::usage(format!("cannot read {}: {e}", csr.display())))?;
-            let pass = passphrase(passphrase_file.as_deref())?;
-            let mut ca = Ca::open(&ca).map_err(ca_err)?;
-            let issued: Issued = ca
-                .issue(
-                    &csr_pem,
-                    profile,
-                    now,
-                    now + Duration::days(i64::from(days)),
-                    &pass,
-                )
-                .map_err(ca_err)?;
-            let s = &issued.summary;
-            match output {
-                Some(p) => {
-                    write(&p, &issued.chain_pem)?;
-                    if json {
-                        println!(
-                            "{}",
-                            serde_json::json!({
-                                "serial": s.serial_hex, "subject": s.subject, "organ": s.organ,
-                                "profile": profile.as_str(), "not_after": date(s.not_after),
-                                "cert": p,
-                            })
-                        );
-                    } else {
-                        println!(
-                            "issued {} certificate serial {} for {} (organ {}), expires {}: {}",
-                            profile.as_str(),
-                            s.serial_hex,
-                            s.subject,
-                            s.organ.as_deref().unwrap_or("-"),
-                            date(s.not_after),
-                            p.display()
-                        );
-                    }
-                }
-                None => print!("{}", issued.chain_pem),
-            }
-            Ok(())
-        }
-        PkiCommand::Revoke { ca, serial, reason } => {
-            let reason: RevocationReason =
-                reason.parse().map_err(|e: CaError| CliError::usage(e))?;
-            let mut ca = Ca::open(&ca).map_err(ca_err)?;
-            let r = ca.revoke(&serial, reason, now).map_err(ca_err)?;
-            println!(
-                "revoked serial {} ({}); publish a new CRL with `lienthong pki crl`",
-                r.serial, r.reason
-            );
-            Ok(())
-        }
-        PkiCommand::Crl {
-            ca,
-            days,
-            output,
-            passphrase_file,
-        } => {
-            let pass = passphrase(passphrase_file.as_deref())?;
-            let mut ca = Ca::open(&ca).map_err(ca_err)?;
-            let next = now + Duration::days(i64::from(days));
-            let pem = ca.crl(now, next, &pass).map_err(ca_err)?;
-            let out = output.unwrap_or_else(|| ca.dir().join("crl.pem"));
-            write(&out, &pem)?;
-            println!(
-                "CRL with {} revoked certificate(s), next update {}: {}",
-                ca.revoked().len(),
-                date(next),
-                out.display()
-            );
-            Ok(())
-        }
+        None => print!("{}", issued.chain_pem),
     }
+    Ok(())
+}
+
+/// `pki revoke`: the serial recorded as revoked; it shows in the next CRL, not before.
+fn run_revoke(a: RevokeArgs, now: OffsetDateTime) -> Result<(), CliError> {
+    let reason: RevocationReason = a.reason.parse().map_err(|e: CaError| CliError::usage(e))?;
+    let mut ca = Ca::open(&a.ca).map_err(ca_err)?;
+    let r = ca.revoke(&a.serial, reason, now).map_err(ca_err)?;
+    println!(
+        "revoked serial {} ({}); publish a new CRL with `lienthong pki crl`",
+        r.serial, r.reason
+    );
+    Ok(())
+}
+
+/// `pki crl`: a CRL signed now with nextUpdate `a.days` ahead, written to `-o` or DIR/crl.pem.
+fn run_crl(a: CrlArgs, now: OffsetDateTime) -> Result<(), CliError> {
+    let pass = passphrase(a.passphrase_file.as_deref())?;
+    let mut ca = Ca::open(&a.ca).map_err(ca_err)?;
+    let next = now + Duration::days(i64::from(a.days));
+    let pem = ca.crl(now, next, &pass).map_err(ca_err)?;
+    let out = a.output.unwrap_or_else(|| ca.dir().join("crl.pem"));
+    write(&out, &pem)?;
+    println!(
+        "CRL with {} revoked certificate(s), next update {}: {}",
+        ca.revoked().len(),
+        date(next),
+        out.display()
+    );
+    Ok(())
 }
 
 fn organ_arg(o: &str) -> (String, String) {
