@@ -386,7 +386,7 @@ async fn document(
         "message_id": meta.id.to_string(),
         "document_id": meta.document_id,
         "level": meta.level,
-        "priority": meta.priority,
+        "priority": meta.priority.code(),
         "submitted_at": rfc3339_ms(meta.received_at_ms),
         "recipients": deliveries.iter().map(|(o, d)| delivery_json(o, d)).collect::<Vec<_>>(),
         "hops": meta.hops.iter().map(|h| serde_json::json!({
@@ -477,7 +477,7 @@ async fn sent_list(
                 "message_id": m.id.to_string(),
                 "document_id": m.document_id,
                 "level": m.level,
-                "priority": m.priority,
+                "priority": m.priority.code(),
                 "submitted_at": rfc3339_ms(m.received_at_ms),
                 "recipients": d.iter().map(|(o, d)| delivery_json(o, d)).collect::<Vec<_>>(),
             })
@@ -541,7 +541,7 @@ async fn inbox_list(
                 "document_id": i.meta.document_id,
                 "from": i.meta.from,
                 "level": i.meta.level,
-                "priority": i.meta.priority,
+                "priority": i.meta.priority.code(),
                 "received_at": rfc3339_ms(i.meta.received_at_ms),
                 "size": i.meta.size,
                 "recalled": recalled,
@@ -609,7 +609,7 @@ async fn inbox_meta(
         "from": meta.from,
         "to": meta.to,
         "level": meta.level,
-        "priority": meta.priority,
+        "priority": meta.priority.code(),
         "digest_sha256": meta.digest_hex,
         "received_at": rfc3339_ms(meta.received_at_ms),
         "trace": meta.hops.iter().map(|h| serde_json::json!({

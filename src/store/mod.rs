@@ -291,8 +291,8 @@ pub trait Store: Send + Sync {
     /// change nothing. Otherwise stores bytes and metadata, adds an inbox entry per `local`
     /// organ, an outbox entry per `forward` pair (lane of its priority), and the delivery states.
     /// Refuses with [`StoreError::OutboxFull`] and changes nothing if a peer's outbox would hold
-    /// more than `max_outbox_per_peer` entries; [`StoreError::Invalid`] for a priority above 4,
-    /// no recipient, or a recipient named twice.
+    /// more than `max_outbox_per_peer` entries; [`StoreError::Invalid`] for no recipient or a
+    /// recipient named twice.
     fn accept(&self, a: Accept) -> Result<AcceptOutcome, StoreError>;
 
     /// [`Store::accept`], writing `filed` (the filing record and, only for a document
