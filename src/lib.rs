@@ -31,6 +31,7 @@ pub mod demo;
 pub mod doc;
 pub mod exchange;
 pub mod gateway;
+mod group_commit;
 pub mod pki;
 pub mod policy;
 pub mod relay;

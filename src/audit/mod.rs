@@ -23,7 +23,8 @@
 //! was returned survives a crash. The `fdatasync` is a group commit: appends write their line
 //! under the log's mutex, then wait outside it for a sync that covers their line, so concurrent
 //! appends share one `fdatasync` instead of queueing one each behind the mutex (every document
-//! leaves several entries; one sync per entry was a disk flush per event on the hot path). If a
+//! leaves several entries; one sync per entry was a disk flush per event on the hot path). The
+//! mechanism is the store's (`crate::group_commit`), with the file's `fdatasync` as its flush. If a
 //! sync fails, no entry it covered is returned and the log stops appending (fail closed) until a
 //! reopen checks the tail; lines it covered may survive on disk although their appends failed. A crash during the write can leave an incomplete last line; the
 //! next [`AuditLog::open`] removes it (it was never returned, so nothing it recorded was

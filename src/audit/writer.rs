@@ -12,6 +12,7 @@ use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::group_commit::GroupCommit;
 use crate::sign::Signer;
 
 use super::checkpoint::{CheckpointDetail, checkpoint_message};
@@ -36,10 +37,10 @@ pub struct AuditLog {
     pub(super) organ: String,
     pub(super) recovery: Option<Recovery>,
     pub(super) inner: Mutex<Inner>,
-    /// The highest seq known to be on disk. Held while syncing, so one `fdatasync` runs at a
-    /// time and the appends waiting behind it find their line already covered. Lock order:
-    /// `synced` before `inner`, never the other way.
-    pub(super) synced: Mutex<u64>,
+    /// Appends share `fdatasync`s through the one group-commit mechanism (the store's too):
+    /// one sync runs at a time and covers every line written before it began, so the appends
+    /// waiting behind it find their line already covered.
+    pub(super) commit: GroupCommit,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -150,7 +151,7 @@ impl AuditLog {
                 head,
                 broken: false,
             }),
-            synced: Mutex::new(seq),
+            commit: GroupCommit::new(std::time::Duration::ZERO),
         })
     }
 
@@ -181,33 +182,30 @@ impl AuditLog {
         if event.kind == Kind::Checkpoint {
             return Err(AuditError::ReservedKind);
         }
-        let (entry, file) = {
+        let (entry, ticket, file) = {
             let mut inner = self.inner.lock().map_err(|_| AuditError::Unavailable)?;
             let entry = self.write_locked(&mut inner, event)?;
-            (entry, inner.file.clone())
+            // Taken once the line is written: a sync that starts after this covers it.
+            (entry, self.commit.ticket(), inner.file.clone())
         };
-        self.sync_through(entry.seq, &file)?;
+        self.sync_through(ticket, &file)?;
         Ok(entry)
     }
 
-    /// Returns once every line up to `seq` is on disk, syncing if no other append did it since.
-    pub(super) fn sync_through(&self, seq: u64, file: &File) -> Result<(), AuditError> {
-        let mut synced = self.synced.lock().map_err(|_| AuditError::Unavailable)?;
-        if *synced >= seq {
-            return Ok(());
-        }
-        // Everything written so far is covered by this sync, not only our own line.
-        let written = self.inner.lock().map_err(|_| AuditError::Unavailable)?.seq;
-        if let Err(e) = file.sync_data() {
-            // Which of the unsynced lines reached the disk is unknown: refuse them all and stop
-            // appending until a reopen checks the tail.
-            if let Ok(mut inner) = self.inner.lock() {
-                inner.broken = true;
-            }
-            return Err(io_error(&self.path, &e));
-        }
-        *synced = written;
-        Ok(())
+    /// Returns once the line of `ticket` is on disk, syncing unless a sync that began after it
+    /// was written already covered it (everything written before a sync begins is covered by
+    /// it, not only the leader's own line).
+    pub(super) fn sync_through(&self, ticket: u64, file: &File) -> Result<(), AuditError> {
+        self.commit.wait_durable(ticket, || {
+            file.sync_data().map_err(|e| {
+                // Which of the unsynced lines reached the disk is unknown: refuse them all and
+                // stop appending until a reopen checks the tail.
+                if let Ok(mut inner) = self.inner.lock() {
+                    inner.broken = true;
+                }
+                io_error(&self.path, &e)
+            })
+        })
     }
 
     /// Appends a checkpoint: a signature by `signer` over the current head (see
@@ -243,9 +241,9 @@ impl AuditLog {
             ..Event::new(Kind::Checkpoint, &self.organ)
         };
         let entry = self.write_locked(&mut inner, event)?;
-        let file = inner.file.clone();
+        let (ticket, file) = (self.commit.ticket(), inner.file.clone());
         drop(inner);
-        self.sync_through(entry.seq, &file)?;
+        self.sync_through(ticket, &file)?;
         Ok(entry)
     }
 

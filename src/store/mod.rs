@@ -59,7 +59,6 @@
 
 mod documents;
 pub mod filing;
-mod group_commit;
 mod keys;
 mod register;
 mod segment;

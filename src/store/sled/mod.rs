@@ -23,8 +23,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
+use crate::group_commit::GroupCommit;
 use crate::store::documents::DocumentFiles;
-use crate::store::group_commit::GroupCommit;
 use crate::store::register::Register;
 use crate::store::{
     Accept, AcceptOutcome, AckOutcome, DeliveryKind, Filed, Filing, InboxEntry, InboxItem,

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
+use crate::group_commit::GroupCommit;
 use crate::store::documents::{Claim, DocumentFiles};
-use crate::store::group_commit::GroupCommit;
 use crate::store::register::{Archived, Register};
 use crate::store::{StoreError, StoreLimits, register};
 

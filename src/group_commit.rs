@@ -1,9 +1,11 @@
-//! Group commit: writers that need durability share `Db::flush` calls.
+//! Group commit: writers that need durability share one flush — the store's `Db::flush`, the
+//! audit log's `fdatasync` — instead of one each. The one mechanism of its kind in lienthong.
 //!
-//! Invariant: a writer takes its ticket ([`GroupCommit::ticket`]) only after its sled write
+//! Invariant: a writer takes its ticket ([`GroupCommit::ticket`]) only after its write
 //! returned. A leader reads `issued` under the lock immediately before calling flush, so every
-//! ticket `<= target` belongs to a write that completed before the flush began, and sled's flush
-//! makes stable everything reserved before it was called. Hence `flushed >= ticket` implies
+//! ticket `<= target` belongs to a write that completed before the flush began, and the flush
+//! (sled's, or `fdatasync` of an append-only file) makes stable everything written before it
+//! was called. Hence `flushed >= ticket` implies
 //! the writer's data is covered.
 //!
 //! Batching: a writer announces itself ([`GroupCommit::begin`]) before its transaction. A leader
@@ -17,10 +19,8 @@
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::StoreError;
-
 /// Longest a leader waits for writers already inside their transaction.
-pub(super) const IN_FLIGHT_WAIT: Duration = Duration::from_millis(2);
+pub(crate) const IN_FLIGHT_WAIT: Duration = Duration::from_millis(2);
 
 #[derive(Debug, Default)]
 struct State {
@@ -38,7 +38,7 @@ struct State {
 
 /// Coordinates flushes between writer threads.
 #[derive(Debug)]
-pub(super) struct GroupCommit {
+pub(crate) struct GroupCommit {
     state: Mutex<State>,
     done: Condvar,
     /// Signalled when `in_flight` drops.
@@ -49,14 +49,14 @@ pub(super) struct GroupCommit {
 /// A writer between the start of its transaction and its ticket. Dropping it without taking a
 /// ticket (the write failed or needs no flush) just withdraws the announcement.
 #[must_use]
-pub(super) struct Writer<'a> {
+pub(crate) struct Writer<'a> {
     gc: &'a GroupCommit,
     done: bool,
 }
 
 impl Writer<'_> {
     /// The write completed: a ticket to wait on.
-    pub(super) fn ticket(mut self) -> u64 {
+    pub(crate) fn ticket(mut self) -> u64 {
         self.done = true;
         let mut st = self.gc.lock();
         st.in_flight = st.in_flight.saturating_sub(1);
@@ -80,7 +80,7 @@ impl Drop for Writer<'_> {
 }
 
 impl GroupCommit {
-    pub(super) fn new(window: Duration) -> Self {
+    pub(crate) fn new(window: Duration) -> Self {
         Self {
             state: Mutex::new(State::default()),
             done: Condvar::new(),
@@ -96,7 +96,7 @@ impl GroupCommit {
     }
 
     /// Announces a writer about to run its transaction.
-    pub(super) fn begin(&self) -> Writer<'_> {
+    pub(crate) fn begin(&self) -> Writer<'_> {
         self.lock().in_flight += 1;
         Writer {
             gc: self,
@@ -106,18 +106,18 @@ impl GroupCommit {
 
     /// A ticket for a write that has completed without an announcement (call after the sled
     /// write returned).
-    pub(super) fn ticket(&self) -> u64 {
+    pub(crate) fn ticket(&self) -> u64 {
         self.begin().ticket()
     }
 
     /// Blocks until a flush covering `ticket` completed; leads one if nobody is flushing.
-    /// `flush` is the engine's flush. An error is returned to the leader that saw it; waiters
-    /// then elect a new leader and try again themselves.
-    pub(super) fn wait_durable(
+    /// `flush` is the writer's flush (the engine's, the file's). An error is returned to the
+    /// leader that saw it; waiters then elect a new leader and try again themselves.
+    pub(crate) fn wait_durable<E>(
         &self,
         ticket: u64,
-        flush: impl Fn() -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+        flush: impl Fn() -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut st = self.lock();
         loop {
             if st.flushed >= ticket {
@@ -161,7 +161,7 @@ impl GroupCommit {
     }
 
     /// Real flushes performed and durable writes acknowledged so far.
-    pub(super) fn counts(&self) -> (u64, u64) {
+    pub(crate) fn counts(&self) -> (u64, u64) {
         let st = self.lock();
         (st.flushes, st.flushed)
     }
@@ -181,11 +181,12 @@ mod tests {
         let t = gc.ticket();
         gc.wait_durable(t, || {
             calls.fetch_add(1, Ordering::SeqCst);
-            Ok(())
+            Ok::<_, ()>(())
         })
         .unwrap();
         // Already covered: no second flush.
-        gc.wait_durable(t, || panic!("flushed twice")).unwrap();
+        gc.wait_durable(t, || -> Result<(), ()> { panic!("flushed twice") })
+            .unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert_eq!(gc.counts(), (1, 1));
     }
@@ -196,13 +197,13 @@ mod tests {
         let first = gc.ticket();
         let leader = {
             let gc = Arc::clone(&gc);
-            std::thread::spawn(move || gc.wait_durable(first, || Ok(())).unwrap())
+            std::thread::spawn(move || gc.wait_durable(first, || Ok::<_, ()>(())).unwrap())
         };
         // Arrives while the leader sleeps out its window: covered by the same flush.
         std::thread::sleep(Duration::from_millis(20));
         let second = gc.ticket();
         leader.join().unwrap();
-        gc.wait_durable(second, || panic!("a second flush"))
+        gc.wait_durable(second, || -> Result<(), ()> { panic!("a second flush") })
             .unwrap();
         assert_eq!(gc.counts(), (1, 2));
     }
@@ -211,12 +212,10 @@ mod tests {
     fn failed_flush_is_reported_and_retried_by_next_writer() {
         let gc = GroupCommit::new(Duration::ZERO);
         let t = gc.ticket();
-        let err = gc
-            .wait_durable(t, || Err(StoreError::engine("flush", "disk on fire")))
-            .unwrap_err();
-        assert!(matches!(err, StoreError::Engine { op: "flush", .. }));
+        let err = gc.wait_durable(t, || Err("disk on fire")).unwrap_err();
+        assert_eq!(err, "disk on fire");
         assert_eq!(gc.counts(), (0, 0));
-        gc.wait_durable(t, || Ok(())).unwrap();
+        gc.wait_durable(t, || Ok::<_, &str>(())).unwrap();
         assert_eq!(gc.counts(), (1, 1));
     }
 
@@ -229,7 +228,7 @@ mod tests {
             move || {
                 std::thread::sleep(Duration::from_millis(20));
                 flushes.fetch_add(1, Ordering::SeqCst);
-                Ok(())
+                Ok::<_, ()>(())
             }
         };
         let threads: Vec<_> = (0..8)
