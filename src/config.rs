@@ -491,103 +491,143 @@ impl Config {
     }
 
     fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        let invalid = |field: &str, reason: String| ConfigError::Invalid {
-            path: origin.to_owned(),
-            field: field.to_owned(),
-            reason,
-        };
-        let organ_ok = |o: &str| {
-            !o.is_empty()
-                && o.len() <= 35
-                && o.bytes()
-                    .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase() || b == b'.')
-        };
+        // This gateway's organ id, and the trust anchors it needs.
+        self.validate_identity(origin)?;
+        self.validate_signing_policies(origin)?;
+        // The peers, the routes through them, and the API clients.
+        self.validate_peers(origin)?;
+        self.validate_routes(origin)?;
+        self.validate_clients(origin)?;
+        // The limits, the retry schedule and the retention sweep.
+        self.validate_limits(origin)?;
+        self.validate_retry_and_retention(origin)
+    }
+
+    /// `organ` is an organ id and `trust.anchors` names at least one anchor.
+    fn validate_identity(&self, origin: &str) -> Result<(), ConfigError> {
         if !organ_ok(&self.organ) {
             return Err(invalid(
+                origin,
                 "organ",
                 format!("{:?} is not [0-9A-Z.]{{1,35}}", self.organ),
             ));
         }
         if self.trust.anchors.is_empty() {
             return Err(invalid(
+                origin,
                 "trust.anchors",
                 "at least one trust anchor is required".into(),
             ));
         }
-        self.validate_signing_policies(origin)?;
+        Ok(())
+    }
+
+    /// Each `[[peers]]`: an organ id other than ours, listed once, over https, cleared for no
+    /// more than `mat`.
+    fn validate_peers(&self, origin: &str) -> Result<(), ConfigError> {
         let mut seen = std::collections::HashSet::new();
         for (i, p) in self.peers.iter().enumerate() {
             if !organ_ok(&p.organ) {
                 return Err(invalid(
+                    origin,
                     &format!("peers[{i}].organ"),
                     format!("{:?} is not an organ id", p.organ),
                 ));
             }
             if p.organ == self.organ {
                 return Err(invalid(
+                    origin,
                     &format!("peers[{i}].organ"),
                     "a gateway is not its own peer".into(),
                 ));
             }
             if !seen.insert(p.organ.as_str()) {
                 return Err(invalid(
+                    origin,
                     &format!("peers[{i}].organ"),
                     format!("{} listed twice", p.organ),
                 ));
             }
             if !p.url.starts_with("https://") {
                 return Err(invalid(
+                    origin,
                     &format!("peers[{i}].url"),
                     "must be https://".into(),
                 ));
             }
             if p.clearance > Level::Mat {
                 return Err(invalid(
+                    origin,
                     &format!("peers[{i}].clearance"),
                     "toi-mat and tuyet-mat never travel over the network".into(),
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Each `[routes]` entry: `default` or an organ id, whose next hop is a configured peer.
+    fn validate_routes(&self, origin: &str) -> Result<(), ConfigError> {
         for (dest, hop) in &self.routes {
             if dest != "default" && !organ_ok(dest) {
-                return Err(invalid(&format!("routes.{dest}"), "not an organ id".into()));
+                return Err(invalid(
+                    origin,
+                    &format!("routes.{dest}"),
+                    "not an organ id".into(),
+                ));
             }
             if !self.peers.iter().any(|p| &p.organ == hop) {
                 return Err(invalid(
+                    origin,
                     &format!("routes.{dest}"),
                     format!("next hop {hop} is not a configured peer"),
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Each `[[clients]]`: a SHA-256 token hash in hex, at least one role, an organ id.
+    fn validate_clients(&self, origin: &str) -> Result<(), ConfigError> {
         for (i, c) in self.clients.iter().enumerate() {
             if c.token_sha256.len() != 64 || !c.token_sha256.bytes().all(|b| b.is_ascii_hexdigit())
             {
                 return Err(invalid(
+                    origin,
                     &format!("clients[{i}].token_sha256"),
                     "must be 64 hex digits".into(),
                 ));
             }
             if c.roles.is_empty() {
                 return Err(invalid(
+                    origin,
                     &format!("clients[{i}].roles"),
                     "at least one role".into(),
                 ));
             }
             if !organ_ok(&c.organ) {
                 return Err(invalid(
+                    origin,
                     &format!("clients[{i}].organ"),
                     "not an organ id".into(),
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// `[limits]`: hops 1..=32, positive connection limits, a disk reserve of 0..=50 %, a
+    /// positive authentication-failure window.
+    fn validate_limits(&self, origin: &str) -> Result<(), ConfigError> {
         if self.limits.max_hops == 0 || self.limits.max_hops > 32 {
-            return Err(invalid("limits.max_hops", "must be 1..=32".into()));
+            return Err(invalid(origin, "limits.max_hops", "must be 1..=32".into()));
         }
         if self.limits.max_connections == 0
             || self.limits.max_connections_per_ip == 0
             || self.limits.max_pending_per_ip == 0
         {
             return Err(invalid(
+                origin,
                 "limits",
                 "max_connections, max_connections_per_ip and max_pending_per_ip must be positive"
                     .into(),
@@ -596,24 +636,33 @@ impl Config {
         let pct = self.limits.disk_reserve_percent;
         if !(0.0..=50.0).contains(&pct) {
             return Err(invalid(
+                origin,
                 "limits.disk_reserve_percent",
                 "must be 0..=50".into(),
             ));
         }
         if self.limits.auth_failure_window_secs == 0 {
             return Err(invalid(
+                origin,
                 "limits.auth_failure_window_secs",
                 "must be positive".into(),
             ));
         }
+        Ok(())
+    }
+
+    /// `[retry]` and `[retention]`: positive attempts, first delay and sweep interval.
+    fn validate_retry_and_retention(&self, origin: &str) -> Result<(), ConfigError> {
         if self.retry.max_attempts == 0 || self.retry.initial_ms == 0 {
             return Err(invalid(
+                origin,
                 "retry",
                 "max_attempts and initial_ms must be positive".into(),
             ));
         }
         if self.retention.sweep_interval_secs == 0 {
             return Err(invalid(
+                origin,
                 "retention.sweep_interval_secs",
                 "must be positive".into(),
             ));
@@ -660,6 +709,23 @@ impl Config {
             .or_else(|| self.routes.get("default"))?;
         self.peers.iter().find(|p| &p.organ == hop)
     }
+}
+
+/// An invalid value of `field` in the config read from `origin`.
+fn invalid(origin: &str, field: &str, reason: String) -> ConfigError {
+    ConfigError::Invalid {
+        path: origin.to_owned(),
+        field: field.to_owned(),
+        reason,
+    }
+}
+
+/// Whether `o` has the form of an organ id: `[0-9A-Z.]{1,35}`.
+fn organ_ok(o: &str) -> bool {
+    !o.is_empty()
+        && o.len() <= 35
+        && o.bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase() || b == b'.')
 }
 
 /// The organ ids of the file (this gateway's and each peer's) are typed [`OrganId`]s in the

@@ -165,6 +165,30 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), DemoError> {
 
 /// Writes a fresh demo into `dir`.
 pub fn setup(dir: &Path, options: &SetupOptions) -> Result<DemoSetup, DemoError> {
+    // An empty demo directory, by its canonical path.
+    let dir = fresh_dir(dir)?;
+    // The demo PKI, the passphrase, the signed organ directory and the catalog.
+    let pki = write_pki(&dir, options)?;
+    // Two loopback ports per office: its API, then its exchange.
+    let ports = pick_ports(options.base_port)?;
+    // One config with its tokens per office.
+    let mut gateways = Vec::new();
+    for (i, office) in OFFICES.iter().enumerate() {
+        gateways.push(write_gateway(&dir, &ports, i, office)?);
+    }
+    // The whole demo, also written as demo.json.
+    let setup = DemoSetup {
+        dir: dir.clone(),
+        root_pem: pki.root_pem.clone(),
+        gateways,
+    };
+    let json = serde_json::to_vec_pretty(&setup).unwrap_or_default();
+    write(&dir.join("demo.json"), &json)?;
+    Ok(setup)
+}
+
+/// Creates `dir`, refusing one that holds anything, and returns its canonical path.
+fn fresh_dir(dir: &Path) -> Result<PathBuf, DemoError> {
     if dir.exists()
         && std::fs::read_dir(dir)
             .map(|mut d| d.next().is_some())
@@ -176,11 +200,15 @@ pub fn setup(dir: &Path, options: &SetupOptions) -> Result<DemoSetup, DemoError>
         path: dir.display().to_string(),
         reason: e.to_string(),
     })?;
-    let dir = dir.canonicalize().map_err(|e| DemoError::Write {
+    dir.canonicalize().map_err(|e| DemoError::Write {
         path: dir.display().to_string(),
         reason: e.to_string(),
-    })?;
+    })
+}
 
+/// Generates the demo PKI under `dir/pki` and writes the passphrase, the organ directory
+/// signed by the central office and the procedure catalog beside it.
+fn write_pki(dir: &Path, options: &SetupOptions) -> Result<crate::pki::demo::DemoPki, DemoError> {
     let passphrase = Passphrase::new(DEMO_PASSPHRASE.to_owned())?;
     let mut opts = DemoOptions::new(
         passphrase,
@@ -194,95 +222,112 @@ pub fn setup(dir: &Path, options: &SetupOptions) -> Result<DemoSetup, DemoError>
     write(&dir.join("passphrase"), DEMO_PASSPHRASE.as_bytes())?;
     sign_directory(&pki, &opts.passphrase, &dir.join(DIRECTORY_FILE))?;
     write(&dir.join("procedures.toml"), CATALOG_TOML.as_bytes())?;
+    Ok(pki)
+}
 
+/// Six consecutive ports from `base`, or six free ones.
+fn pick_ports(base: Option<u16>) -> Result<Vec<u16>, DemoError> {
     let mut ports = Vec::new();
     for i in 0..6u16 {
-        ports.push(match options.base_port {
+        ports.push(match base {
             Some(b) => b.saturating_add(i),
             None => free_port()?,
         });
     }
-    let addr = |i: usize| -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], ports.get(i).copied().unwrap_or(0)))
+    Ok(ports)
+}
+
+/// The loopback address of port number `i` of `ports`.
+fn loopback(ports: &[u16], i: usize) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], ports.get(i).copied().unwrap_or(0)))
+}
+
+/// Makes the tokens of office number `i` and writes its `gateway.toml`.
+fn write_gateway(
+    dir: &Path,
+    ports: &[u16],
+    i: usize,
+    office: &Office,
+) -> Result<DemoGateway, DemoError> {
+    let api = loopback(ports, 2 * i);
+    let exchange = loopback(ports, 2 * i + 1);
+    let tokens = Tokens {
+        submit: new_token().map_err(|_| DemoError::Random)?,
+        receive: new_token().map_err(|_| DemoError::Random)?,
+        admin: new_token().map_err(|_| DemoError::Random)?,
     };
-    let mut gateways = Vec::new();
-    for (i, office) in OFFICES.iter().enumerate() {
-        let api = addr(2 * i);
-        let exchange = addr(2 * i + 1);
-        let tokens = Tokens {
-            submit: new_token().map_err(|_| DemoError::Random)?,
-            receive: new_token().map_err(|_| DemoError::Random)?,
-            admin: new_token().map_err(|_| DemoError::Random)?,
-        };
-        let exchange_of = |organ: &str| {
-            OFFICES
-                .iter()
-                .position(|o| o.organ == organ)
-                .map(|j| format!("https://{}", addr(2 * j + 1)))
-                .unwrap_or_default()
-        };
-        // district ↔ province ↔ central; every link cleared for mat.
-        let (peers, routes): (Vec<&str>, Vec<(&str, &str)>) = match office.role {
-            "central" => (vec!["TU.BENTRE"], vec![("default", "TU.BENTRE")]),
-            "province" => (vec!["VPTW", "HU.CHAUTHANH"], vec![("default", "VPTW")]),
-            _ => (vec!["TU.BENTRE"], vec![("default", "TU.BENTRE")]),
-        };
-        let mut toml = format!(
-            "# lienthong demo gateway: {name}. Demo keys only.\n\
-             organ = \"{organ}\"\norgan_name = \"{name}\"\ndata_dir = \"data\"\n\
-             catalog = \"../procedures.toml\"\n\n\
-             [listen]\napi = \"{api}\"\nexchange = \"{exchange}\"\n\n\
-             [keys]\nkeystore = \"../pki/{organ}\"\nsigning = \"signing\"\ntls = \"tls\"\nreceipts = \"receipts\"\n\
-             encryption = [\"encryption\"]\npassphrase_file = \"../passphrase\"\n\n\
-             [trust]\nanchors = [\"../pki/root.pem\"]\ncrls = [\"../pki/crl.pem\"]\n\n\
-             [encryption]\ndirectory = \"../{DIRECTORY_FILE}\"\ndirectory_issuer = \"VPTW\"\n\n\
-             [retry]\ninitial_ms = 100\nmax_ms = 5000\nmax_attempts = 30\n",
-            name = office.name,
-            organ = office.organ,
-        );
-        for p in &peers {
-            toml.push_str(&format!(
-                "\n[[peers]]\norgan = \"{p}\"\nurl = \"{}\"\nclearance = \"mat\"\n",
-                exchange_of(p)
-            ));
-        }
-        toml.push_str("\n[routes]\n");
-        for (dest, hop) in &routes {
-            toml.push_str(&format!("\"{dest}\" = \"{hop}\"\n"));
-        }
-        for (role, token) in [
-            ("submit", &tokens.submit),
-            ("receive", &tokens.receive),
-            ("admin", &tokens.admin),
-        ] {
-            toml.push_str(&format!(
-                "\n[[clients]]\nname = \"{}-{role}\"\norgan = \"{}\"\nroles = [\"{role}\"]\n\
-                 token_sha256 = \"{}\"\nclearance = \"mat\"\n",
-                office.role,
-                office.organ,
-                token_hash_hex(token)
-            ));
-        }
-        let config = dir.join(office.role).join("gateway.toml");
-        write(&config, toml.as_bytes())?;
-        gateways.push(DemoGateway {
-            role: office.role.to_owned(),
-            organ: office.organ.to_owned(),
-            name: office.name.to_owned(),
-            api_url: format!("https://{api}"),
-            exchange_url: format!("https://{exchange}"),
-            config,
-            tokens,
-        });
+    let toml = gateway_toml(office, api, exchange, ports, &tokens);
+    let config = dir.join(office.role).join("gateway.toml");
+    write(&config, toml.as_bytes())?;
+    Ok(DemoGateway {
+        role: office.role.to_owned(),
+        organ: office.organ.to_owned(),
+        name: office.name.to_owned(),
+        api_url: format!("https://{api}"),
+        exchange_url: format!("https://{exchange}"),
+        config,
+        tokens,
+    })
+}
+
+/// The `gateway.toml` of `office`: its listeners, keys, trust, peers, routes and clients.
+fn gateway_toml(
+    office: &Office,
+    api: SocketAddr,
+    exchange: SocketAddr,
+    ports: &[u16],
+    tokens: &Tokens,
+) -> String {
+    let exchange_of = |organ: &str| {
+        OFFICES
+            .iter()
+            .position(|o| o.organ == organ)
+            .map(|j| format!("https://{}", loopback(ports, 2 * j + 1)))
+            .unwrap_or_default()
+    };
+    // district ↔ province ↔ central; every link cleared for mat.
+    let (peers, routes): (Vec<&str>, Vec<(&str, &str)>) = match office.role {
+        "central" => (vec!["TU.BENTRE"], vec![("default", "TU.BENTRE")]),
+        "province" => (vec!["VPTW", "HU.CHAUTHANH"], vec![("default", "VPTW")]),
+        _ => (vec!["TU.BENTRE"], vec![("default", "TU.BENTRE")]),
+    };
+    let mut toml = format!(
+        "# lienthong demo gateway: {name}. Demo keys only.\n\
+         organ = \"{organ}\"\norgan_name = \"{name}\"\ndata_dir = \"data\"\n\
+         catalog = \"../procedures.toml\"\n\n\
+         [listen]\napi = \"{api}\"\nexchange = \"{exchange}\"\n\n\
+         [keys]\nkeystore = \"../pki/{organ}\"\nsigning = \"signing\"\ntls = \"tls\"\nreceipts = \"receipts\"\n\
+         encryption = [\"encryption\"]\npassphrase_file = \"../passphrase\"\n\n\
+         [trust]\nanchors = [\"../pki/root.pem\"]\ncrls = [\"../pki/crl.pem\"]\n\n\
+         [encryption]\ndirectory = \"../{DIRECTORY_FILE}\"\ndirectory_issuer = \"VPTW\"\n\n\
+         [retry]\ninitial_ms = 100\nmax_ms = 5000\nmax_attempts = 30\n",
+        name = office.name,
+        organ = office.organ,
+    );
+    for p in &peers {
+        toml.push_str(&format!(
+            "\n[[peers]]\norgan = \"{p}\"\nurl = \"{}\"\nclearance = \"mat\"\n",
+            exchange_of(p)
+        ));
     }
-    let setup = DemoSetup {
-        dir: dir.clone(),
-        root_pem: pki.root_pem.clone(),
-        gateways,
-    };
-    let json = serde_json::to_vec_pretty(&setup).unwrap_or_default();
-    write(&dir.join("demo.json"), &json)?;
-    Ok(setup)
+    toml.push_str("\n[routes]\n");
+    for (dest, hop) in &routes {
+        toml.push_str(&format!("\"{dest}\" = \"{hop}\"\n"));
+    }
+    for (role, token) in [
+        ("submit", &tokens.submit),
+        ("receive", &tokens.receive),
+        ("admin", &tokens.admin),
+    ] {
+        toml.push_str(&format!(
+            "\n[[clients]]\nname = \"{}-{role}\"\norgan = \"{}\"\nroles = [\"{role}\"]\n\
+             token_sha256 = \"{}\"\nclearance = \"mat\"\n",
+            office.role,
+            office.organ,
+            token_hash_hex(token)
+        ));
+    }
+    toml
 }
 
 /// Signs the demo's organ directory as the central office (VPTW) would: every organ's

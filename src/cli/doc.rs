@@ -345,67 +345,123 @@ fn c14n(a: &C14nArgs) -> Result<(), CliError> {
 const WITHHELD: &str = "(classified: use --content)";
 
 fn show(a: &ShowArgs) -> Result<(), CliError> {
+    // Read and parse the envelope.
     let bytes = read(&a.file)?;
     let (_, env) = parse_envelope(&bytes, &EnvelopeLimits::default())
         .map_err(|e| CliError::invalid(format!("{}: {e}", a.file.display())))?;
-    let h = &env.header;
-    let label = env.label();
-    // Above Thường the subject itself may be secret: shown only on request.
-    let classified = label.level > Level::Thuong;
-    let subject = (!classified || a.content).then_some(h.subject.as_str());
-    let content = a.content.then_some(h.content.as_str());
+    // What may be shown of it.
+    let view = Disclosure::of(&env, a.content);
     if a.json {
-        let v = json!({
-            "document_id": env.document_id(),
-            "from": { "organ_id": h.from.organ_id, "name": h.from.organ_name },
-            "to": h.to.iter().map(|t| json!({ "organ_id": t.organ_id, "name": t.organ_name }))
-                .collect::<Vec<_>>(),
-            "number": format!("{}-{}", h.code.number, h.code.notation),
-            "date": h.promulgation.date,
-            "type": h.document_type.name,
-            "subject": subject,
-            "content": content,
-            "withheld": classified && !a.content,
-            "label": label,
-            "priority": { "code": env.priority().code(), "name": env.priority().name_vi() },
-            "attachments": env.body.attachments.iter().map(|x| json!({
-                "content_id": x.content_id, "file_name": x.file_name,
-                "content_type": x.content_type, "size": x.data.len(),
-            })).collect::<Vec<_>>(),
-            "signed": env.signature.is_some(),
-            "trace": env.trace.iter().map(|t| json!({
-                "organ_id": t.organ_id, "timestamp": t.timestamp
-            })).collect::<Vec<_>>(),
-        });
-        println!("{v}");
+        println!("{}", show_json(&env, &view));
         return Ok(());
     }
+    // The text form: header, then label and body.
     let mut s = String::new();
-    let mut line = |k: &str, v: &str| {
-        s.push_str(&format!("{k:<12}{v}\n"));
-    };
-    line("Document:", env.document_id());
-    line(
+    show_header(&mut s, &env, &view);
+    show_label_and_body(&mut s, &env, &view);
+    std::io::stdout()
+        .write_all(s.as_bytes())
+        .map_err(|e| CliError::usage(format!("cannot write to stdout: {e}")))
+}
+
+/// What `doc show` may show of an envelope.
+struct Disclosure<'a> {
+    /// The envelope's security label.
+    label: &'a Label,
+    /// Above Thường: the subject itself may be secret.
+    classified: bool,
+    /// The subject, unless classified and not asked for.
+    subject: Option<&'a str>,
+    /// The content, when asked for.
+    content: Option<&'a str>,
+    /// `--content`: show subject and content whatever the level.
+    reveal: bool,
+}
+
+impl<'a> Disclosure<'a> {
+    /// What may be shown of `env`; `reveal` is `--content`.
+    fn of(env: &'a Envelope, reveal: bool) -> Self {
+        let h = &env.header;
+        let label = env.label();
+        // Above Thường the subject itself may be secret: shown only on request.
+        let classified = label.level > Level::Thuong;
+        Self {
+            label,
+            classified,
+            subject: (!classified || reveal).then_some(h.subject.as_str()),
+            content: reveal.then_some(h.content.as_str()),
+            reveal,
+        }
+    }
+}
+
+/// `doc show --json`: the envelope as one JSON object.
+fn show_json(env: &Envelope, view: &Disclosure<'_>) -> serde_json::Value {
+    let h = &env.header;
+    json!({
+        "document_id": env.document_id(),
+        "from": { "organ_id": h.from.organ_id, "name": h.from.organ_name },
+        "to": h.to.iter().map(|t| json!({ "organ_id": t.organ_id, "name": t.organ_name }))
+            .collect::<Vec<_>>(),
+        "number": format!("{}-{}", h.code.number, h.code.notation),
+        "date": h.promulgation.date,
+        "type": h.document_type.name,
+        "subject": view.subject,
+        "content": view.content,
+        "withheld": view.classified && !view.reveal,
+        "label": view.label,
+        "priority": { "code": env.priority().code(), "name": env.priority().name_vi() },
+        "attachments": env.body.attachments.iter().map(|x| json!({
+            "content_id": x.content_id, "file_name": x.file_name,
+            "content_type": x.content_type, "size": x.data.len(),
+        })).collect::<Vec<_>>(),
+        "signed": env.signature.is_some(),
+        "trace": env.trace.iter().map(|t| json!({
+            "organ_id": t.organ_id, "timestamp": t.timestamp
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// One `doc show` line: the key padded to 12 columns, then the value.
+fn push_line(s: &mut String, k: &str, v: &str) {
+    s.push_str(&format!("{k:<12}{v}\n"));
+}
+
+/// `doc show` lines of the header: id, sender, recipients, number, date, subject.
+fn show_header(s: &mut String, env: &Envelope, view: &Disclosure<'_>) {
+    let h = &env.header;
+    push_line(s, "Document:", env.document_id());
+    push_line(
+        s,
         "From:",
         &format!("{} ({})", h.from.organ_id, h.from.organ_name),
     );
     for t in &h.to {
-        line("To:", &format!("{} ({})", t.organ_id, t.organ_name));
+        push_line(s, "To:", &format!("{} ({})", t.organ_id, t.organ_name));
     }
-    line(
+    push_line(
+        s,
         "Number:",
         &format!(
             "{}-{} ({})",
             h.code.number, h.code.notation, h.document_type.name
         ),
     );
-    line("Date:", &h.promulgation.date.to_string());
-    line("Subject:", subject.unwrap_or(WITHHELD));
-    line(
+    push_line(s, "Date:", &h.promulgation.date.to_string());
+    push_line(s, "Subject:", view.subject.unwrap_or(WITHHELD));
+}
+
+/// `doc show` lines of the label and body: level, procedure, priority, signature,
+/// attachments, content.
+fn show_label_and_body(s: &mut String, env: &Envelope, view: &Disclosure<'_>) {
+    let label = view.label;
+    push_line(
+        s,
         "Level:",
         &format!("{} ({})", label.level.name_vi(), label.level),
     );
-    line(
+    push_line(
+        s,
         "Procedure:",
         &format!(
             "{}{}",
@@ -413,19 +469,22 @@ fn show(a: &ShowArgs) -> Result<(), CliError> {
             if label.public { ", public" } else { "" }
         ),
     );
-    line(
+    push_line(
+        s,
         "Priority:",
         &format!("{} ({})", env.priority().name_vi(), env.priority().code()),
     );
-    line(
+    push_line(
+        s,
         "Signed:",
         if env.signature.is_some() { "yes" } else { "no" },
     );
     if env.body.attachments.is_empty() {
-        line("Attachments:", "none");
+        push_line(s, "Attachments:", "none");
     }
     for x in &env.body.attachments {
-        line(
+        push_line(
+            s,
             "Attachment:",
             &format!(
                 "{} ({}, {} bytes)",
@@ -435,14 +494,11 @@ fn show(a: &ShowArgs) -> Result<(), CliError> {
             ),
         );
     }
-    if a.content {
+    if view.reveal {
         s.push_str("Content:\n");
-        s.push_str(&h.content);
+        s.push_str(&env.header.content);
         s.push('\n');
-    } else if classified {
-        line("Content:", WITHHELD);
+    } else if view.classified {
+        push_line(s, "Content:", WITHHELD);
     }
-    std::io::stdout()
-        .write_all(s.as_bytes())
-        .map_err(|e| CliError::usage(format!("cannot write to stdout: {e}")))
 }

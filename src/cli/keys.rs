@@ -129,44 +129,15 @@ pub(crate) enum KeysCommand {
 
 pub(crate) fn run(c: KeysCommand) -> Result<(), CliError> {
     let now = OffsetDateTime::now_utc();
+    // One step per subcommand.
     match c {
         KeysCommand::Generate {
             alg,
             name,
             ks,
             json,
-        } => {
-            let alg: KeyAlgorithm = alg.parse().map_err(|e: KeystoreError| CliError::usage(e))?;
-            let store = ks.create()?;
-            let pass = passphrase(ks.passphrase_file.as_deref())?;
-            let info = store.generate(&name, alg, &pass, now).map_err(ks_err)?;
-            print_info(&info, json, "generated");
-            Ok(())
-        }
-        KeysCommand::List { ks, json } => {
-            let store = ks.open()?;
-            let entries = store.list().map_err(ks_err)?;
-            if json {
-                let rows: Vec<_> = entries
-                    .iter()
-                    .map(|e| match e {
-                        ListEntry::Key(i) => info_json(i),
-                        ListEntry::Unreadable(err) => {
-                            serde_json::json!({ "error": err.to_string() })
-                        }
-                    })
-                    .collect();
-                println!("{}", serde_json::Value::Array(rows));
-            } else {
-                for e in &entries {
-                    match e {
-                        ListEntry::Key(i) => println!("{}", info_line(i)),
-                        ListEntry::Unreadable(err) => println!("UNREADABLE  {err}"),
-                    }
-                }
-            }
-            Ok(())
-        }
+        } => generate(&alg, &name, &ks, json, now),
+        KeysCommand::List { ks, json } => list(&ks, json),
         KeysCommand::Csr {
             name,
             organ,
@@ -176,51 +147,16 @@ pub(crate) fn run(c: KeysCommand) -> Result<(), CliError> {
             output,
             ks,
         } => {
-            let store = ks.open()?;
-            let pass = passphrase(ks.passphrase_file.as_deref())?;
-            let key = store.load(&name, &pass).map_err(ks_err)?;
             let request = CsrRequest {
                 organ,
                 common_name: cn,
                 dns_names: dns,
                 ip_addresses: ip,
             };
-            let pem =
-                csr::create(&key, &request).map_err(|e| CliError::invalid(PkiError::from(e)))?;
-            emit(output.as_deref(), &pem)
+            make_csr(&name, &request, output.as_deref(), &ks)
         }
-        KeysCommand::InstallCert { name, cert, ks } => {
-            let store = ks.open()?;
-            let pem = std::fs::read(&cert)
-                .map_err(|e| CliError::usage(format!("cannot read {}: {e}", cert.display())))?;
-            let s = store.install_cert(&name, &pem).map_err(ks_err)?;
-            println!(
-                "installed certificate {} (serial {}, organ {}, expires {}) for key {name}",
-                s.subject,
-                s.serial_hex,
-                s.organ.as_deref().unwrap_or("-"),
-                date(s.not_after)
-            );
-            Ok(())
-        }
-        KeysCommand::Rotate { name, ks, json } => {
-            let store = ks.open()?;
-            let pass = passphrase(ks.passphrase_file.as_deref())?;
-            let (new, old) = store.rotate(&name, &pass, now).map_err(ks_err)?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "new": info_json(&new), "old": info_json(&old) })
-                );
-            } else {
-                println!("rotated {name}: new {}", info_line(&new));
-                println!("kept old key as {}", info_line(&old));
-                println!(
-                    "request and install a certificate for the new key (keys csr, keys install-cert)"
-                );
-            }
-            Ok(())
-        }
+        KeysCommand::InstallCert { name, cert, ks } => install_cert(&name, &cert, &ks),
+        KeysCommand::Rotate { name, ks, json } => rotate(&name, &ks, json, now),
         KeysCommand::ExportPublic { name, output, ks } => {
             let store = ks.open()?;
             let pem = store.export_public_pem(&name).map_err(ks_err)?;
@@ -230,18 +166,111 @@ pub(crate) fn run(c: KeysCommand) -> Result<(), CliError> {
             name,
             yes_destroy,
             ks,
-        } => {
-            if !yes_destroy {
-                return Err(CliError::usage(format!(
-                    "destroying key {name} cannot be undone: add --yes-destroy to confirm"
-                )));
+        } => destroy(&name, yes_destroy, &ks),
+    }
+}
+
+/// `keys generate`: a new key of algorithm `alg`, sealed with the passphrase.
+fn generate(
+    alg: &str,
+    name: &str,
+    ks: &KeystoreArgs,
+    json: bool,
+    now: OffsetDateTime,
+) -> Result<(), CliError> {
+    let alg: KeyAlgorithm = alg.parse().map_err(|e: KeystoreError| CliError::usage(e))?;
+    let store = ks.create()?;
+    let pass = passphrase(ks.passphrase_file.as_deref())?;
+    let info = store.generate(name, alg, &pass, now).map_err(ks_err)?;
+    print_info(&info, json, "generated");
+    Ok(())
+}
+
+/// `keys list`: one line (or JSON object) per key, unreadable ones included.
+fn list(ks: &KeystoreArgs, json: bool) -> Result<(), CliError> {
+    let store = ks.open()?;
+    let entries = store.list().map_err(ks_err)?;
+    if json {
+        let rows: Vec<_> = entries
+            .iter()
+            .map(|e| match e {
+                ListEntry::Key(i) => info_json(i),
+                ListEntry::Unreadable(err) => {
+                    serde_json::json!({ "error": err.to_string() })
+                }
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+    } else {
+        for e in &entries {
+            match e {
+                ListEntry::Key(i) => println!("{}", info_line(i)),
+                ListEntry::Unreadable(err) => println!("UNREADABLE  {err}"),
             }
-            let store = ks.open()?;
-            store.destroy(&name).map_err(ks_err)?;
-            println!("destroyed key {name}");
-            Ok(())
         }
     }
+    Ok(())
+}
+
+/// `keys csr`: a PKCS#10 request for key `name`, to `output` or stdout.
+fn make_csr(
+    name: &str,
+    request: &CsrRequest,
+    output: Option<&Path>,
+    ks: &KeystoreArgs,
+) -> Result<(), CliError> {
+    let store = ks.open()?;
+    let pass = passphrase(ks.passphrase_file.as_deref())?;
+    let key = store.load(name, &pass).map_err(ks_err)?;
+    let pem = csr::create(&key, request).map_err(|e| CliError::invalid(PkiError::from(e)))?;
+    emit(output, &pem)
+}
+
+/// `keys install-cert`: installs the chain in file `cert` for key `name`.
+fn install_cert(name: &str, cert: &Path, ks: &KeystoreArgs) -> Result<(), CliError> {
+    let store = ks.open()?;
+    let pem = std::fs::read(cert)
+        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", cert.display())))?;
+    let s = store.install_cert(name, &pem).map_err(ks_err)?;
+    println!(
+        "installed certificate {} (serial {}, organ {}, expires {}) for key {name}",
+        s.subject,
+        s.serial_hex,
+        s.organ.as_deref().unwrap_or("-"),
+        date(s.not_after)
+    );
+    Ok(())
+}
+
+/// `keys rotate`: replaces key `name`, keeping the old one verify-only.
+fn rotate(name: &str, ks: &KeystoreArgs, json: bool, now: OffsetDateTime) -> Result<(), CliError> {
+    let store = ks.open()?;
+    let pass = passphrase(ks.passphrase_file.as_deref())?;
+    let (new, old) = store.rotate(name, &pass, now).map_err(ks_err)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "new": info_json(&new), "old": info_json(&old) })
+        );
+    } else {
+        println!("rotated {name}: new {}", info_line(&new));
+        println!("kept old key as {}", info_line(&old));
+        println!("request and install a certificate for the new key (keys csr, keys install-cert)");
+    }
+    Ok(())
+}
+
+/// `keys destroy`: removes key `name`, only with `--yes-destroy`.
+fn destroy(name: &str, yes_destroy: bool, ks: &KeystoreArgs) -> Result<(), CliError> {
+    if !yes_destroy {
+        return Err(CliError::usage(format!(
+            "destroying key {name} cannot be undone: add --yes-destroy to confirm"
+        )));
+    }
+    let store = ks.open()?;
+    store.destroy(name).map_err(ks_err)?;
+    println!("destroyed key {name}");
+    Ok(())
 }
 
 impl KeystoreArgs {

@@ -159,12 +159,14 @@ pub fn generate(
     organs: &[(&str, &str)],
     opts: &DemoOptions,
 ) -> Result<DemoPki, PkiError> {
+    // Every organ id is checked before anything is written.
     for (id, _) in organs {
         check_organ_id(id)?;
     }
     let days = |d: u32| Duration::days(i64::from(d));
     let ca_not_after = opts.not_before + days(opts.ca_days);
     let leaf_not_after = opts.not_before + days(opts.leaf_days);
+    // The CA: root and intermediate, in `dir`.
     let mut ca = Ca::init(
         dir,
         &opts.passphrase,
@@ -178,78 +180,19 @@ pub fn generate(
     )?;
     let root_pem = read(&ca.root_pem_path())?;
     let int_pem = read(&ca.intermediate_pem_path())?;
+    // Each organ's keystore, with its keys and certificates.
     let mut out = Vec::new();
     for (id, name) in organs {
-        let organ_dir = dir.join(id);
-        let ks = Keystore::create(&organ_dir)?.with_pbkdf2_iterations(opts.pbkdf2_iterations)?;
-        let chain_pem = organ_dir.join("chain.pem");
-        fsutil::write_atomic(&chain_pem, format!("{int_pem}{root_pem}").as_bytes())
-            .map_err(|source| io(&chain_pem, source))?;
-        let mk = |ca: &mut Ca, key_name: &str, alg: KeyAlgorithm, profile: Profile| {
-            let der = alg.generate_pkcs8()?;
-            ks.import_pkcs8(key_name, &der, &opts.passphrase, opts.not_before)?;
-            let key = ks.load(key_name, &opts.passphrase)?;
-            let (dns_names, ip_addresses) = match profile {
-                Profile::Tls => (
-                    vec!["localhost".to_owned()],
-                    vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
-                ),
-                _ => (Vec::new(), Vec::new()),
-            };
-            let request = CsrRequest {
-                organ: (*id).to_owned(),
-                common_name: (*name).to_owned(),
-                dns_names,
-                ip_addresses,
-            };
-            let csr_pem = csr::create(&key, &request).map_err(CaError::from)?;
-            let issued = ca.issue(
-                &csr_pem,
-                profile,
-                opts.not_before,
-                leaf_not_after,
-                &opts.passphrase,
-            )?;
-            ks.install_cert(key_name, issued.chain_pem.as_bytes())?;
-            let plain_key_pem = if opts.export_plain_keys {
-                let p = organ_dir.join(format!("{key_name}.key.pem"));
-                let pem = Zeroizing::new(cert::pem_block("PRIVATE KEY", &der));
-                fsutil::write_atomic(&p, pem.as_bytes()).map_err(|source| io(&p, source))?;
-                Some(p)
-            } else {
-                None
-            };
-            Ok::<_, PkiError>(DemoLeaf {
-                key_name: key_name.to_owned(),
-                algorithm: alg,
-                cert_pem: ks.cert_path(key_name),
-                plain_key_pem,
-                serial_hex: issued.summary.serial_hex,
-                subject: issued.summary.subject,
-                not_after: issued.summary.not_after,
-                fingerprint: key.info().fingerprint.clone(),
-            })
+        let organ = OrganSpec {
+            id,
+            name,
+            dir: dir.join(id),
+            opts,
+            leaf_not_after,
         };
-        let signing = mk(&mut ca, "signing", KeyAlgorithm::Rsa2048, Profile::Signing)?;
-        let tls = mk(&mut ca, "tls", KeyAlgorithm::P256, Profile::Tls)?;
-        let receipts = mk(&mut ca, "receipts", KeyAlgorithm::P256, Profile::Signing)?;
-        let encryption = mk(
-            &mut ca,
-            "encryption",
-            KeyAlgorithm::Rsa2048,
-            Profile::Encryption,
-        )?;
-        out.push(DemoOrgan {
-            id: (*id).to_owned(),
-            name: (*name).to_owned(),
-            dir: organ_dir,
-            chain_pem,
-            signing,
-            tls,
-            receipts,
-            encryption,
-        });
+        out.push(make_organ(&mut ca, organ, &format!("{int_pem}{root_pem}"))?);
     }
+    // The intermediate's empty CRL.
     let crl = ca.crl(
         opts.not_before,
         opts.not_before + days(opts.crl_days),
@@ -265,6 +208,125 @@ pub fn generate(
         crl_url: ca.crl_url().cloned(),
         organs: out,
     })
+}
+
+/// One organ to make, with what its leaves share.
+struct OrganSpec<'a> {
+    /// Organ id.
+    id: &'a str,
+    /// Organ name (the certificates' CN).
+    name: &'a str,
+    /// `dir/<ID>`: the organ's keystore.
+    dir: PathBuf,
+    /// The options of [`generate`].
+    opts: &'a DemoOptions,
+    /// End of validity of every leaf.
+    leaf_not_after: OffsetDateTime,
+}
+
+/// Makes the organ's keystore, its `chain.pem` (`ca_chain`: intermediate + root) and its four
+/// keys with their certificates.
+fn make_organ(ca: &mut Ca, organ: OrganSpec<'_>, ca_chain: &str) -> Result<DemoOrgan, PkiError> {
+    let ks = Keystore::create(&organ.dir)?.with_pbkdf2_iterations(organ.opts.pbkdf2_iterations)?;
+    let chain_pem = organ.dir.join("chain.pem");
+    fsutil::write_atomic(&chain_pem, ca_chain.as_bytes())
+        .map_err(|source| io(&chain_pem, source))?;
+    let signing = make_leaf(
+        ca,
+        &organ,
+        &ks,
+        "signing",
+        KeyAlgorithm::Rsa2048,
+        Profile::Signing,
+    )?;
+    let tls = make_leaf(ca, &organ, &ks, "tls", KeyAlgorithm::P256, Profile::Tls)?;
+    let receipts = make_leaf(
+        ca,
+        &organ,
+        &ks,
+        "receipts",
+        KeyAlgorithm::P256,
+        Profile::Signing,
+    )?;
+    let encryption = make_leaf(
+        ca,
+        &organ,
+        &ks,
+        "encryption",
+        KeyAlgorithm::Rsa2048,
+        Profile::Encryption,
+    )?;
+    Ok(DemoOrgan {
+        id: organ.id.to_owned(),
+        name: organ.name.to_owned(),
+        dir: organ.dir,
+        chain_pem,
+        signing,
+        tls,
+        receipts,
+        encryption,
+    })
+}
+
+/// Generates key `key_name` of `alg` into `ks`, has the CA certify it for the organ with
+/// `profile` and installs the chain; exports it plain if asked.
+fn make_leaf(
+    ca: &mut Ca,
+    organ: &OrganSpec<'_>,
+    ks: &Keystore,
+    key_name: &str,
+    alg: KeyAlgorithm,
+    profile: Profile,
+) -> Result<DemoLeaf, PkiError> {
+    let opts = organ.opts;
+    let der = alg.generate_pkcs8()?;
+    ks.import_pkcs8(key_name, &der, &opts.passphrase, opts.not_before)?;
+    let key = ks.load(key_name, &opts.passphrase)?;
+    let (dns_names, ip_addresses) = match profile {
+        Profile::Tls => (
+            vec!["localhost".to_owned()],
+            vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
+        ),
+        _ => (Vec::new(), Vec::new()),
+    };
+    let request = CsrRequest {
+        organ: organ.id.to_owned(),
+        common_name: organ.name.to_owned(),
+        dns_names,
+        ip_addresses,
+    };
+    let csr_pem = csr::create(&key, &request).map_err(CaError::from)?;
+    let issued = ca.issue(
+        &csr_pem,
+        profile,
+        opts.not_before,
+        organ.leaf_not_after,
+        &opts.passphrase,
+    )?;
+    ks.install_cert(key_name, issued.chain_pem.as_bytes())?;
+    let plain_key_pem = if opts.export_plain_keys {
+        Some(export_plain_key(&organ.dir, key_name, &der)?)
+    } else {
+        None
+    };
+    Ok(DemoLeaf {
+        key_name: key_name.to_owned(),
+        algorithm: alg,
+        cert_pem: ks.cert_path(key_name),
+        plain_key_pem,
+        serial_hex: issued.summary.serial_hex,
+        subject: issued.summary.subject,
+        not_after: issued.summary.not_after,
+        fingerprint: key.info().fingerprint.clone(),
+    })
+}
+
+/// Writes the PKCS#8 `der` as plain `organ_dir/KEY_NAME.key.pem` (demo fixtures only).
+fn export_plain_key(organ_dir: &Path, key_name: &str, der: &[u8]) -> Result<PathBuf, PkiError> {
+    let p = organ_dir.join(format!("{key_name}.key.pem"));
+    let pem = Zeroizing::new(cert::pem_block("PRIVATE KEY", der));
+    fsutil::write_atomic(&p, pem.as_bytes()).map_err(|source| io(&p, source))?;
+    Ok(p)
 }
 
 fn io(path: &Path, source: std::io::Error) -> PkiError {

@@ -341,102 +341,36 @@ impl Pkcs11Signer {
     /// with `pin` and reads the public key.
     pub fn open(uri: &Pkcs11Uri, module: &Path, pin: &Pkcs11Pin) -> Result<Self, Pkcs11Error> {
         let u = uri.text.clone();
-        let call = |operation: &'static str| {
-            let u = u.clone();
-            move |e: CkError| Pkcs11Error::Call {
-                operation,
-                uri: u,
-                reason: e.to_string(),
-            }
-        };
-        let ctx = Pkcs11::new(module).map_err(|e| Pkcs11Error::Module {
-            path: module.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-            Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
-            Err(e) => {
-                return Err(Pkcs11Error::Module {
-                    path: module.to_path_buf(),
-                    reason: e.to_string(),
-                });
-            }
-        }
+        // The module, initialised once per process.
+        let ctx = load_module(module)?;
+        // A session on the one matching token, logged in.
         let slot = find_slot(&ctx, uri)?;
-        let session = ctx.open_ro_session(slot).map_err(call("open session"))?;
-        match session.login(UserType::User, Some(&AuthPin::new(pin.0.as_str().into()))) {
-            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-            Err(CkError::Pkcs11(RvError::PinIncorrect | RvError::PinInvalid, _)) => {
-                return Err(Pkcs11Error::WrongPin { uri: u });
-            }
-            Err(e) => return Err(call("login")(e)),
-        }
+        let session = ctx
+            .open_ro_session(slot)
+            .map_err(call(&u, "open session"))?;
+        login(&session, &u, pin)?;
+        // The one matching private key, its type, and any public object beside it.
         let key = find_one(&session, uri, ObjectClass::PRIVATE_KEY)?
             .ok_or_else(|| Pkcs11Error::KeyNotFound { uri: u.clone() })?;
-        let unsupported = |reason: &str| Pkcs11Error::UnsupportedKey {
-            uri: u.clone(),
-            reason: reason.to_owned(),
-        };
         let attrs = session
             .get_attributes(key, &[AttributeType::KeyType])
-            .map_err(call("read key type"))?;
+            .map_err(call(&u, "read key type"))?;
         let key_type = attrs.iter().find_map(|a| match a {
             Attribute::KeyType(t) => Some(*t),
             _ => None,
         });
         let public_object = find_one(&session, uri, ObjectClass::PUBLIC_KEY)?;
+        // The signature algorithm and the public key, by key type.
         let (algorithm, public_key) = match key_type {
-            Some(KeyType::RSA) => {
-                // The private object of an RSA key carries its modulus and public exponent
-                // (PKCS#11 v2.40 §2.1.3), so no public object is needed.
-                let a = session
-                    .get_attributes(
-                        key,
-                        &[AttributeType::Modulus, AttributeType::PublicExponent],
-                    )
-                    .map_err(call("read RSA public key"))?;
-                let (mut n, mut e) = (None, None);
-                for attr in a {
-                    match attr {
-                        Attribute::Modulus(v) => n = Some(v),
-                        Attribute::PublicExponent(v) => e = Some(v),
-                        _ => {}
-                    }
-                }
-                let (Some(n), Some(e)) = (n, e) else {
-                    return Err(unsupported("the token does not reveal the RSA public key"));
-                };
-                (SignatureAlgorithm::RsaSha256, rsa_public_key_der(&n, &e))
-            }
-            Some(KeyType::EC) => {
-                let a = session
-                    .get_attributes(key, &[AttributeType::EcParams])
-                    .map_err(call("read EC parameters"))?;
-                let params = a.into_iter().find_map(|x| match x {
-                    Attribute::EcParams(p) => Some(p),
-                    _ => None,
-                });
-                if params.as_deref() != Some(P256_EC_PARAMS) {
-                    return Err(unsupported("only the P-256 curve is supported"));
-                }
-                let public =
-                    public_object.ok_or_else(|| unsupported("no public key object beside it"))?;
-                let a = session
-                    .get_attributes(public, &[AttributeType::EcPoint])
-                    .map_err(call("read EC point"))?;
-                let point = a
-                    .into_iter()
-                    .find_map(|x| match x {
-                        Attribute::EcPoint(p) => Some(p),
-                        _ => None,
-                    })
-                    .and_then(|p| unwrap_ec_point(&p))
-                    .ok_or_else(|| {
-                        unsupported("the EC point is not an uncompressed P-256 point")
-                    })?;
-                (SignatureAlgorithm::EcdsaP256Sha256, point)
-            }
-            _ => return Err(unsupported("unsupported key type")),
+            Some(KeyType::RSA) => (
+                SignatureAlgorithm::RsaSha256,
+                rsa_public_key(&session, key, &u)?,
+            ),
+            Some(KeyType::EC) => (
+                SignatureAlgorithm::EcdsaP256Sha256,
+                p256_public_key(&session, key, public_object, &u)?,
+            ),
+            _ => return Err(unsupported(&u, "unsupported key type")),
         };
         Ok(Self {
             uri: u,
@@ -590,6 +524,109 @@ impl Signer for Pkcs11Signer {
             ))),
         }
     }
+}
+
+/// Maps a failed PKCS#11 call of `operation` on `uri` to [`Pkcs11Error::Call`].
+fn call(uri: &str, operation: &'static str) -> impl FnOnce(CkError) -> Pkcs11Error + use<> {
+    let uri = uri.to_owned();
+    move |e: CkError| Pkcs11Error::Call {
+        operation,
+        uri,
+        reason: e.to_string(),
+    }
+}
+
+/// The key of `uri` cannot be used, for `reason`.
+fn unsupported(uri: &str, reason: &str) -> Pkcs11Error {
+    Pkcs11Error::UnsupportedKey {
+        uri: uri.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// Loads the module and initialises it (one already initialised in this process is fine).
+fn load_module(module: &Path) -> Result<Pkcs11, Pkcs11Error> {
+    let ctx = Pkcs11::new(module).map_err(|e| Pkcs11Error::Module {
+        path: module.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => Ok(ctx),
+        Err(e) => Err(Pkcs11Error::Module {
+            path: module.to_path_buf(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Logs the session in as the user with `pin` (a session already logged in is fine).
+fn login(session: &Session, uri: &str, pin: &Pkcs11Pin) -> Result<(), Pkcs11Error> {
+    match session.login(UserType::User, Some(&AuthPin::new(pin.0.as_str().into()))) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
+        Err(CkError::Pkcs11(RvError::PinIncorrect | RvError::PinInvalid, _)) => {
+            Err(Pkcs11Error::WrongPin {
+                uri: uri.to_owned(),
+            })
+        }
+        Err(e) => Err(call(uri, "login")(e)),
+    }
+}
+
+/// The RSA public key of private key `key`, as PKCS#1 RSAPublicKey DER.
+fn rsa_public_key(session: &Session, key: ObjectHandle, uri: &str) -> Result<Vec<u8>, Pkcs11Error> {
+    // The private object of an RSA key carries its modulus and public exponent
+    // (PKCS#11 v2.40 §2.1.3), so no public object is needed.
+    let a = session
+        .get_attributes(
+            key,
+            &[AttributeType::Modulus, AttributeType::PublicExponent],
+        )
+        .map_err(call(uri, "read RSA public key"))?;
+    let (mut n, mut e) = (None, None);
+    for attr in a {
+        match attr {
+            Attribute::Modulus(v) => n = Some(v),
+            Attribute::PublicExponent(v) => e = Some(v),
+            _ => {}
+        }
+    }
+    let (Some(n), Some(e)) = (n, e) else {
+        return Err(unsupported(
+            uri,
+            "the token does not reveal the RSA public key",
+        ));
+    };
+    Ok(rsa_public_key_der(&n, &e))
+}
+
+/// The uncompressed point of P-256 private key `key`, read from its `public` object.
+fn p256_public_key(
+    session: &Session,
+    key: ObjectHandle,
+    public: Option<ObjectHandle>,
+    uri: &str,
+) -> Result<Vec<u8>, Pkcs11Error> {
+    let a = session
+        .get_attributes(key, &[AttributeType::EcParams])
+        .map_err(call(uri, "read EC parameters"))?;
+    let params = a.into_iter().find_map(|x| match x {
+        Attribute::EcParams(p) => Some(p),
+        _ => None,
+    });
+    if params.as_deref() != Some(P256_EC_PARAMS) {
+        return Err(unsupported(uri, "only the P-256 curve is supported"));
+    }
+    let public = public.ok_or_else(|| unsupported(uri, "no public key object beside it"))?;
+    let a = session
+        .get_attributes(public, &[AttributeType::EcPoint])
+        .map_err(call(uri, "read EC point"))?;
+    a.into_iter()
+        .find_map(|x| match x {
+            Attribute::EcPoint(p) => Some(p),
+            _ => None,
+        })
+        .and_then(|p| unwrap_ec_point(&p))
+        .ok_or_else(|| unsupported(uri, "the EC point is not an uncompressed P-256 point"))
 }
 
 fn find_slot(ctx: &Pkcs11, uri: &Pkcs11Uri) -> Result<Slot, Pkcs11Error> {

@@ -52,134 +52,210 @@ impl Outage {
 }
 
 /// Runs until `shutdown` turns true; in-flight deliveries finish first.
-pub async fn run(
-    shared: Arc<Shared>,
-    client: Arc<PeerClient>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let peer = client.peer().clone();
-    let Some(wake) = shared.wake.get(peer.as_str()).cloned() else {
+pub async fn run(shared: Arc<Shared>, client: Arc<PeerClient>, shutdown: watch::Receiver<bool>) {
+    // The worker's state; a peer without a wake-up has no worker.
+    let Some(mut w) = Worker::new(shared, client, shutdown) else {
         return;
     };
-    let concurrency = shared.config.retry.concurrency.max(1);
-    let permits = Arc::new(Semaphore::new(concurrency));
-    let mut inflight = tokio::task::JoinSet::new();
-    let mut busy: std::collections::HashSet<MessageId> = std::collections::HashSet::new();
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(MessageId, Attempt)>();
-    let mut outage: Option<Outage> = None;
     loop {
-        if *shutdown.borrow() {
+        if *w.shutdown.borrow() {
             break;
         }
-        while let Ok((id, attempt)) = done_rx.try_recv() {
-            busy.remove(&id);
-            outage = note_attempt(&shared, &peer, outage, attempt);
-        }
-        while inflight.try_join_next().is_some() {}
+        // Fold in the deliveries that ended since the last turn.
+        w.note_finished();
+        while w.inflight.try_join_next().is_some() {}
 
-        if let Some(o) = outage {
-            let wait = o.probe_at.saturating_sub(now_ms());
-            if wait > 0 {
-                let wait = Duration::from_millis(u64::try_from(wait).unwrap_or(0));
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = shutdown.changed() => {}
-                    Some((id, attempt)) = done_rx.recv() => {
-                        busy.remove(&id);
-                        outage = note_attempt(&shared, &peer, outage, attempt);
-                    }
-                }
-                continue;
-            }
-            // Probe time. Let the deliveries that were under way when the outage began end
-            // first, so the probe is the only request in flight.
-            while inflight.join_next().await.is_some() {}
-            while let Ok((id, _)) = done_rx.try_recv() {
-                busy.remove(&id);
-            }
-            let head = head_of_queue(&shared, &peer, concurrency * 4).await;
-            let Some((id, group)) = head else {
-                // Nothing to deliver: the next delivery will find out whether the peer is back.
-                outage = None;
-                continue;
-            };
-            let attempt = deliver(&shared, &client, &id, &group).await;
-            outage = match attempt {
-                Attempt::Unreachable => Some(Outage::after_failure(outage, &shared.config.retry)),
-                // Nothing was sent (refused by policy, or no stored message): the peer is as
-                // unknown as before; look at the next head shortly.
-                Attempt::Skipped => Some(Outage {
-                    probe_at: now_ms().saturating_add(
-                        i64::try_from(IDLE_POLL.as_millis()).unwrap_or(i64::MAX / 2),
-                    ),
-                    ..o
-                }),
-                Attempt::Reached => {
-                    tracing::info!(peer = %peer, "peer reachable again; draining its queue");
-                    None
-                }
-            };
+        // While the peer is unreachable, only the head of its queue goes, as a probe.
+        if let Some(o) = w.outage {
+            w.probe(o).await;
             continue;
         }
 
-        let store = shared.store.clone();
-        let p = peer.clone();
-        let batch = concurrency * 4;
-        let due = tokio::task::spawn_blocking(move || store.outbox_next(&p, batch, now_ms())).await;
-        let entries = match due {
-            Ok(Ok(e)) => e,
-            Ok(Err(e)) => {
-                tracing::error!(peer = %peer, error = %e, "outbox read failed");
-                Vec::new()
-            }
-            Err(e) => {
-                tracing::error!(peer = %peer, error = %e, "outbox task failed");
-                Vec::new()
-            }
-        };
-        let groups = group_by_message(entries, &busy);
-        let statuses_pending = relay_statuses(&shared, &client).await;
+        // What is due, and the status events queued for the peer.
+        let groups = group_by_message(w.due().await, &w.busy);
+        let statuses_pending = relay_statuses(&w.shared, &w.client).await;
         if groups.is_empty() {
             if statuses_pending {
                 continue;
             }
-            tokio::select! {
-                _ = wake.notified() => {}
-                _ = tokio::time::sleep(IDLE_POLL) => {}
-                _ = shutdown.changed() => {}
-                Some((id, attempt)) = done_rx.recv() => {
-                    busy.remove(&id);
-                    outage = note_attempt(&shared, &peer, outage, attempt);
-                }
-            }
+            // Nothing to do: wait for work, a retry coming due, or shutdown.
+            w.idle().await;
             continue;
         }
+        // Deliver each due message, as many at a time as there are permits.
+        w.dispatch(groups).await;
+    }
+    while w.inflight.join_next().await.is_some() {}
+}
+
+/// The state of one peer's worker between turns of its loop.
+struct Worker {
+    /// The gateway.
+    shared: Arc<Shared>,
+    /// The client of this peer.
+    client: Arc<PeerClient>,
+    /// This peer.
+    peer: OrganId,
+    /// Notified when something is queued for this peer.
+    wake: Arc<tokio::sync::Notify>,
+    /// Turns true when the gateway shuts down.
+    shutdown: watch::Receiver<bool>,
+    /// `retry.concurrency`, at least 1.
+    concurrency: usize,
+    /// One permit per delivery in flight.
+    permits: Arc<Semaphore>,
+    /// The deliveries in flight.
+    inflight: tokio::task::JoinSet<()>,
+    /// The messages in flight.
+    busy: std::collections::HashSet<MessageId>,
+    /// Where a finished delivery reports what it came to.
+    done_tx: tokio::sync::mpsc::UnboundedSender<(MessageId, Attempt)>,
+    /// What finished deliveries came to.
+    done_rx: tokio::sync::mpsc::UnboundedReceiver<(MessageId, Attempt)>,
+    /// The peer's outage, while it is unreachable.
+    outage: Option<Outage>,
+}
+
+impl Worker {
+    /// A worker for `client`'s peer; `None` when the gateway has no wake-up for it.
+    fn new(
+        shared: Arc<Shared>,
+        client: Arc<PeerClient>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Option<Self> {
+        let peer = client.peer().clone();
+        let wake = shared.wake.get(peer.as_str()).cloned()?;
+        let concurrency = shared.config.retry.concurrency.max(1);
+        let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel::<(MessageId, Attempt)>();
+        Some(Self {
+            shared,
+            client,
+            peer,
+            wake,
+            shutdown,
+            concurrency,
+            permits: Arc::new(Semaphore::new(concurrency)),
+            inflight: tokio::task::JoinSet::new(),
+            busy: std::collections::HashSet::new(),
+            done_tx,
+            done_rx,
+            outage: None,
+        })
+    }
+
+    /// Takes every finished delivery already reported and folds it into the outage state.
+    fn note_finished(&mut self) {
+        while let Ok((id, attempt)) = self.done_rx.try_recv() {
+            self.busy.remove(&id);
+            self.outage = note_attempt(&self.shared, &self.peer, self.outage, attempt);
+        }
+    }
+
+    /// One turn of an outage: waits for probe time, or sends the head of the queue as the
+    /// probe and updates the outage with what came of it.
+    async fn probe(&mut self, o: Outage) {
+        let wait = o.probe_at.saturating_sub(now_ms());
+        if wait > 0 {
+            let wait = Duration::from_millis(u64::try_from(wait).unwrap_or(0));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.shutdown.changed() => {}
+                Some((id, attempt)) = self.done_rx.recv() => {
+                    self.busy.remove(&id);
+                    self.outage = note_attempt(&self.shared, &self.peer, self.outage, attempt);
+                }
+            }
+            return;
+        }
+        // Probe time. Let the deliveries that were under way when the outage began end
+        // first, so the probe is the only request in flight.
+        while self.inflight.join_next().await.is_some() {}
+        while let Ok((id, _)) = self.done_rx.try_recv() {
+            self.busy.remove(&id);
+        }
+        let head = head_of_queue(&self.shared, &self.peer, self.concurrency * 4).await;
+        let Some((id, group)) = head else {
+            // Nothing to deliver: the next delivery will find out whether the peer is back.
+            self.outage = None;
+            return;
+        };
+        let attempt = deliver(&self.shared, &self.client, &id, &group).await;
+        self.outage = match attempt {
+            Attempt::Unreachable => Some(Outage::after_failure(
+                self.outage,
+                &self.shared.config.retry,
+            )),
+            // Nothing was sent (refused by policy, or no stored message): the peer is as
+            // unknown as before; look at the next head shortly.
+            Attempt::Skipped => Some(Outage {
+                probe_at: now_ms()
+                    .saturating_add(i64::try_from(IDLE_POLL.as_millis()).unwrap_or(i64::MAX / 2)),
+                ..o
+            }),
+            Attempt::Reached => {
+                tracing::info!(peer = %self.peer, "peer reachable again; draining its queue");
+                None
+            }
+        };
+    }
+
+    /// The outbox entries due now (none when the store cannot be read: logged).
+    async fn due(&self) -> Vec<OutboxEntry> {
+        let store = self.shared.store.clone();
+        let p = self.peer.clone();
+        let batch = self.concurrency * 4;
+        let due = tokio::task::spawn_blocking(move || store.outbox_next(&p, batch, now_ms())).await;
+        match due {
+            Ok(Ok(e)) => e,
+            Ok(Err(e)) => {
+                tracing::error!(peer = %self.peer, error = %e, "outbox read failed");
+                Vec::new()
+            }
+            Err(e) => {
+                tracing::error!(peer = %self.peer, error = %e, "outbox task failed");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Waits for a wake-up, the idle poll, shutdown or a finished delivery.
+    async fn idle(&mut self) {
+        tokio::select! {
+            _ = self.wake.notified() => {}
+            _ = tokio::time::sleep(IDLE_POLL) => {}
+            _ = self.shutdown.changed() => {}
+            Some((id, attempt)) = self.done_rx.recv() => {
+                self.busy.remove(&id);
+                self.outage = note_attempt(&self.shared, &self.peer, self.outage, attempt);
+            }
+        }
+    }
+
+    /// Starts one delivery per message of `groups`, each when a permit is free; stops at
+    /// shutdown or as soon as a finished delivery found the peer unreachable.
+    async fn dispatch(&mut self, groups: Vec<(MessageId, Vec<OutboxEntry>)>) {
         for (id, group) in groups {
             let permit = tokio::select! {
-                p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-                _ = shutdown.changed() => break,
+                p = self.permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                _ = self.shutdown.changed() => break,
             };
             // A delivery that ended while we waited for the permit may have found the peer
             // unreachable: stop feeding the queue into a closed door.
-            while let Ok((done_id, attempt)) = done_rx.try_recv() {
-                busy.remove(&done_id);
-                outage = note_attempt(&shared, &peer, outage, attempt);
-            }
-            if outage.is_some() {
+            self.note_finished();
+            if self.outage.is_some() {
                 break;
             }
-            busy.insert(id);
-            let shared = shared.clone();
-            let client = client.clone();
-            let done = done_tx.clone();
-            inflight.spawn(async move {
+            self.busy.insert(id);
+            let shared = self.shared.clone();
+            let client = self.client.clone();
+            let done = self.done_tx.clone();
+            self.inflight.spawn(async move {
                 let attempt = deliver(&shared, &client, &id, &group).await;
                 drop(permit);
                 let _ = done.send((id, attempt));
             });
         }
     }
-    while inflight.join_next().await.is_some() {}
 }
 
 /// Folds one finished delivery into the peer's outage state.
