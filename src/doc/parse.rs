@@ -227,6 +227,9 @@ struct Open {
     bindings_pushed: usize,
 }
 
+/// A start tag's namespace declarations and its other attributes (raw name, value), in order.
+type TagAttributes = (Vec<NsDecl>, Vec<(String, String)>);
+
 struct Parser<'a> {
     reader: Reader<&'a [u8]>,
     limits: &'a Limits,
@@ -427,8 +430,37 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// A start tag: admitted, its name and syntax checked, its attributes read, then its element
+    /// (named with its own declarations in scope) opened.
     fn open(&mut self, start: &BytesStart<'_>) -> Result<(), ParseError> {
         let pos = self.pos();
+        self.admit_element(pos)?;
+        let qname = start.name().as_ref().to_owned();
+        if qname.len() > self.limits.max_name_len {
+            return Err(ParseError::NameTooLong {
+                pos,
+                limit: self.limits.max_name_len,
+            });
+        }
+        let raw_tag: &str = start;
+        check_start_tag(raw_tag).map_err(|e| self.malformed(e))?;
+
+        let (decls, raw_attrs) = self.read_attributes(start, &qname, pos)?;
+        let pushed = decls.len();
+        for d in &decls {
+            self.bindings.push((d.prefix.clone(), d.uri.clone()));
+        }
+        let element = self.named_element(qname, decls, raw_attrs, pos)?;
+        self.stack.push(Open {
+            element,
+            bindings_pushed: pushed,
+        });
+        Ok(())
+    }
+
+    /// Start-tag step: one more element is allowed here (inside the root, within
+    /// `max_depth` and `max_elements`); pending text is attached first.
+    fn admit_element(&mut self, pos: u64) -> Result<(), ParseError> {
         if self.root.is_some() {
             return Err(ParseError::ContentOutsideRoot { pos });
         }
@@ -445,24 +477,24 @@ impl<'a> Parser<'a> {
                 limit: self.limits.max_elements,
             });
         }
-        let qname = start.name().as_ref().to_owned();
-        if qname.len() > self.limits.max_name_len {
-            return Err(ParseError::NameTooLong {
-                pos,
-                limit: self.limits.max_name_len,
-            });
-        }
-        let raw_tag: &str = start;
-        check_start_tag(raw_tag).map_err(|e| self.malformed(e))?;
+        Ok(())
+    }
 
-        // First pass: collect raw attributes and namespace declarations.
+    /// Start-tag step, the first pass: collect raw attributes and namespace declarations, each
+    /// checked against the limits and for a raw duplicate.
+    fn read_attributes(
+        &self,
+        start: &BytesStart<'_>,
+        qname: &str,
+        pos: u64,
+    ) -> Result<TagAttributes, ParseError> {
         let mut decls: Vec<NsDecl> = Vec::new();
         let mut raw_attrs: Vec<(String, String)> = Vec::new();
         let mut seen_raw: HashSet<String> = HashSet::new();
         for (count, attr) in start.attributes().with_checks(true).enumerate() {
             if count >= self.limits.max_attrs {
                 return Err(ParseError::TooManyAttributes {
-                    name: qname,
+                    name: qname.to_owned(),
                     limit: self.limits.max_attrs,
                 });
             }
@@ -470,7 +502,7 @@ impl<'a> Parser<'a> {
                 quick_xml::events::attributes::AttrError::Duplicated(_, _) => {
                     ParseError::DuplicateAttribute {
                         name: "(same name)".into(),
-                        element: qname.clone(),
+                        element: qname.to_owned(),
                     }
                 }
                 other => self.malformed(other),
@@ -491,7 +523,7 @@ impl<'a> Parser<'a> {
             if !seen_raw.insert(name.clone()) {
                 return Err(ParseError::DuplicateAttribute {
                     name,
-                    element: qname,
+                    element: qname.to_owned(),
                 });
             }
             let raw_value: &str = &attr.value;
@@ -512,12 +544,18 @@ impl<'a> Parser<'a> {
                 raw_attrs.push((name, value));
             }
         }
+        Ok((decls, raw_attrs))
+    }
 
-        let pushed = decls.len();
-        for d in &decls {
-            self.bindings.push((d.prefix.clone(), d.uri.clone()));
-        }
-
+    /// Start-tag step, with the element's declarations in scope: its namespace, then its
+    /// attributes' (a duplicate by expanded name refused).
+    fn named_element(
+        &self,
+        qname: String,
+        decls: Vec<NsDecl>,
+        raw_attrs: Vec<(String, String)>,
+        pos: u64,
+    ) -> Result<Element, ParseError> {
         let (prefix, local) = split_qname(&qname);
         let ns = self.resolve(prefix, true, pos)?;
         let mut element = Element::new(prefix, local, ns.as_deref());
@@ -544,12 +582,7 @@ impl<'a> Parser<'a> {
                 value,
             });
         }
-
-        self.stack.push(Open {
-            element,
-            bindings_pushed: pushed,
-        });
-        Ok(())
+        Ok(element)
     }
 
     fn close(&mut self) -> Result<(), ParseError> {

@@ -169,35 +169,68 @@ fn refuse(rule: Rule, effective: Option<Level>, reason: String) -> Decision {
 
 /// Decides whether a document with `facts` may take `way`, given the procedure `catalog`.
 pub fn decide(facts: &Facts<'_>, catalog: &Catalog, way: Way<'_>) -> Decision {
-    // Rule 1.
+    match rules(facts, catalog, way) {
+        Ok(effective) => Decision {
+            allowed: true,
+            rule: Rule::WithinClearance,
+            effective: Some(effective),
+            reason: String::new(),
+        },
+        Err(refusal) => refusal,
+    }
+}
+
+/// The rules in the order they are applied (1, 5, 2, 3, the way's own rules 4 and 6, then 4);
+/// the first refusal is the decision. `Ok` carries the effective level of an allowed document.
+fn rules(facts: &Facts<'_>, catalog: &Catalog, way: Way<'_>) -> Result<Level, Decision> {
+    let (level, procedure) = labelled(facts, catalog)?;
+    unchanged(facts, level)?;
+    // Rule 2.
+    let effective = level.max(procedure.level);
+    off_the_network(effective)?;
+    let clearance = clearance_of(way, effective, facts, procedure)?;
+    within_clearance(way, effective, clearance)?;
+    Ok(effective)
+}
+
+/// Rule 1: a label with a level and a procedure the catalog knows.
+fn labelled<'c>(
+    facts: &Facts<'_>,
+    catalog: &'c Catalog,
+) -> Result<(Level, &'c Procedure), Decision> {
     let Some(level) = facts.level else {
-        return refuse(
+        return Err(refuse(
             Rule::Unlabelled,
             None,
             "the document has no classification label".into(),
-        );
+        ));
     };
     let Some(code) = facts.procedure else {
-        return refuse(
+        return Err(refuse(
             Rule::Unlabelled,
             Some(level),
             "the label names no procedure".into(),
-        );
+        ));
     };
     let Some(procedure) = catalog.get(code) else {
-        return refuse(
+        return Err(refuse(
             Rule::UnknownProcedure,
             Some(level),
             format!("procedure {code} is not in the catalog"),
-        );
+        ));
     };
+    Ok((level, procedure))
+}
+
+/// Rule 5: the label is the one recorded earlier for this message, if any.
+fn unchanged(facts: &Facts<'_>, level: Level) -> Result<(), Decision> {
     // Rule 5: the label is signed, so a different one for the same message id means another
     // document under a reused id (or a forged one); the earlier record wins, the newcomer is
     // refused.
     if let Some(recorded) = facts.recorded
         && recorded != level
     {
-        return refuse(
+        return Err(refuse(
             Rule::LabelChanged,
             Some(level.max(recorded)),
             format!(
@@ -205,34 +238,46 @@ pub fn decide(facts: &Facts<'_>, catalog: &Catalog, way: Way<'_>) -> Decision {
                 level.token(),
                 recorded.token()
             ),
-        );
+        ));
     }
-    // Rule 2.
-    let effective = level.max(procedure.level);
+    Ok(())
+}
 
+/// Rule 3: nothing above mat on the network.
+fn off_the_network(effective: Level) -> Result<(), Decision> {
     // Rule 3: everything above mat stays off the network, whatever the way.
     if effective > Level::Mat {
-        return refuse(
+        return Err(refuse(
             Rule::CryptoChannelOnly,
             Some(effective),
             format!(
                 "level {} documents go only through the cryptographic service's own channel",
                 effective.token()
             ),
-        );
+        ));
     }
+    Ok(())
+}
 
-    let clearance = match way {
+/// The clearance of `way`, after the way's own rules: mutual TLS for mat on a relay (rule 4),
+/// publishability for the portal (rule 6).
+fn clearance_of(
+    way: Way<'_>,
+    effective: Level,
+    facts: &Facts<'_>,
+    procedure: &Procedure,
+) -> Result<Level, Decision> {
+    Ok(match way {
         Way::Submission { client } | Way::InboxRead { client } => client,
         Way::RelayTo {
             clearance, mtls, ..
         } => {
             if effective >= Level::Mat && !mtls {
-                return refuse(
+                return Err(refuse(
                     Rule::MatNeedsMtls,
                     Some(effective),
                     "mat documents travel only over mutual TLS".into(),
-                );
+                ));
             }
             clearance
         }
@@ -240,16 +285,20 @@ pub fn decide(facts: &Facts<'_>, catalog: &Catalog, way: Way<'_>) -> Decision {
         Way::Publication => {
             // Rule 6.
             if effective != Level::Thuong || !facts.public || !procedure.public {
-                return refuse(
+                return Err(refuse(
                     Rule::NotPublic,
                     Some(effective),
                     "not published: needs level thuong, the public flag and a public procedure"
                         .into(),
-                );
+                ));
             }
             Level::Thuong
         }
-    };
+    })
+}
+
+/// Rule 4: the effective level is within the way's clearance.
+fn within_clearance(way: Way<'_>, effective: Level, clearance: Level) -> Result<(), Decision> {
     // Rule 4.
     if effective > clearance {
         let towards = match way {
@@ -259,7 +308,7 @@ pub fn decide(facts: &Facts<'_>, catalog: &Catalog, way: Way<'_>) -> Decision {
             Way::StatusRelay { .. } => "this link".to_owned(),
             Way::Publication => "the portal".to_owned(),
         };
-        return refuse(
+        return Err(refuse(
             Rule::AboveClearance,
             Some(effective),
             format!(
@@ -267,14 +316,9 @@ pub fn decide(facts: &Facts<'_>, catalog: &Catalog, way: Way<'_>) -> Decision {
                 effective.token(),
                 clearance.token()
             ),
-        );
+        ));
     }
-    Decision {
-        allowed: true,
-        rule: Rule::WithinClearance,
-        effective: Some(effective),
-        reason: String::new(),
-    }
+    Ok(())
 }
 
 #[cfg(test)]

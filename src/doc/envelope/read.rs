@@ -384,114 +384,19 @@ impl Reader<'_> {
             one("BussinessDocType"),
         ];
         let (f, ext) = children(e, path, scope, &SLOTS, true)?;
-        let to_elems = f.all("To");
-        self.count(
-            to_elems.len(),
-            f.path("To"),
-            "max_recipients",
-            self.limits.max_recipients,
-        )?;
-        let from_e = f.req("From")?;
-        let from = self.organization(from_e, &f.path("From"), &scope.enter(from_e))?;
-        let to = to_elems
-            .iter()
-            .map(|t| self.organization(t, &f.path("To"), &scope.enter(t)))
-            .collect::<Result<Vec<_>>>()?;
-
-        let code = {
-            static S: [Slot; 2] = [one("CodeNumber"), one("CodeNotation")];
-            let (c, _) = children(f.req("Code")?, &f.path("Code"), scope, &S, false)?;
-            Code {
-                number: self.field(&c, "CodeNumber")?,
-                notation: self.field(&c, "CodeNotation")?,
-            }
-        };
-        let promulgation = {
-            static S: [Slot; 2] = [one("Place"), one("PromulgationDate")];
-            let p = f.path("PromulgationInfo");
-            let (c, _) = children(f.req("PromulgationInfo")?, &p, scope, &S, false)?;
-            PromulgationInfo {
-                place: self.field(&c, "Place")?,
-                date: self.value::<EdxmlDate>(&c, "PromulgationDate")?,
-            }
-        };
-        let document_type = {
-            static S: [Slot; 2] = [one("Type"), one("TypeName")];
-            let p = f.path("DocumentType");
-            let (c, _) = children(f.req("DocumentType")?, &p, scope, &S, false)?;
-            DocumentType {
-                kind: self.field(&c, "Type")?,
-                name: self.field(&c, "TypeName")?,
-            }
-        };
-        let subject = text(
-            f.req("Subject")?,
-            &f.path("Subject"),
-            self.limits.max_subject_chars,
-            "max_subject_chars",
-        )?;
-        let content = text(
-            f.req("Content")?,
-            &f.path("Content"),
-            self.limits.max_content_chars,
-            "max_content_chars",
-        )?;
-        let signer = {
-            static S: [Slot; 3] = [one("Competence"), one("Position"), one("FullName")];
-            let p = f.path("SignerInfo");
-            let (c, _) = children(f.req("SignerInfo")?, &p, scope, &S, false)?;
-            SignerInfo {
-                competence: self.field(&c, "Competence")?,
-                position: self.field(&c, "Position")?,
-                full_name: self.field(&c, "FullName")?,
-            }
-        };
+        let (from, to) = self.parties(&f, scope)?;
+        let code = self.code(&f, scope)?;
+        let promulgation = self.promulgation(&f, scope)?;
+        let document_type = self.document_type(&f, scope)?;
+        let (subject, content) = self.subject_and_content(&f)?;
+        let signer = self.signer(&f, scope)?;
         let due_date = self.opt_value::<EdxmlDate>(&f, "DueDate")?;
-        let to_places = {
-            static S: [Slot; 1] = [any("Place")];
-            let p = f.path("ToPlaces");
-            let (c, _) = children(f.req("ToPlaces")?, &p, scope, &S, false)?;
-            let places = c.all("Place");
-            self.count(
-                places.len(),
-                c.path("Place"),
-                "max_list_items",
-                self.limits.max_list_items,
-            )?;
-            places
-                .iter()
-                .map(|pl| {
-                    text(
-                        pl,
-                        &c.path("Place"),
-                        self.limits.max_field_chars,
-                        "max_field_chars",
-                    )
-                })
-                .collect::<Result<Vec<_>>>()?
-        };
+        let to_places = self.to_places(&f, scope)?;
         let oe = f.req("OtherInfo")?;
         let other = self.other_info(oe, &f.path("OtherInfo"), &scope.enter(oe))?;
-        let rf = f.all("ResponseFor");
-        self.count(
-            rf.len(),
-            f.path("ResponseFor"),
-            "max_list_items",
-            self.limits.max_list_items,
-        )?;
-        let response_for = rf
-            .iter()
-            .map(|e| self.response_for(e, &f.path("ResponseFor"), scope))
-            .collect::<Result<Vec<_>>>()?;
+        let response_for = self.responses_for(&f, scope)?;
         let steering_type = self.opt_field(&f, "SteeringType")?;
-        let document_id = self.field(&f, "DocumentId")?;
-        if document_id.is_empty() {
-            return Err(EnvelopeError::InvalidValue {
-                path: f.path("DocumentId"),
-                value: document_id,
-                reason: "DocumentId is empty".to_owned(),
-            });
-        }
+        let document_id = self.document_id(&f)?;
         let business_doc_type = self.value(&f, "BussinessDocType")?;
         Ok(MessageHeader {
             from,
@@ -511,6 +416,137 @@ impl Reader<'_> {
             business_doc_type,
             ext,
         })
+    }
+
+    /// MessageHeader step: the sender and the recipients (their count bounded first).
+    fn parties(&self, f: &Found<'_>, scope: &Scope) -> Result<(Organization, Vec<Organization>)> {
+        let to_elems = f.all("To");
+        self.count(
+            to_elems.len(),
+            f.path("To"),
+            "max_recipients",
+            self.limits.max_recipients,
+        )?;
+        let from_e = f.req("From")?;
+        let from = self.organization(from_e, &f.path("From"), &scope.enter(from_e))?;
+        let to = to_elems
+            .iter()
+            .map(|t| self.organization(t, &f.path("To"), &scope.enter(t)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((from, to))
+    }
+
+    /// MessageHeader step: the document's `Code`.
+    fn code(&self, f: &Found<'_>, scope: &Scope) -> Result<Code> {
+        static S: [Slot; 2] = [one("CodeNumber"), one("CodeNotation")];
+        let (c, _) = children(f.req("Code")?, &f.path("Code"), scope, &S, false)?;
+        Ok(Code {
+            number: self.field(&c, "CodeNumber")?,
+            notation: self.field(&c, "CodeNotation")?,
+        })
+    }
+
+    /// MessageHeader step: `PromulgationInfo`.
+    fn promulgation(&self, f: &Found<'_>, scope: &Scope) -> Result<PromulgationInfo> {
+        static S: [Slot; 2] = [one("Place"), one("PromulgationDate")];
+        let p = f.path("PromulgationInfo");
+        let (c, _) = children(f.req("PromulgationInfo")?, &p, scope, &S, false)?;
+        Ok(PromulgationInfo {
+            place: self.field(&c, "Place")?,
+            date: self.value::<EdxmlDate>(&c, "PromulgationDate")?,
+        })
+    }
+
+    /// MessageHeader step: `DocumentType`.
+    fn document_type(&self, f: &Found<'_>, scope: &Scope) -> Result<DocumentType> {
+        static S: [Slot; 2] = [one("Type"), one("TypeName")];
+        let p = f.path("DocumentType");
+        let (c, _) = children(f.req("DocumentType")?, &p, scope, &S, false)?;
+        Ok(DocumentType {
+            kind: self.field(&c, "Type")?,
+            name: self.field(&c, "TypeName")?,
+        })
+    }
+
+    /// MessageHeader step: `Subject` then `Content`, each under its own limit.
+    fn subject_and_content(&self, f: &Found<'_>) -> Result<(String, String)> {
+        let subject = text(
+            f.req("Subject")?,
+            &f.path("Subject"),
+            self.limits.max_subject_chars,
+            "max_subject_chars",
+        )?;
+        let content = text(
+            f.req("Content")?,
+            &f.path("Content"),
+            self.limits.max_content_chars,
+            "max_content_chars",
+        )?;
+        Ok((subject, content))
+    }
+
+    /// MessageHeader step: `SignerInfo`.
+    fn signer(&self, f: &Found<'_>, scope: &Scope) -> Result<SignerInfo> {
+        static S: [Slot; 3] = [one("Competence"), one("Position"), one("FullName")];
+        let p = f.path("SignerInfo");
+        let (c, _) = children(f.req("SignerInfo")?, &p, scope, &S, false)?;
+        Ok(SignerInfo {
+            competence: self.field(&c, "Competence")?,
+            position: self.field(&c, "Position")?,
+            full_name: self.field(&c, "FullName")?,
+        })
+    }
+
+    /// MessageHeader step: the `ToPlaces` list (its length bounded first).
+    fn to_places(&self, f: &Found<'_>, scope: &Scope) -> Result<Vec<String>> {
+        static S: [Slot; 1] = [any("Place")];
+        let p = f.path("ToPlaces");
+        let (c, _) = children(f.req("ToPlaces")?, &p, scope, &S, false)?;
+        let places = c.all("Place");
+        self.count(
+            places.len(),
+            c.path("Place"),
+            "max_list_items",
+            self.limits.max_list_items,
+        )?;
+        places
+            .iter()
+            .map(|pl| {
+                text(
+                    pl,
+                    &c.path("Place"),
+                    self.limits.max_field_chars,
+                    "max_field_chars",
+                )
+            })
+            .collect()
+    }
+
+    /// MessageHeader step: the `ResponseFor` list (its length bounded first).
+    fn responses_for(&self, f: &Found<'_>, scope: &Scope) -> Result<Vec<ResponseFor>> {
+        let rf = f.all("ResponseFor");
+        self.count(
+            rf.len(),
+            f.path("ResponseFor"),
+            "max_list_items",
+            self.limits.max_list_items,
+        )?;
+        rf.iter()
+            .map(|e| self.response_for(e, &f.path("ResponseFor"), scope))
+            .collect()
+    }
+
+    /// MessageHeader step: `DocumentId`, which must not be empty.
+    fn document_id(&self, f: &Found<'_>) -> Result<String> {
+        let document_id = self.field(f, "DocumentId")?;
+        if document_id.is_empty() {
+            return Err(EnvelopeError::InvalidValue {
+                path: f.path("DocumentId"),
+                value: document_id,
+                reason: "DocumentId is empty".to_owned(),
+            });
+        }
+        Ok(document_id)
     }
 
     fn organization(&self, e: &Element, path: &str, scope: &Scope) -> Result<Organization> {

@@ -20,7 +20,7 @@ use super::dsig::{DSIG_NS, EDXML_NS, SHA1, SHA256};
 use super::trust::TrustStore;
 use crate::doc::c14n::{self, Options};
 use crate::doc::envelope::{Envelope, EnvelopeError, EnvelopeLimits};
-use crate::doc::{Document, Limits, NsDecl, ParseError};
+use crate::doc::{Document, Element, Limits, NsDecl, ParseError};
 
 mod chain;
 mod signature;
@@ -463,6 +463,42 @@ pub fn verify(
     options: &VerifyOptions,
 ) -> Result<VerifiedDocument, VerifyError> {
     let document = crate::doc::parse(bytes, &options.limits)?;
+    let (header, signature) = the_signature(&document)?;
+    let parts = SignatureParts::read(signature)?;
+    let digest = check_digest(&document.root, signature, &parts, options)?;
+    let canonical_si = canonical_signed_info(&document.root, header, signature, &parts);
+
+    // The signature with the leaf's key, then (unless cached) chain, CRL, usage and binding.
+    let chain = certify(&parts.certificates, trust, options, |key, subject| {
+        verify_signature_value(
+            &parts.signature_method,
+            &parts.signature_value,
+            key,
+            &canonical_si,
+            options,
+            subject,
+        )
+    })?;
+    let envelope = signed_envelope(&document, &chain, options)?;
+
+    let signer = chain.identity(parts.method_name);
+    let revocation_checked = chain.revocation_checked;
+    let digest = digest.as_ref().to_vec();
+    drop(parts);
+    Ok(VerifiedDocument {
+        bytes: bytes.to_vec(),
+        document,
+        envelope,
+        signer,
+        digest,
+        revocation_checked,
+    })
+}
+
+/// [`verify`] step: no comment outside the root, an edXML root, and the document's one
+/// `Signature` where it belongs; then the document-wide hygiene. Returns the header and the
+/// signature.
+fn the_signature(document: &Document) -> Result<(&Element, &Element), VerifyError> {
     // Comments are refused everywhere in a signed document, before and after the root too:
     // c14n without comments drops them, so they are text the signature does not cover, read
     // differently by different parsers (the comment-injection family).
@@ -489,8 +525,16 @@ pub fn verify(
         .child(DSIG_NS, "Signature")
         .ok_or(VerifyError::SignatureMisplaced)?;
     check_document_hygiene(root)?;
+    Ok((header, signature))
+}
 
-    let parts = SignatureParts::read(signature)?;
+/// [`verify`] step: the Reference digest, recomputed over `root` and compared.
+fn check_digest(
+    root: &Element,
+    signature: &Element,
+    parts: &SignatureParts<'_>,
+    options: &VerifyOptions,
+) -> Result<ring::digest::Digest, VerifyError> {
     let legacy = |what: &str| -> Result<(), VerifyError> {
         if options.allow_legacy {
             Ok(())
@@ -527,34 +571,39 @@ pub fn verify(
     if digest.as_ref() != parts.digest_value.as_slice() {
         return Err(VerifyError::DigestMismatch);
     }
+    Ok(digest)
+}
 
+/// [`verify`] step: the bytes the signature value covers.
+fn canonical_signed_info(
+    root: &Element,
+    header: &Element,
+    signature: &Element,
+    parts: &SignatureParts<'_>,
+) -> Vec<u8> {
     // SignedInfo canonicalised in its context: the declarations of all its ancestors.
     let mut inherited: Vec<NsDecl> = root.ns_decls.clone();
     inherited.extend(header.ns_decls.iter().cloned());
     inherited.extend(signature.ns_decls.iter().cloned());
     let si_prefixes = parts.si_inclusive_prefixes.clone();
-    let canonical_si = c14n::canonicalize(
+    c14n::canonicalize(
         parts.signed_info,
         &inherited,
         &Options {
             inclusive_prefixes: &si_prefixes,
             exclude: None,
         },
-    );
+    )
+}
 
-    // The signature with the leaf's key, then (unless cached) chain, CRL, usage and binding.
-    let chain = certify(&parts.certificates, trust, options, |key, subject| {
-        verify_signature_value(
-            &parts.signature_method,
-            &parts.signature_value,
-            key,
-            &canonical_si,
-            options,
-            subject,
-        )
-    })?;
+/// [`verify`] step: the typed envelope, whose sender must be the certificate's organ.
+fn signed_envelope(
+    document: &Document,
+    chain: &VerifiedChain,
+    options: &VerifyOptions,
+) -> Result<Envelope, VerifyError> {
     // The typed envelope comes from the same tree: nothing is re-parsed (rule 3).
-    let envelope = Envelope::from_document(&document, &options.envelope_limits)?;
+    let envelope = Envelope::from_document(document, &options.envelope_limits)?;
     let from = envelope.header.from.organ_id.as_str().to_owned();
     if chain.organ != from {
         return Err(VerifyError::OrganMismatch {
@@ -562,19 +611,7 @@ pub fn verify(
             from,
         });
     }
-
-    let signer = chain.identity(parts.method_name);
-    let revocation_checked = chain.revocation_checked;
-    let digest = digest.as_ref().to_vec();
-    drop(parts);
-    Ok(VerifiedDocument {
-        bytes: bytes.to_vec(),
-        document,
-        envelope,
-        signer,
-        digest,
-        revocation_checked,
-    })
+    Ok(envelope)
 }
 
 /// The certificate half of [`verify`] alone — leaf, path to an anchor, CRL, key usages, the

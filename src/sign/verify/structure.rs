@@ -62,129 +62,19 @@ pub(super) struct SignatureParts<'a> {
 }
 
 impl<'a> SignatureParts<'a> {
+    /// Reads `signature` in the order below, each step refusing what the one shape lacks or
+    /// adds; the first refusal is the one reported.
     pub(super) fn read(signature: &'a Element) -> Result<Self, VerifyError> {
-        let children = only_elements(signature, "Signature")?;
-        let mut it = children.iter();
-        let signed_info = expect(it.next(), "SignedInfo")?;
-        let signature_value_el = expect(it.next(), "SignatureValue")?;
-        let key_info = expect(it.next(), "KeyInfo")?;
-        if let Some(extra) = it.next() {
-            // Object and anything else: where wrapped content hides (XSW "document moved under
-            // an Object").
-            return Err(VerifyError::Structure(format!(
-                "unexpected {} after KeyInfo",
-                extra.qname()
-            )));
-        }
-
-        let si = only_elements(signed_info, "SignedInfo")?;
-        let mut si_it = si.iter();
-        let c14n_method = expect(si_it.next(), "CanonicalizationMethod")?;
-        let si_inclusive_prefixes = c14n_algorithm(c14n_method, "CanonicalizationMethod")?;
-        let sig_method = expect(si_it.next(), "SignatureMethod")?;
-        let signature_method = algorithm(sig_method)?.to_owned();
-        if !only_elements(sig_method, "SignatureMethod")?.is_empty() {
-            // HMACOutputLength and friends: HMAC is never accepted.
-            return Err(VerifyError::Algorithm {
-                role: "SignatureMethod",
-                algorithm: signature_method,
-            });
-        }
-        let references: Vec<&Element> = si_it.copied().collect();
-        if references.len() != 1 || !references.iter().all(|r| r.is(DSIG_NS, "Reference")) {
-            if let Some(other) = references.iter().find(|r| !r.is(DSIG_NS, "Reference")) {
-                return Err(VerifyError::Structure(format!(
-                    "unexpected {} in SignedInfo",
-                    other.qname()
-                )));
-            }
-            return Err(VerifyError::ReferenceCount {
-                found: references.len(),
-            });
-        }
-        let reference = references
-            .first()
-            .copied()
-            .ok_or(VerifyError::ReferenceCount { found: 0 })?;
-        match reference.attr("URI") {
-            Some("") => {}
-            Some(uri) => {
-                return Err(VerifyError::ReferenceUri { uri: uri.into() });
-            }
-            // An absent URI means "the application knows": never for lienthong.
-            None => {
-                return Err(VerifyError::ReferenceUri {
-                    uri: "(absent)".into(),
-                });
-            }
-        }
-        let r = only_elements(reference, "Reference")?;
-        let mut r_it = r.iter();
-        let transforms = expect(r_it.next(), "Transforms")?;
-        let digest_method_el = expect(r_it.next(), "DigestMethod")?;
-        let digest_value_el = expect(r_it.next(), "DigestValue")?;
-        if let Some(extra) = r_it.next() {
-            return Err(VerifyError::Structure(format!(
-                "unexpected {} in Reference",
-                extra.qname()
-            )));
-        }
-        let t = only_elements(transforms, "Transforms")?;
-        let inclusive_prefixes = match t.as_slice() {
-            [first, second] => {
-                for tr in [first, second] {
-                    if !tr.is(DSIG_NS, "Transform") {
-                        return Err(VerifyError::Structure(format!(
-                            "unexpected {} in Transforms",
-                            tr.qname()
-                        )));
-                    }
-                }
-                let a1 = algorithm(first)?;
-                if a1 != ENVELOPED {
-                    return Err(VerifyError::Transform {
-                        algorithm: a1.into(),
-                    });
-                }
-                if !only_elements(first, "Transform")?.is_empty() {
-                    return Err(VerifyError::Structure(
-                        "the enveloped-signature transform takes no parameters".into(),
-                    ));
-                }
-                c14n_transform(second)?
-            }
-            other => {
-                // Report the first offending algorithm when there is one.
-                for tr in other {
-                    let a = algorithm(tr)?;
-                    if a != ENVELOPED && a != EXC_C14N {
-                        return Err(VerifyError::Transform {
-                            algorithm: a.into(),
-                        });
-                    }
-                }
-                return Err(VerifyError::Structure(format!(
-                    "{} transforms; exactly enveloped-signature then exclusive c14n",
-                    other.len()
-                )));
-            }
-        };
+        let [signed_info, signature_value_el, key_info] = signature_children(signature)?;
+        let (si_inclusive_prefixes, signature_method, references) = signed_info_head(signed_info)?;
+        let reference = the_reference(&references)?;
+        let [transforms, digest_method_el, digest_value_el] = reference_children(reference)?;
+        let inclusive_prefixes = transforms_prefixes(transforms)?;
         let digest_method = algorithm(digest_method_el)?.to_owned();
         let digest_value = b64(digest_value_el, "DigestValue")?;
         let signature_value = b64(signature_value_el, "SignatureValue")?;
         let certificates = key_info_certificates(key_info)?;
-        let verify_only = super::super::dsig::verify_only_name(&signature_method);
-        let method_name = match SignatureAlgorithm::from_uri(&signature_method) {
-            Some(a) => a.name(),
-            None if signature_method == RSA_SHA1 => "rsa-sha1",
-            None if verify_only.is_some() => verify_only.unwrap_or("unknown"),
-            None => {
-                return Err(VerifyError::Algorithm {
-                    role: "SignatureMethod",
-                    algorithm: signature_method,
-                });
-            }
-        };
+        let method_name = signature_method_name(&signature_method)?;
         Ok(Self {
             signed_info,
             si_inclusive_prefixes,
@@ -197,6 +87,155 @@ impl<'a> SignatureParts<'a> {
             certificates,
         })
     }
+}
+
+/// Step 1: `Signature` holds exactly `SignedInfo`, `SignatureValue`, `KeyInfo`, in order.
+fn signature_children(signature: &Element) -> Result<[&Element; 3], VerifyError> {
+    let children = only_elements(signature, "Signature")?;
+    let mut it = children.iter();
+    let signed_info = expect(it.next(), "SignedInfo")?;
+    let signature_value_el = expect(it.next(), "SignatureValue")?;
+    let key_info = expect(it.next(), "KeyInfo")?;
+    if let Some(extra) = it.next() {
+        // Object and anything else: where wrapped content hides (XSW "document moved under
+        // an Object").
+        return Err(VerifyError::Structure(format!(
+            "unexpected {} after KeyInfo",
+            extra.qname()
+        )));
+    }
+    Ok([signed_info, signature_value_el, key_info])
+}
+
+/// Step 2: `SignedInfo`'s c14n method (its inclusive prefixes) and signature method (its URI),
+/// and the children after them, which should be the one `Reference`.
+fn signed_info_head(
+    signed_info: &Element,
+) -> Result<(Vec<String>, String, Vec<&Element>), VerifyError> {
+    let si = only_elements(signed_info, "SignedInfo")?;
+    let mut si_it = si.iter();
+    let c14n_method = expect(si_it.next(), "CanonicalizationMethod")?;
+    let si_inclusive_prefixes = c14n_algorithm(c14n_method, "CanonicalizationMethod")?;
+    let sig_method = expect(si_it.next(), "SignatureMethod")?;
+    let signature_method = algorithm(sig_method)?.to_owned();
+    if !only_elements(sig_method, "SignatureMethod")?.is_empty() {
+        // HMACOutputLength and friends: HMAC is never accepted.
+        return Err(VerifyError::Algorithm {
+            role: "SignatureMethod",
+            algorithm: signature_method,
+        });
+    }
+    let references: Vec<&Element> = si_it.copied().collect();
+    Ok((si_inclusive_prefixes, signature_method, references))
+}
+
+/// Step 3: exactly one `Reference`, with `URI=""`.
+fn the_reference<'e>(references: &[&'e Element]) -> Result<&'e Element, VerifyError> {
+    if references.len() != 1 || !references.iter().all(|r| r.is(DSIG_NS, "Reference")) {
+        if let Some(other) = references.iter().find(|r| !r.is(DSIG_NS, "Reference")) {
+            return Err(VerifyError::Structure(format!(
+                "unexpected {} in SignedInfo",
+                other.qname()
+            )));
+        }
+        return Err(VerifyError::ReferenceCount {
+            found: references.len(),
+        });
+    }
+    let reference = references
+        .first()
+        .copied()
+        .ok_or(VerifyError::ReferenceCount { found: 0 })?;
+    match reference.attr("URI") {
+        Some("") => {}
+        Some(uri) => {
+            return Err(VerifyError::ReferenceUri { uri: uri.into() });
+        }
+        // An absent URI means "the application knows": never for lienthong.
+        None => {
+            return Err(VerifyError::ReferenceUri {
+                uri: "(absent)".into(),
+            });
+        }
+    }
+    Ok(reference)
+}
+
+/// Step 4: `Reference` holds exactly `Transforms`, `DigestMethod`, `DigestValue`, in order.
+fn reference_children(reference: &Element) -> Result<[&Element; 3], VerifyError> {
+    let r = only_elements(reference, "Reference")?;
+    let mut r_it = r.iter();
+    let transforms = expect(r_it.next(), "Transforms")?;
+    let digest_method_el = expect(r_it.next(), "DigestMethod")?;
+    let digest_value_el = expect(r_it.next(), "DigestValue")?;
+    if let Some(extra) = r_it.next() {
+        return Err(VerifyError::Structure(format!(
+            "unexpected {} in Reference",
+            extra.qname()
+        )));
+    }
+    Ok([transforms, digest_method_el, digest_value_el])
+}
+
+/// Step 5: exactly enveloped-signature then exclusive c14n; the latter's inclusive prefixes.
+fn transforms_prefixes(transforms: &Element) -> Result<Vec<String>, VerifyError> {
+    let t = only_elements(transforms, "Transforms")?;
+    match t.as_slice() {
+        [first, second] => {
+            for tr in [first, second] {
+                if !tr.is(DSIG_NS, "Transform") {
+                    return Err(VerifyError::Structure(format!(
+                        "unexpected {} in Transforms",
+                        tr.qname()
+                    )));
+                }
+            }
+            let a1 = algorithm(first)?;
+            if a1 != ENVELOPED {
+                return Err(VerifyError::Transform {
+                    algorithm: a1.into(),
+                });
+            }
+            if !only_elements(first, "Transform")?.is_empty() {
+                return Err(VerifyError::Structure(
+                    "the enveloped-signature transform takes no parameters".into(),
+                ));
+            }
+            c14n_transform(second)
+        }
+        other => {
+            // Report the first offending algorithm when there is one.
+            for tr in other {
+                let a = algorithm(tr)?;
+                if a != ENVELOPED && a != EXC_C14N {
+                    return Err(VerifyError::Transform {
+                        algorithm: a.into(),
+                    });
+                }
+            }
+            Err(VerifyError::Structure(format!(
+                "{} transforms; exactly enveloped-signature then exclusive c14n",
+                other.len()
+            )))
+        }
+    }
+}
+
+/// Last step: the signature method's name, known for signing or for verifying only (an
+/// unknown method is refused here, after the rest of the shape).
+fn signature_method_name(signature_method: &str) -> Result<&'static str, VerifyError> {
+    let verify_only = super::super::dsig::verify_only_name(signature_method);
+    Ok(match SignatureAlgorithm::from_uri(signature_method) {
+        Some(a) => a.name(),
+        None if signature_method == RSA_SHA1 => "rsa-sha1",
+        None if verify_only.is_some() => verify_only.unwrap_or("unknown"),
+        None => {
+            return Err(VerifyError::Algorithm {
+                role: "SignatureMethod",
+                algorithm: signature_method.to_owned(),
+            });
+        }
+    })
 }
 
 /// The element children of `e`; non-whitespace text between them is refused (whitespace is
