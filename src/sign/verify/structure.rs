@@ -91,20 +91,39 @@ impl<'a> SignatureParts<'a> {
 
 /// Step 1: `Signature` holds exactly `SignedInfo`, `SignatureValue`, `KeyInfo`, in order.
 fn signature_children(signature: &Element) -> Result<[&Element; 3], VerifyError> {
-    let children = only_elements(signature, "Signature")?;
+    // Object and anything else after KeyInfo: where wrapped content hides (XSW "document moved
+    // under an Object").
+    exactly_three(
+        signature,
+        "Signature",
+        ["SignedInfo", "SignatureValue", "KeyInfo"],
+        "after KeyInfo",
+    )
+}
+
+/// The element children of `parent` (named `name` in errors): exactly `names`, in order;
+/// anything more is refused as "unexpected … {where_extra}".
+fn exactly_three<'e>(
+    parent: &'e Element,
+    name: &str,
+    names: [&str; 3],
+    where_extra: &str,
+) -> Result<[&'e Element; 3], VerifyError> {
+    let children = only_elements(parent, name)?;
     let mut it = children.iter();
-    let signed_info = expect(it.next(), "SignedInfo")?;
-    let signature_value_el = expect(it.next(), "SignatureValue")?;
-    let key_info = expect(it.next(), "KeyInfo")?;
+    let [first, second, third] = names;
+    let found = [
+        expect(it.next(), first)?,
+        expect(it.next(), second)?,
+        expect(it.next(), third)?,
+    ];
     if let Some(extra) = it.next() {
-        // Object and anything else: where wrapped content hides (XSW "document moved under
-        // an Object").
         return Err(VerifyError::Structure(format!(
-            "unexpected {} after KeyInfo",
+            "unexpected {} {where_extra}",
             extra.qname()
         )));
     }
-    Ok([signed_info, signature_value_el, key_info])
+    Ok(found)
 }
 
 /// Step 2: `SignedInfo`'s c14n method (its inclusive prefixes) and signature method (its URI),
@@ -163,18 +182,12 @@ fn the_reference<'e>(references: &[&'e Element]) -> Result<&'e Element, VerifyEr
 
 /// Step 4: `Reference` holds exactly `Transforms`, `DigestMethod`, `DigestValue`, in order.
 fn reference_children(reference: &Element) -> Result<[&Element; 3], VerifyError> {
-    let r = only_elements(reference, "Reference")?;
-    let mut r_it = r.iter();
-    let transforms = expect(r_it.next(), "Transforms")?;
-    let digest_method_el = expect(r_it.next(), "DigestMethod")?;
-    let digest_value_el = expect(r_it.next(), "DigestValue")?;
-    if let Some(extra) = r_it.next() {
-        return Err(VerifyError::Structure(format!(
-            "unexpected {} in Reference",
-            extra.qname()
-        )));
-    }
-    Ok([transforms, digest_method_el, digest_value_el])
+    exactly_three(
+        reference,
+        "Reference",
+        ["Transforms", "DigestMethod", "DigestValue"],
+        "in Reference",
+    )
 }
 
 /// Step 5: exactly enveloped-signature then exclusive c14n; the latter's inclusive prefixes.
