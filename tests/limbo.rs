@@ -203,3 +203,23 @@ fn crl_without_crl_number_is_refused_by_name() {
         "{e}"
     );
 }
+
+/// `crl::crlnumber-critical` is refused by lienthong's own rule (webpki alone accepts it), and
+/// by name, when the CRL is loaded.
+#[test]
+fn crl_with_a_critical_crl_number_is_refused_by_name() {
+    let suite: Value = serde_json::from_str(&std::fs::read_to_string(LIMBO).unwrap()).unwrap();
+    let tc = suite["testcases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "crl::crlnumber-critical")
+        .unwrap();
+    let crl = tc["crls"][0].as_str().unwrap();
+    let mut trust = lienthong::sign::TrustStore::new();
+    let e = trust.add_crl(crl.as_bytes(), "limbo").unwrap_err();
+    assert!(
+        matches!(e, lienthong::sign::TrustError::CrlNumberCritical { .. }),
+        "{e}"
+    );
+}

@@ -53,6 +53,13 @@ pub enum TrustError {
         /// The file.
         path: String,
     },
+    /// A CRL whose cRLNumber extension is marked critical, which RFC 5280 §5.2.3 forbids
+    /// (x509-limbo `crl::crlnumber-critical`; webpki alone accepts it).
+    #[error("{path}: the CRL's cRLNumber is marked critical (RFC 5280 §5.2.3: non-critical)")]
+    CrlNumberCritical {
+        /// The file.
+        path: String,
+    },
     /// A CRL could not be parsed.
     #[error("{path}: not a valid CRL: {reason}")]
     BadCrl {
@@ -319,6 +326,16 @@ impl TrustStore {
             .map(|(_, c)| c);
         if parsed.as_ref().is_some_and(|c| c.crl_number().is_none()) {
             return Err(TrustError::CrlWithoutNumber {
+                path: source.to_owned(),
+            });
+        }
+        let number_critical = |c: &CertificateRevocationList<'_>| {
+            c.extensions()
+                .iter()
+                .any(|e| e.oid == x509_parser::oid_registry::OID_X509_EXT_CRL_NUMBER && e.critical)
+        };
+        if parsed.as_ref().is_some_and(number_critical) {
+            return Err(TrustError::CrlNumberCritical {
                 path: source.to_owned(),
             });
         }
