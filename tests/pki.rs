@@ -1686,3 +1686,24 @@ fn csr_with_a_small_rsa_key_is_refused_as_key_too_small() {
     let parsed = csr::parse(&fs::read_to_string(&csr_path).unwrap()).unwrap();
     assert_eq!(parsed.request.organ, "VPTW");
 }
+
+/// A CSR with an RSA-1024 key is refused as too small, by name (before its signature or names
+/// are looked at), not as an invalid request; the request is made by the `openssl` referee.
+#[test]
+fn a_csr_with_an_rsa_1024_key_is_refused_as_too_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let csr = dir.path().join("small.csr");
+    let out = Command::new("openssl")
+        .args(["req", "-new", "-newkey", "rsa:1024", "-nodes", "-keyout"])
+        .arg(dir.path().join("small.key"))
+        .args(["-subj", "/CN=small", "-out"])
+        .arg(&csr)
+        .output()
+        .expect("openssl (apt: openssl) is needed by this test");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let e = lienthong::pki::csr::parse(&fs::read_to_string(&csr).unwrap()).unwrap_err();
+    assert!(
+        matches!(e, lienthong::pki::csr::CsrError::KeyTooSmall { bits: 1024 }),
+        "{e}"
+    );
+}
