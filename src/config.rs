@@ -505,13 +505,7 @@ impl Config {
 
     /// `organ` is an organ id and `trust.anchors` names at least one anchor.
     fn validate_identity(&self, origin: &str) -> Result<(), ConfigError> {
-        if !organ_ok(&self.organ) {
-            return Err(invalid(
-                origin,
-                "organ",
-                format!("{:?} is not [0-9A-Z.]{{1,35}}", self.organ),
-            ));
-        }
+        // The organ is an `OrganId` (its form checked by `check_organ_ids`, before typing).
         if self.trust.anchors.is_empty() {
             return Err(invalid(
                 origin,
@@ -527,13 +521,6 @@ impl Config {
     fn validate_peers(&self, origin: &str) -> Result<(), ConfigError> {
         let mut seen = std::collections::HashSet::new();
         for (i, p) in self.peers.iter().enumerate() {
-            if !organ_ok(&p.organ) {
-                return Err(invalid(
-                    origin,
-                    &format!("peers[{i}].organ"),
-                    format!("{:?} is not an organ id", p.organ),
-                ));
-            }
             if p.organ == self.organ {
                 return Err(invalid(
                     origin,
@@ -720,26 +707,24 @@ fn invalid(origin: &str, field: &str, reason: String) -> ConfigError {
     }
 }
 
-/// Whether `o` has the form of an organ id: `[0-9A-Z.]{1,35}`.
+/// Whether `o` has the form of an organ id (`OrganId`'s rule: `[0-9A-Z.]{1,35}`).
 fn organ_ok(o: &str) -> bool {
-    !o.is_empty()
-        && o.len() <= 35
-        && o.bytes()
-            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase() || b == b'.')
+    o.parse::<OrganId>().is_ok()
 }
 
 /// The organ ids of the file (this gateway's and each peer's) are typed [`OrganId`]s in the
 /// config; one that is not an organ id is named as an invalid value of its field, as every
 /// other inconsistent value is, before the typed reading would call it a syntax error.
 fn check_organ_ids(table: &toml::Table, origin: &str) -> Result<(), ConfigError> {
-    let invalid = |field: String, value: &str| ConfigError::Invalid {
-        path: origin.to_owned(),
-        field,
-        reason: format!("{value:?} is not an organ id ([0-9A-Z.]{{1,35}})"),
-    };
+    // The reasons are the ones `validate` gave before these fields were typed.
     if let Some(toml::Value::String(o)) = table.get("organ") {
-        o.parse::<OrganId>()
-            .map_err(|_| invalid("organ".to_owned(), o))?;
+        if !organ_ok(o) {
+            return Err(invalid(
+                origin,
+                "organ",
+                format!("{o:?} is not [0-9A-Z.]{{1,35}}"),
+            ));
+        }
     }
     let peers = match table.get("peers") {
         Some(toml::Value::Array(peers)) => peers.as_slice(),
@@ -747,8 +732,10 @@ fn check_organ_ids(table: &toml::Table, origin: &str) -> Result<(), ConfigError>
     };
     for (i, peer) in peers.iter().enumerate() {
         if let Some(toml::Value::String(o)) = peer.get("organ") {
-            o.parse::<OrganId>()
-                .map_err(|_| invalid(format!("peers[{i}].organ"), o))?;
+            if !organ_ok(o) {
+                let field = format!("peers[{i}].organ");
+                return Err(invalid(origin, &field, format!("{o:?} is not an organ id")));
+            }
         }
     }
     Ok(())

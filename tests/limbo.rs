@@ -188,16 +188,7 @@ fn limbo_verdicts_match_or_are_listed_with_a_reason() {
 /// by name: the CRL is refused when loaded, so neither TLS nor document verification uses it.
 #[test]
 fn crl_without_crl_number_is_refused_by_name() {
-    let suite: Value = serde_json::from_str(&std::fs::read_to_string(LIMBO).unwrap()).unwrap();
-    let tc = suite["testcases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == "crl::crlnumber-missing")
-        .unwrap();
-    let crl = tc["crls"][0].as_str().unwrap();
-    let mut trust = lienthong::sign::TrustStore::new();
-    let e = trust.add_crl(crl.as_bytes(), "limbo").unwrap_err();
+    let e = load_limbo_crl("crl::crlnumber-missing").unwrap_err();
     assert!(
         matches!(e, lienthong::sign::TrustError::CrlWithoutNumber { .. }),
         "{e}"
@@ -208,18 +199,22 @@ fn crl_without_crl_number_is_refused_by_name() {
 /// by name, when the CRL is loaded.
 #[test]
 fn crl_with_a_critical_crl_number_is_refused_by_name() {
+    let e = load_limbo_crl("crl::crlnumber-critical").unwrap_err();
+    assert!(
+        matches!(e, lienthong::sign::TrustError::CrlNumberCritical { .. }),
+        "{e}"
+    );
+}
+
+/// Loads the first CRL of limbo testcase `id` into a fresh trust store.
+fn load_limbo_crl(id: &str) -> Result<(), lienthong::sign::TrustError> {
     let suite: Value = serde_json::from_str(&std::fs::read_to_string(LIMBO).unwrap()).unwrap();
     let tc = suite["testcases"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|t| t["id"] == "crl::crlnumber-critical")
+        .find(|t| t["id"] == id)
         .unwrap();
     let crl = tc["crls"][0].as_str().unwrap();
-    let mut trust = lienthong::sign::TrustStore::new();
-    let e = trust.add_crl(crl.as_bytes(), "limbo").unwrap_err();
-    assert!(
-        matches!(e, lienthong::sign::TrustError::CrlNumberCritical { .. }),
-        "{e}"
-    );
+    lienthong::sign::TrustStore::new().add_crl(crl.as_bytes(), "limbo")
 }

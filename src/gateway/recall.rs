@@ -221,9 +221,7 @@ pub async fn waits_for_document(shared: &Arc<Shared>, peer: &str, event: &Status
 
 /// The recall request recorded for a message, if any (for inbox views).
 pub fn recall_of<'a>(statuses: &'a [StatusEvent], sender: &str) -> Option<&'a StatusEvent> {
-    statuses
-        .iter()
-        .find(|s| s.code == RECALL_CODE && s.organ == sender)
+    statuses.iter().find(|s| s.is_recall_by(sender))
 }
 
 #[cfg(test)]

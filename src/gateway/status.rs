@@ -196,10 +196,7 @@ pub async fn report(
         let statuses = blocking(move || store.statuses(&id))
             .await?
             .map_err(|e| Internal::store("status", &e))?;
-        if !statuses
-            .iter()
-            .any(|s| s.code == super::recall::RECALL_CODE && s.organ == sender)
-        {
+        if !statuses.iter().any(|s| s.is_recall_by(sender)) {
             return Err(StatusError::NoRecall { code: report.code });
         }
     }

@@ -376,6 +376,14 @@ pub struct StatusEvent {
     pub at_ms: i64,
 }
 
+impl StatusEvent {
+    /// Whether this is a recall request (13) made by `sender`, the document's sending organ: a
+    /// 13 from any other organ recalls nothing.
+    pub fn is_recall_by(&self, sender: &str) -> bool {
+        self.code == StatusCode::RecallRequested && self.organ == sender
+    }
+}
+
 // === inputs and outputs of the Store trait ===
 
 /// A message to accept: bytes, metadata and where it goes.

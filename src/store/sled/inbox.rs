@@ -6,8 +6,7 @@ use sled::transaction::ConflictableTransactionError;
 
 use crate::store::types::hex_encode;
 use crate::store::{
-    AckOutcome, InboxEntry, InboxItem, MessageId, MessageMeta, StatusCode, StatusEvent, StoreError,
-    keys,
+    AckOutcome, InboxEntry, InboxItem, MessageId, MessageMeta, StatusEvent, StoreError, keys,
 };
 
 use super::records::{Membership, abort, encode, tx_decode, tx_error};
@@ -122,7 +121,7 @@ impl SledStore {
         let recalled = self
             .statuses(&item.id)?
             .iter()
-            .any(|s| s.code == StatusCode::RecallRequested && s.organ == item.meta.from);
+            .any(|s| s.is_recall_by(&item.meta.from));
         Ok(InboxEntry {
             item,
             filing,
