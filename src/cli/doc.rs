@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use lienthong::doc::c14n::{Options, canonicalize};
+use lienthong::doc::envelope::field::{FieldDocument, SignatureShape, Written, parse_any};
 use lienthong::doc::envelope::{
     Attachment, Body, Code, DocumentType, Envelope, EnvelopeLimits, MessageHeader, Organization,
     OtherInfo, PromulgationInfo, SignerInfo, compute_document_id, parse_envelope,
@@ -300,7 +301,7 @@ fn validate(a: &ValidateArgs) -> Result<(), CliError> {
                 unreadable += 1;
                 Err(format!("cannot read: {e}"))
             }
-            Ok(bytes) => parse_envelope(&bytes, &limits).map_err(|e| {
+            Ok(bytes) => parse_any(&bytes, &limits).map_err(|e| {
                 invalid += 1;
                 e.to_string()
             }),
@@ -308,11 +309,15 @@ fn validate(a: &ValidateArgs) -> Result<(), CliError> {
         let name = f.display().to_string();
         if a.json {
             results.push(match &outcome {
-                Ok(_) => json!({ "file": name, "valid": true }),
+                Ok((_, w)) => json!({ "file": name, "valid": true, "profile": profile(w) }),
                 Err(e) => json!({ "file": name, "valid": false, "error": e }),
             });
-        } else if let Err(e) = &outcome {
-            println!("{name}: {e}");
+        } else {
+            match &outcome {
+                Err(e) => println!("{name}: {e}"),
+                Ok((_, Written::Field(d))) => println!("{name}: {}", field_summary(d)),
+                Ok((_, Written::Lienthong(_))) => {}
+            }
         }
     }
     if a.json {
@@ -332,6 +337,30 @@ fn validate(a: &ValidateArgs) -> Result<(), CliError> {
     }
 }
 
+fn profile(w: &Written) -> &'static str {
+    match w {
+        Written::Lienthong(_) => "lienthong",
+        Written::Field(_) => "field",
+    }
+}
+
+/// One line for a valid field-form document: it is valid, but say what it is not.
+fn field_summary(d: &FieldDocument) -> String {
+    let signed = match d.signature {
+        SignatureShape::XmlDsig => "XML-DSig signed (not verified here)",
+        SignatureShape::Lookalike { .. } => {
+            "unsigned (its edXML-namespace Signature is not XML-DSig)"
+        }
+        SignatureShape::None => "unsigned",
+    };
+    let label = if d.label.is_some() {
+        "labelled"
+    } else {
+        "no label"
+    };
+    format!("valid in the field form; {signed}; {label}")
+}
+
 fn c14n(a: &C14nArgs) -> Result<(), CliError> {
     let bytes = read(&a.file)?;
     let doc = parse(&bytes, &Limits::default())
@@ -347,8 +376,21 @@ const WITHHELD: &str = "(classified: use --content)";
 fn show(a: &ShowArgs) -> Result<(), CliError> {
     // Read and parse the envelope.
     let bytes = read(&a.file)?;
-    let (_, env) = parse_envelope(&bytes, &EnvelopeLimits::default())
+    let (_, written) = parse_any(&bytes, &EnvelopeLimits::default())
         .map_err(|e| CliError::invalid(format!("{}: {e}", a.file.display())))?;
+    let env = match written {
+        Written::Lienthong(env) => env,
+        Written::Field(d) => {
+            let out = if a.json {
+                format!("{}\n", super::doc_field::json(&d, a.content))
+            } else {
+                super::doc_field::text(&d, a.content)
+            };
+            return std::io::stdout()
+                .write_all(out.as_bytes())
+                .map_err(|e| CliError::usage(format!("cannot write to stdout: {e}")));
+        }
+    };
     // What may be shown of it.
     let view = Disclosure::of(&env, a.content);
     if a.json {

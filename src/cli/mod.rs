@@ -6,6 +6,7 @@ pub(crate) mod bench;
 pub(crate) mod demo;
 pub(crate) mod directory;
 pub(crate) mod doc;
+pub(crate) mod doc_field;
 pub(crate) mod keys;
 pub(crate) mod pki;
 pub(crate) mod quickstart;

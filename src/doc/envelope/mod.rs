@@ -48,6 +48,7 @@
 //! wherever it is written (and renders the same under exclusive c14n).
 
 mod build;
+pub mod field;
 mod read;
 
 use std::collections::BTreeSet;
@@ -513,6 +514,19 @@ pub enum EnvelopeError {
     SealedWithContent {
         /// What else is there.
         detail: String,
+    },
+    /// A manifest reference whose content id names no part (field form: `cid:` references to
+    /// `AttachmentEncoded/Attachment`).
+    #[error("manifest reference cid:{content_id} has no attachment part")]
+    MissingPart {
+        /// The content id, without `cid:`.
+        content_id: String,
+    },
+    /// An attachment part that no manifest reference names.
+    #[error("attachment part {content_id} is not in the manifest")]
+    UnlistedPart {
+        /// The part's content id.
+        content_id: String,
     },
     /// Two references with the same `ContentId`.
     #[error("ContentId {content_id} is used twice in the manifest")]

@@ -814,7 +814,7 @@ impl Reader<'_> {
                 path: apath.to_owned(),
             });
         }
-        let data = self.decode(&ae.text(), &content_id)?;
+        let data = decode_base64(&ae.text(), &content_id, self.limits)?;
         let actual = u64::try_from(data.len()).unwrap_or(u64::MAX);
         if actual != declared_size {
             return Err(EnvelopeError::SizeMismatch {
@@ -839,32 +839,39 @@ impl Reader<'_> {
         }
         Ok(a)
     }
+}
 
-    /// Decodes base64 (whitespace ignored), refusing before allocation anything over
-    /// `max_attachment_bytes`.
-    fn decode(&self, t: &str, content_id: &str) -> Result<Vec<u8>> {
-        let compact: Vec<u8> = t
-            .bytes()
-            .filter(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-            .collect();
-        let bad = || EnvelopeError::BadBase64 {
-            content_id: content_id.to_owned(),
-        };
-        if compact.len() % 4 != 0 {
-            return Err(bad());
-        }
-        let pad = compact.iter().rev().take_while(|b| **b == b'=').count();
-        let size = (compact.len() / 4 * 3).saturating_sub(pad);
-        self.count(
-            size,
-            format!("attachment {content_id}"),
-            "max_attachment_bytes",
-            self.limits.max_attachment_bytes,
-        )?;
-        base64::engine::general_purpose::STANDARD
-            .decode(&compact)
-            .map_err(|_| bad())
+/// Decodes base64 (whitespace ignored), refusing before allocation anything over
+/// `max_attachment_bytes`.
+pub(super) fn decode_base64(t: &str, content_id: &str, limits: &EnvelopeLimits) -> Result<Vec<u8>> {
+    let compact: Vec<u8> = t
+        .bytes()
+        .filter(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .collect();
+    let bad = || EnvelopeError::BadBase64 {
+        content_id: content_id.to_owned(),
+    };
+    if compact.len() % 4 != 0 {
+        return Err(bad());
     }
+    let pad = compact.iter().rev().take_while(|b| **b == b'=').count();
+    let size = (compact.len() / 4 * 3).saturating_sub(pad);
+    if size > limits.max_attachment_bytes {
+        return Err(EnvelopeError::LimitExceeded {
+            what: format!("attachment {content_id}"),
+            limit_name: "max_attachment_bytes",
+            limit: limits.max_attachment_bytes,
+            actual: size,
+        });
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(&compact)
+        .map_err(|_| bad())
+}
+
+/// `lt:Classification` read on its own (the field reader's door to the one label rule).
+pub(super) fn label_of(e: &Element, path: &str, limits: &EnvelopeLimits) -> Result<Label> {
+    Reader { limits }.label(e, path, &Scope::default().enter(e))
 }
 
 /// `ContentId`: 1-64 of `[A-Za-z0-9._-]`, so it is safe in an attribute, a URI and a log line.
