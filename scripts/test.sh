@@ -11,6 +11,8 @@ command -v xmlsec1 >/dev/null || need+=(xmlsec1)
 command -v openssl >/dev/null || need+=(openssl)
 command -v softhsm2-util >/dev/null || need+=(softhsm2)
 command -v pkcs11-tool >/dev/null || need+=(opensc)
+# tests/edxml_field.rs runs the lxml referee in a venv (scripts/edxml-referee.sh).
+python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
 # tests/portal_browser.rs drives headless Chromium (and fails without it).
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then

@@ -60,7 +60,10 @@ def read(path):
     if env is None:
         return {"file": path, "error": "no edXMLEnvelope"}
     header = first(env, "edXMLHeader")
-    status = first(header, "Status")
+    mh = first(header, "MessageHeader")
+    # The platform's status message is a MessageHeader with a StatusCode (the SDK's Status
+    # class is read from the same element).
+    status = mh if first(mh, "StatusCode") is not None else None
     if status is not None:
         rf = first(status, "ResponseFor")
         return {
@@ -74,7 +77,6 @@ def read(path):
                 "document_id": text(rf, "DocumentId"),
             },
         }
-    mh = first(header, "MessageHeader")
     return {
         "file": path,
         "kind": "document",

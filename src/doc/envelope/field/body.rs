@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use base64::Engine as _;
 
-use super::walk::{Found, Rules, XLINK_NS, any, leaf, one, opt, walk};
+use super::walk::{Found, Rules, any, leaf, one, opt, walk};
 use super::{Element, FieldAttachment, Leniency, Reading};
 use crate::doc::envelope::read::decode_base64;
 use crate::doc::envelope::{EnvelopeError, EnvelopeLimits, XENC_NS};
@@ -47,11 +47,7 @@ static REFERENCE: Rules = Rules {
         opt("Digest"),
     ],
     inversions: &[],
-    attrs: &[
-        (XLINK_NS, "href", Leniency::ReferenceXlink),
-        (XLINK_NS, "role", Leniency::ReferenceXlink),
-        (XLINK_NS, "type", Leniency::ReferenceXlink),
-    ],
+    attrs: &[],
     keep_unknown: true,
     free_order: Some(Leniency::ChildOrder),
 };
@@ -189,18 +185,10 @@ fn tie(
 
 fn reference(e: &Element, path: &str, limits: &EnvelopeLimits, r: &mut Reading) -> Result<Entry> {
     let f = walk(e, path, &REFERENCE, r)?;
-    let href = e
-        .attrs
-        .iter()
-        .find(|a| a.ns.as_deref() == Some(XLINK_NS) && a.local == "href");
-    let written = match (opt_leaf(&f, "ContentId", limits)?, href) {
-        (Some(c), _) => c,
-        (None, Some(h)) => h.value.clone(),
-        (None, None) => {
-            return Err(EnvelopeError::Missing {
-                path: f.path("ContentId"),
-            });
-        }
+    let Some(written) = opt_leaf(&f, "ContentId", limits)? else {
+        return Err(EnvelopeError::Missing {
+            path: f.path("ContentId"),
+        });
     };
     let cid = bare_cid(&written, &f.path("ContentId"), r)?;
     let digest = match opt_leaf(&f, "Digest", limits)? {

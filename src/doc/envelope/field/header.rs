@@ -43,7 +43,6 @@ static HEADER: Rules = Rules {
     slots: &[
         one("MessageHeader"),
         opt("TraceHeaderList"),
-        opt("Bussiness"),
         slot(LABEL_NS, "Classification"),
         slot(DSIG_NS, "Signature"),
         opt("Signature"),
@@ -88,7 +87,7 @@ impl Header {
             Some(t) => v.trace_list(t, &h.path("TraceHeaderList"))?,
             None => (Vec::new(), None),
         };
-        let business = v.business_of(&h, listed)?;
+        let business = v.business_of(listed)?;
         let label = match h.opt("Classification") {
             Some(c) => Some(crate::doc::envelope::read::label_of(
                 c,
@@ -110,14 +109,12 @@ impl Header {
 
 /// A real `ds:Signature`, or the edXML-namespace look-alikes (unsigned).
 fn signature_shape(h: &Found<'_>, r: &mut Reading) -> SignatureShape {
-    if h.opt("Signature")
-        .is_some_and(|s| s.is(DSIG_NS, "Signature"))
-    {
+    if h.opt_in(DSIG_NS, "Signature").is_some() {
         return SignatureShape::XmlDsig;
     }
     for local in ["Signature", "DigitalSignature"] {
-        if let Some(s) = h.all(local).iter().find(|s| s.is(EDXML_NS, local)) {
-            let path = h.path(&s.local);
+        if h.opt_in(EDXML_NS, local).is_some() {
+            let path = h.path(local);
             r.lenient(Leniency::EdxmlSignature, &path);
             return SignatureShape::Lookalike { path };
         }
@@ -407,15 +404,13 @@ impl Values<'_, '_> {
     }
 }
 
+/// An element and its path.
+type Placed<'a> = (&'a super::Element, String);
+
 static TRACE_LIST: Rules = Rules {
     slots: &[any("TraceHeader"), opt("Bussiness")],
     inversions: &[("Bussiness", "TraceHeader", Leniency::BussinessInTraceList)],
-    attrs: &[
-        ("", "id", Leniency::TraceListAttributes),
-        ("", "version", Leniency::TraceListAttributes),
-        ("", "mustUnderstand", Leniency::TraceListAttributes),
-        ("", "actor", Leniency::TraceListAttributes),
-    ],
+    attrs: &[],
     keep_unknown: false,
     free_order: None,
 };
@@ -444,7 +439,7 @@ impl Values<'_, '_> {
         &mut self,
         e: &'a super::Element,
         path: &str,
-    ) -> Result<(Vec<FieldTrace>, Option<(&'a super::Element, String)>)> {
+    ) -> Result<(Vec<FieldTrace>, Option<Placed<'a>>)> {
         let f = walk(e, path, &TRACE_LIST, self.r)?;
         let all = f.all("TraceHeader");
         self.bounded(all.len(), &f.path("TraceHeader"), "max_list_items")?;
@@ -475,20 +470,9 @@ impl Values<'_, '_> {
         Ok((trace, listed))
     }
 
-    /// `Bussiness`, in the trace list or beside it (not both).
-    fn business_of(
-        &mut self,
-        h: &Found<'_>,
-        listed: Option<(&super::Element, String)>,
-    ) -> Result<Option<Business>> {
-        let beside = h.opt("Bussiness").map(|b| (b, h.path("Bussiness")));
-        if let Some((_, p)) = &beside {
-            if listed.is_some() {
-                return Err(EnvelopeError::Duplicate { path: p.clone() });
-            }
-            self.r.lenient(Leniency::BussinessInHeader, p);
-        }
-        let Some((b, path)) = listed.or(beside) else {
+    /// `Bussiness` (inside `TraceHeaderList`, where the SDKs write it).
+    fn business_of(&mut self, listed: Option<Placed<'_>>) -> Result<Option<Business>> {
+        let Some((b, path)) = listed else {
             return Ok(None);
         };
         let f = walk(b, &path, &BUSINESS, self.r)?;
@@ -565,37 +549,13 @@ impl Values<'_, '_> {
         }
     }
 
-    /// `yyyy/MM/dd` (the standard's), `dd/MM/yyyy`, `yyyy-MM-dd`, each optionally followed by
-    /// a time of day (` HH:mm:ss`, `THH:mm:ss…`), which is dropped.
+    /// `yyyy/MM/dd` (the standard's) or `dd/MM/yyyy`.
     fn date(&mut self, t: &str, path: &str) -> Result<EdxmlDate> {
-        let bad = || EnvelopeError::BadDate {
-            path: path.to_owned(),
-            value: t.to_owned(),
-        };
-        let day: String = t.chars().take(10).collect();
-        let rest = t.get(day.len()..).unwrap_or_default();
-        if !rest.is_empty() {
-            let time_like = rest.starts_with([' ', 'T'])
-                && rest
-                    .chars()
-                    .skip(1)
-                    .all(|c| c.is_ascii_digit() || ":.+-Z".contains(c));
-            if !time_like || rest.len() < 6 {
-                return Err(bad());
-            }
-            self.r.lenient(Leniency::DateWithTime, path);
-        }
-        let dashed = day.get(4..5) == Some("-") && day.get(7..8) == Some("-");
-        let day = if dashed {
-            self.r.lenient(Leniency::DateWithTime, path);
-            day.replace('-', "/")
-        } else {
-            day
-        };
-        if day.get(2..3) == Some("/") {
+        if t.get(2..3) == Some("/") {
             self.r.lenient(Leniency::DayFirstDate, path);
         }
-        day.parse::<EdxmlDate>().map_err(|_| bad())
+        t.parse::<EdxmlDate>()
+            .map_err(|e| EnvelopeError::value(path, e))
     }
 
     /// `From`/`To`: the organ element.

@@ -6,9 +6,8 @@
 //! edXML                                   (root; or a bare edXMLEnvelope)
 //! ├── edXMLEnvelope
 //! │   ├── edXMLHeader
-//! │   │   ├── MessageHeader | Status      a document, or a status message about one
+//! │   │   ├── MessageHeader               a document, or (with StatusCode) a status message
 //! │   │   ├── TraceHeaderList             TraceHeader*, Bussiness?
-//! │   │   ├── Bussiness?                  (beside the list, as some systems write it)
 //! │   │   ├── lt:Classification?          lienthong's label, when a lienthong gateway wrote it
 //! │   │   ├── ds:Signature? | Signature? | DigitalSignature?
 //! │   │   └── (unknown edXML elements: kept)
@@ -233,8 +232,6 @@ pub enum Leniency {
     DocumentIdEarly,
     /// `Bussiness` inside `TraceHeaderList`, after the trace headers.
     BussinessInTraceList,
-    /// `Bussiness` directly in `edXMLHeader`.
-    BussinessInHeader,
     /// `ResponseFor`'s children in another order than the standard's.
     ResponseForOrder,
     /// `OrganName` before `OrganizationInCharge` in `From`/`To`.
@@ -251,17 +248,10 @@ pub enum Leniency {
     EmptyOptional,
     /// A date written `dd/MM/yyyy`.
     DayFirstDate,
-    /// A date written with a time of day (`yyyy/MM/dd HH:mm:ss`), or with dashes.
-    DateWithTime,
     /// An organ id in lower case (`vxp.saas.03`, the platform's test organs).
     LowercaseOrganId,
-    /// SOAP-header attributes on `TraceHeaderList` (`id`, `version`, `mustUnderstand`,
-    /// `actor`).
-    TraceListAttributes,
     /// `version` on `edXMLManifest`.
     ManifestVersion,
-    /// `xlink:href`, `xlink:role`, `xlink:type` on a manifest `Reference`.
-    ReferenceXlink,
     /// A manifest `ContentId` written `cid:…` where the part writes it bare (or the reverse).
     CidPrefix,
     /// A manifest without `Digest`: the parts are tied by `cid` only (nothing binds their
@@ -278,7 +268,6 @@ impl Leniency {
             Self::WrappedRoot => "wrapped-root",
             Self::DocumentIdEarly => "document-id-early",
             Self::BussinessInTraceList => "bussiness-in-trace-list",
-            Self::BussinessInHeader => "bussiness-in-header",
             Self::ResponseForOrder => "response-for-order",
             Self::OrganNameFirst => "organ-name-first",
             Self::ChildOrder => "child-order",
@@ -286,11 +275,8 @@ impl Leniency {
             Self::TraceWithoutOrgan => "trace-without-organ",
             Self::EmptyOptional => "empty-optional",
             Self::DayFirstDate => "day-first-date",
-            Self::DateWithTime => "date-with-time",
             Self::LowercaseOrganId => "lowercase-organ-id",
-            Self::TraceListAttributes => "trace-list-attributes",
             Self::ManifestVersion => "manifest-version",
-            Self::ReferenceXlink => "reference-xlink",
             Self::CidPrefix => "cid-prefix",
             Self::NoDigest => "no-digest",
             Self::EdxmlSignature => "edxml-signature",

@@ -75,9 +75,6 @@ pub(super) struct Rules {
     pub(super) free_order: Option<Leniency>,
 }
 
-/// The namespace of `xlink:` attributes on manifest references.
-pub(super) const XLINK_NS: &str = "http://www.w3.org/1999/xlink";
-
 /// The children found for each slot.
 pub(super) struct Found<'a> {
     pub(super) path: String,
@@ -93,6 +90,15 @@ impl<'a> Found<'a> {
             .and_then(|i| self.found.get(i))
             .map(Vec::as_slice)
             .unwrap_or_default()
+    }
+
+    /// The first child in slot `{ns}local` (two slots may share a local name).
+    pub(super) fn opt_in(&self, ns: &str, local: &str) -> Option<&'a Element> {
+        self.slots
+            .iter()
+            .position(|s| s.ns == ns && s.local == local)
+            .and_then(|i| self.found.get(i))
+            .and_then(|v| v.first().copied())
     }
 
     pub(super) fn opt(&self, local: &str) -> Option<&'a Element> {
