@@ -282,6 +282,16 @@ pub struct Client {
     pub token_sha256: String,
     /// The highest level this client may see.
     pub clearance: Level,
+    /// The level a document this client submits **without a label** gets: an edXML document
+    /// as the platform's SDKs write it carries no `lt:Classification` (docs/EDXML.md). No
+    /// default: a client without it has its unlabelled documents refused (`label/missing`),
+    /// never taken as unclassified. Set together with `external_default_procedure`.
+    #[serde(default)]
+    pub external_default_level: Option<Level>,
+    /// The procedure (a code of the catalog) given with `external_default_level`; the
+    /// catalog's level for it still raises the document's level.
+    #[serde(default)]
+    pub external_default_procedure: Option<crate::doc::types::ProcedureCode>,
 }
 
 /// What an API client may do.
@@ -597,6 +607,13 @@ impl Config {
                     origin,
                     &format!("clients[{i}].organ"),
                     "not an organ id".into(),
+                ));
+            }
+            if c.external_default_level.is_some() != c.external_default_procedure.is_some() {
+                return Err(invalid(
+                    origin,
+                    &format!("clients[{i}].external_default_level"),
+                    "external_default_level and external_default_procedure go together".into(),
                 ));
             }
         }

@@ -356,6 +356,7 @@ mod tests {
             organ: "HU.CHAUTHANH".parse().unwrap(),
             roles: vec![Role::Submit],
             clearance: Level::Mat,
+            external_default: None,
         }
     }
 

@@ -42,6 +42,9 @@ pub enum Kind {
     StoreFault,
     /// Failed authentication attempts from one source are being slowed down.
     AuthThrottled,
+    /// A document that came without a label was given one by configuration (a client's
+    /// `external_default_level`): the detail names the level, the procedure and the client.
+    LabelAssigned,
 }
 
 /// One line of the log.

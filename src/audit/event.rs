@@ -158,6 +158,26 @@ impl Event {
         }
     }
 
+    /// `message_id` (document `document_id` of `organ`) came without a label and was given
+    /// `label` by the configuration of `client` (`external_default_level`).
+    pub fn label_assigned(
+        organ: &str,
+        message_id: &str,
+        document_id: &str,
+        label: &crate::doc::label::Label,
+        client: &str,
+    ) -> Self {
+        Self::new(Kind::LabelAssigned, organ)
+            .message(message_id)
+            .document(document_id)
+            .rule("external_default_level")
+            .detail(&format!(
+                "level {}, procedure {}, given by client {client}",
+                label.level.token(),
+                label.procedure
+            ))
+    }
+
     /// `message_id` (document `document_id` of `organ`) was published on the portal feed.
     pub fn published(organ: &str, message_id: &str, document_id: &str) -> Self {
         Self::new(Kind::Published, organ)

@@ -20,7 +20,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::config::{Client, Limits, Role};
-use crate::doc::label::Level;
+use crate::doc::label::{Label, Level};
 use crate::doc::types::OrganId;
 
 /// Sources tracked at most (an address flood cannot grow the table without limit).
@@ -107,6 +107,9 @@ pub struct Caller {
     pub roles: Vec<Role>,
     /// Its clearance.
     pub clearance: Level,
+    /// The label its unlabelled (field-form) documents get, when its config gives one
+    /// (`external_default_level` and `_procedure`; never public).
+    pub external_default: Option<Label>,
 }
 
 impl Caller {
@@ -221,6 +224,17 @@ impl Authenticator {
                         organ: c.organ.parse().ok()?,
                         roles: c.roles.clone(),
                         clearance: c.clearance,
+                        external_default: match (
+                            c.external_default_level,
+                            &c.external_default_procedure,
+                        ) {
+                            (Some(level), Some(procedure)) => Some(Label {
+                                level,
+                                procedure: procedure.clone(),
+                                public: false,
+                            }),
+                            _ => None,
+                        },
                     },
                 })
             })

@@ -10,6 +10,7 @@ use super::caller::Caller;
 use super::error::{Internal, PolicyRefusal};
 use super::{Shared, blocking};
 use crate::audit::Event;
+use crate::doc::envelope::field::{Written, parse_any, to_envelope};
 use crate::doc::envelope::{Envelope, EnvelopeLimits, parse_envelope};
 use crate::doc::label::Level;
 use crate::doc::tree::Document;
@@ -37,6 +38,16 @@ pub enum SubmitError {
     /// The bytes are not an edXML envelope lienthong accepts.
     #[error("{0}")]
     Envelope(String),
+    /// A document without a label (the field form: edXML as the platform's SDKs write it)
+    /// from a client whose config gives no `external_default_level`.
+    #[error(
+        "the document carries no classification label and client {client} has no \
+         external_default_level: refused, never taken as unclassified"
+    )]
+    Unlabelled {
+        /// The client's name.
+        client: String,
+    },
     /// The client acts for another organ than the envelope's `From`.
     #[error("client {client} acts for {acts_for}, not for the From organ {from}")]
     NotCallersOrgan {
@@ -89,6 +100,7 @@ impl SubmitError {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Envelope(_) => "envelope/invalid",
+            Self::Unlabelled { .. } => "label/missing",
             Self::NotCallersOrgan { .. } => "auth/wrong-organ",
             Self::NotThisGateway { .. } => "auth/wrong-gateway",
             Self::Policy(p) => p.rule(),
@@ -133,11 +145,15 @@ async fn submit_steps(
     body: Vec<u8>,
 ) -> Result<Submitted, SubmitError> {
     shared.room_for_documents()?;
-    let limits = EnvelopeLimits::default();
-    let (doc, envelope, body) =
-        blocking(move || parse_envelope(&body, &limits).map(|(d, e)| (d, e, body)))
-            .await?
-            .map_err(|e| SubmitError::Envelope(e.to_string()))?;
+    let label = caller.external_default.clone();
+    let (doc, envelope, body, assigned) = blocking(move || read_submission(body, label))
+        .await?
+        .map_err(|e| match e {
+            Unread::Envelope(e) => SubmitError::Envelope(e.to_string()),
+            Unread::Unlabelled => SubmitError::Unlabelled {
+                client: caller.name.clone(),
+            },
+        })?;
     authorise(shared, caller, &envelope)?;
     let facts = Facts::of(envelope.label());
     let effective = decide_submission(shared, caller, &facts, &envelope).await?;
@@ -164,7 +180,7 @@ async fn submit_steps(
         local: routes.local.clone(),
         forward: routes.forward.clone(),
     };
-    accept_durably(shared, &envelope, accept).await?;
+    accept_durably(shared, &envelope, accept, assigned.then_some(caller)).await?;
     announce(shared, &routes);
     tracing::info!(message = %id, document = %envelope.document_id(), level = effective.token(), "submission accepted");
     Ok(Submitted {
@@ -173,6 +189,35 @@ async fn submit_steps(
         level: effective.token().to_owned(),
         routes: routes.answer,
     })
+}
+
+/// Why a submission's bytes could not be read.
+enum Unread {
+    /// Not an envelope lienthong accepts (in either profile).
+    Envelope(crate::doc::envelope::EnvelopeError),
+    /// The field form, and no label to give it.
+    Unlabelled,
+}
+
+/// The submitted bytes in lienthong's profile: as they are, or — a document in the field form
+/// (docs/EDXML.md) — carried in an envelope with the client's `label` and the original kept
+/// whole as an attachment. The flag says whether the label was assigned here.
+fn read_submission(
+    body: Vec<u8>,
+    label: Option<crate::doc::label::Label>,
+) -> Result<(Document, Envelope, Vec<u8>, bool), Unread> {
+    let limits = EnvelopeLimits::default();
+    let (doc, written) = parse_any(&body, &limits).map_err(Unread::Envelope)?;
+    match written {
+        Written::Lienthong(env) => Ok((doc, *env, body, false)),
+        Written::Field(d) => {
+            let label = label.ok_or(Unread::Unlabelled)?;
+            let carried = to_envelope(&d, &body, label).map_err(Unread::Envelope)?;
+            let bytes = carried.to_bytes();
+            let (doc, env) = parse_envelope(&bytes, &limits).map_err(Unread::Envelope)?;
+            Ok((doc, env, bytes, true))
+        }
+    }
 }
 
 /// The From organ must be the caller's, and this gateway signs only for its own organ.
@@ -365,6 +410,7 @@ async fn accept_durably(
     shared: &Arc<Shared>,
     envelope: &Envelope,
     accept: Accept,
+    labelled_by: Option<&Caller>,
 ) -> Result<(), SubmitError> {
     let id = accept.meta.id;
     let prepared = super::filing::prepare(
@@ -381,10 +427,15 @@ async fn accept_durably(
         id.to_string(),
         envelope.document_id().to_owned(),
     );
+    let assigned =
+        labelled_by.map(|c| Event::label_assigned(&from, &mid, &did, envelope.label(), &c.name));
     let outcome = blocking(move || {
         let r = store.store.accept_filed(accept, prepared.filed);
         if matches!(r, Ok(AcceptOutcome::Stored)) {
             store.audit(Event::submission_accepted(&from, &mid, &did));
+            if let Some(e) = assigned {
+                store.audit(e);
+            }
             if published {
                 store.audit(Event::published(&from, &mid, &did));
             }

@@ -7,7 +7,7 @@ use super::{
     Business, FieldHeader, FieldMessage, FieldOrgan, FieldResponseFor, FieldStatus, FieldTrace,
     Leniency, Reading, SignatureShape,
 };
-use crate::doc::envelope::{DSIG_NS, EDXML_NS, EnvelopeError, EnvelopeLimits};
+use crate::doc::envelope::{DSIG_NS, EDXML_NS, EnvelopeError, EnvelopeLimits, SignerInfo};
 use crate::doc::label::{LABEL_NS, Label};
 use crate::doc::types::{EdxmlDate, OrganId, Priority, StatusCode};
 
@@ -195,6 +195,7 @@ const fn leaves(slots: &'static [Slot]) -> Rules {
 static CODE: Rules = leaves(&[one("CodeNumber"), one("CodeNotation")]);
 static PROMULGATION: Rules = leaves(&[opt("Place"), opt("PromulgationDate")]);
 static DOCUMENT_TYPE: Rules = leaves(&[opt("Type"), opt("TypeDetail"), opt("TypeName")]);
+static TO_PLACES: Rules = leaves(&[any("Place")]);
 static SIGNER: Rules = leaves(&[opt("Competence"), opt("Position"), opt("FullName")]);
 static OTHER_INFO: Rules = leaves(&[
     opt("Priority"),
@@ -239,13 +240,8 @@ impl Values<'_, '_> {
         let (type_code, type_name) = self.document_type(&f)?;
         let subject = self.subject(&f)?;
         let content = self.content(&f)?;
-        let signer = match f.opt("SignerInfo") {
-            Some(s) => {
-                let s = walk(s, &f.path("SignerInfo"), &SIGNER, self.r)?;
-                self.opt_text(&s, "FullName")?
-            }
-            None => None,
-        };
+        let signer = self.signer(&f)?;
+        let to_places = self.to_places(&f)?;
         let due_date = self.opt_date(&f, "DueDate")?;
         let priority = self.priority(&f)?;
         self.bounded(
@@ -271,6 +267,7 @@ impl Values<'_, '_> {
             content,
             signer,
             due_date,
+            to_places,
             priority,
             response_for,
             steering_type: self.opt_text(&f, "SteeringType")?,
@@ -299,6 +296,37 @@ impl Values<'_, '_> {
             }
             None => Ok((None, None)),
         }
+    }
+
+    fn signer(&mut self, f: &Found<'_>) -> Result<SignerInfo> {
+        let Some(s) = f.opt("SignerInfo") else {
+            return Ok(SignerInfo::default());
+        };
+        let s = walk(s, &f.path("SignerInfo"), &SIGNER, self.r)?;
+        Ok(SignerInfo {
+            competence: self.opt_text(&s, "Competence")?.unwrap_or_default(),
+            position: self.opt_text(&s, "Position")?.unwrap_or_default(),
+            full_name: self.opt_text(&s, "FullName")?.unwrap_or_default(),
+        })
+    }
+
+    fn to_places(&mut self, f: &Found<'_>) -> Result<Vec<String>> {
+        let Some(t) = f.opt("ToPlaces") else {
+            return Ok(Vec::new());
+        };
+        let t = walk(t, &f.path("ToPlaces"), &TO_PLACES, self.r)?;
+        let all = t.all("Place");
+        self.bounded(all.len(), &t.path("Place"), "max_list_items")?;
+        let mut out = Vec::with_capacity(all.len());
+        for p in all {
+            out.push(leaf(
+                p,
+                &t.path("Place"),
+                self.limits.max_field_chars,
+                "max_field_chars",
+            )?);
+        }
+        Ok(out)
     }
 
     fn subject(&mut self, f: &Found<'_>) -> Result<String> {

@@ -36,12 +36,15 @@
 //!   `external_default_level`).
 
 mod body;
+mod convert;
 mod header;
 mod walk;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+
+pub use convert::{ORIGINAL_CONTENT_ID, to_envelope};
 
 use super::{EDXML_NS, EnvelopeError, EnvelopeLimits};
 use crate::doc::label::Label;
@@ -113,10 +116,12 @@ pub struct FieldHeader {
     pub subject: String,
     /// `Content`.
     pub content: Option<String>,
-    /// `SignerInfo/FullName`.
-    pub signer: Option<String>,
+    /// `SignerInfo` (absent parts empty).
+    pub signer: super::SignerInfo,
     /// `DueDate` (an empty element is no due date).
     pub due_date: Option<EdxmlDate>,
+    /// `ToPlaces/Place` (nơi nhận as printed).
+    pub to_places: Vec<String>,
     /// `OtherInfo/Priority`.
     pub priority: Option<Priority>,
     /// `ResponseFor`: the documents this one answers.
