@@ -241,7 +241,7 @@ impl Values<'_, '_> {
         let subject = self.subject(&f)?;
         let content = self.content(&f)?;
         let signer = self.signer(&f)?;
-        let to_places = self.to_places(&f)?;
+        let to_places = self.places(&f)?;
         let due_date = self.opt_date(&f, "DueDate")?;
         let priority = self.priority(&f)?;
         self.bounded(
@@ -310,7 +310,7 @@ impl Values<'_, '_> {
         })
     }
 
-    fn to_places(&mut self, f: &Found<'_>) -> Result<Vec<String>> {
+    fn places(&mut self, f: &Found<'_>) -> Result<Vec<String>> {
         let Some(t) = f.opt("ToPlaces") else {
             return Ok(Vec::new());
         };
