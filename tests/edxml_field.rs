@@ -470,3 +470,30 @@ fn lienthongs_own_documents_keep_the_strict_reader() {
     }
     assert!(n >= 1, "the examples are read in lienthong's profile");
 }
+
+#[test]
+fn verify_refuses_the_sdk_lookalike_signature_by_name() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/root.pem");
+    for name in [
+        "truclienthong-example--edoc_new.edxml",
+        "api-gateway-ioffice--852e179c-8eca-4502-ac38-0b97321f29c3.edxml",
+    ] {
+        let out = lienthong(&[
+            "verify",
+            "--json",
+            "--trust",
+            root.to_str().unwrap(),
+            file(name).to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["reason"], "edxml-signature", "{name}: {v}");
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .contains("the document is unsigned"),
+            "{v}"
+        );
+    }
+}

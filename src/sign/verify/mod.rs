@@ -55,6 +55,17 @@ pub enum VerifyError {
     /// The root is not an edXML envelope, or a required envelope part is missing.
     #[error("not an edXML envelope: {0}")]
     NotAnEnvelope(String),
+    /// A `Signature` (or `DigitalSignature`) in the edXML namespace, as the platform's SDKs
+    /// write it: shaped like XML-DSig but not XML-DSig; the document is unsigned
+    /// (docs/EDXML.md, `edxml-signature`).
+    #[error(
+        "{path} is in the edXML namespace, not XML-DSig's ({DSIG_NS}): it is not a \
+         signature, and the document is unsigned"
+    )]
+    EdxmlSignature {
+        /// Where it stands.
+        path: String,
+    },
     /// No Signature, or more than one, anywhere in the document.
     #[error("expected exactly one Signature in the document, found {found}")]
     SignatureCount {
@@ -275,6 +286,7 @@ impl VerifyError {
             Self::Parse(_) => "parse",
             Self::Envelope(_) => "envelope",
             Self::NotAnEnvelope(_) => "not-an-envelope",
+            Self::EdxmlSignature { .. } => "edxml-signature",
             Self::SignatureCount { .. } => "signature-count",
             Self::SignatureMisplaced => "signature-misplaced",
             Self::Structure(_) => "structure",
@@ -506,6 +518,9 @@ fn the_signature(document: &Document) -> Result<(&Element, &Element), VerifyErro
         return Err(VerifyError::Comment);
     }
     let root = &document.root;
+    if let Some(path) = edxml_signature(root) {
+        return Err(VerifyError::EdxmlSignature { path });
+    }
     if !root.is(EDXML_NS, "edXMLEnvelope") {
         return Err(VerifyError::NotAnEnvelope(
             "the root is not edXMLEnvelope".into(),
@@ -526,6 +541,25 @@ fn the_signature(document: &Document) -> Result<(&Element, &Element), VerifyErro
         .ok_or(VerifyError::SignatureMisplaced)?;
     check_document_hygiene(root)?;
     Ok((header, signature))
+}
+
+/// Where an SDK's look-alike signature stands (`edXMLHeader/Signature` in the edXML
+/// namespace, or `edXMLHeader/DigitalSignature`), under a bare envelope or the SDK's `edXML`
+/// root, when there is no XML-DSig signature beside it.
+fn edxml_signature(root: &Element) -> Option<String> {
+    let (envelope, prefix) = if root.is(EDXML_NS, "edXML") {
+        (root.child(EDXML_NS, "edXMLEnvelope")?, "edXML/")
+    } else {
+        (root, "")
+    };
+    let header = envelope.child(EDXML_NS, "edXMLHeader")?;
+    if header.child(DSIG_NS, "Signature").is_some() {
+        return None;
+    }
+    ["Signature", "DigitalSignature"]
+        .into_iter()
+        .find(|l| header.child(EDXML_NS, l).is_some())
+        .map(|l| format!("{prefix}edXMLEnvelope/edXMLHeader/{l}"))
 }
 
 /// [`verify`] step: the Reference digest, recomputed over `root` and compared.
