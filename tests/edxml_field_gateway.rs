@@ -22,13 +22,17 @@ use lienthong::doc::envelope::field::ORIGINAL_CONTENT_ID;
 use lienthong::gateway::caller::{new_token, token_hash_hex};
 use lienthong::sign::{TrustStore, VerifyOptions, verify};
 
+fn sample(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/edxml-field")
+        .join(name);
+    std::fs::read_to_string(path).unwrap()
+}
+
 /// The SDK's sample, addressed to the demo's organs: `From` and `To` are the only bytes changed
 /// (named here; the corpus file itself is untouched).
 fn sdk_document() -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/edxml-field/truclienthong-example--edoc_new.edxml");
-    std::fs::read_to_string(path)
-        .unwrap()
+    sample("truclienthong-example--edoc_new.edxml")
         .replacen(
             "<edXML:OrganId>000.00.00.A80",
             "<edXML:OrganId>HU.CHAUTHANH",
@@ -127,9 +131,59 @@ fn an_sdk_document_is_labelled_by_its_clients_config_signed_relayed_and_kept_who
         .unwrap();
     assert_eq!(env.body.attachments[0].data, part);
 
-    // The meta shows the label; the district's audit log records who assigned it.
+    // The meta shows the label.
     let meta = rcv.get(&format!("/api/v1/inbox/{id}/meta")).unwrap().json();
     assert_eq!(meta["level"], "thuong", "{meta}");
+
+    // The province's SDK-based system reports status 06 with the SDK's own status message
+    // (the corpus sample, its From the province; its ResponseFor already names this document).
+    let status = |xml: &str| {
+        rcv.post(
+            &format!("/api/v1/inbox/{id}/status"),
+            "application/xml",
+            xml.as_bytes(),
+        )
+        .unwrap()
+    };
+    let finish = sample("truclienthong-example--status_finish_06.edxml").replacen(
+        "<edXML:OrganId>000.00.00.H41",
+        "<edXML:OrganId>TU.BENTRE",
+        1,
+    );
+    // Hostile first: another organ's From, another document, a document instead of a status.
+    let r = status(&sample("truclienthong-example--status_finish_06.edxml"));
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json()["type"], "urn:lienthong:problem:status/edxml");
+    assert!(
+        r.text().contains("not the reporting organ TU.BENTRE"),
+        "{}",
+        r.text()
+    );
+    let r = status(&finish.replace(
+        "7816/VPCP-TTĐT</edXML:DocumentId>",
+        "1/X</edXML:DocumentId>",
+    ));
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("not this document's"), "{}", r.text());
+    let r = status(&sample("api-gateway-ioffice--test_edxml_with_content.edxml"));
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("a document, not a status"), "{}", r.text());
+    let r = status(&finish);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["code"], "06");
+    let office = demo.client("district", "submit");
+    eventually("status 06 back at the district", 30, || {
+        let st = sdk.get(&format!("/api/v1/documents/{id}")).unwrap().json();
+        st["statuses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["organ"] == "TU.BENTRE" && s["code"] == "06")
+            .then_some(())
+    });
+    drop(office);
+
+    // The district's audit log records who assigned the label.
     assert_eq!(demo.stop("district"), Some(0));
     let log =
         std::fs::read_to_string(demo.setup.dir.join("district/data/audit/audit.log")).unwrap();

@@ -150,6 +150,7 @@ impl From<StatusError> for Problem {
             StatusError::Policy(p) => p.into(),
             StatusError::NotFound => Problem::not_found(detail),
             StatusError::Invalid(_) => Problem::bad_request("status/invalid", detail),
+            StatusError::Edxml(_) => Problem::new(UNPROCESSABLE, "status/edxml", detail),
             StatusError::NotReportable => Problem::bad_request("status/code", detail),
             StatusError::ReasonRequired { .. } => {
                 Problem::bad_request("status/reason-required", detail)

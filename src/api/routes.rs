@@ -297,17 +297,7 @@ async fn submit(
 ) -> Result<Response, Problem> {
     let caller = caller(&shared, &headers, &peer)?;
     caller.require(Role::Submit)?;
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mime = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let json = match mime.as_str() {
+    let json = match mime_of(&headers).as_str() {
         "application/xml" | "text/xml" => false,
         "application/json" => true,
         _ => {
@@ -641,6 +631,17 @@ async fn inbox_ack(
 /// Largest status body (a code and a short note).
 const MAX_STATUS_BODY: usize = 16 * 1024;
 
+/// The media type of a request, lower case, without parameters (empty when absent).
+fn mime_of(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 async fn inbox_status(
     State(shared): Shr,
     Extension(peer): Extension<PeerIdentity>,
@@ -651,9 +652,18 @@ async fn inbox_status(
     let (caller, mid) = inbox_caller(&shared, &headers, &peer, &id)?;
     // Only what this client may see may be reported on: checked before the body is read.
     let (meta, _) = inbox::fetch_stored(&shared, &caller, mid).await?;
+    // An edXML status message as the SDKs write it, or (any other type, as before) JSON.
+    let xml = matches!(mime_of(&headers).as_str(), "application/xml" | "text/xml");
     let body = read_body(body, MAX_STATUS_BODY).await?;
-    let report: crate::gateway::status::Report = serde_json::from_slice(&body)
-        .map_err(|e| Problem::bad_request("request/json", e.to_string()))?;
+    let report: crate::gateway::status::Report = if xml {
+        let (organ, document) = (caller.organ.clone(), meta.document_id.clone());
+        blocking(move || crate::gateway::status::report_from_edxml(&body, &organ, &document))
+            .await?
+            .map_err(Problem::from)?
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| Problem::bad_request("request/json", e.to_string()))?
+    };
     let event = inbox::report(&shared, &caller, &meta, report).await?;
     Ok(Json(serde_json::json!({
         "message_id": id,

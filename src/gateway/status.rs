@@ -50,6 +50,10 @@ pub enum StatusError {
         /// The code.
         code: String,
     },
+    /// An edXML status message (the SDKs' form) that cannot be read as a report on this
+    /// document by this organ.
+    #[error("edXML status message: {0}")]
+    Edxml(String),
     /// The note is too long.
     #[error(transparent)]
     NoteTooLong(#[from] NoteTooLong),
@@ -77,6 +81,48 @@ pub struct Report {
     /// Required for 02 (the reason); optional otherwise.
     #[serde(default)]
     pub note: Option<String>,
+}
+
+/// A status message as the platform's SDKs write it (`MessageHeader` with `StatusCode`,
+/// docs/EDXML.md) read as a [`Report`] by `reporter` on the document `document_id`: `From` must be
+/// the reporter, `ResponseFor/DocumentId` the document, and `Description` becomes the note. The
+/// code is then judged as any report's ([`REPORTABLE`]).
+pub fn report_from_edxml(
+    bytes: &[u8],
+    reporter: &OrganId,
+    document_id: &str,
+) -> Result<Report, StatusError> {
+    use crate::doc::envelope::EnvelopeLimits;
+    use crate::doc::envelope::field::{FieldMessage, Written, parse_any};
+    let bad = |m: String| StatusError::Edxml(m);
+    let (_, written) =
+        parse_any(bytes, &EnvelopeLimits::default()).map_err(|e| bad(e.to_string()))?;
+    let Written::Field(d) = written else {
+        return Err(bad(
+            "a lienthong envelope is a document, not a status message".into(),
+        ));
+    };
+    let FieldMessage::Status(st) = d.message else {
+        return Err(bad(
+            "the MessageHeader has no StatusCode: a document, not a status".into(),
+        ));
+    };
+    if st.from.id != *reporter {
+        return Err(bad(format!(
+            "From is {}, not the reporting organ {reporter}",
+            st.from.written
+        )));
+    }
+    if st.response_for.document_id.as_deref() != Some(document_id) {
+        return Err(bad(format!(
+            "ResponseFor/DocumentId is {:?}, not this document's {document_id:?}",
+            st.response_for.document_id.unwrap_or_default()
+        )));
+    }
+    Ok(Report {
+        code: st.code,
+        note: st.description,
+    })
 }
 
 /// The peer a status event for `sender`'s document `message` goes to: `None` when the sender
