@@ -131,6 +131,14 @@ fn an_sdk_document_is_labelled_by_its_clients_config_signed_relayed_and_kept_who
         .unwrap();
     assert_eq!(env.body.attachments[0].data, part);
 
+    // An SDK-based receiving system fetches the field form: the SDK's own bytes.
+    let ff = rcv.get(&format!("/api/v1/inbox/{id}?form=field")).unwrap();
+    assert_eq!(ff.status, 200, "{}", ff.text());
+    assert_eq!(ff.body, doc, "given back as the SDK wrote it");
+    let bad = rcv.get(&format!("/api/v1/inbox/{id}?form=pdf")).unwrap();
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["type"], "urn:lienthong:problem:request/query");
+
     // The meta shows the label.
     let meta = rcv.get(&format!("/api/v1/inbox/{id}/meta")).unwrap().json();
     assert_eq!(meta["level"], "thuong", "{meta}");
@@ -165,9 +173,15 @@ fn an_sdk_document_is_labelled_by_its_clients_config_signed_relayed_and_kept_who
     ));
     assert_eq!(r.status, 422, "{}", r.text());
     assert!(r.text().contains("not this document's"), "{}", r.text());
-    let r = status(&sample("api-gateway-ioffice--test_edxml_with_content.edxml"));
+    let r = status(&sample(
+        "api-gateway-ioffice--test_edxml_with_content.edxml",
+    ));
     assert_eq!(r.status, 422, "{}", r.text());
-    assert!(r.text().contains("a document, not a status"), "{}", r.text());
+    assert!(
+        r.text().contains("a document, not a status"),
+        "{}",
+        r.text()
+    );
     let r = status(&finish);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["code"], "06");

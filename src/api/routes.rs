@@ -553,14 +553,37 @@ fn inbox_caller(
     Ok((caller, parse_id(id)?))
 }
 
+/// The query of `GET /api/v1/inbox/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FetchQuery {
+    /// `signed` (default): the signed envelope as received; `field`: the edXML form the
+    /// platform's SDKs read (docs/EDXML.md).
+    #[serde(default)]
+    form: Form,
+}
+
+/// The form a document is fetched in.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Form {
+    #[default]
+    Signed,
+    Field,
+}
+
 async fn inbox_get(
     State(shared): Shr,
     Extension(peer): Extension<PeerIdentity>,
     headers: HeaderMap,
     P(id): P,
+    Q(q): Q<FetchQuery>,
 ) -> Result<Response, Problem> {
     let (caller, id) = inbox_caller(&shared, &headers, &peer, &id)?;
-    let (meta, bytes) = inbox::fetch(&shared, &caller, id).await?;
+    let (meta, bytes) = match q.form {
+        Form::Signed => inbox::fetch(&shared, &caller, id).await?,
+        Form::Field => inbox::fetch_field(&shared, &caller, id).await?,
+    };
     let mut r = bytes.into_response();
     let h = r.headers_mut();
     h.insert(

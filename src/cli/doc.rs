@@ -28,6 +28,19 @@ pub(crate) enum DocCommand {
     C14n(C14nArgs),
     /// Summarise an envelope; the subject of a classified document only with --content.
     Show(ShowArgs),
+    /// Write an envelope in the field form the platform's SDKs read (root edXML, attachments
+    /// in AttachmentEncoded by cid:; unsigned; docs/EDXML.md).
+    ToField(ToFieldArgs),
+}
+
+/// Arguments of `lienthong doc to-field`.
+#[derive(Args, Debug)]
+pub(crate) struct ToFieldArgs {
+    /// The envelope (lienthong's profile, signed or not).
+    file: PathBuf,
+    /// Where to write (stdout when absent).
+    #[arg(short = 'o', long = "out")]
+    out: Option<PathBuf>,
 }
 
 /// Arguments of `lienthong doc new`.
@@ -129,6 +142,22 @@ pub(crate) fn run(c: DocCommand) -> Result<(), CliError> {
         DocCommand::Validate(a) => validate(&a),
         DocCommand::C14n(a) => c14n(&a),
         DocCommand::Show(a) => show(&a),
+        DocCommand::ToField(a) => to_field(&a),
+    }
+}
+
+fn to_field(a: &ToFieldArgs) -> Result<(), CliError> {
+    let bytes = read(&a.file)?;
+    let (_, env) = parse_envelope(&bytes, &EnvelopeLimits::default())
+        .map_err(|e| CliError::invalid(format!("{}: {e}", a.file.display())))?;
+    let out = lienthong::doc::envelope::field::to_field_bytes(&env)
+        .map_err(|e| CliError::invalid(format!("{}: {e}", a.file.display())))?;
+    match &a.out {
+        Some(p) => std::fs::write(p, &out)
+            .map_err(|e| CliError::usage(format!("{}: cannot write: {e}", p.display()))),
+        None => std::io::stdout()
+            .write_all(&out)
+            .map_err(|e| CliError::usage(format!("cannot write to stdout: {e}"))),
     }
 }
 

@@ -129,6 +129,25 @@ pub async fn fetch(
     Ok((meta, opened.bytes.to_vec()))
 }
 
+/// [`fetch`], written in the field form for a receiving system built on the platform's SDKs
+/// (`doc::envelope::field::to_field_bytes`: unsigned, label kept; a document that came in the
+/// field form is given back as its original bytes).
+pub async fn fetch_field(
+    shared: &Arc<Shared>,
+    caller: &Caller,
+    id: MessageId,
+) -> Result<(MessageMeta, Vec<u8>), InboxError> {
+    let (meta, bytes) = fetch(shared, caller, id).await?;
+    let field = blocking(move || {
+        let limits = crate::doc::envelope::EnvelopeLimits::default();
+        let (_, env) = crate::doc::envelope::parse_envelope(&bytes, &limits)?;
+        crate::doc::envelope::field::to_field_bytes(&env)
+    })
+    .await?
+    .map_err(|e| Internal::new("field form", e))?;
+    Ok((meta, field))
+}
+
 /// The stored bytes of one document of the caller's inbox (sealed ones still sealed), if it may
 /// read it.
 pub async fn fetch_stored(

@@ -39,12 +39,14 @@ mod body;
 mod convert;
 mod header;
 mod walk;
+mod write;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 pub use convert::{ORIGINAL_CONTENT_ID, to_envelope};
+pub use write::to_field_bytes;
 
 use super::{EDXML_NS, EnvelopeError, EnvelopeLimits};
 use crate::doc::label::Label;
