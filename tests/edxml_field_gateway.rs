@@ -197,6 +197,49 @@ fn an_sdk_document_is_labelled_by_its_clients_config_signed_relayed_and_kept_who
     });
     drop(office);
 
+    // The SDK's revocation (BussinessDocType 1) of that DocumentId is the recall of the
+    // document: the province's inbox shows it recalled, with the SDK's reason.
+    let revocation = |from: &str, document_id: &str| {
+        sample("truclienthong-example--edoc_revocation.edxml")
+            .replacen(
+                "<edXML:OrganId>000.00.00.G22",
+                &format!("<edXML:OrganId>{from}"),
+                1,
+            )
+            .replacen(
+                "<edXML:DocumentId>000.00.00.G22,2015/09/30,7816/VPCP-TTĐT",
+                &format!("<edXML:DocumentId>{document_id}"),
+                1,
+            )
+            .into_bytes()
+    };
+    let r = submit(
+        &sdk,
+        &revocation("HU.CHAUTHANH", "HU.CHAUTHANH,2026/01/01,1/X"),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(
+        r.json()["type"],
+        "urn:lienthong:problem:recall/unknown-document"
+    );
+    let r = submit(
+        &sdk,
+        &revocation("TU.BENTRE", "000.00.00.G22,2015/09/30,7816/VPCP-TTĐT"),
+    );
+    assert_eq!(r.status, 403, "another organ's recall: {}", r.text());
+    let r = submit(
+        &sdk,
+        &revocation("HU.CHAUTHANH", "000.00.00.G22,2015/09/30,7816/VPCP-TTĐT"),
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert_eq!(r.json()["code"], "13");
+    assert_eq!(r.json()["message_id"], id.as_str());
+    let meta = eventually("the recall at the province", 30, || {
+        let m = rcv.get(&format!("/api/v1/inbox/{id}/meta")).unwrap().json();
+        (m["recalled"] == true).then_some(m)
+    });
+    assert_eq!(meta["recall"]["note"], "Thu hồi văn bản điện tử", "{meta}");
+
     // The district's audit log records who assigned the label.
     assert_eq!(demo.stop("district"), Some(0));
     let log =

@@ -93,7 +93,9 @@ impl From<SubmitError> for Problem {
         let detail = e.to_string();
         match e {
             SubmitError::Envelope(_) => Problem::bad_request(e.name(), detail),
-            SubmitError::Unlabelled { .. } => Problem::new(UNPROCESSABLE, e.name(), detail),
+            SubmitError::Unlabelled { .. } | SubmitError::RecallUnknown { .. } => {
+                Problem::new(UNPROCESSABLE, e.name(), detail)
+            }
             SubmitError::NotCallersOrgan { .. } | SubmitError::NotThisGateway { .. } => {
                 Problem::forbidden(detail)
             }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod filing;
 pub mod health;
 pub mod inbox;
+mod intake;
 pub mod keys;
 pub mod metrics;
 pub mod recall;

@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use super::caller::Caller;
 use super::error::{Internal, PolicyRefusal};
+use super::intake::{Intake, Unread};
+use super::recall::{RecallError, RecallRequest, Recalled};
 use super::{Shared, blocking};
 use crate::audit::Event;
-use crate::doc::envelope::field::{Written, parse_any, to_envelope};
-use crate::doc::envelope::{Envelope, EnvelopeLimits, parse_envelope};
+use crate::doc::envelope::Envelope;
 use crate::doc::label::Level;
 use crate::doc::tree::Document;
 use crate::policy::{Facts, Way, decide};
@@ -47,6 +48,13 @@ pub enum SubmitError {
     Unlabelled {
         /// The client's name.
         client: String,
+    },
+    /// An SDK recall (`BussinessDocType` 1) of a `DocumentId` this office has not sent
+    /// through this gateway.
+    #[error("nothing sent by this office has DocumentId {document_id:?}: no recall")]
+    RecallUnknown {
+        /// The `DocumentId` named.
+        document_id: String,
     },
     /// The client acts for another organ than the envelope's `From`.
     #[error("client {client} acts for {acts_for}, not for the From organ {from}")]
@@ -101,6 +109,7 @@ impl SubmitError {
         match self {
             Self::Envelope(_) => "envelope/invalid",
             Self::Unlabelled { .. } => "label/missing",
+            Self::RecallUnknown { .. } => "recall/unknown-document",
             Self::NotCallersOrgan { .. } => "auth/wrong-organ",
             Self::NotThisGateway { .. } => "auth/wrong-gateway",
             Self::Policy(p) => p.rule(),
@@ -124,12 +133,23 @@ struct Routes {
 /// The DSig namespace, to tell signed submissions from unsigned ones.
 const DSIG_NS: &str = crate::sign::dsig::DSIG_NS;
 
-/// Handles one submission: parse → authorise → decide → route → sign → accept.
+/// What a submission did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A document was accepted.
+    Accepted(Submitted),
+    /// The document was the SDKs' recall of one sent before (`BussinessDocType` 1): the
+    /// recall was requested, as `POST /api/v1/documents/{id}/recall` does.
+    Recalled(Recalled),
+}
+
+/// Handles one submission: parse → authorise → decide → route → sign → accept (or, for an
+/// SDK recall, the recall of the document it names).
 pub async fn submit(
     shared: Arc<Shared>,
     caller: Caller,
     body: Vec<u8>,
-) -> Result<Submitted, SubmitError> {
+) -> Result<Outcome, SubmitError> {
     let r = submit_steps(&shared, &caller, body).await;
     if let Err(e) = &r {
         if !matches!(e, SubmitError::Internal(i) if i.fault.is_none()) {
@@ -143,10 +163,10 @@ async fn submit_steps(
     shared: &Arc<Shared>,
     caller: &Caller,
     body: Vec<u8>,
-) -> Result<Submitted, SubmitError> {
+) -> Result<Outcome, SubmitError> {
     shared.room_for_documents()?;
     let label = caller.external_default.clone();
-    let (doc, envelope, body, assigned) = blocking(move || read_submission(body, label))
+    let intake = blocking(move || super::intake::read(body, label))
         .await?
         .map_err(|e| match e {
             Unread::Envelope(e) => SubmitError::Envelope(e.to_string()),
@@ -154,6 +174,68 @@ async fn submit_steps(
                 client: caller.name.clone(),
             },
         })?;
+    match intake {
+        Intake::Document {
+            doc,
+            envelope,
+            bytes,
+            assigned,
+        } => accept_document(shared, caller, doc, envelope, bytes, assigned)
+            .await
+            .map(Outcome::Accepted),
+        Intake::Recall {
+            from,
+            document_id,
+            reason,
+        } => {
+            if from != caller.organ {
+                return Err(SubmitError::NotCallersOrgan {
+                    client: caller.name.clone(),
+                    acts_for: caller.organ.to_string(),
+                    from: from.to_string(),
+                });
+            }
+            recall_named(shared, caller, document_id, reason)
+                .await
+                .map(Outcome::Recalled)
+        }
+    }
+}
+
+/// An SDK recall: the caller's own document with that `DocumentId`, recalled.
+async fn recall_named(
+    shared: &Arc<Shared>,
+    caller: &Caller,
+    document_id: String,
+    reason: Option<String>,
+) -> Result<Recalled, SubmitError> {
+    let not_found = || SubmitError::RecallUnknown {
+        document_id: document_id.clone(),
+    };
+    let id = super::intake::find_sent(shared, &caller.organ, &document_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let request = RecallRequest {
+        note: reason.map(|r| r.chars().take(super::status::MAX_NOTE_CHARS).collect()),
+    };
+    super::recall::recall(shared, caller, id, request)
+        .await
+        .map_err(|e| match e {
+            RecallError::NotFound => not_found(),
+            RecallError::Internal(i) => SubmitError::Internal(i),
+            other => SubmitError::Envelope(other.to_string()),
+        })
+}
+
+/// A document read from the submission: authorise → decide → route → sign → accept.
+async fn accept_document(
+    shared: &Arc<Shared>,
+    caller: &Caller,
+    doc: Document,
+    envelope: Envelope,
+    body: Vec<u8>,
+    assigned: bool,
+) -> Result<Submitted, SubmitError> {
     authorise(shared, caller, &envelope)?;
     let facts = Facts::of(envelope.label());
     let effective = decide_submission(shared, caller, &facts, &envelope).await?;
@@ -189,35 +271,6 @@ async fn submit_steps(
         level: effective.token().to_owned(),
         routes: routes.answer,
     })
-}
-
-/// Why a submission's bytes could not be read.
-enum Unread {
-    /// Not an envelope lienthong accepts (in either profile).
-    Envelope(crate::doc::envelope::EnvelopeError),
-    /// The field form, and no label to give it.
-    Unlabelled,
-}
-
-/// The submitted bytes in lienthong's profile: as they are, or — a document in the field form
-/// (docs/EDXML.md) — carried in an envelope with the client's `label` and the original kept
-/// whole as an attachment. The flag says whether the label was assigned here.
-fn read_submission(
-    body: Vec<u8>,
-    label: Option<crate::doc::label::Label>,
-) -> Result<(Document, Envelope, Vec<u8>, bool), Unread> {
-    let limits = EnvelopeLimits::default();
-    let (doc, written) = parse_any(&body, &limits).map_err(Unread::Envelope)?;
-    match written {
-        Written::Lienthong(env) => Ok((doc, *env, body, false)),
-        Written::Field(d) => {
-            let label = label.ok_or(Unread::Unlabelled)?;
-            let carried = to_envelope(&d, &body, label).map_err(Unread::Envelope)?;
-            let bytes = carried.to_bytes();
-            let (doc, env) = parse_envelope(&bytes, &limits).map_err(Unread::Envelope)?;
-            Ok((doc, env, bytes, true))
-        }
-    }
 }
 
 /// The From organ must be the caller's, and this gateway signs only for its own organ.
