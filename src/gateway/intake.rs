@@ -25,7 +25,7 @@ pub(super) enum Intake {
         /// The parsed tree of `bytes`.
         doc: Document,
         /// Its envelope.
-        envelope: Envelope,
+        envelope: Box<Envelope>,
         /// The bytes to sign (lienthong's profile).
         bytes: Vec<u8>,
         /// The label was assigned here (a field-form document), not written by the office.
@@ -59,7 +59,7 @@ pub(super) fn read(body: Vec<u8>, label: Option<Label>) -> Result<Intake, Unread
         Written::Lienthong(env) => {
             return Ok(Intake::Document {
                 doc,
-                envelope: *env,
+                envelope: env,
                 bytes: body,
                 assigned: false,
             });
@@ -86,7 +86,7 @@ pub(super) fn read(body: Vec<u8>, label: Option<Label>) -> Result<Intake, Unread
     let (doc, envelope) = parse_envelope(&bytes, &limits).map_err(Unread::Envelope)?;
     Ok(Intake::Document {
         doc,
-        envelope,
+        envelope: Box::new(envelope),
         bytes,
         assigned: true,
     })

@@ -180,7 +180,7 @@ async fn submit_steps(
             envelope,
             bytes,
             assigned,
-        } => accept_document(shared, caller, doc, envelope, bytes, assigned)
+        } => accept_document(shared, caller, doc, *envelope, bytes, assigned)
             .await
             .map(Outcome::Accepted),
         Intake::Recall {
