@@ -36,6 +36,12 @@ done
 xml=("$root"/schemas/examples/*.xml "$root"/tests/fixtures/xml/*.xml)
 add envelope_parse "${xml[@]}"
 add c14n "${xml[@]}"
+# field_parse: the examples (lienthong's profile) and the small real SDK files (the field form;
+# the large ones are over the input cap).
+add field_parse "${xml[@]}"
+for f in "$root"/tests/data/edxml-field/*.edxml "$root"/tests/data/edxml-field/*.xml; do
+  [ "$(stat -c %s "$f")" -le 16384 ] && add field_parse "$f"
+done
 
 # verify_mutated: edit scripts (see fuzz_targets/verify_mutated.rs). Empty = untouched.
 add_text verify_mutated ''

@@ -15,13 +15,13 @@ shift
 if [ $# -gt 0 ]; then
   targets=("$@")
 else
-  targets=(envelope_parse c14n verify_mutated config_parse api_json pki_load exchange_headers keystore_file seal_open)
+  targets=(envelope_parse field_parse c14n verify_mutated config_parse api_json pki_load exchange_headers keystore_file seal_open)
 fi
 
 # The dictionaries and input caps per target.
 dict_of() {
   case $1 in
-    envelope_parse | seal_open) echo dict/xml.dict ;;
+    envelope_parse | field_parse | seal_open) echo dict/xml.dict ;;
     c14n | verify_mutated) echo logs/xml+xmldsig.dict ;;
     config_parse) echo dict/toml.dict ;;
     api_json | exchange_headers | keystore_file) echo dict/json.dict ;;
@@ -30,7 +30,7 @@ dict_of() {
 }
 max_len_of() {
   case $1 in
-    envelope_parse | c14n | pki_load | keystore_file) echo 16384 ;;
+    envelope_parse | field_parse | c14n | pki_load | keystore_file) echo 16384 ;;
     *) echo 4096 ;;
   esac
 }

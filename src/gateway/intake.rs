@@ -80,7 +80,12 @@ pub(super) fn read(body: Vec<u8>, label: Option<Label>) -> Result<Intake, Unread
             });
         }
     }
-    let label = label.ok_or(Unread::Unlabelled)?;
+    // A label the document carries (lienthong wrote its field form) is its own; otherwise the
+    // client's configured one, or a refusal.
+    let (label, assigned) = match d.label.clone() {
+        Some(own) => (own, false),
+        None => (label.ok_or(Unread::Unlabelled)?, true),
+    };
     let carried = to_envelope(&d, &body, label).map_err(Unread::Envelope)?;
     let bytes = carried.to_bytes();
     let (doc, envelope) = parse_envelope(&bytes, &limits).map_err(Unread::Envelope)?;
@@ -88,7 +93,7 @@ pub(super) fn read(body: Vec<u8>, label: Option<Label>) -> Result<Intake, Unread
         doc,
         envelope: Box::new(envelope),
         bytes,
-        assigned: true,
+        assigned,
     })
 }
 
