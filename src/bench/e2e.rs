@@ -351,6 +351,8 @@ fn run_phase(
 ) -> Result<Phase, BenchError> {
     let docs = documents(n, seq0, route)?;
     let document_bytes = docs.first().map_or(0, Vec::len);
+    // The previous phase's tail (statuses relayed back after the last ack) is not this one's.
+    settle(gateways)?;
     let before = Before::read(gateways)?;
 
     let load = Load::new(&docs, n, rate);
@@ -400,6 +402,27 @@ fn run_phase(
         delivered_vs_ceiling: 0.0,
         wall_secs: wall.as_secs_f64(),
     })
+}
+
+/// Waits until no store writes any more (the same durable-write counts 250 ms apart), at
+/// most 10 s: what a phase measures starts from quiet stores.
+fn settle(gateways: &[Gateway]) -> Result<(), BenchError> {
+    let writes = || -> Result<Vec<u64>, BenchError> {
+        gateways
+            .iter()
+            .map(|g| store_stats(g).map(|s| s.durable_writes))
+            .collect()
+    };
+    let mut last = writes()?;
+    for _ in 0..40 {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let now = writes()?;
+        if now == last {
+            return Ok(());
+        }
+        last = now;
+    }
+    Ok(())
 }
 
 /// What a phase's deltas are taken from, read before its first document.
