@@ -676,3 +676,70 @@ fn inclusive_prefix_list_hand_checked() {
         r#"<p:r xmlns:p="urn:p"><e></e></p:r>"#
     );
 }
+
+/// `xmllint --c14n` (inclusive Canonical XML 1.0, with comments), comments removed.
+fn xmllint_c14n(path: &Path) -> Vec<u8> {
+    let out = Command::new("xmllint")
+        .arg("--nonet")
+        .arg("--c14n")
+        .arg(path)
+        .output()
+        .expect("xmllint is required for this test (apt-get install libxml2-utils)");
+    assert!(
+        out.status.success(),
+        "xmllint refused {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    strip_comments(&out.stdout)
+}
+
+/// Inclusive c14n 1.0 (verify-only, for the platform's legacy SDK signatures) against
+/// `xmllint --c14n`: the generated documents (whole, and a subtree with its inherited
+/// bindings) and the real SDK documents of `tests/data/edxml-field/`.
+#[test]
+fn inclusive_c14n_matches_xmllint_byte_for_byte() {
+    use lienthong::doc::c14n::canonicalize_inclusive;
+    let dir = tempfile::tempdir().unwrap();
+    let mut runner = TestRunner::new(Config {
+        cases: 300,
+        rng_algorithm: RngAlgorithm::ChaCha,
+        rng_seed: RngSeed::Fixed(seed() ^ 1),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Off)),
+        max_shrink_iters: 2_000,
+        ..Config::default()
+    });
+    let result = runner.run(&gen_doc(), |g| {
+        let bytes = render_doc(&g);
+        let path = dir.path().join("doc.xml");
+        std::fs::write(&path, &bytes).unwrap();
+        let text = show(&bytes);
+        let doc = parse(&bytes, &Limits::default())
+            .map_err(|e| TestCaseError::fail(format!("parse refused {text:?}: {e}")))?;
+        let got = canonicalize_inclusive(&doc.root, &[], None);
+        prop_assert_eq!(show(&got), show(&xmllint_c14n(&path)), "input {:?}", text);
+        let mut all = Vec::new();
+        elements_with_inherited(&doc.root, &mut Vec::new(), &mut all);
+        let (sub, inherited) = &all[bytes.len() % all.len()];
+        let sub_path = dir.path().join("sub.xml");
+        std::fs::write(&sub_path, subtree_as_document(sub, inherited)).unwrap();
+        let sub_got = canonicalize_inclusive(sub, inherited, None);
+        prop_assert_eq!(show(&sub_got), show(&xmllint_c14n(&sub_path)), "subtree of {:?}", text);
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/edxml-field");
+    let mut n = 0;
+    for e in std::fs::read_dir(corpus).unwrap() {
+        let p = e.unwrap().path();
+        let Ok(doc) = parse(&std::fs::read(&p).unwrap(), &Limits::default()) else {
+            continue;
+        };
+        let got = canonicalize_inclusive(&doc.root, &[], None);
+        assert_eq!(show(&got), show(&xmllint_c14n(&p)), "{}", p.display());
+        n += 1;
+    }
+    assert!(n >= 25, "{n} real documents compared");
+}

@@ -44,6 +44,7 @@ pub fn canonicalize_into(
         // Nothing has been rendered above the apex: the default namespace is empty.
         rendered: vec![HashMap::from([("", "")])],
         in_scope: vec![in_scope],
+        inclusive: false,
     };
     c.element(element);
 }
@@ -55,6 +56,37 @@ pub fn canonicalize(element: &Element, inherited: &[NsDecl], options: &Options<'
     out
 }
 
+/// **Inclusive** Canonical XML 1.0 without comments (W3C REC-xml-c14n-20010315), verify-only:
+/// legacy signatures (the platform's SDK signers) canonicalise `SignedInfo` so. Every namespace
+/// in scope is rendered where the nearest rendered ancestor did not already render the same
+/// binding (at a subtree's apex: all of them, the ancestors' included). Attributes of the `xml`
+/// namespace that an apex inherits are **not** added: callers refuse such documents instead
+/// (`sign::verify`), so this never renders a subset differently from the spec.
+pub fn canonicalize_inclusive(
+    element: &Element,
+    inherited: &[NsDecl],
+    exclude: Option<&Element>,
+) -> Vec<u8> {
+    let mut in_scope: HashMap<&str, &str> = HashMap::new();
+    for d in inherited {
+        in_scope.insert(d.prefix.as_deref().unwrap_or(""), d.uri.as_str());
+    }
+    let options = Options {
+        inclusive_prefixes: &[],
+        exclude,
+    };
+    let mut out = Vec::with_capacity(4096);
+    let mut c = Canon {
+        options: &options,
+        out: &mut out,
+        rendered: vec![HashMap::from([("", "")])],
+        in_scope: vec![in_scope],
+        inclusive: true,
+    };
+    c.element(element);
+    out
+}
+
 struct Canon<'a, 'o> {
     options: &'a Options<'a>,
     out: &'o mut Vec<u8>,
@@ -63,6 +95,8 @@ struct Canon<'a, 'o> {
     rendered: Vec<HashMap<&'a str, &'a str>>,
     /// Bindings in scope in the input tree, innermost last.
     in_scope: Vec<HashMap<&'a str, &'a str>>,
+    /// Inclusive c14n 1.0: every binding in scope is wanted, not only the visibly used ones.
+    inclusive: bool,
 }
 
 impl<'a> Canon<'a, '_> {
@@ -92,6 +126,9 @@ impl<'a> Canon<'a, '_> {
             if let Some((k, uri)) = scope.get_key_value(key) {
                 wanted.push((k, uri));
             }
+        }
+        if self.inclusive {
+            wanted.extend(scope.iter().map(|(k, v)| (*k, *v)));
         }
 
         let rendered_above = self.rendered.last().cloned().unwrap_or_default();
