@@ -724,7 +724,12 @@ fn inclusive_c14n_matches_xmllint_byte_for_byte() {
         let sub_path = dir.path().join("sub.xml");
         std::fs::write(&sub_path, subtree_as_document(sub, inherited)).unwrap();
         let sub_got = canonicalize_inclusive(sub, inherited, None);
-        prop_assert_eq!(show(&sub_got), show(&xmllint_c14n(&sub_path)), "subtree of {:?}", text);
+        prop_assert_eq!(
+            show(&sub_got),
+            show(&xmllint_c14n(&sub_path)),
+            "subtree of {:?}",
+            text
+        );
         Ok(())
     });
     if let Err(e) = result {

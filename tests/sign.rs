@@ -474,11 +474,26 @@ fn weak_and_unknown_algorithms_are_refused() {
         ),
         "{e}"
     );
-    // Inclusive c14n for SignedInfo.
+    // Inclusive c14n for SignedInfo: legacy (the platform's SDK signers), refused by name
+    // without --allow-legacy; with it, this signature (made over exclusive c14n) is bad.
     let bad = mutate(
         &xml,
         "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
         "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"/>",
+    );
+    let e = check(&bad, &pki.trust()).unwrap_err();
+    assert!(matches!(e, VerifyError::Legacy { .. }), "{e}");
+    let legacy = VerifyOptions {
+        allow_legacy: true,
+        ..VerifyOptions::now()
+    };
+    let e = verify(bad.as_bytes(), &pki.trust(), &legacy).unwrap_err();
+    assert!(matches!(e, VerifyError::BadSignature { .. }), "{e}");
+    // Any other c14n method stays an unknown algorithm.
+    let bad = mutate(
+        &xml,
+        "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+        "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2006/12/xml-c14n11\"/>",
     );
     let e = check(&bad, &pki.trust()).unwrap_err();
     assert!(

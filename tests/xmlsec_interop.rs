@@ -224,3 +224,171 @@ fn ecdsa_sha384_with_a_p256_key_is_a_key_mismatch() {
     let e = verify(&signed, &pki.trust(), &VerifyOptions::now()).unwrap_err();
     assert!(matches!(e, VerifyError::KeyMismatch { .. }), "{e}");
 }
+
+// === real XML-DSig on the SDKs' field form (issue 28, item 6) ===
+
+/// A real SDK document (`tests/data/edxml-field/`, From the leaf's organ, the SDK's look-alike
+/// `Signature` taken out) with an xmlsec1 template shaped as the SDK's signer shapes it:
+/// `c14n_method` for SignedInfo, `transform` after enveloped-signature, `method`/`digest`.
+fn field_template(c14n_method: &str, transform: &str, method: &str, digest: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/edxml-field/truclienthong-example--edoc_new.edxml");
+    let doc = std::fs::read_to_string(path).unwrap().replacen(
+        "<edXML:OrganId>000.00.00.A80",
+        &format!("<edXML:OrganId>{FROM}"),
+        1,
+    );
+    let start = doc.find("<Signature>").unwrap();
+    let end = doc.find("</Signature>").unwrap() + "</Signature>".len();
+    let sig = format!(
+        r#"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#">
+        <ds:SignedInfo>
+          <ds:CanonicalizationMethod Algorithm="{c14n_method}"/>
+          <ds:SignatureMethod Algorithm="{method}"/>
+          <ds:Reference URI="">
+            <ds:Transforms>
+              <ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>
+              <ds:Transform Algorithm="{transform}"/>
+            </ds:Transforms>
+            <ds:DigestMethod Algorithm="{digest}"/>
+            <ds:DigestValue></ds:DigestValue>
+          </ds:Reference>
+        </ds:SignedInfo>
+        <ds:SignatureValue></ds:SignatureValue>
+        <ds:KeyInfo><ds:X509Data></ds:X509Data></ds:KeyInfo>
+      </ds:Signature>"#
+    );
+    format!("{}{sig}{}", &doc[..start], &doc[end..])
+}
+
+const C14N_10: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
+const EXC: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+
+#[test]
+fn an_sdk_shaped_legacy_signature_on_the_field_form_verifies_only_with_allow_legacy() {
+    let (dir, pki, _leaf) = setup(Alg::Rsa2048);
+    let signed = xmlsec_sign(
+        dir.path(),
+        &field_template(
+            C14N_10,
+            EXC,
+            "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+            "http://www.w3.org/2000/09/xmldsig#sha1",
+        ),
+    );
+    // The referee accepts what it made.
+    let file = dir.path().join("field-signed.edxml");
+    std::fs::write(&file, &signed).unwrap();
+    let (ok, log) = xmlsec_verify(dir.path(), &file);
+    assert!(ok, "xmlsec1 refused its own field signature:\n{log}");
+
+    let e =
+        lienthong::sign::verify_field(&signed, &pki.trust(), &VerifyOptions::now()).unwrap_err();
+    assert!(matches!(e, VerifyError::Legacy { .. }), "{e}");
+    let legacy = VerifyOptions {
+        allow_legacy: true,
+        ..VerifyOptions::now()
+    };
+    let v = lienthong::sign::verify_field(&signed, &pki.trust(), &legacy).unwrap();
+    assert_eq!(v.signer().organ(), FROM);
+    assert_eq!(
+        v.legacy(),
+        ["c14n-1.0 (SignedInfo)", "rsa-sha1", "sha1 digest"]
+    );
+    assert_eq!(v.field().attachments.len(), 1);
+
+    // One byte of the attachment part (outside the envelope, inside the signed document).
+    let text = String::from_utf8(signed.clone()).unwrap();
+    let at = text.find("<edXML:ContentTransferEncoded").unwrap();
+    let at = at + text[at..].find('>').unwrap() + 10;
+    let mut tampered = text.clone().into_bytes();
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    let e = lienthong::sign::verify_field(&tampered, &pki.trust(), &legacy).unwrap_err();
+    assert!(matches!(e, VerifyError::DigestMismatch), "{e}");
+    std::fs::write(&file, &tampered).unwrap();
+    assert!(
+        !xmlsec_verify(dir.path(), &file).0,
+        "xmlsec1 accepted a tampered part"
+    );
+
+    // The CLI says it too.
+    std::fs::write(&file, &signed).unwrap();
+    let root = dir.path().join("root.pem");
+    let out = Command::new(env!("CARGO_BIN_EXE_lienthong"))
+        .args(["verify", "--json", "--allow-legacy", "--trust"])
+        .arg(&root)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["profile"], "field");
+    assert_eq!(j["legacy"][1], "rsa-sha1");
+    let out = Command::new(env!("CARGO_BIN_EXE_lienthong"))
+        .args(["verify", "--json", "--trust"])
+        .arg(&root)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["reason"], "legacy", "{j}");
+}
+
+#[test]
+fn a_modern_signature_on_the_field_form_verifies_without_legacy_and_inclusive_c14n_references_too()
+{
+    let (dir, pki, _leaf) = setup(Alg::Rsa2048);
+    let modern = xmlsec_sign(
+        dir.path(),
+        &field_template(
+            EXC,
+            EXC,
+            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+            "http://www.w3.org/2001/04/xmlenc#sha256",
+        ),
+    );
+    let v = lienthong::sign::verify_field(&modern, &pki.trust(), &VerifyOptions::now()).unwrap();
+    assert!(v.legacy().is_empty());
+    // Inclusive c14n as the Reference transform too (legacy).
+    let both = xmlsec_sign(
+        dir.path(),
+        &field_template(
+            C14N_10,
+            C14N_10,
+            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+            "http://www.w3.org/2001/04/xmlenc#sha256",
+        ),
+    );
+    let legacy = VerifyOptions {
+        allow_legacy: true,
+        ..VerifyOptions::now()
+    };
+    let v = lienthong::sign::verify_field(&both, &pki.trust(), &legacy).unwrap();
+    assert_eq!(
+        v.legacy(),
+        ["c14n-1.0 (SignedInfo)", "c14n-1.0 (Reference)"]
+    );
+    // A document whose From is another organ, signed with this organ's certificate: the
+    // organ binding refuses it (the signature itself is good).
+    let other = xmlsec_sign(
+        dir.path(),
+        &field_template(
+            EXC,
+            EXC,
+            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+            "http://www.w3.org/2001/04/xmlenc#sha256",
+        )
+        .replacen(
+            &format!("<edXML:OrganId>{FROM}"),
+            "<edXML:OrganId>TU.BENTRE",
+            1,
+        ),
+    );
+    let e = lienthong::sign::verify_field(&other, &pki.trust(), &legacy).unwrap_err();
+    assert!(matches!(e, VerifyError::OrganMismatch { .. }), "{e}");
+}

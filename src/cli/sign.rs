@@ -142,6 +142,13 @@ pub(crate) fn run_verify(a: VerifyArgs) -> Result<(), CliError> {
     let mut failed = 0usize;
     for file in &a.files {
         let bytes = read(file)?;
+        if in_field_form(&bytes) {
+            if let Err(e) = verify_field_file(file, &bytes, &trust, &options, a.json) {
+                failed += 1;
+                report_refusal(file, &e, a.json);
+            }
+            continue;
+        }
         match verify(&bytes, &trust, &options) {
             Ok(v) => {
                 let label = label_of(v.document());
@@ -173,17 +180,7 @@ pub(crate) fn run_verify(a: VerifyArgs) -> Result<(), CliError> {
             }
             Err(e) => {
                 failed += 1;
-                if a.json {
-                    let j = serde_json::json!({
-                        "file": file.display().to_string(),
-                        "valid": false,
-                        "reason": e.kind(),
-                        "error": e.to_string(),
-                    });
-                    println!("{j}");
-                } else {
-                    eprintln!("{}: refused — {e}", file.display());
-                }
+                report_refusal(file, &e, a.json);
             }
         }
     }
@@ -192,6 +189,76 @@ pub(crate) fn run_verify(a: VerifyArgs) -> Result<(), CliError> {
             "{failed} of {} document(s) refused",
             a.files.len()
         )));
+    }
+    Ok(())
+}
+
+/// One refused file, on stdout (`--json`) or stderr.
+fn report_refusal(file: &std::path::Path, e: &lienthong::sign::VerifyError, json: bool) {
+    if json {
+        let j = serde_json::json!({
+            "file": file.display().to_string(),
+            "valid": false,
+            "reason": e.kind(),
+            "error": e.to_string(),
+        });
+        println!("{j}");
+    } else {
+        eprintln!("{}: refused — {e}", file.display());
+    }
+}
+
+/// A document in the SDKs' field form (root `edXML`, or an envelope without lienthong's
+/// label): verified by `sign::verify_field` (docs/EDXML.md).
+fn in_field_form(bytes: &[u8]) -> bool {
+    use lienthong::doc::envelope::EDXML_NS;
+    lienthong::doc::parse(bytes, &lienthong::doc::Limits::default()).is_ok_and(|d| {
+        d.root.is(EDXML_NS, "edXML")
+            || (d.root.is(EDXML_NS, "edXMLEnvelope")
+                && !lienthong::doc::envelope::field::is_lienthong_profile(&d.root))
+    })
+}
+
+fn verify_field_file(
+    file: &std::path::Path,
+    bytes: &[u8],
+    trust: &TrustStore,
+    options: &VerifyOptions,
+    json: bool,
+) -> Result<(), lienthong::sign::VerifyError> {
+    let v = lienthong::sign::verify_field(bytes, trust, options)?;
+    let from = &v.field().sender().written;
+    if json {
+        let j = serde_json::json!({
+            "file": file.display().to_string(),
+            "valid": true,
+            "profile": "field",
+            "signer": v.signer(),
+            "from": from,
+            "level": v.field().label.as_ref().map(|l| l.level.token()),
+            "legacy": v.legacy(),
+            "revocation_checked": v.revocation_checked(),
+            "digest_sha256": hex(v.digest()),
+        });
+        println!("{j}");
+    } else {
+        println!(
+            "{}: valid (field form) — signed by {} ({}), From {from}, {}{}{}",
+            file.display(),
+            v.signer().organ(),
+            v.signer().subject(),
+            v.signer().algorithm(),
+            if v.legacy().is_empty() {
+                String::new()
+            } else {
+                format!(", legacy: {}", v.legacy().join(", "))
+            },
+            if v.revocation_checked() {
+                ", not revoked"
+            } else {
+                ", revocation not checked (no --crl)"
+            }
+        );
     }
     Ok(())
 }

@@ -7,6 +7,9 @@ pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
 pub const EDXML_NS: &str = "http://www.mic.gov.vn/TBT/QCVN_102_2016";
 /// Exclusive c14n without comments (xml-exc-c14n §4).
 pub const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+/// Inclusive Canonical XML 1.0 without comments: verify-only, legacy (the platform's SDK
+/// signers), accepted only with `allow_legacy`.
+pub const C14N_10: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
 /// Exclusive c14n with comments: recognised only to be refused by name.
 pub const EXC_C14N_WITH_COMMENTS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments";
 /// The enveloped-signature transform (XML-DSig §6.6.4).

@@ -19,6 +19,6 @@ pub use receipt::{ReceiptBody, ReceiptError, SignedReceipt};
 pub use signing::{SignError, sign_document};
 pub use trust::{DOC_SIGNING_EKU, SigningPolicy, TrustError, TrustStore};
 pub use verify::{
-    ChainFailure, SignerIdentity, VerifiedDocument, VerifyError, VerifyOptions, check_certificates,
-    verify, verify_detached,
+    ChainFailure, SignerIdentity, VerifiedDocument, VerifiedField, VerifyError, VerifyOptions,
+    check_certificates, verify, verify_detached, verify_field,
 };

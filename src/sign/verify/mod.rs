@@ -23,6 +23,7 @@ use crate::doc::envelope::{Envelope, EnvelopeError, EnvelopeLimits};
 use crate::doc::{Document, Element, Limits, NsDecl, ParseError};
 
 mod chain;
+mod field;
 mod signature;
 mod structure;
 
@@ -30,6 +31,7 @@ pub(crate) use chain::VerifiedChain;
 use chain::certify;
 pub use chain::check_encryption_chain;
 pub(crate) use chain::classify as classify_webpki;
+pub use field::{VerifiedField, verify_field};
 use signature::verify_signature_value;
 use structure::{SignatureParts, check_document_hygiene, count_signatures};
 
@@ -475,10 +477,10 @@ pub fn verify(
     options: &VerifyOptions,
 ) -> Result<VerifiedDocument, VerifyError> {
     let document = crate::doc::parse(bytes, &options.limits)?;
-    let (header, signature) = the_signature(&document)?;
+    let (_header, signature) = the_signature(&document)?;
     let parts = SignatureParts::read(signature)?;
     let digest = check_digest(&document.root, signature, &parts, options)?;
-    let canonical_si = canonical_signed_info(&document.root, header, signature, &parts);
+    let canonical_si = canonical_signed_info(&document.root, signature, &parts, options)?;
 
     // The signature with the leaf's key, then (unless cached) chain, CRL, usage and binding.
     let chain = certify(&parts.certificates, trust, options, |key, subject| {
@@ -578,15 +580,20 @@ fn check_digest(
     };
 
     // Rule (3): the digest over the very tree we return, with the Signature left out.
-    let inclusive = parts.inclusive_prefixes.clone();
-    let canonical = c14n::canonicalize(
-        root,
-        &[],
-        &Options {
-            inclusive_prefixes: &inclusive,
-            exclude: Some(signature),
-        },
-    );
+    let canonical = if parts.ref_c14n_10 {
+        legacy("Canonical XML 1.0 (inclusive) transform")?;
+        c14n::canonicalize_inclusive(root, &[], Some(signature))
+    } else {
+        let inclusive = parts.inclusive_prefixes.clone();
+        c14n::canonicalize(
+            root,
+            &[],
+            &Options {
+                inclusive_prefixes: &inclusive,
+                exclude: Some(signature),
+            },
+        )
+    };
     let digest_alg = match parts.digest_method.as_str() {
         SHA256 => &ring::digest::SHA256,
         SHA1 => {
@@ -608,26 +615,63 @@ fn check_digest(
     Ok(digest)
 }
 
-/// [`verify`] step: the bytes the signature value covers.
+/// [`verify`] step: the bytes the signature value covers: `SignedInfo` canonicalised in its
+/// context (the declarations of all its ancestors), exclusive c14n or — legacy — inclusive
+/// c14n 1.0.
 fn canonical_signed_info(
     root: &Element,
-    header: &Element,
     signature: &Element,
     parts: &SignatureParts<'_>,
-) -> Vec<u8> {
-    // SignedInfo canonicalised in its context: the declarations of all its ancestors.
-    let mut inherited: Vec<NsDecl> = root.ns_decls.clone();
-    inherited.extend(header.ns_decls.iter().cloned());
-    inherited.extend(signature.ns_decls.iter().cloned());
-    let si_prefixes = parts.si_inclusive_prefixes.clone();
-    c14n::canonicalize(
+    options: &VerifyOptions,
+) -> Result<Vec<u8>, VerifyError> {
+    let mut path = Vec::new();
+    ancestors(root, signature, &mut path);
+    let inherited: Vec<NsDecl> = path
+        .iter()
+        .flat_map(|e| e.ns_decls.iter().cloned())
+        .collect();
+    if !parts.si_c14n_10 {
+        let si_prefixes = parts.si_inclusive_prefixes.clone();
+        return Ok(c14n::canonicalize(
+            parts.signed_info,
+            &inherited,
+            &Options {
+                inclusive_prefixes: &si_prefixes,
+                exclude: None,
+            },
+        ));
+    }
+    if !options.allow_legacy {
+        return Err(VerifyError::Legacy {
+            what: "Canonical XML 1.0 (inclusive) CanonicalizationMethod".into(),
+        });
+    }
+    // Inclusive c14n would carry the ancestors' xml:* attributes onto SignedInfo; lienthong's
+    // c14n does not render them, so such a document is refused rather than misread.
+    if path
+        .iter()
+        .any(|e| e.attrs.iter().any(|a| a.prefix.as_deref() == Some("xml")))
+    {
+        return Err(VerifyError::Structure(
+            "xml:* attributes above an inclusive-c14n SignedInfo".into(),
+        ));
+    }
+    Ok(c14n::canonicalize_inclusive(
         parts.signed_info,
         &inherited,
-        &Options {
-            inclusive_prefixes: &si_prefixes,
-            exclude: None,
-        },
-    )
+        None,
+    ))
+}
+
+/// The elements from `root` down to `target` itself (outermost first), when `target` is in
+/// the tree (compared by identity).
+fn ancestors<'a>(root: &'a Element, target: &Element, path: &mut Vec<&'a Element>) -> bool {
+    path.push(root);
+    if std::ptr::eq(root, target) || root.elements().any(|c| ancestors(c, target, path)) {
+        return true;
+    }
+    path.pop();
+    false
 }
 
 /// [`verify`] step: the typed envelope, whose sender must be the certificate's organ.

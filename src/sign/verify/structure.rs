@@ -6,7 +6,7 @@ use rustls_pki_types::CertificateDer;
 
 use super::super::algorithm::SignatureAlgorithm;
 use super::super::dsig::{
-    DSIG_NS, ENVELOPED, EXC_C14N, EXC_C14N_NS, EXC_C14N_WITH_COMMENTS, RSA_SHA1,
+    C14N_10, DSIG_NS, ENVELOPED, EXC_C14N, EXC_C14N_NS, EXC_C14N_WITH_COMMENTS, RSA_SHA1,
 };
 use super::{MAX_CERTS_IN_KEYINFO, VerifyError};
 use crate::doc::{Element, Node};
@@ -52,7 +52,11 @@ pub(super) fn check_document_hygiene(root: &Element) -> Result<(), VerifyError> 
 pub(super) struct SignatureParts<'a> {
     pub(super) signed_info: &'a Element,
     pub(super) si_inclusive_prefixes: Vec<String>,
+    /// SignedInfo is canonicalised with inclusive c14n 1.0 (legacy), not exclusive c14n.
+    pub(super) si_c14n_10: bool,
     pub(super) inclusive_prefixes: Vec<String>,
+    /// The Reference's c14n transform is inclusive c14n 1.0 (legacy).
+    pub(super) ref_c14n_10: bool,
     pub(super) signature_method: String,
     pub(super) method_name: &'static str,
     pub(super) digest_method: String,
@@ -66,10 +70,11 @@ impl<'a> SignatureParts<'a> {
     /// adds; the first refusal is the one reported.
     pub(super) fn read(signature: &'a Element) -> Result<Self, VerifyError> {
         let [signed_info, signature_value_el, key_info] = signature_children(signature)?;
-        let (si_inclusive_prefixes, signature_method, references) = signed_info_head(signed_info)?;
+        let ((si_inclusive_prefixes, si_c14n_10), signature_method, references) =
+            signed_info_head(signed_info)?;
         let reference = the_reference(&references)?;
         let [transforms, digest_method_el, digest_value_el] = reference_children(reference)?;
-        let inclusive_prefixes = transforms_prefixes(transforms)?;
+        let (inclusive_prefixes, ref_c14n_10) = transforms_prefixes(transforms)?;
         let digest_method = algorithm(digest_method_el)?.to_owned();
         let digest_value = b64(digest_value_el, "DigestValue")?;
         let signature_value = b64(signature_value_el, "SignatureValue")?;
@@ -78,7 +83,9 @@ impl<'a> SignatureParts<'a> {
         Ok(Self {
             signed_info,
             si_inclusive_prefixes,
+            si_c14n_10,
             inclusive_prefixes,
+            ref_c14n_10,
             signature_method,
             method_name,
             digest_method,
@@ -130,7 +137,7 @@ fn exactly_three<'e>(
 /// and the children after them, which should be the one `Reference`.
 fn signed_info_head(
     signed_info: &Element,
-) -> Result<(Vec<String>, String, Vec<&Element>), VerifyError> {
+) -> Result<(C14nChoice, String, Vec<&Element>), VerifyError> {
     let si = only_elements(signed_info, "SignedInfo")?;
     let mut si_it = si.iter();
     let c14n_method = expect(si_it.next(), "CanonicalizationMethod")?;
@@ -190,8 +197,12 @@ fn reference_children(reference: &Element) -> Result<[&Element; 3], VerifyError>
     )
 }
 
-/// Step 5: exactly enveloped-signature then exclusive c14n; the latter's inclusive prefixes.
-fn transforms_prefixes(transforms: &Element) -> Result<Vec<String>, VerifyError> {
+/// A c14n method: exclusive c14n's PrefixList, and whether it is inclusive c14n 1.0 instead.
+type C14nChoice = (Vec<String>, bool);
+
+/// Step 5: exactly enveloped-signature then exclusive c14n (or, legacy, inclusive c14n 1.0);
+/// the former's inclusive prefixes.
+fn transforms_prefixes(transforms: &Element) -> Result<C14nChoice, VerifyError> {
     let t = only_elements(transforms, "Transforms")?;
     match t.as_slice() {
         [first, second] => {
@@ -220,7 +231,7 @@ fn transforms_prefixes(transforms: &Element) -> Result<Vec<String>, VerifyError>
             // Report the first offending algorithm when there is one.
             for tr in other {
                 let a = algorithm(tr)?;
-                if a != ENVELOPED && a != EXC_C14N {
+                if a != ENVELOPED && a != EXC_C14N && a != C14N_10 {
                     return Err(VerifyError::Transform {
                         algorithm: a.into(),
                     });
@@ -284,25 +295,42 @@ fn algorithm(e: &Element) -> Result<&str, VerifyError> {
         .ok_or_else(|| VerifyError::Structure(format!("{} has no Algorithm", e.qname())))
 }
 
-fn c14n_algorithm(e: &Element, role: &'static str) -> Result<Vec<String>, VerifyError> {
+fn c14n_algorithm(e: &Element, role: &'static str) -> Result<C14nChoice, VerifyError> {
     let a = algorithm(e)?;
+    if a == C14N_10 {
+        return c14n_10(e);
+    }
     if a != EXC_C14N {
         return Err(VerifyError::Algorithm {
             role,
             algorithm: a.to_owned(),
         });
     }
-    inclusive_namespaces(e)
+    Ok((inclusive_namespaces(e)?, false))
 }
 
-fn c14n_transform(e: &Element) -> Result<Vec<String>, VerifyError> {
+fn c14n_transform(e: &Element) -> Result<C14nChoice, VerifyError> {
     let a = algorithm(e)?;
+    if a == C14N_10 {
+        return c14n_10(e);
+    }
     if a == EXC_C14N_WITH_COMMENTS || a != EXC_C14N {
         return Err(VerifyError::Transform {
             algorithm: a.to_owned(),
         });
     }
-    inclusive_namespaces(e)
+    Ok((inclusive_namespaces(e)?, false))
+}
+
+/// Inclusive c14n 1.0 (legacy): no parameters. Whether legacy is allowed is the verifier's
+/// decision, made with the options.
+fn c14n_10(e: &Element) -> Result<C14nChoice, VerifyError> {
+    if !only_elements(e, "c14n method")?.is_empty() {
+        return Err(VerifyError::Structure(
+            "Canonical XML 1.0 takes no parameters".into(),
+        ));
+    }
+    Ok((Vec::new(), true))
 }
 
 /// The optional `InclusiveNamespaces PrefixList` parameter (xml-exc-c14n §3); nothing else.
