@@ -78,27 +78,37 @@ fn lienthong_ecdsa_signature_verifies_with_xmlsec1() {
     lienthong_signs_xmlsec_verifies(Alg::P256);
 }
 
-fn template(sig_method: &str, digest_method: &str) -> String {
-    let sig = format!(
+/// An empty xmlsec1 signature template: `c14n` for SignedInfo, enveloped-signature then
+/// `transform` for the one `URI=""` Reference, `method` and `digest`.
+fn signature_template(c14n: &str, transform: &str, method: &str, digest: &str) -> String {
+    format!(
         r#"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#">
       <ds:SignedInfo>
-        <ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>
-        <ds:SignatureMethod Algorithm="{sig_method}"/>
+        <ds:CanonicalizationMethod Algorithm="{c14n}"/>
+        <ds:SignatureMethod Algorithm="{method}"/>
         <ds:Reference URI="">
           <ds:Transforms>
             <ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>
-            <ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>
+            <ds:Transform Algorithm="{transform}"/>
           </ds:Transforms>
-          <ds:DigestMethod Algorithm="{digest_method}"/>
+          <ds:DigestMethod Algorithm="{digest}"/>
           <ds:DigestValue></ds:DigestValue>
         </ds:Reference>
       </ds:SignedInfo>
       <ds:SignatureValue></ds:SignatureValue>
       <ds:KeyInfo><ds:X509Data></ds:X509Data></ds:KeyInfo>
-    </ds:Signature>
-  </edXMLHeader>"#
-    );
-    sample_envelope(FROM, "TU.BENTRE", "thuong").replacen("</edXMLHeader>", &sig, 1)
+    </ds:Signature>"#
+    )
+}
+
+fn template(sig_method: &str, digest_method: &str) -> String {
+    let exc = "http://www.w3.org/2001/10/xml-exc-c14n#";
+    let sig = signature_template(exc, exc, sig_method, digest_method);
+    sample_envelope(FROM, "TU.BENTRE", "thuong").replacen(
+        "</edXMLHeader>",
+        &format!("{sig}\n  </edXMLHeader>"),
+        1,
+    )
 }
 
 fn xmlsec_sign(dir: &Path, tpl: &str) -> Vec<u8> {
@@ -240,24 +250,7 @@ fn field_template(c14n_method: &str, transform: &str, method: &str, digest: &str
     );
     let start = doc.find("<Signature>").unwrap();
     let end = doc.find("</Signature>").unwrap() + "</Signature>".len();
-    let sig = format!(
-        r#"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#">
-        <ds:SignedInfo>
-          <ds:CanonicalizationMethod Algorithm="{c14n_method}"/>
-          <ds:SignatureMethod Algorithm="{method}"/>
-          <ds:Reference URI="">
-            <ds:Transforms>
-              <ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>
-              <ds:Transform Algorithm="{transform}"/>
-            </ds:Transforms>
-            <ds:DigestMethod Algorithm="{digest}"/>
-            <ds:DigestValue></ds:DigestValue>
-          </ds:Reference>
-        </ds:SignedInfo>
-        <ds:SignatureValue></ds:SignatureValue>
-        <ds:KeyInfo><ds:X509Data></ds:X509Data></ds:KeyInfo>
-      </ds:Signature>"#
-    );
+    let sig = signature_template(c14n_method, transform, method, digest);
     format!("{}{sig}{}", &doc[..start], &doc[end..])
 }
 

@@ -215,7 +215,12 @@ fn no_attrs(e: &Element, path: &str) -> Result<()> {
 }
 
 /// Text of a leaf element, at most `max` characters.
-fn text(e: &Element, path: &str, max: usize, limit_name: &'static str) -> Result<String> {
+pub(super) fn text(
+    e: &Element,
+    path: &str,
+    max: usize,
+    limit_name: &'static str,
+) -> Result<String> {
     no_attrs(e, path)?;
     if e.elements().next().is_some() {
         return Err(EnvelopeError::NotText {

@@ -6,15 +6,12 @@
 //! QCVN 102:2016 puts it, the one Reference shape, the digest over the very tree read, the chain,
 //! revocation, usages and the organ binding against the document's `From`.
 
-use super::structure::{SignatureParts, check_document_hygiene, count_signatures};
-use super::{
-    SignerIdentity, VerifyError, VerifyOptions, canonical_signed_info, certify, check_digest,
-    edxml_signature, verify_signature_value,
-};
+use super::structure::{check_document_hygiene, count_signatures};
+use super::{SignerIdentity, VerifyError, VerifyOptions, check_signed, edxml_signature};
 use crate::doc::Document;
 use crate::doc::envelope::EDXML_NS;
 use crate::doc::envelope::field::{FieldDocument, is_lienthong_profile, read_field};
-use crate::sign::dsig::{DSIG_NS, RSA_SHA1, SHA1};
+use crate::sign::dsig::DSIG_NS;
 use crate::sign::trust::TrustStore;
 
 /// A field-form document whose signature verified.
@@ -68,39 +65,22 @@ pub fn verify_field(
 ) -> Result<VerifiedField, VerifyError> {
     let document = crate::doc::parse(bytes, &options.limits)?;
     let signature = field_signature(&document)?;
-    let parts = SignatureParts::read(signature)?;
-    let digest = check_digest(&document.root, signature, &parts, options)?;
-    let canonical_si = canonical_signed_info(&document.root, signature, &parts, options)?;
-    let chain = certify(&parts.certificates, trust, options, |key, subject| {
-        verify_signature_value(
-            &parts.signature_method,
-            &parts.signature_value,
-            key,
-            &canonical_si,
-            options,
-            subject,
-        )
-    })?;
+    let signed = check_signed(&document, signature, trust, options)?;
     let field = read_field(&document.root, &options.envelope_limits)?;
     let from = field.sender().id.to_string();
-    if chain.organ != from {
+    if signed.chain.organ != from {
         return Err(VerifyError::OrganMismatch {
-            certificate: chain.organ.clone(),
+            certificate: signed.chain.organ.clone(),
             from,
         });
     }
-    let legacy = legacy_used(&parts);
-    let signer = chain.identity(parts.method_name);
-    let revocation_checked = chain.revocation_checked;
-    let digest = digest.as_ref().to_vec();
-    drop(parts);
     Ok(VerifiedField {
         document,
         field,
-        signer,
-        digest,
-        revocation_checked,
-        legacy,
+        signer: signed.chain.identity(signed.method_name),
+        digest: signed.digest,
+        revocation_checked: signed.chain.revocation_checked,
+        legacy: signed.legacy,
     })
 }
 
@@ -135,21 +115,4 @@ fn field_signature(document: &Document) -> Result<&crate::doc::Element, VerifyEr
         .ok_or(VerifyError::SignatureMisplaced)?;
     check_document_hygiene(root)?;
     Ok(signature)
-}
-
-fn legacy_used(parts: &SignatureParts<'_>) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    if parts.si_c14n_10 {
-        out.push("c14n-1.0 (SignedInfo)");
-    }
-    if parts.ref_c14n_10 {
-        out.push("c14n-1.0 (Reference)");
-    }
-    if parts.signature_method == RSA_SHA1 {
-        out.push("rsa-sha1");
-    }
-    if parts.digest_method == SHA1 {
-        out.push("sha1 digest");
-    }
-    out
 }

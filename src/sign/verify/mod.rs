@@ -478,11 +478,41 @@ pub fn verify(
 ) -> Result<VerifiedDocument, VerifyError> {
     let document = crate::doc::parse(bytes, &options.limits)?;
     let (_header, signature) = the_signature(&document)?;
+    let signed = check_signed(&document, signature, trust, options)?;
+    let envelope = signed_envelope(&document, &signed.chain, options)?;
+    Ok(VerifiedDocument {
+        bytes: bytes.to_vec(),
+        document,
+        envelope,
+        signer: signed.chain.identity(signed.method_name),
+        digest: signed.digest,
+        revocation_checked: signed.chain.revocation_checked,
+    })
+}
+
+/// What the signature checks establish, in either profile (lienthong's, the field form).
+pub(super) struct Signed {
+    /// The verified chain (organ binding, revocation).
+    pub(super) chain: std::sync::Arc<VerifiedChain>,
+    /// The signature method's name.
+    pub(super) method_name: &'static str,
+    /// The Reference digest.
+    pub(super) digest: Vec<u8>,
+    /// The legacy algorithms used (each allowed only by `allow_legacy`).
+    pub(super) legacy: Vec<&'static str>,
+}
+
+/// The shape of `signature` → the digest over the document → `SignedInfo` canonicalised →
+/// the signature value with the leaf's key, then (unless cached) chain, CRL, usage, binding.
+pub(super) fn check_signed(
+    document: &Document,
+    signature: &Element,
+    trust: &TrustStore,
+    options: &VerifyOptions,
+) -> Result<Signed, VerifyError> {
     let parts = SignatureParts::read(signature)?;
     let digest = check_digest(&document.root, signature, &parts, options)?;
     let canonical_si = canonical_signed_info(&document.root, signature, &parts, options)?;
-
-    // The signature with the leaf's key, then (unless cached) chain, CRL, usage and binding.
     let chain = certify(&parts.certificates, trust, options, |key, subject| {
         verify_signature_value(
             &parts.signature_method,
@@ -493,20 +523,30 @@ pub fn verify(
             subject,
         )
     })?;
-    let envelope = signed_envelope(&document, &chain, options)?;
-
-    let signer = chain.identity(parts.method_name);
-    let revocation_checked = chain.revocation_checked;
-    let digest = digest.as_ref().to_vec();
-    drop(parts);
-    Ok(VerifiedDocument {
-        bytes: bytes.to_vec(),
-        document,
-        envelope,
-        signer,
-        digest,
-        revocation_checked,
+    Ok(Signed {
+        chain,
+        method_name: parts.method_name,
+        digest: digest.as_ref().to_vec(),
+        legacy: legacy_used(&parts),
     })
+}
+
+/// The legacy algorithms `parts` uses, by name.
+fn legacy_used(parts: &SignatureParts<'_>) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if parts.si_c14n_10 {
+        out.push("c14n-1.0 (SignedInfo)");
+    }
+    if parts.ref_c14n_10 {
+        out.push("c14n-1.0 (Reference)");
+    }
+    if parts.signature_method == super::dsig::RSA_SHA1 {
+        out.push("rsa-sha1");
+    }
+    if parts.digest_method == SHA1 {
+        out.push("sha1 digest");
+    }
+    out
 }
 
 /// [`verify`] step: no comment outside the root, an edXML root, and the document's one

@@ -251,33 +251,6 @@ fn attributes(
     Ok(())
 }
 
-/// Text of a leaf element (no attributes, no child elements), at most `max` characters.
-pub(super) fn leaf(
-    e: &Element,
-    path: &str,
-    max: usize,
-    limit_name: &'static str,
-) -> Result<String> {
-    if let Some(a) = e.attrs.first() {
-        return Err(EnvelopeError::UnexpectedAttribute {
-            path: path.to_owned(),
-            name: a.local.clone(),
-        });
-    }
-    if e.elements().next().is_some() {
-        return Err(EnvelopeError::NotText {
-            path: path.to_owned(),
-        });
-    }
-    let t = e.text();
-    let n = t.chars().count();
-    if n > max {
-        return Err(EnvelopeError::LimitExceeded {
-            what: path.to_owned(),
-            limit_name,
-            limit: max,
-            actual: n,
-        });
-    }
-    Ok(t)
-}
+/// Text of a leaf element (no attributes, no child elements), at most `max` characters: the
+/// strict reader's one rule.
+pub(super) use crate::doc::envelope::read::text as leaf;
