@@ -32,14 +32,14 @@ impl Scope {
 }
 
 /// One known child of a container: namespace, local name, multiplicity.
-struct Slot {
-    ns: &'static str,
-    local: &'static str,
-    required: bool,
-    many: bool,
+pub(super) struct Slot {
+    pub(super) ns: &'static str,
+    pub(super) local: &'static str,
+    pub(super) required: bool,
+    pub(super) many: bool,
 }
 
-const fn one(local: &'static str) -> Slot {
+pub(super) const fn one(local: &'static str) -> Slot {
     Slot {
         ns: EDXML_NS,
         local,
@@ -48,7 +48,7 @@ const fn one(local: &'static str) -> Slot {
     }
 }
 
-const fn opt(local: &'static str) -> Slot {
+pub(super) const fn opt(local: &'static str) -> Slot {
     Slot {
         ns: EDXML_NS,
         local,
@@ -57,7 +57,7 @@ const fn opt(local: &'static str) -> Slot {
     }
 }
 
-const fn any(local: &'static str) -> Slot {
+pub(super) const fn any(local: &'static str) -> Slot {
     Slot {
         ns: EDXML_NS,
         local,
@@ -66,7 +66,7 @@ const fn any(local: &'static str) -> Slot {
     }
 }
 
-const fn some(local: &'static str) -> Slot {
+pub(super) const fn some(local: &'static str) -> Slot {
     Slot {
         ns: EDXML_NS,
         local,
@@ -76,14 +76,14 @@ const fn some(local: &'static str) -> Slot {
 }
 
 /// The children found for each slot.
-struct Found<'a> {
-    path: String,
-    slots: &'static [Slot],
-    found: Vec<Vec<&'a Element>>,
+pub(super) struct Found<'a> {
+    pub(super) path: String,
+    pub(super) slots: &'static [Slot],
+    pub(super) found: Vec<Vec<&'a Element>>,
 }
 
 impl<'a> Found<'a> {
-    fn all(&self, local: &str) -> &[&'a Element] {
+    pub(super) fn all(&self, local: &str) -> &[&'a Element] {
         self.slots
             .iter()
             .position(|s| s.local == local)
@@ -92,18 +92,27 @@ impl<'a> Found<'a> {
             .unwrap_or_default()
     }
 
-    fn opt(&self, local: &str) -> Option<&'a Element> {
+    pub(super) fn opt(&self, local: &str) -> Option<&'a Element> {
         self.all(local).first().copied()
     }
 
+    /// The first child in slot `{ns}local` (two slots may share a local name).
+    pub(super) fn opt_in(&self, ns: &str, local: &str) -> Option<&'a Element> {
+        self.slots
+            .iter()
+            .position(|s| s.ns == ns && s.local == local)
+            .and_then(|i| self.found.get(i))
+            .and_then(|v| v.first().copied())
+    }
+
     /// A required child; [`children`] already refused its absence, the error is a backstop.
-    fn req(&self, local: &str) -> Result<&'a Element> {
+    pub(super) fn req(&self, local: &str) -> Result<&'a Element> {
         self.opt(local).ok_or_else(|| EnvelopeError::Missing {
             path: format!("{}/{local}", self.path),
         })
     }
 
-    fn path(&self, local: &str) -> String {
+    pub(super) fn path(&self, local: &str) -> String {
         format!("{}/{local}", self.path)
     }
 }

@@ -9,53 +9,7 @@ use crate::doc::tree::{Element, Node};
 
 type Result<T> = std::result::Result<T, EnvelopeError>;
 
-/// One known child of a container.
-pub(super) struct Slot {
-    pub(super) ns: &'static str,
-    pub(super) local: &'static str,
-    pub(super) required: bool,
-    pub(super) many: bool,
-}
-
-/// A required edXML child that appears once.
-pub(super) const fn one(local: &'static str) -> Slot {
-    Slot {
-        ns: EDXML_NS,
-        local,
-        required: true,
-        many: false,
-    }
-}
-
-/// An optional edXML child that appears at most once.
-pub(super) const fn opt(local: &'static str) -> Slot {
-    Slot {
-        ns: EDXML_NS,
-        local,
-        required: false,
-        many: false,
-    }
-}
-
-/// An edXML child that may appear any number of times.
-pub(super) const fn any(local: &'static str) -> Slot {
-    Slot {
-        ns: EDXML_NS,
-        local,
-        required: false,
-        many: true,
-    }
-}
-
-/// An edXML child that appears at least once.
-pub(super) const fn some(local: &'static str) -> Slot {
-    Slot {
-        ns: EDXML_NS,
-        local,
-        required: true,
-        many: true,
-    }
-}
+pub(super) use crate::doc::envelope::read::{Found, Slot, any, one, opt, some};
 
 /// What a container allows beyond its slots in the standard's order.
 pub(super) struct Rules {
@@ -73,48 +27,6 @@ pub(super) struct Rules {
     /// disagree among themselves and the order carries no meaning. The leniency is recorded
     /// when the order met differs from the slots'.
     pub(super) free_order: Option<Leniency>,
-}
-
-/// The children found for each slot.
-pub(super) struct Found<'a> {
-    pub(super) path: String,
-    slots: &'static [Slot],
-    found: Vec<Vec<&'a Element>>,
-}
-
-impl<'a> Found<'a> {
-    pub(super) fn all(&self, local: &str) -> &[&'a Element] {
-        self.slots
-            .iter()
-            .position(|s| s.local == local)
-            .and_then(|i| self.found.get(i))
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-    }
-
-    /// The first child in slot `{ns}local` (two slots may share a local name).
-    pub(super) fn opt_in(&self, ns: &str, local: &str) -> Option<&'a Element> {
-        self.slots
-            .iter()
-            .position(|s| s.ns == ns && s.local == local)
-            .and_then(|i| self.found.get(i))
-            .and_then(|v| v.first().copied())
-    }
-
-    pub(super) fn opt(&self, local: &str) -> Option<&'a Element> {
-        self.all(local).first().copied()
-    }
-
-    /// A required child; [`walk`] already refused its absence, the error is a backstop.
-    pub(super) fn req(&self, local: &str) -> Result<&'a Element> {
-        self.opt(local).ok_or_else(|| EnvelopeError::Missing {
-            path: self.path(local),
-        })
-    }
-
-    pub(super) fn path(&self, local: &str) -> String {
-        format!("{}/{local}", self.path)
-    }
 }
 
 /// Walks the children of `e` (at `path`) against `rules`, recording leniencies and kept
