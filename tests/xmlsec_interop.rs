@@ -384,4 +384,21 @@ fn a_modern_signature_on_the_field_form_verifies_without_legacy_and_inclusive_c1
     );
     let e = lienthong::sign::verify_field(&other, &pki.trust(), &legacy).unwrap_err();
     assert!(matches!(e, VerifyError::OrganMismatch { .. }), "{e}");
+    // xml:* attributes above an inclusive-c14n SignedInfo would be inherited onto it, which
+    // lienthong's c14n does not render: refused by name rather than misread.
+    let xml_lang = xmlsec_sign(
+        dir.path(),
+        &field_template(
+            C14N_10,
+            EXC,
+            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+            "http://www.w3.org/2001/04/xmlenc#sha256",
+        )
+        .replacen("<edXML:edXMLHeader>", "<edXML:edXMLHeader xml:lang=\"vi\">", 1),
+    );
+    let e = lienthong::sign::verify_field(&xml_lang, &pki.trust(), &legacy).unwrap_err();
+    assert!(
+        matches!(&e, VerifyError::Structure(m) if m.contains("xml:* attributes")),
+        "{e}"
+    );
 }
