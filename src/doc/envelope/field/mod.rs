@@ -19,7 +19,7 @@
 //! ```
 //!
 //! # What this reader holds to (security, not shape)
-//! - The XML itself goes through the one parser ([`crate::doc::parse`]): no DTD, no entities,
+//! - The XML itself goes through the one parser ([`crate::doc::parse()`]): no DTD, no entities,
 //!   the same limits.
 //! - A known element twice where the standard allows it once (two `MessageHeader`s) is refused;
 //!   so is a known element out of the standard's order unless the pair is a listed inversion.
