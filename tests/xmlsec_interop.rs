@@ -394,7 +394,11 @@ fn a_modern_signature_on_the_field_form_verifies_without_legacy_and_inclusive_c1
             "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
             "http://www.w3.org/2001/04/xmlenc#sha256",
         )
-        .replacen("<edXML:edXMLHeader>", "<edXML:edXMLHeader xml:lang=\"vi\">", 1),
+        .replacen(
+            "<edXML:edXMLHeader>",
+            "<edXML:edXMLHeader xml:lang=\"vi\">",
+            1,
+        ),
     );
     let e = lienthong::sign::verify_field(&xml_lang, &pki.trust(), &legacy).unwrap_err();
     assert!(

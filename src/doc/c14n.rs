@@ -112,25 +112,7 @@ impl<'a> Canon<'a, '_> {
             scope.insert(d.prefix.as_deref().unwrap_or(""), d.uri.as_str());
         }
 
-        // Namespace nodes to consider: visibly utilised ones, then the PrefixList.
-        let mut wanted: Vec<(&'a str, &'a str)> = Vec::new();
-        let own_prefix = e.prefix.as_deref().unwrap_or("");
-        wanted.push((own_prefix, e.ns.as_deref().unwrap_or("")));
-        for a in &e.attrs {
-            if let (Some(p), Some(ns)) = (a.prefix.as_deref(), a.ns.as_deref()) {
-                wanted.push((p, ns));
-            }
-        }
-        for p in self.options.inclusive_prefixes {
-            let key = if p == "#default" { "" } else { p.as_str() };
-            if let Some((k, uri)) = scope.get_key_value(key) {
-                wanted.push((k, uri));
-            }
-        }
-        if self.inclusive {
-            wanted.extend(scope.iter().map(|(k, v)| (*k, *v)));
-        }
-
+        let wanted = self.wanted(e, &scope);
         let rendered_above = self.rendered.last().cloned().unwrap_or_default();
         let mut emit: Vec<(&'a str, &'a str)> = Vec::new();
         for (p, uri) in wanted {
@@ -198,6 +180,29 @@ impl<'a> Canon<'a, '_> {
         self.out.extend_from_slice(b"</");
         self.name(e.prefix.as_deref(), &e.local);
         self.out.push(b'>');
+    }
+
+    /// Namespace nodes to consider at `e` (in scope `scope`): the visibly utilised ones, then
+    /// the PrefixList; in inclusive c14n, every binding in scope.
+    fn wanted(&self, e: &'a Element, scope: &HashMap<&'a str, &'a str>) -> Vec<(&'a str, &'a str)> {
+        let mut wanted: Vec<(&'a str, &'a str)> = Vec::new();
+        let own_prefix = e.prefix.as_deref().unwrap_or("");
+        wanted.push((own_prefix, e.ns.as_deref().unwrap_or("")));
+        for a in &e.attrs {
+            if let (Some(p), Some(ns)) = (a.prefix.as_deref(), a.ns.as_deref()) {
+                wanted.push((p, ns));
+            }
+        }
+        for p in self.options.inclusive_prefixes {
+            let key = if p == "#default" { "" } else { p.as_str() };
+            if let Some((k, uri)) = scope.get_key_value(key) {
+                wanted.push((k, uri));
+            }
+        }
+        if self.inclusive {
+            wanted.extend(scope.iter().map(|(k, v)| (*k, *v)));
+        }
+        wanted
     }
 
     fn name(&mut self, prefix: Option<&str>, local: &str) {
