@@ -440,6 +440,21 @@ fn hostile_variants_of_real_samples_are_refused_by_name() {
             "invalid organ id \"000 00",
         ),
     ];
+    // Limits hold in the field form too: 1,001 recipients.
+    let to_start = new.find("<edXML:To>").unwrap();
+    let to_end = new.find("</edXML:To>").unwrap() + "</edXML:To>".len();
+    let many_to = format!(
+        "{}{}{}",
+        &new[..to_start],
+        new[to_start..to_end].repeat(1001),
+        &new[to_end..]
+    );
+    let mut cases = cases;
+    cases.push((
+        "1,001 recipients",
+        many_to,
+        "is over the limit max_recipients = 1000",
+    ));
     for (what, bytes, reason) in cases {
         let e = read(bytes.as_bytes()).expect_err(what);
         assert!(e.contains(reason), "{what}: {e}");

@@ -228,7 +228,7 @@ static RESPONSE_FOR: Rules = Rules {
 impl Values<'_, '_> {
     fn message_header(&mut self, e: &super::Element, path: &str) -> Result<FieldHeader> {
         let f = walk(e, path, &MESSAGE_HEADER, self.r)?;
-        self.bounded(f.all("To").len(), &f.path("To"), "max_recipients")?;
+        self.bounded(f.all("To").len(), &f.path("To"), true)?;
         let from = self.organ_element(f.req("From")?, &f.path("From"))?;
         let to = f
             .all("To")
@@ -244,11 +244,7 @@ impl Values<'_, '_> {
         let to_places = self.places(&f)?;
         let due_date = self.opt_date(&f, "DueDate")?;
         let priority = self.priority(&f)?;
-        self.bounded(
-            f.all("ResponseFor").len(),
-            &f.path("ResponseFor"),
-            "max_list_items",
-        )?;
+        self.bounded(f.all("ResponseFor").len(), &f.path("ResponseFor"), false)?;
         let response_for = f
             .all("ResponseFor")
             .iter()
@@ -316,7 +312,7 @@ impl Values<'_, '_> {
         };
         let t = walk(t, &f.path("ToPlaces"), &TO_PLACES, self.r)?;
         let all = t.all("Place");
-        self.bounded(all.len(), &t.path("Place"), "max_list_items")?;
+        self.bounded(all.len(), &t.path("Place"), false)?;
         let mut out = Vec::with_capacity(all.len());
         for p in all {
             out.push(leaf(
@@ -470,7 +466,7 @@ impl Values<'_, '_> {
     ) -> Result<(Vec<FieldTrace>, Option<Placed<'a>>)> {
         let f = walk(e, path, &TRACE_LIST, self.r)?;
         let all = f.all("TraceHeader");
-        self.bounded(all.len(), &f.path("TraceHeader"), "max_list_items")?;
+        self.bounded(all.len(), &f.path("TraceHeader"), false)?;
         let mut trace = Vec::with_capacity(all.len());
         for t in all {
             let tf = walk(t, &f.path("TraceHeader"), &TRACE, self.r)?;
@@ -528,10 +524,12 @@ impl Values<'_, '_> {
 
 // The value readers.
 impl Values<'_, '_> {
-    fn bounded(&self, n: usize, what: &str, limit_name: &'static str) -> Result<()> {
-        let limit = match limit_name {
-            "max_recipients" => self.limits.max_recipients,
-            _ => self.limits.max_list_items,
+    /// `n` items of `what` against `limit` (recipients or list items).
+    fn bounded(&self, n: usize, what: &str, recipients: bool) -> Result<()> {
+        let (limit_name, limit) = if recipients {
+            ("max_recipients", self.limits.max_recipients)
+        } else {
+            ("max_list_items", self.limits.max_list_items)
         };
         if n > limit {
             return Err(EnvelopeError::LimitExceeded {
