@@ -323,17 +323,9 @@ async fn submit(
         })
         .await??;
     }
-    let (location, mut r) =
-        match crate::gateway::submit::submit(shared.clone(), caller, body).await? {
-            crate::gateway::submit::Outcome::Accepted(done) => (
-                format!("/api/v1/documents/{}", done.message_id),
-                (StatusCode::ACCEPTED, Json(&done)).into_response(),
-            ),
-            crate::gateway::submit::Outcome::Recalled(done) => (
-                format!("/api/v1/documents/{}", done.message_id),
-                (StatusCode::ACCEPTED, Json(&done)).into_response(),
-            ),
-        };
+    let done = crate::gateway::submit::submit(shared.clone(), caller, body).await?;
+    let location = format!("/api/v1/documents/{}", done.message_id());
+    let mut r = (StatusCode::ACCEPTED, Json(&done)).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
         r.headers_mut().insert(header::LOCATION, v);
     }

@@ -133,14 +133,25 @@ struct Routes {
 /// The DSig namespace, to tell signed submissions from unsigned ones.
 const DSIG_NS: &str = crate::sign::dsig::DSIG_NS;
 
-/// What a submission did.
-#[derive(Debug)]
+/// What a submission did; serialised as the answer itself (`Submitted` or `Recalled`).
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
 pub enum Outcome {
     /// A document was accepted.
     Accepted(Submitted),
     /// The document was the SDKs' recall of one sent before (`BussinessDocType` 1): the
     /// recall was requested, as `POST /api/v1/documents/{id}/recall` does.
     Recalled(Recalled),
+}
+
+impl Outcome {
+    /// The message the answer is about (the new document, or the one recalled).
+    pub fn message_id(&self) -> &str {
+        match self {
+            Self::Accepted(s) => &s.message_id,
+            Self::Recalled(r) => &r.message_id,
+        }
+    }
 }
 
 /// Handles one submission: parse → authorise → decide → route → sign → accept (or, for an
