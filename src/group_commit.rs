@@ -44,6 +44,9 @@ pub(crate) struct GroupCommit {
     /// Signalled when `in_flight` drops.
     quiet: Condvar,
     window: Duration,
+    /// Longest a leader waits for writers inside their transaction ([`IN_FLIGHT_WAIT`] unless
+    /// the engine's transactions take longer: [`GroupCommit::with_in_flight_wait`]).
+    in_flight_wait: Duration,
 }
 
 /// A writer between the start of its transaction and its ticket. Dropping it without taking a
@@ -81,11 +84,19 @@ impl Drop for Writer<'_> {
 
 impl GroupCommit {
     pub(crate) fn new(window: Duration) -> Self {
+        Self::with_in_flight_wait(window, IN_FLIGHT_WAIT)
+    }
+
+    /// Like [`new`](Self::new), for an engine whose transactions take longer than a sled
+    /// transaction (PostgreSQL: several round trips to the server): a leader waits up to
+    /// `in_flight_wait` for writers already inside theirs.
+    pub(crate) fn with_in_flight_wait(window: Duration, in_flight_wait: Duration) -> Self {
         Self {
             state: Mutex::new(State::default()),
             done: Condvar::new(),
             quiet: Condvar::new(),
             window,
+            in_flight_wait,
         }
     }
 
@@ -134,7 +145,7 @@ impl GroupCommit {
                 std::thread::sleep(self.window);
             }
             st = self.lock();
-            let deadline = Instant::now() + IN_FLIGHT_WAIT;
+            let deadline = Instant::now() + self.in_flight_wait;
             while st.in_flight > 0 {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {

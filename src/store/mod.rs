@@ -61,14 +61,17 @@ mod documents;
 pub mod filing;
 mod keys;
 mod register;
+mod pg;
 mod segment;
 mod sled;
 pub mod space;
 pub mod types;
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 pub use filing::{Filed, Filing, PublicEntry};
+pub use pg::{Migrated, PgOptions, PgStore, SCHEMA_VERSION};
 pub use sled::SledStore;
 pub use types::{
     Accept, AcceptOutcome, AckOutcome, Dangling, Delivery, DeliveryKind, HopRecord, InboxEntry,
@@ -277,6 +280,35 @@ fn is_full(e: &std::io::Error) -> bool {
         e.kind(),
         std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
     )
+}
+
+/// What every engine checks of an [`Accept`] before writing anything: the size is the
+/// document's, and at least one recipient, none named twice.
+pub(in crate::store) fn check_accept(a: &Accept) -> Result<(), StoreError> {
+    if u64::try_from(a.bytes.len()).ok() != Some(a.meta.size) {
+        return Err(StoreError::Invalid {
+            field: "size",
+            reason: "the metadata's size is not the document's",
+        });
+    }
+    if a.local.is_empty() && a.forward.is_empty() {
+        return Err(StoreError::Invalid {
+            field: "recipients",
+            reason: "a message goes to at least one organ",
+        });
+    }
+    let mut seen = HashSet::new();
+    let recipients = a.local.iter().chain(a.forward.iter().map(|(_, r)| r));
+    for r in recipients {
+        keys::string_prefix(r, "recipient")?;
+        if !seen.insert(r.as_str()) {
+            return Err(StoreError::Invalid {
+                field: "recipients",
+                reason: "a recipient organ is named twice",
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The gateway's one durable store. Synchronous: call it from async code with

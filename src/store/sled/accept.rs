@@ -1,7 +1,7 @@
 //! Accepting a message: dedup (live index and register), back-pressure, the document file
 //! and the one transaction that stores and queues it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 use sled::Transactional;
@@ -66,33 +66,6 @@ impl Drop for PendingFile<'_> {
 }
 
 impl SledStore {
-    fn check_accept(a: &Accept) -> Result<(), StoreError> {
-        if u64::try_from(a.bytes.len()).ok() != Some(a.meta.size) {
-            return Err(StoreError::Invalid {
-                field: "size",
-                reason: "the metadata's size is not the document's",
-            });
-        }
-        if a.local.is_empty() && a.forward.is_empty() {
-            return Err(StoreError::Invalid {
-                field: "recipients",
-                reason: "a message goes to at least one organ",
-            });
-        }
-        let mut seen = HashSet::new();
-        let recipients = a.local.iter().chain(a.forward.iter().map(|(_, r)| r));
-        for r in recipients {
-            keys::string_prefix(r, "recipient")?;
-            if !seen.insert(r.as_str()) {
-                return Err(StoreError::Invalid {
-                    field: "recipients",
-                    reason: "a recipient organ is named twice",
-                });
-            }
-        }
-        Ok(())
-    }
-
     /// Accepts `a` with its filing: check, encode, write the document file unless the id is
     /// known, run the transaction until it decides, and wait for the flush that covers it.
     pub(super) fn accept_filed(
@@ -100,7 +73,7 @@ impl SledStore {
         a: Accept,
         filed: Filed,
     ) -> Result<AcceptOutcome, StoreError> {
-        Self::check_accept(&a)?;
+        crate::store::check_accept(&a)?;
         let prep = Prepared::new(&a, &filed)?;
         let idk = a.meta.id.as_bytes();
         // The document's file first, durable before the transaction that names it (see
