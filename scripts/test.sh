@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian/Ubuntu machine: installs the external referees the
-# tests use (xmllint, xmlsec1, openssl, SoftHSM2, pkcs11-tool, Chromium) when they are missing, then runs every
+# tests use (xmllint, xmlsec1, openssl, SoftHSM2, pkcs11-tool, Chromium, PostgreSQL 15) when they are missing, then runs every
 # test. This is the README's test command; .ci/run calls it too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,9 @@ command -v pkcs11-tool >/dev/null || need+=(opensc)
 python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
 # tests/portal_browser.rs drives headless Chromium (and fails without it).
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
+# tests/store_pg.rs and tests/gateway_pg.rs start a PostgreSQL 15 cluster of their own
+# (scripts/pg-cluster.sh; they fail without it).
+[ -x "${LIENTHONG_PG_BIN:-/usr/lib/postgresql/15/bin}/initdb" ] || need+=(postgresql-15)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test tools: ${need[*]}" >&2
   SUDO=""

@@ -15,12 +15,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api::server::{ListenerLimits, serve_tls};
-use crate::config::Config;
+use crate::config::{Config, StoreEngine};
 use crate::doc::types::OrganId;
 use crate::gateway::{GatewayKeys, Parts, Shared};
 use crate::policy::Catalog;
 use crate::relay::client::PeerClient;
-use crate::store::{SledStore, Store, StoreLimits};
+use crate::store::{PgOptions, PgStore, SledStore, Store, StoreError, StoreLimits};
 use crate::swap::Swap;
 use crate::tls::TlsIdentity;
 
@@ -205,13 +205,52 @@ async fn bind(
     Ok((listener, local))
 }
 
+/// Opens the store the config names (`[store] engine`): sled in `<data_dir>/store`, or
+/// PostgreSQL at `[store] url` (schema migrated, password from `[store] password_file` or
+/// `LIENTHONG_STORE_PASSWORD`).
+pub fn open_store(config: &Config, limits: StoreLimits) -> Result<Arc<dyn Store>, StoreError> {
+    match config.store.engine {
+        StoreEngine::Sled => Ok(Arc::new(SledStore::open(config.store_dir(), limits)?)),
+        StoreEngine::Postgres => Ok(Arc::new(PgStore::open(&pg_options(config)?, limits)?)),
+    }
+}
+
+/// How to reach the configured PostgreSQL database.
+pub fn pg_options(config: &Config) -> Result<PgOptions, StoreError> {
+    let s = &config.store;
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| StoreError::Open {
+            path: p.display().to_string(),
+            source: Box::new(StoreError::io("read a file [store] names", e)),
+        })
+    };
+    let password = match &s.password_file {
+        Some(p) => {
+            let bytes = zeroize::Zeroizing::new(read(p)?);
+            let text = String::from_utf8_lossy(&bytes);
+            Some(zeroize::Zeroizing::new(
+                text.trim_end_matches(['\r', '\n']).to_owned(),
+            ))
+        }
+        None => std::env::var("LIENTHONG_STORE_PASSWORD")
+            .ok()
+            .map(zeroize::Zeroizing::new),
+    };
+    Ok(PgOptions {
+        url: s.url.clone().unwrap_or_default(),
+        password,
+        ca_pem: s.ca.as_deref().map(read).transpose()?,
+        pool_size: s.pool_size.unwrap_or(16),
+    })
+}
+
 /// Opens what the domain rests on: the store and the audit log, with the trust the config names.
 fn domain(config: Config, keys: GatewayKeys, catalog: Catalog) -> Result<Shared, StartError> {
     let limits = StoreLimits {
         max_outbox_per_peer: u64::try_from(config.limits.max_outbox_per_peer).unwrap_or(u64::MAX),
         ..StoreLimits::default()
     };
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(config.store_dir(), limits)?);
+    let store = open_store(&config, limits)?;
     let trust = crate::gateway::trust_store(&config)?;
     let directory = crate::gateway::sealing::Directory::load(
         crate::gateway::directory::Sources {
@@ -325,7 +364,12 @@ pub async fn start(
     let (exchange_listener, exchange_addr) = bind(config.listen.exchange).await?;
     let limits = listener_limits(&config);
     warn_if_few_descriptors(&limits);
-    let shared = Arc::new(domain(config, keys, catalog)?);
+    // Off the async threads: opening a store may block (a PostgreSQL client runs its own
+    // runtime, which may not start inside this one).
+    let shared = tokio::task::spawn_blocking(move || domain(config, keys, catalog))
+        .await
+        .map_err(|e| StartError::Store(StoreError::engine("open the store", e)))??;
+    let shared = Arc::new(shared);
     let wiring = Arc::new(wiring(shared.clone())?);
 
     let (shutdown, shutdown_rx) = watch::channel(false);

@@ -85,6 +85,45 @@ pub struct Config {
     /// The organs' encryption certificates: whom `mat` documents are sealed for.
     #[serde(default)]
     pub encryption: Encryption,
+    /// Which engine holds the store (sled by default, or PostgreSQL).
+    #[serde(default)]
+    pub store: StoreSection,
+}
+
+/// `[store]`: the engine behind the store (issue 23). `engine = "sled"` (the default: the
+/// embedded store in `<data_dir>/store`) or `engine = "postgres"` with `url`; several gateway
+/// processes of one organ on one PostgreSQL database are one gateway.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// `sled` or `postgres`.
+    #[serde(default)]
+    pub engine: StoreEngine,
+    /// PostgreSQL only: `postgresql://user@host:port/database?sslmode=require` (no password:
+    /// that comes from `password_file` or `LIENTHONG_STORE_PASSWORD`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// PostgreSQL only: a file holding the database password (else `LIENTHONG_STORE_PASSWORD`).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// PostgreSQL only: the CA certificate (PEM) that signs the database server's certificate,
+    /// for `sslmode=require`.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// PostgreSQL only: sessions each gateway process keeps open (default 16).
+    #[serde(default)]
+    pub pool_size: Option<usize>,
+}
+
+/// `[store] engine`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreEngine {
+    /// sled 0.34, embedded, in `<data_dir>/store`.
+    #[default]
+    Sled,
+    /// PostgreSQL (15 or later), at `[store] url`.
+    Postgres,
 }
 
 /// `[encryption]`: the directory of encryption certificates (issue 22). A `mat` document is
@@ -482,6 +521,12 @@ impl Config {
         };
         fix(&mut self.data_dir);
         fix(&mut self.catalog);
+        if let Some(p) = &mut self.store.password_file {
+            fix(p);
+        }
+        if let Some(p) = &mut self.store.ca {
+            fix(p);
+        }
         fix(&mut self.keys.keystore);
         if let Some(p) = &mut self.keys.passphrase_file {
             fix(p);
@@ -510,7 +555,39 @@ impl Config {
         self.validate_clients(origin)?;
         // The limits, the retry schedule and the retention sweep.
         self.validate_limits(origin)?;
-        self.validate_retry_and_retention(origin)
+        self.validate_retry_and_retention(origin)?;
+        self.validate_store(origin)
+    }
+
+    /// `[store]`: PostgreSQL needs a URL and a pool of at least one session; sled takes none
+    /// of PostgreSQL's settings (a setting that would be ignored is refused, not ignored).
+    fn validate_store(&self, origin: &str) -> Result<(), ConfigError> {
+        let s = &self.store;
+        match s.engine {
+            StoreEngine::Postgres if s.url.is_none() => Err(invalid(
+                origin,
+                "store.url",
+                "engine = \"postgres\" needs url = \"postgresql://user@host/database\"".into(),
+            )),
+            StoreEngine::Postgres if s.pool_size == Some(0) => Err(invalid(
+                origin,
+                "store.pool_size",
+                "must be positive".into(),
+            )),
+            StoreEngine::Sled
+                if s.url.is_some()
+                    || s.password_file.is_some()
+                    || s.ca.is_some()
+                    || s.pool_size.is_some() =>
+            {
+                Err(invalid(
+                    origin,
+                    "store",
+                    "url, password_file, ca and pool_size are for engine = \"postgres\"".into(),
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// `organ` is an organ id and `trust.anchors` names at least one anchor.

@@ -10,9 +10,9 @@
 //! cluster (`tests/common/postgres.rs`), and what only the PostgreSQL engine has: migrations,
 //! refusals at open.
 
-mod store_contract;
 #[path = "common/postgres.rs"]
 mod postgres_cluster;
+mod store_contract;
 
 use std::path::Path;
 use std::sync::Arc;

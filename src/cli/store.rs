@@ -1,3 +1,4 @@
+//! `lienthong store migrate`: a PostgreSQL store's schema brought to this binary's version.
 //! `lienthong store check`: every stored document read back against its record (size and
 //! SHA-256), every index entry's record looked up, and the audit chain verified — offline on
 //! the store's directory, or online through the running gateway's admin API.
@@ -7,8 +8,8 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::CliError;
-use lienthong::config::Config;
-use lienthong::store::{ScrubReport, SledStore, StoreLimits};
+use lienthong::config::{Config, StoreEngine};
+use lienthong::store::{PgStore, ScrubReport, StoreLimits};
 
 /// `lienthong store …`
 #[derive(Subcommand, Debug)]
@@ -16,6 +17,17 @@ pub(crate) enum StoreCommand {
     /// Scrub the store: documents, indexes, audit chain. Exit 0 clean, 1 any fault (each
     /// named), 2 usage or a store that cannot be opened.
     Check(CheckArgs),
+    /// Bring a PostgreSQL store's schema to this binary's version (idempotent; also done at
+    /// every start). Exit 0 done, 2 usage, a sled store, or a database that cannot be reached.
+    Migrate(MigrateArgs),
+}
+
+/// Arguments of `lienthong store migrate`.
+#[derive(Args, Debug)]
+pub(crate) struct MigrateArgs {
+    /// The gateway's config file (`[store] engine = "postgres"`).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
 }
 
 /// Arguments of `lienthong store check`.
@@ -42,7 +54,27 @@ pub(crate) struct CheckArgs {
 pub(crate) fn run(c: StoreCommand) -> Result<(), CliError> {
     match c {
         StoreCommand::Check(a) => run_check(&a),
+        StoreCommand::Migrate(a) => run_migrate(&a),
     }
+}
+
+fn run_migrate(a: &MigrateArgs) -> Result<(), CliError> {
+    let config = Config::load(&a.config).map_err(CliError::usage)?;
+    if config.store.engine != StoreEngine::Postgres {
+        return Err(CliError::usage(
+            "this gateway's store is sled ([store] engine): it has no schema to migrate",
+        ));
+    }
+    let options = lienthong::app::pg_options(&config).map_err(CliError::usage)?;
+    let done = PgStore::migrate(&options).map_err(|e| {
+        CliError::usage(format!("cannot migrate the store at {}: {e}", options.url))
+    })?;
+    if done.from == done.to {
+        println!("schema at version {} already; nothing to do", done.to);
+    } else {
+        println!("schema migrated from version {} to {}", done.from, done.to);
+    }
+    Ok(())
 }
 
 fn run_check(a: &CheckArgs) -> Result<(), CliError> {
@@ -71,16 +103,15 @@ fn run_check(a: &CheckArgs) -> Result<(), CliError> {
 /// Opens the store itself (the gateway must be stopped: sled holds a lock).
 fn offline(config: &Config) -> Result<ScrubReport, CliError> {
     let dir = config.store_dir();
-    if !dir.is_dir() {
+    if config.store.engine == StoreEngine::Sled && !dir.is_dir() {
         return Err(CliError::usage(format!("no store at {}", dir.display())));
     }
-    let store = SledStore::open(&dir, StoreLimits::default()).map_err(|e| {
+    let store = lienthong::app::open_store(config, StoreLimits::default()).map_err(|e| {
         CliError::usage(format!(
-            "cannot open the store at {} ({e}); if the gateway is running, use --online",
-            dir.display()
+            "cannot open the store ({e}); if the gateway is running on sled, use --online"
         ))
     })?;
-    lienthong::store::Store::scrub(&store).map_err(CliError::usage)
+    store.scrub().map_err(CliError::usage)
 }
 
 /// Asks the running gateway (`POST /api/v1/admin/store/check`).

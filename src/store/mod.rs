@@ -60,8 +60,8 @@
 mod documents;
 pub mod filing;
 mod keys;
-mod register;
 mod pg;
+mod register;
 mod segment;
 mod sled;
 pub mod space;

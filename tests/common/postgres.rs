@@ -2,6 +2,7 @@
 //! `scripts/pg-cluster.sh` (initdb as the `postgres` user in a temp dir, unix socket only) and
 //! stopped by the script's watchdog when the test process exits. Each store gets a database of
 //! its own. Without the binaries (package postgresql-15) the tests fail, naming what is missing.
+#![allow(dead_code, unreachable_pub)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -63,7 +63,9 @@ fn position_of(prefix: &[u8], cursor: &SentCursor) -> Result<(i64, i64), StoreEr
         reason: "the cursor belongs to another listing",
     };
     let key = hex_decode(cursor.as_str()).ok_or(foreign)?;
-    let rest = key.strip_prefix(prefix).and_then(|r| <&[u8; 16]>::try_from(r).ok());
+    let rest = key
+        .strip_prefix(prefix)
+        .and_then(|r| <&[u8; 16]>::try_from(r).ok());
     let Some(rest) = rest else {
         return Err(StoreError::Invalid {
             field: "cursor",
@@ -245,9 +247,12 @@ impl PgStore {
         self.durably(op, |tx| {
             // The message must be here, and stays while this transaction runs (a purge's delete
             // waits for this lock): an event recorded for a purged message would stay forever.
-            tx.query_opt("SELECT 1 FROM messages WHERE id = $1 FOR KEY SHARE", &[&idk])
-                .map_err(pg(op))?
-                .ok_or(StoreError::NotFound { id: event.message })?;
+            tx.query_opt(
+                "SELECT 1 FROM messages WHERE id = $1 FOR KEY SHARE",
+                &[&idk],
+            )
+            .map_err(pg(op))?
+            .ok_or(StoreError::NotFound { id: event.message })?;
             if relay && seen(tx, op, event)? {
                 return Ok(());
             }
@@ -278,7 +283,10 @@ impl PgStore {
         rows.iter()
             .map(|r| {
                 let key = r.get::<_, i64>(0).to_be_bytes();
-                Ok((StatusOutKey(key.to_vec()), dec("status_out", &key, r.get(1))?))
+                Ok((
+                    StatusOutKey(key.to_vec()),
+                    dec("status_out", &key, r.get(1))?,
+                ))
             })
             .collect()
     }
@@ -344,7 +352,11 @@ impl PgStore {
 }
 
 /// Whether the same event (message, organ, code, time) is already recorded: a retried relay.
-fn seen(tx: &mut Transaction<'_>, op: &'static str, event: &StatusEvent) -> Result<bool, StoreError> {
+fn seen(
+    tx: &mut Transaction<'_>,
+    op: &'static str,
+    event: &StatusEvent,
+) -> Result<bool, StoreError> {
     Ok(tx
         .query_opt(
             "SELECT 1 FROM statuses WHERE id = $1 AND organ = $2 AND code = $3 AND at_ms = $4",
@@ -360,10 +372,17 @@ fn seen(tx: &mut Transaction<'_>, op: &'static str, event: &StatusEvent) -> Resu
 }
 
 /// The first 06 of each organ, noted in the filing record (which retention keeps).
-fn note_handled(tx: &mut Transaction<'_>, op: &'static str, event: &StatusEvent) -> Result<(), StoreError> {
+fn note_handled(
+    tx: &mut Transaction<'_>,
+    op: &'static str,
+    event: &StatusEvent,
+) -> Result<(), StoreError> {
     let idk = event.message.as_bytes().as_slice();
     let row = tx
-        .query_opt("SELECT filing FROM filings WHERE id = $1 FOR UPDATE", &[&idk])
+        .query_opt(
+            "SELECT filing FROM filings WHERE id = $1 FOR UPDATE",
+            &[&idk],
+        )
         .map_err(pg(op))?;
     let Some(row) = row else {
         return Ok(());

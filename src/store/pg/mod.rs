@@ -132,7 +132,9 @@ fn retryable(e: &StoreError) -> bool {
     source
         .downcast_ref::<postgres::Error>()
         .and_then(postgres::Error::code)
-        .is_some_and(|c| *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE)
+        .is_some_and(|c| {
+            *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE
+        })
 }
 
 impl PgStore {
@@ -147,7 +149,12 @@ impl PgStore {
         };
         let mut flusher = target.connect().map_err(opened)?;
         schema::migrate(&mut flusher).map_err(opened)?;
-        let node = i64::from_be_bytes(*MessageId::random()?.as_bytes().first_chunk().ok_or(StoreError::Random)?);
+        let node = i64::from_be_bytes(
+            *MessageId::random()?
+                .as_bytes()
+                .first_chunk()
+                .ok_or(StoreError::Random)?,
+        );
         flusher
             .execute(
                 "INSERT INTO flush_marks (node, n) VALUES ($1, 0) ON CONFLICT (node) DO NOTHING",

@@ -6,8 +6,8 @@
 use postgres::Transaction;
 
 use crate::store::{
-    AckOutcome, Delivery, HopRecord, InboxEntry, InboxItem, Lane, MessageId, MessageMeta,
-    OrganId, OutboxDepth, OutboxEntry, OutboxKey, Priority, StatusCode, StatusEvent, StoreError,
+    AckOutcome, Delivery, HopRecord, InboxEntry, InboxItem, Lane, MessageId, MessageMeta, OrganId,
+    OutboxDepth, OutboxEntry, OutboxKey, Priority, StatusCode, StatusEvent, StoreError,
 };
 
 use super::{PgStore, dec, enc, id_of, pg};
@@ -272,7 +272,10 @@ impl PgStore {
         if entries.is_empty() {
             return Ok(entries);
         }
-        let ids: Vec<&[u8]> = entries.iter().map(|e| e.item.id.as_bytes().as_slice()).collect();
+        let ids: Vec<&[u8]> = entries
+            .iter()
+            .map(|e| e.item.id.as_bytes().as_slice())
+            .collect();
         let rows = self.read(|c| {
             c.query(
                 "SELECT id FROM inbox WHERE organ = $1 AND id = ANY($2) AND NOT acked",
@@ -369,7 +372,10 @@ fn add_hop(
     hop: &HopRecord,
 ) -> Result<(), StoreError> {
     let row = tx
-        .query_one("SELECT meta FROM messages WHERE id = $1 FOR UPDATE", &[&idk])
+        .query_one(
+            "SELECT meta FROM messages WHERE id = $1 FOR UPDATE",
+            &[&idk],
+        )
         .map_err(pg(op))?;
     let mut meta: MessageMeta = dec("messages", idk, row.get(0))?;
     meta.hops.push(hop.clone());

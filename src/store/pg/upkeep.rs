@@ -120,8 +120,11 @@ impl PgStore {
 
     pub(super) fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
         let rows = self.read(|c| {
-            c.query("SELECT id, fault, at_ms FROM quarantine ORDER BY at_ms, id", &[])
-                .map_err(pg("read the quarantine"))
+            c.query(
+                "SELECT id, fault, at_ms FROM quarantine ORDER BY at_ms, id",
+                &[],
+            )
+            .map_err(pg("read the quarantine"))
         })?;
         rows.iter()
             .map(|r| {
