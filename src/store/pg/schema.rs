@@ -104,7 +104,7 @@ const MIGRATIONS: &[(i32, &str)] = &[(
 /// The newest schema version this binary knows.
 pub const SCHEMA_VERSION: i32 = 1;
 
-/// What [`migrate`] did.
+/// What a migration did ([`PgStore::migrate`](super::PgStore::migrate), and every open).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Migrated {
     /// The version found before (0: an empty database).
