@@ -241,6 +241,10 @@ pub fn pg_options(config: &Config) -> Result<PgOptions, StoreError> {
         password,
         ca_pem: s.ca.as_deref().map(read).transpose()?,
         pool_size: s.pool_size.unwrap_or(16),
+        node: s.node.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+            format!("{}:{}", host.trim(), config.data_dir.display())
+        }),
     })
 }
 

@@ -113,6 +113,10 @@ pub struct StoreSection {
     /// PostgreSQL only: sessions each gateway process keeps open (default 16).
     #[serde(default)]
     pub pool_size: Option<usize>,
+    /// PostgreSQL only: this process's name among the organ's nodes on the database, distinct
+    /// per node (default: the host name and `data_dir`).
+    #[serde(default)]
+    pub node: Option<String>,
 }
 
 /// `[store] engine`.
@@ -578,12 +582,14 @@ impl Config {
                 if s.url.is_some()
                     || s.password_file.is_some()
                     || s.ca.is_some()
-                    || s.pool_size.is_some() =>
+                    || s.pool_size.is_some()
+                    || s.node.is_some() =>
             {
                 Err(invalid(
                     origin,
                     "store",
-                    "url, password_file, ca and pool_size are for engine = \"postgres\"".into(),
+                    "url, password_file, ca, pool_size and node are for engine = \"postgres\""
+                        .into(),
                 ))
             }
             _ => Ok(()),

@@ -22,6 +22,10 @@ use crate::store::{HopRecord, MessageId, OrganId, OutboxEntry, StatusEvent, Stat
 /// How long an idle worker sleeps before looking at its outbox again (retries come due).
 const IDLE_POLL: Duration = Duration::from_millis(250);
 
+/// How long the entries a worker takes are its own (`Store::outbox_lease`): renewed each time it
+/// looks at its queue, so a node that dies leaves them to another node after this.
+const LEASE_MS: i64 = 15_000;
+
 /// A peer that could not be reached (connect or TLS failed): its queue is held and only the
 /// head of the queue is sent, as a probe, at a growing interval.
 ///
@@ -204,7 +208,9 @@ impl Worker {
         let store = self.shared.store.clone();
         let p = self.peer.clone();
         let batch = self.concurrency * 4;
-        let due = tokio::task::spawn_blocking(move || store.outbox_next(&p, batch, now_ms())).await;
+        let due =
+            tokio::task::spawn_blocking(move || store.outbox_lease(&p, batch, now_ms(), LEASE_MS))
+                .await;
         match due {
             Ok(Ok(e)) => e,
             Ok(Err(e)) => {

@@ -355,6 +355,24 @@ pub trait Store: Send + Sync {
         now_ms: i64,
     ) -> Result<Vec<OutboxEntry>, StoreError>;
 
+    /// The entries [`outbox_next`](Self::outbox_next) would return, leased to this process
+    /// until `now_ms + lease_ms`: while the lease runs, another process on the same store (a
+    /// second node of the organ on one PostgreSQL database) is not given them, and this one
+    /// is again (its relay worker knows what it has in flight). A node that dies leaves its
+    /// entries to the others once the lease runs out. **Not durable until flush** (a lost
+    /// lease only lets a second node send too; the peer deduplicates). An engine that one
+    /// process opens at a time (sled) needs no lease: by default this is `outbox_next`.
+    fn outbox_lease(
+        &self,
+        peer: &OrganId,
+        limit: usize,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let _ = lease_ms;
+        self.outbox_next(peer, limit, now_ms)
+    }
+
     /// The bytes of a stored message, to send. Read only.
     fn outbox_bytes(&self, id: &MessageId) -> Result<Option<Vec<u8>>, StoreError>;
 

@@ -87,6 +87,7 @@ impl Cluster {
             password: None,
             ca_pem: None,
             pool_size: 16,
+            node: "test".to_owned(),
         }
     }
 }

@@ -276,6 +276,41 @@ pub(crate) fn outbox_next_honours_next_attempt_time(engine: &Engine) {
 }
 
 /// A case of the contract (see [`store_contract!`]).
+pub(crate) fn a_lease_gives_this_process_the_due_entries_again(engine: &Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = engine.open(&dir);
+    let a = stored(&store, accept_of(0, 1, "a", &[], &[(BENTRE, BENTRE)]));
+    let b = stored(&store, accept_of(3, 2, "b", &[], &[(BENTRE, BENTRE)]));
+    let later = accept_of(0, 3, "later", &[], &[(BENTRE, BENTRE)]);
+    let later_id = stored(&store, later);
+    let entry = store
+        .outbox_next(&org(BENTRE), 10, 0)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.message == later_id)
+        .unwrap();
+    store
+        .record_failure(&org(BENTRE), &entry, "timeout", 5_000)
+        .unwrap();
+    // Due entries only, top lane first; the same process is given them again.
+    for _ in 0..2 {
+        let leased: Vec<MessageId> = store
+            .outbox_lease(&org(BENTRE), 10, 1_000, 60_000)
+            .unwrap()
+            .iter()
+            .map(|e| e.message)
+            .collect();
+        assert_eq!(leased, vec![b, a]);
+    }
+    assert!(
+        store
+            .outbox_lease(&org(VPTW), 10, 1_000, 60_000)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A case of the contract (see [`store_contract!`]).
 pub(crate) fn mark_delivered_removes_the_entry_and_records_receipt_and_hop(engine: &Engine) {
     let dir = tempfile::tempdir().unwrap();
     let store = engine.open(&dir);
@@ -1022,6 +1057,11 @@ macro_rules! store_contract {
         fn outbox_next_honours_next_attempt_time() {
             $crate::store_contract::outbox_next_honours_next_attempt_time(&$engine);
         }
+        #[test]
+        fn a_lease_gives_this_process_the_due_entries_again() {
+            $crate::store_contract::a_lease_gives_this_process_the_due_entries_again(&$engine);
+        }
+
         #[test]
         fn mark_delivered_removes_the_entry_and_records_receipt_and_hop() {
             $crate::store_contract::mark_delivered_removes_the_entry_and_records_receipt_and_hop(&$engine);

@@ -57,6 +57,9 @@ pub struct PgOptions {
     pub ca_pem: Option<Vec<u8>>,
     /// Sessions this node keeps open (besides the one the group commit flushes on).
     pub pool_size: usize,
+    /// This node's name among the nodes of the organ on this database: the owner of its
+    /// outbox leases (a restarted node takes its own leases back at once). Distinct per node.
+    pub node: String,
 }
 
 impl fmt::Debug for PgOptions {
@@ -65,6 +68,7 @@ impl fmt::Debug for PgOptions {
             .field("url", &self.url)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("pool_size", &self.pool_size)
+            .field("node", &self.node)
             .finish_non_exhaustive()
     }
 }
@@ -73,8 +77,11 @@ struct Inner {
     pool: pool::Pool,
     /// The session the group commit's leader flushes on.
     flusher: Mutex<Option<Client>>,
-    /// This node's row in `flush_marks`.
+    /// This node's number (from [`PgOptions::node`]): its row in `flush_marks`, the owner of
+    /// its outbox leases.
     node: i64,
+    /// Outbox entries this node took over from a node whose lease ran out.
+    take_overs: std::sync::atomic::AtomicU64,
     limits: StoreLimits,
     commit: GroupCommit,
 }
@@ -167,6 +174,7 @@ impl PgStore {
                 pool: pool::Pool::new(target, options.pool_size),
                 flusher: Mutex::new(Some(flusher)),
                 node,
+                take_overs: std::sync::atomic::AtomicU64::new(0),
                 commit: GroupCommit::with_in_flight_wait(limits.flush_window, IN_FLIGHT_WAIT),
                 limits,
             }),
@@ -312,6 +320,16 @@ impl Store for PgStore {
         now_ms: i64,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         PgStore::outbox_next(self, peer, limit, now_ms)
+    }
+
+    fn outbox_lease(
+        &self,
+        peer: &OrganId,
+        limit: usize,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        PgStore::outbox_lease(self, peer, limit, now_ms, lease_ms)
     }
 
     fn outbox_bytes(&self, id: &MessageId) -> Result<Option<Vec<u8>>, StoreError> {

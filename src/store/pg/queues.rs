@@ -31,6 +31,27 @@ fn entry_seq(peer: &str, entry: &OutboxEntry) -> Result<i64, StoreError> {
     }
 }
 
+/// An outbox entry from a row `seq, id, recipient, priority, attempts, next_attempt_ms, …`.
+fn entry_of(peer: &OrganId, r: &postgres::Row) -> Result<OutboxEntry, StoreError> {
+    let seq: i64 = r.get(0);
+    let corrupt = || StoreError::Corrupt {
+        what: "outbox",
+        key: seq.to_string(),
+    };
+    let priority = u8::try_from(r.get::<_, i16>(3))
+        .ok()
+        .and_then(Priority::from_code)
+        .ok_or_else(corrupt)?;
+    Ok(OutboxEntry {
+        key: outbox_key(seq, peer.as_str()),
+        message: id_of("outbox", r.get(1))?,
+        recipient: r.get::<_, &str>(2).parse().map_err(|_| corrupt())?,
+        priority,
+        attempts: u32::try_from(r.get::<_, i32>(4)).map_err(|_| corrupt())?,
+        next_attempt_ms: r.get(5),
+    })
+}
+
 /// Page size of the inbox listing's query.
 const INBOX_PAGE: i64 = 256;
 
@@ -53,27 +74,56 @@ impl PgStore {
             )
             .map_err(pg("read the outbox"))
         })?;
-        rows.iter()
-            .map(|r| {
-                let seq: i64 = r.get(0);
-                let corrupt = || StoreError::Corrupt {
-                    what: "outbox",
-                    key: seq.to_string(),
-                };
-                let priority = u8::try_from(r.get::<_, i16>(3))
-                    .ok()
-                    .and_then(Priority::from_code)
-                    .ok_or_else(corrupt)?;
-                Ok(OutboxEntry {
-                    key: outbox_key(seq, peer.as_str()),
-                    message: id_of("outbox", r.get(1))?,
-                    recipient: r.get::<_, &str>(2).parse().map_err(|_| corrupt())?,
-                    priority,
-                    attempts: u32::try_from(r.get::<_, i32>(4)).map_err(|_| corrupt())?,
-                    next_attempt_ms: r.get(5),
-                })
-            })
-            .collect()
+        rows.iter().map(|r| entry_of(peer, r)).collect()
+    }
+
+    /// Leases due entries to this node (see [`Store::outbox_lease`](crate::store::Store)):
+    /// those nobody holds, those whose lease ran out, and this node's own. Rows another
+    /// transaction is leasing right now are skipped, not waited for.
+    pub(super) fn outbox_lease(
+        &self,
+        peer: &OrganId,
+        limit: usize,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let op = "lease outbox entries";
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let node = self.inner.node;
+        let until = now_ms.saturating_add(lease_ms);
+        let rows = self.in_transaction(op, &mut |tx| {
+            tx.query(
+                "UPDATE outbox o SET leased_by = $4, leased_until_ms = $5 FROM ( \
+                     SELECT seq, leased_by AS was FROM outbox WHERE peer = $1 \
+                     AND next_attempt_ms <= $2 AND (leased_by = $4 OR leased_until_ms <= $2) \
+                     ORDER BY lane, seq LIMIT $3 FOR UPDATE SKIP LOCKED) due \
+                 WHERE o.seq = due.seq \
+                 RETURNING o.seq, o.id, o.recipient, o.priority, o.attempts, o.next_attempt_ms, \
+                     o.lane, due.was",
+                &[&peer.as_str(), &now_ms, &limit, &node, &until],
+            )
+            .map_err(pg(op))
+        })?;
+        let taken_over = rows
+            .iter()
+            .filter(|r| r.get::<_, Option<i64>>(7).is_some_and(|was| was != node))
+            .count();
+        if taken_over > 0 {
+            self.inner
+                .take_overs
+                .fetch_add(taken_over as u64, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(
+                peer = %peer,
+                entries = taken_over,
+                "took over outbox entries whose node's lease ran out"
+            );
+        }
+        let mut rows = rows;
+        rows.sort_by_key(|r| (r.get::<_, i16>(6), r.get::<_, i64>(0)));
+        rows.iter().map(|r| entry_of(peer, r)).collect()
     }
 
     /// Removes `entry` from `peer`'s outbox, sets its recipient's delivery state and, for a

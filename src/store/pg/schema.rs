@@ -12,9 +12,10 @@ use postgres::Client;
 use crate::store::StoreError;
 
 /// Migrations, oldest first: (version, SQL). Never edit one that has shipped; add the next.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "CREATE TABLE dedup (
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE dedup (
         id bytea PRIMARY KEY,
         digest_hex text NOT NULL,
         purged boolean NOT NULL DEFAULT false
@@ -99,10 +100,17 @@ const MIGRATIONS: &[(i32, &str)] = &[(
         node bigint PRIMARY KEY,
         n bigint NOT NULL
     );",
-)];
+    ),
+    (
+        2,
+        // Leases: which node sends an outbox entry now, and until when (Store::outbox_lease).
+        "ALTER TABLE outbox ADD COLUMN leased_by bigint,
+             ADD COLUMN leased_until_ms bigint NOT NULL DEFAULT 0;",
+    ),
+];
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// What a migration did ([`PgStore::migrate`](super::PgStore::migrate), and every open).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
