@@ -190,3 +190,179 @@ fn a_bad_store_section_is_a_clear_start_up_error() {
     assert_ne!(code, Some(0));
     assert!(err.contains("are for engine = \"postgres\""), "{err}");
 }
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A second node of the province: the same config (organ, keys, database) with ports and a
+/// data directory (audit log) of its own. Returns its config and its API URL.
+fn second_node(demo: &Demo) -> (std::path::PathBuf, String) {
+    let config = &demo.gw("province").config;
+    let (api, exchange) = (free_port(), free_port());
+    let text: String = std::fs::read_to_string(config)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.starts_with("api = ") {
+                format!("api = \"127.0.0.1:{api}\"")
+            } else if l.starts_with("exchange = ") {
+                format!("exchange = \"127.0.0.1:{exchange}\"")
+            } else if l.starts_with("data_dir = ") {
+                "data_dir = \"data-b\"".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let b = config.with_file_name("node-b.toml");
+    std::fs::write(&b, text).unwrap();
+    (b, format!("https://127.0.0.1:{api}"))
+}
+
+/// How many times each message id appears in a `relayed` line of an audit log.
+fn relayed_in(log: &std::path::Path, counts: &mut HashMap<String, usize>) {
+    for line in std::fs::read_to_string(log).unwrap_or_default().lines() {
+        if !line.contains("\"relayed\"") {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if let Some(id) = v["message_id"].as_str() {
+            *counts.entry(id.to_owned()).or_insert(0) += 1;
+        }
+    }
+}
+
+#[test]
+fn two_province_nodes_on_one_database_are_one_gateway_and_survive_kill9() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let mut demo = Demo::new();
+    province_on_postgres(&demo, "two_nodes");
+    let (node_b, b_api) = second_node(&demo);
+    demo.start("central");
+    demo.start("province");
+    demo.start_config("province-b", &node_b, &[]);
+    demo.start("district");
+
+    // The district keeps sending: to the province's inbox and, through the province, to the
+    // central office. Only 202s count.
+    let office = demo.client("district", "submit");
+    let to_province = Arc::new(demo.envelope(&["TU.BENTRE"], "thuong", "VB-01", 0, "Hai nút"));
+    let to_central = Arc::new(demo.envelope(&["VPTW"], "thuong", "VB-01", 0, "Qua hai nút"));
+    let accepted: Arc<Mutex<Vec<(String, &'static str)>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let sender = {
+        let (accepted, stop) = (accepted.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) && n < 200 {
+                n += 1;
+                let (xml, to) = if n % 2 == 0 {
+                    (&to_province, "TU.BENTRE")
+                } else {
+                    (&to_central, "VPTW")
+                };
+                let r = submit(&office, xml);
+                assert_eq!(r.status, 202, "{}", r.text());
+                let id = r.json()["message_id"].as_str().unwrap().to_owned();
+                accepted.lock().unwrap().push((id, to));
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        })
+    };
+    // Node B relays too (leases share the province's outbox): kill it, again and again.
+    for _ in 0..3 {
+        std::thread::sleep(std::time::Duration::from_millis(1_000));
+        demo.kill9("province-b");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        demo.start_config("province-b", &node_b, &[]);
+    }
+    stop.store(true, Ordering::Relaxed);
+    sender.join().unwrap();
+    let accepted = accepted.lock().unwrap().clone();
+    assert!(accepted.len() >= 20, "too few accepted: {}", accepted.len());
+
+    // Node B answers the inbox of documents node A accepted, each once.
+    let root = demo.root().to_path_buf();
+    let rcv_b =
+        lienthong::client::Client::new(&root, &b_api, Some(&demo.gw("province").tokens.receive))
+            .unwrap();
+    let rcv_c = demo.client("central", "receive");
+    let listing = |c: &lienthong::client::Client| -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        let r = c.get("/api/v1/inbox?limit=500").unwrap();
+        for d in r.json()["documents"].as_array().unwrap() {
+            *counts
+                .entry(d["message_id"].as_str().unwrap().to_owned())
+                .or_insert(0) += 1;
+        }
+        counts
+    };
+    let (province, central) = eventually("every accepted document in its inbox", 120, || {
+        let (p, c) = (listing(&rcv_b), listing(&rcv_c));
+        accepted
+            .iter()
+            .all(|(id, to)| {
+                if *to == "VPTW" {
+                    c.contains_key(id)
+                } else {
+                    p.contains_key(id)
+                }
+            })
+            .then_some((p, c))
+    });
+    assert!(province.values().chain(central.values()).all(|n| *n == 1));
+    let want_central = accepted.iter().filter(|(_, to)| *to == "VPTW").count();
+    assert_eq!(
+        central.len(),
+        want_central,
+        "central got documents never accepted"
+    );
+
+    // The central office acknowledges: every 03 reaches the district through either node.
+    for id in central.keys() {
+        let r = rcv_c
+            .post(&format!("/api/v1/inbox/{id}/ack"), "application/json", b"")
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let office = demo.client("district", "submit");
+    eventually(
+        "status 03 from the central office at the district",
+        120,
+        || {
+            central
+                .keys()
+                .all(|id| {
+                    let r = office.get(&format!("/api/v1/documents/{id}")).unwrap();
+                    r.json()["statuses"].as_array().is_some_and(|s| {
+                        s.iter().any(|s| s["organ"] == "VPTW" && s["code"] == "03")
+                    })
+                })
+                .then_some(())
+        },
+    );
+
+    // Leases: each document for the central office was handed over by one node, once — or,
+    // for one whose node was killed mid-delivery, again by the node that took it over.
+    let province_dir = demo.gw("province").config.parent().unwrap().to_path_buf();
+    let mut relayed = HashMap::new();
+    relayed_in(&province_dir.join("data/audit/audit.log"), &mut relayed);
+    let by_a = relayed.len();
+    relayed_in(&province_dir.join("data-b/audit/audit.log"), &mut relayed);
+    let twice = relayed.values().filter(|n| **n > 1).count();
+    eprintln!(
+        "relayed: {} documents, {by_a} by node A, {twice} twice (taken over after a kill)",
+        relayed.len()
+    );
+    assert_eq!(relayed.len(), want_central);
+    assert!(twice <= 3, "{twice} documents were sent by both nodes");
+}

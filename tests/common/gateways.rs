@@ -61,6 +61,12 @@ impl Demo {
     /// [`Demo::start`] with environment variables set (`None`: removed).
     pub fn start_with_env(&mut self, role: &str, env: &[(&str, Option<&str>)]) {
         let config = self.gw(role).config.clone();
+        self.start_config(role, &config, env);
+    }
+
+    /// Starts `lienthong serve --config CONFIG` under the name `name` (a second node of a
+    /// gateway, say), logging to `<name>.log`; [`Demo::kill9`] and the others take that name.
+    pub fn start_config(&mut self, role: &str, config: &Path, env: &[(&str, Option<&str>)]) {
         let log = self.dir.path().join(format!("{role}.log"));
         let logf = std::fs::OpenOptions::new()
             .create(true)
@@ -76,7 +82,7 @@ impl Demo {
         }
         let mut child = command
             .args(["serve", "--config"])
-            .arg(&config)
+            .arg(config)
             .env("LIENTHONG_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(logf)
