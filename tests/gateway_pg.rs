@@ -85,6 +85,14 @@ fn a_province_on_postgres_receives_and_loses_nothing_to_kill9_or_a_database_cras
                 .status()
                 .unwrap();
             assert!(ok.success());
+            // Meanwhile the province says so: not ready, and 503 with Retry-After, never 500.
+            let rcv = demo.client("province", "receive");
+            let r = rcv.get("/api/v1/inbox").unwrap();
+            assert_eq!(r.status, 503, "{}", r.text());
+            assert_eq!(r.json()["type"], "urn:lienthong:problem:store/unavailable");
+            assert!(r.header("retry-after").is_some());
+            let ready = rcv.get("/readyz").unwrap();
+            assert_eq!(ready.status, 503, "{}", ready.text());
             let out = Command::new(&script)
                 .arg("start")
                 .arg(dir)

@@ -25,6 +25,9 @@ const OVERLOAD_RETRY_SECS: u64 = 1;
 /// Seconds a client waits before sending again to a gateway whose disk is full.
 pub(super) const DISK_FULL_RETRY_SECS: u64 = 60;
 
+/// Seconds a client waits before sending again to a gateway whose database is unreachable.
+const STORE_UNAVAILABLE_RETRY_SECS: u64 = 5;
+
 /// Seconds an office waits before submitting again towards a full outbox.
 const OUTBOX_FULL_RETRY_SECS: u64 = 30;
 
@@ -52,7 +55,16 @@ impl From<Internal> for Problem {
                     )
                 }
             }
-            _ => Problem::internal(e.context, &e.reason),
+            Some(StoreFault::Unavailable) => {
+                tracing::warn!(context = e.context, reason = %e.reason, "store unreachable");
+                Problem::unavailable(
+                    "store/unavailable",
+                    "this gateway's database cannot be reached right now; nothing was stored"
+                        .to_owned(),
+                    STORE_UNAVAILABLE_RETRY_SECS,
+                )
+            }
+            None => Problem::internal(e.context, &e.reason),
         }
     }
 }

@@ -25,6 +25,8 @@ pub enum StoreFault {
     Altered,
     /// The file system under the data directory is full, or below its free-space reserve.
     Full,
+    /// The store's database cannot be reached now (PostgreSQL down or restarting).
+    Unavailable,
 }
 
 impl Internal {
@@ -42,6 +44,7 @@ impl Internal {
         let fault = match error {
             crate::store::StoreError::Altered { .. } => Some(StoreFault::Altered),
             e if e.is_out_of_space() => Some(StoreFault::Full),
+            e if e.is_unavailable() => Some(StoreFault::Unavailable),
             _ => None,
         };
         Self {
@@ -56,6 +59,7 @@ impl Internal {
         match self.fault {
             Some(StoreFault::Altered) => "store/corrupt",
             Some(StoreFault::Full) => "store/full",
+            Some(StoreFault::Unavailable) => "store/unavailable",
             None => "internal",
         }
     }

@@ -259,6 +259,23 @@ impl StoreError {
         false
     }
 
+    /// Whether the store failed because its database cannot be reached right now (PostgreSQL
+    /// down, restarting, or the connection lost): the request may succeed later, so it is
+    /// answered 503 with Retry-After, never 500. Never true for sled.
+    pub fn is_unavailable(&self) -> bool {
+        let Self::Engine { source, .. } = self else {
+            return false;
+        };
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+        while let Some(e) = next {
+            if let Some(pg) = e.downcast_ref::<::postgres::Error>() {
+                return pg::unreachable(pg);
+            }
+            next = e.source();
+        }
+        false
+    }
+
     pub(crate) fn io(op: &'static str, source: std::io::Error) -> Self {
         Self::Io { op, source }
     }

@@ -131,6 +131,33 @@ fn id_of(what: &'static str, raw: &[u8]) -> Result<MessageId, StoreError> {
         })
 }
 
+/// Whether `e` says the database cannot be reached now: the connection is closed or could not
+/// be made (its cause an I/O error), or the server refuses sessions (class 08, shutting down,
+/// starting up, too many connections).
+pub(super) fn unreachable(e: &postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(code) = e.code() {
+        return code.code().starts_with("08")
+            || [
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
+                SqlState::TOO_MANY_CONNECTIONS,
+            ]
+            .contains(code);
+    }
+    let mut next = std::error::Error::source(e);
+    while let Some(cause) = next {
+        if cause.downcast_ref::<std::io::Error>().is_some() {
+            return true;
+        }
+        next = cause.source();
+    }
+    false
+}
+
 /// Whether a failed transaction may simply run again (deadlock, serialization failure).
 fn retryable(e: &StoreError) -> bool {
     let StoreError::Engine { source, .. } = e else {
