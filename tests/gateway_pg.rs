@@ -374,3 +374,152 @@ fn two_province_nodes_on_one_database_are_one_gateway_and_survive_kill9() {
     assert_eq!(relayed.len(), want_central);
     assert!(twice <= 3, "{twice} documents were sent by both nodes");
 }
+
+/// `store copy`: a province that ran on sled moves to PostgreSQL. Its pending inbox (same
+/// documents, same order, same bytes), its acks and its queue towards a central office that was
+/// down all come across; a second run copies nothing more.
+#[test]
+fn a_sled_store_copied_to_postgres_serves_the_same_inbox_and_queue() {
+    let mut demo = Demo::new();
+    demo.start("district");
+    demo.start("province");
+    let office = demo.client("district", "submit");
+    let mut to_province = Vec::new();
+    for i in 0..6 {
+        let xml = demo.envelope(&["TU.BENTRE"], "thuong", "VB-01", (i % 4) as u8, "Chép kho");
+        let r = submit(&office, &xml);
+        assert_eq!(r.status, 202, "{}", r.text());
+        to_province.push(r.json()["message_id"].as_str().unwrap().to_owned());
+    }
+    // The central office is down: these wait in the province's outbox.
+    let mut to_central = Vec::new();
+    for _ in 0..4 {
+        let xml = demo.envelope(&["VPTW"], "thuong", "VB-01", 0, "Chờ trung ương");
+        let r = submit(&office, &xml);
+        assert_eq!(r.status, 202, "{}", r.text());
+        to_central.push(r.json()["message_id"].as_str().unwrap().to_owned());
+    }
+    let rcv = demo.client("province", "receive");
+    let pending = |rcv: &lienthong::client::Client| -> Vec<String> {
+        rcv.get("/api/v1/inbox?limit=100").unwrap().json()["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["message_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    eventually("six documents in the province inbox", 60, || {
+        (pending(&rcv).len() == 6).then_some(())
+    });
+    let office_p = demo.gw("province").config.clone();
+    for id in &to_province[..2] {
+        let r = rcv
+            .post(&format!("/api/v1/inbox/{id}/ack"), "application/json", b"")
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    // The four wait in the province's outbox (not the district's).
+    let admin = demo.client("province", "admin");
+    eventually(
+        "four entries in the province's outbox towards VPTW",
+        60,
+        || {
+            let m = admin.get("/metrics").unwrap().text();
+            let n: u64 = m
+                .lines()
+                .filter(|l| l.starts_with("lienthong_outbox_depth{") && l.contains("peer=\"VPTW\""))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+                .sum();
+            (n == 4).then_some(())
+        },
+    );
+    let before = pending(&rcv);
+    let bytes_before = rcv
+        .get(&format!("/api/v1/inbox/{}", before[0]))
+        .unwrap()
+        .body;
+    assert_eq!(demo.stop("province"), Some(0));
+
+    let pg_config = office_p.with_file_name("gateway-pg.toml");
+    let url = cluster().database("copied");
+    let mut text = std::fs::read_to_string(&office_p).unwrap();
+    text.push_str(&format!(
+        "\n[store]\nengine = \"postgres\"\nurl = \"{url}\"\n"
+    ));
+    std::fs::write(&pg_config, text).unwrap();
+    let copy = || {
+        Command::new(bin())
+            .args(["store", "copy", "--json", "--from"])
+            .arg(&office_p)
+            .arg("--to")
+            .arg(&pg_config)
+            .output()
+            .unwrap()
+    };
+    let out = copy();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["messages_copied"], 10, "{report}");
+    assert_eq!(report["verified"], 10, "{report}");
+    assert_eq!(report["target_messages"], 10, "{report}");
+    // Four outbox entries and the the queue order of the pending inbox.
+    assert_eq!(report["queue_entries_copied"], 4, "{report}");
+    // Resumable: a second run finds everything there.
+    let out = copy();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            again["messages_copied"].as_u64(),
+            again["messages_present"].as_u64()
+        ),
+        (Some(0), Some(10)),
+        "{again}"
+    );
+    assert_eq!(again["queue_entries_copied"], 0, "{again}");
+
+    // A copy into the wrong kind of store is refused by name.
+    let out = Command::new(bin())
+        .args(["store", "copy", "--from"])
+        .arg(&pg_config)
+        .arg("--to")
+        .arg(&office_p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sled store (--from)"));
+
+    // The province on PostgreSQL: the same pending inbox, in the same order, the same bytes.
+    demo.start_config("province", &pg_config, &[]);
+    assert_eq!(pending(&rcv), before);
+    assert_eq!(
+        rcv.get(&format!("/api/v1/inbox/{}", before[0]))
+            .unwrap()
+            .body,
+        bytes_before
+    );
+    let r = rcv
+        .post(
+            &format!("/api/v1/inbox/{}/ack", to_province[0]),
+            "application/json",
+            b"",
+        )
+        .unwrap();
+    assert_eq!(r.json()["already_acked"], true, "{}", r.text());
+    // The queue came across: the central office, up at last, gets each document once.
+    demo.start("central");
+    let rcv_c = demo.client("central", "receive");
+    eventually("the queued documents at the central office", 120, || {
+        let got = pending(&rcv_c);
+        to_central.iter().all(|id| got.contains(id)).then_some(())
+    });
+    assert_eq!(pending(&rcv_c).len(), 4);
+}

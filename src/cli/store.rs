@@ -1,3 +1,4 @@
+//! `lienthong store copy`: a sled store into PostgreSQL, resumable and verified.
 //! `lienthong store migrate`: a PostgreSQL store's schema brought to this binary's version.
 //! `lienthong store check`: every stored document read back against its record (size and
 //! SHA-256), every index entry's record looked up, and the audit chain verified — offline on
@@ -9,7 +10,8 @@ use clap::{Args, Subcommand};
 
 use super::CliError;
 use lienthong::config::{Config, StoreEngine};
-use lienthong::store::{PgStore, ScrubReport, StoreLimits};
+use lienthong::store::copy::copy_sled_to_postgres;
+use lienthong::store::{PgStore, ScrubReport, SledStore, StoreLimits};
 
 /// `lienthong store …`
 #[derive(Subcommand, Debug)]
@@ -20,6 +22,24 @@ pub(crate) enum StoreCommand {
     /// Bring a PostgreSQL store's schema to this binary's version (idempotent; also done at
     /// every start). Exit 0 done, 2 usage, a sled store, or a database that cannot be reached.
     Migrate(MigrateArgs),
+    /// Copy a sled store into a PostgreSQL one (both gateways stopped): resumable (run it
+    /// again after an interruption), then every copied document read back and compared.
+    /// Exit 0 complete, 1 incomplete (named), 2 usage or a store that cannot be opened.
+    Copy(CopyArgs),
+}
+
+/// Arguments of `lienthong store copy`.
+#[derive(Args, Debug)]
+pub(crate) struct CopyArgs {
+    /// The config of the gateway whose sled store is copied.
+    #[arg(long, value_name = "CONFIG")]
+    from: PathBuf,
+    /// The config of the same organ's gateway on PostgreSQL (`[store] engine = "postgres"`).
+    #[arg(long, value_name = "CONFIG")]
+    to: PathBuf,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Arguments of `lienthong store migrate`.
@@ -55,6 +75,59 @@ pub(crate) fn run(c: StoreCommand) -> Result<(), CliError> {
     match c {
         StoreCommand::Check(a) => run_check(&a),
         StoreCommand::Migrate(a) => run_migrate(&a),
+        StoreCommand::Copy(a) => run_copy(&a),
+    }
+}
+
+fn run_copy(a: &CopyArgs) -> Result<(), CliError> {
+    let from = Config::load(&a.from).map_err(CliError::usage)?;
+    let to = Config::load(&a.to).map_err(CliError::usage)?;
+    if from.store.engine != StoreEngine::Sled || to.store.engine != StoreEngine::Postgres {
+        return Err(CliError::usage(
+            "store copy copies a sled store (--from) into a PostgreSQL one (--to)",
+        ));
+    }
+    if from.organ != to.organ {
+        return Err(CliError::usage(format!(
+            "--from is organ {} and --to is organ {}: a store is copied to the same organ",
+            from.organ, to.organ
+        )));
+    }
+    let dir = from.store_dir();
+    if !dir.is_dir() {
+        return Err(CliError::usage(format!("no store at {}", dir.display())));
+    }
+    let source = SledStore::open(&dir, StoreLimits::default()).map_err(|e| {
+        CliError::usage(format!(
+            "cannot open {} ({e}); stop its gateway first",
+            dir.display()
+        ))
+    })?;
+    let options = lienthong::app::pg_options(&to).map_err(CliError::usage)?;
+    let target = PgStore::open(&options, StoreLimits::default()).map_err(CliError::usage)?;
+    let report = copy_sled_to_postgres(&source, &target).map_err(CliError::usage)?;
+    if a.json {
+        println!("{}", serde_json::json!(report));
+    } else {
+        println!(
+            "copied {} messages ({} were there already), {} queue entries, {} archived records",
+            report.messages_copied,
+            report.messages_present,
+            report.queue_entries_copied,
+            report.archived_copied
+        );
+        println!(
+            "verified {} of {} messages read back with the source's SHA-256; target holds {}",
+            report.verified, report.source_messages, report.target_messages
+        );
+        for id in &report.altered {
+            println!("not copied: {id}: its document is altered in the source (store check)");
+        }
+    }
+    if report.is_complete() {
+        Ok(())
+    } else {
+        Err(CliError::invalid("the copy is incomplete (see above)"))
     }
 }
 

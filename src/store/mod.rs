@@ -57,6 +57,7 @@
 //! document already stable — unlike sled's `sync_file_range`, and unlike the unsynced blob files
 //! sled would write for pages over 128 KB).
 
+pub mod copy;
 mod documents;
 pub mod filing;
 mod keys;

@@ -310,10 +310,21 @@ impl Register {
 
     /// Every archived filing record (each once, in no particular order).
     pub(super) fn filings(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> {
+        self.every(Kind::Filing)
+    }
+
+    /// Every tombstone (id, digest), each once (`store copy`).
+    pub(super) fn tombstones(
+        &self,
+    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> {
+        self.every(Kind::Tombstone)
+    }
+
+    fn every(&self, kind: Kind) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> {
         let list = self.list();
         let scans = list
             .iter()
-            .map(|h| SegmentIter::of_kind(h.segment.clone(), Kind::Filing, false))
+            .map(|h| SegmentIter::of_kind(h.segment.clone(), kind, false))
             .collect();
         Merge::new(scans, false).map(|e| e.map(|(_, k, v)| (k, v)))
     }

@@ -19,6 +19,7 @@
 
 mod accept;
 mod history;
+mod import;
 mod pool;
 mod queues;
 mod schema;

@@ -8,6 +8,7 @@
 //! and the public index, live and in the register).
 
 mod accept;
+mod export;
 mod inbox;
 mod index;
 mod open;
