@@ -276,7 +276,7 @@ fn domain(config: Config, keys: GatewayKeys, catalog: Catalog) -> Result<Shared,
     if let Some(r) = audit.recovery() {
         tracing::warn!(recovery = %r, "audit log tail repaired at start");
     }
-    Ok(Shared::new(Parts {
+    let shared = Shared::new(Parts {
         config,
         store,
         keys,
@@ -284,7 +284,13 @@ fn domain(config: Config, keys: GatewayKeys, catalog: Catalog) -> Result<Shared,
         catalog,
         audit,
         directory,
-    }))
+    });
+    // Arrivals on other nodes of this organ (PostgreSQL) wake this node's long polls too.
+    let events = shared.inbox_events.clone();
+    shared.store.watch_arrivals(Arc::new(move || {
+        events.send_modify(|n| *n = n.wrapping_add(1));
+    }));
+    Ok(shared)
 }
 
 /// The TLS configurations and one relay client per configured peer.

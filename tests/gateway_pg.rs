@@ -260,12 +260,41 @@ fn two_province_nodes_on_one_database_are_one_gateway_and_survive_kill9() {
     demo.start_config("province-b", &node_b, &[]);
     demo.start("district");
 
+    // A long poll on node B wakes for a document node A accepted (LISTEN/NOTIFY).
+    let office = demo.client("district", "submit");
+    let root = demo.root().to_path_buf();
+    let rcv_b =
+        lienthong::client::Client::new(&root, &b_api, Some(&demo.gw("province").tokens.receive))
+            .unwrap();
+    let poll = {
+        let rcv_b = rcv_b.clone();
+        std::thread::spawn(move || {
+            let t = std::time::Instant::now();
+            let r = rcv_b.get("/api/v1/inbox?wait=25").unwrap();
+            (
+                t.elapsed(),
+                r.json()["documents"].as_array().map_or(0, Vec::len),
+            )
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let first = demo.envelope(&["TU.BENTRE"], "thuong", "VB-01", 0, "Đánh thức");
+    let r = submit(&office, &first);
+    assert_eq!(r.status, 202, "{}", r.text());
+    let first_id = r.json()["message_id"].as_str().unwrap().to_owned();
+    let (waited, listed) = poll.join().unwrap();
+    assert_eq!(listed, 1);
+    assert!(
+        waited < std::time::Duration::from_secs(10),
+        "node B's long poll woke only after {waited:?}"
+    );
+
     // The district keeps sending: to the province's inbox and, through the province, to the
     // central office. Only 202s count.
-    let office = demo.client("district", "submit");
     let to_province = Arc::new(demo.envelope(&["TU.BENTRE"], "thuong", "VB-01", 0, "Hai nút"));
     let to_central = Arc::new(demo.envelope(&["VPTW"], "thuong", "VB-01", 0, "Qua hai nút"));
-    let accepted: Arc<Mutex<Vec<(String, &'static str)>>> = Arc::default();
+    let accepted: Arc<Mutex<Vec<(String, &'static str)>>> =
+        Arc::new(Mutex::new(vec![(first_id, "TU.BENTRE")]));
     let stop = Arc::new(AtomicBool::new(false));
     let sender = {
         let (accepted, stop) = (accepted.clone(), stop.clone());
@@ -299,10 +328,6 @@ fn two_province_nodes_on_one_database_are_one_gateway_and_survive_kill9() {
     assert!(accepted.len() >= 20, "too few accepted: {}", accepted.len());
 
     // Node B answers the inbox of documents node A accepted, each once.
-    let root = demo.root().to_path_buf();
-    let rcv_b =
-        lienthong::client::Client::new(&root, &b_api, Some(&demo.gw("province").tokens.receive))
-            .unwrap();
     let rcv_c = demo.client("central", "receive");
     let listing = |c: &lienthong::client::Client| -> HashMap<String, usize> {
         let mut counts = HashMap::new();

@@ -391,6 +391,15 @@ pub trait Store: Send + Sync {
         self.outbox_next(peer, limit, now_ms)
     }
 
+    /// Calls `arrived` whenever another process on the same store (a second node of the organ
+    /// on one PostgreSQL database) puts a document in an inbox, so that this process's long
+    /// polls wake for it too; also once after the store's connection was lost and back (an
+    /// arrival meanwhile may have gone unseen). An engine that one process opens at a time
+    /// (sled) has no other process: by default nothing is watched.
+    fn watch_arrivals(&self, arrived: std::sync::Arc<dyn Fn() + Send + Sync>) {
+        let _ = arrived;
+    }
+
     /// The bytes of a stored message, to send. Read only.
     fn outbox_bytes(&self, id: &MessageId) -> Result<Option<Vec<u8>>, StoreError>;
 

@@ -139,6 +139,11 @@ fn store_new(tx: &mut Transaction<'_>, a: &Accept, filed: &Filed) -> Result<(), 
         )
         .map_err(pg(OP))?;
     }
+    if !a.local.is_empty() {
+        // Delivered at commit to every node listening (their long polls wake).
+        tx.execute("SELECT pg_notify($1, '')", &[&super::ARRIVALS])
+            .map_err(pg(OP))?;
+    }
     let lane = i16::from(Lane::of(a.meta.priority).rank());
     let local = enc(&Delivery::Local)?;
     for organ in &a.local {

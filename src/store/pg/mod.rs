@@ -18,6 +18,7 @@
 //! `synchronous_commit = on`, and N concurrent writers share one disk flush as on sled.
 
 mod accept;
+mod arrivals;
 mod history;
 mod import;
 mod pool;
@@ -101,6 +102,9 @@ impl fmt::Debug for PgStore {
             .finish_non_exhaustive()
     }
 }
+
+/// The channel a commit that puts a document in an inbox notifies (`LISTEN/NOTIFY`).
+const ARRIVALS: &str = "lienthong_inbox";
 
 /// How long a flush leader waits for writers still inside their transaction: a transaction
 /// here is several round trips to the server, far longer than sled's (2 ms there).
@@ -481,6 +485,10 @@ impl Store for PgStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         self.wait(self.inner.commit.ticket())
+    }
+
+    fn watch_arrivals(&self, arrived: Arc<dyn Fn() + Send + Sync>) {
+        arrivals::watch(Arc::downgrade(&self.inner), arrived);
     }
 
     fn stats(&self) -> Result<StoreStats, StoreError> {
