@@ -192,7 +192,12 @@ pub fn measure(
         .map_err(|e| BenchError::Setup(format!("cannot start the runtime: {e}")))?;
     let gateways = vec![
         start(&rt, setup, "central")?,
-        start(&rt, setup, "province")?,
+        start_with(&rt, setup, "province", |c| {
+            if let Some(url) = &options.province_postgres {
+                c.store.engine = crate::config::StoreEngine::Postgres;
+                c.store.url = Some(url.clone());
+            }
+        })?,
         start(&rt, setup, "district")?,
     ];
     let clients = Clients::new(setup)?;

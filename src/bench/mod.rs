@@ -97,6 +97,9 @@ pub struct BenchOptions {
     /// Also run `xmlsec1` on the same document and key, if it is installed (skipped with a
     /// note otherwise).
     pub peers: bool,
+    /// The province's store on this PostgreSQL database (`postgresql://…`) instead of sled: the
+    /// end-to-end rows then measure one gateway on each engine in the same run.
+    pub province_postgres: Option<String>,
 }
 
 impl BenchOptions {

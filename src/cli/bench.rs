@@ -30,6 +30,11 @@ pub(crate) struct BenchArgs {
     /// and retention sweeping, reported in ten windows (throughput, latency, RSS, disk).
     #[arg(long, value_name = "N")]
     scale: Option<usize>,
+    /// Put the province's store on this PostgreSQL database (a URL without a password;
+    /// LIENTHONG_STORE_PASSWORD if one is needed); run once with and once without to compare
+    /// the engines on this machine.
+    #[arg(long, value_name = "URL")]
+    province_postgres: Option<String>,
 }
 
 pub(crate) fn run_bench(a: BenchArgs) -> Result<(), CliError> {
@@ -38,6 +43,7 @@ pub(crate) fn run_bench(a: BenchArgs) -> Result<(), CliError> {
         docs: a.docs,
         dir: a.dir,
         peers: !a.no_peers,
+        province_postgres: a.province_postgres,
     };
     let progress = |step: &str| eprintln!("bench: {step}");
     if let Some(n) = a.scale {
