@@ -329,6 +329,21 @@ pub(in crate::store) fn check_accept(a: &Accept) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// What every engine checks of an ack's status event: it is for the message acknowledged.
+pub(in crate::store) fn check_ack_report(
+    id: &MessageId,
+    accepted: &StatusEvent,
+) -> Result<(), StoreError> {
+    if accepted.message == *id {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid {
+            field: "status event",
+            reason: "the status event is for another message",
+        })
+    }
+}
+
 /// The gateway's one durable store. Synchronous: call it from async code with
 /// `tokio::task::spawn_blocking`. Implementations are cheap to clone (shared state inside).
 pub trait Store: Send + Sync {

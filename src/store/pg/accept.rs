@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use postgres::Transaction;
 
 use crate::store::documents::sha256_of;
-use crate::store::{Accept, AcceptOutcome, Delivery, Filed, Lane, StoreError, check_accept};
+use crate::store::{
+    Accept, AcceptOutcome, Delivery, Filed, Lane, MessageMeta, StoreError, check_accept,
+};
 
 use super::{PgStore, dec, enc, pg};
 
@@ -110,21 +112,7 @@ fn next_seq(tx: &mut Transaction<'_>) -> Result<i64, StoreError> {
 fn store_new(tx: &mut Transaction<'_>, a: &Accept, filed: &Filed) -> Result<(), StoreError> {
     let idk = a.meta.id.as_bytes().as_slice();
     let seq = next_seq(tx)?;
-    let sha256 = sha256_of(&a.bytes);
-    tx.execute(
-        "INSERT INTO messages (id, seq, sender, received_at_ms, meta, sha256, doc) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
-            &idk,
-            &seq,
-            &a.meta.from.as_str(),
-            &a.meta.received_at_ms,
-            &enc(&a.meta)?,
-            &sha256.as_slice(),
-            &a.bytes.as_slice(),
-        ],
-    )
-    .map_err(pg(OP))?;
+    insert_message(tx, &a.meta, &a.bytes, seq)?;
     if let Some(f) = &filed.filing {
         tx.execute(
             "INSERT INTO filings (id, received_at_ms, filing) VALUES ($1, $2, $3)",
@@ -176,6 +164,30 @@ fn store_new(tx: &mut Transaction<'_>, a: &Accept, filed: &Filed) -> Result<(), 
         })?;
         put_delivery(tx, idk, recipient.as_str(), &queued)?;
     }
+    Ok(())
+}
+
+/// The `messages` row: record, document and its SHA-256 (checked on every read).
+pub(super) fn insert_message(
+    tx: &mut Transaction<'_>,
+    meta: &MessageMeta,
+    bytes: &[u8],
+    seq: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO messages (id, seq, sender, received_at_ms, meta, sha256, doc) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &meta.id.as_bytes().as_slice(),
+            &seq,
+            &meta.from.as_str(),
+            &meta.received_at_ms,
+            &enc(meta)?,
+            &sha256_of(bytes).as_slice(),
+            &bytes,
+        ],
+    )
+    .map_err(pg(OP))?;
     Ok(())
 }
 

@@ -136,20 +136,7 @@ fn import_message(tx: &mut Transaction<'_>, m: &CopiedMessage) -> Result<bool, S
         .query_one("SELECT nextval('queue_seq')", &[])
         .map_err(pg(OP))?
         .get(0);
-    tx.execute(
-        "INSERT INTO messages (id, seq, sender, received_at_ms, meta, sha256, doc) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
-            &idk,
-            &seq,
-            &m.meta.from.as_str(),
-            &m.meta.received_at_ms,
-            &enc(&m.meta)?,
-            &sha256_of(&m.bytes).as_slice(),
-            &m.bytes.as_slice(),
-        ],
-    )
-    .map_err(pg(OP))?;
+    super::accept::insert_message(tx, &m.meta, &m.bytes, seq)?;
     for (recipient, state) in &m.deliveries {
         tx.execute(
             "INSERT INTO deliveries (id, recipient, state) VALUES ($1, $2, $3)",

@@ -435,12 +435,7 @@ impl Store for PgStore {
         accepted: &StatusEvent,
         forward_to: Option<&OrganId>,
     ) -> Result<AckOutcome, StoreError> {
-        if accepted.message != *id {
-            return Err(StoreError::Invalid {
-                field: "status event",
-                reason: "the status event is for another message",
-            });
-        }
+        crate::store::check_ack_report(id, accepted)?;
         self.ack(organ, id, Some((accepted, forward_to)))
     }
 

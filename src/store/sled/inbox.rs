@@ -160,12 +160,7 @@ impl SledStore {
         accepted: &StatusEvent,
         forward_to: Option<&str>,
     ) -> Result<AckOutcome, StoreError> {
-        if accepted.message != *id {
-            return Err(StoreError::Invalid {
-                field: "status event",
-                reason: "the status event is for another message",
-            });
-        }
+        crate::store::check_ack_report(id, accepted)?;
         self.ack(organ, id, Some((accepted, forward_to)))
     }
 }
