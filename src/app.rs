@@ -306,7 +306,8 @@ fn wiring(shared: Arc<Shared>) -> Result<Wiring, StartError> {
             client_tls.clone(),
             connect_timeout,
             config.retry.concurrency,
-        )?;
+        )?
+        .with_fallbacks(&p.urls)?;
         peers.insert(p.organ.clone(), Arc::new(client));
     }
     Ok(Wiring {

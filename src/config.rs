@@ -307,6 +307,10 @@ pub struct Peer {
     pub organ: OrganId,
     /// Its exchange URL, `https://host:port`.
     pub url: String,
+    /// Further exchange URLs of the same peer (the nodes of a gateway that runs as several),
+    /// tried in order when the one in use cannot be reached.
+    #[serde(default)]
+    pub urls: Vec<String>,
     /// The highest level that may travel over this link.
     pub clearance: Level,
 }
@@ -632,6 +636,13 @@ impl Config {
                 return Err(invalid(
                     origin,
                     &format!("peers[{i}].url"),
+                    "must be https://".into(),
+                ));
+            }
+            if let Some(j) = p.urls.iter().position(|u| !u.starts_with("https://")) {
+                return Err(invalid(
+                    origin,
+                    &format!("peers[{i}].urls[{j}]"),
                     "must be https://".into(),
                 ));
             }

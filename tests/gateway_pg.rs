@@ -24,7 +24,12 @@ use postgres_cluster::cluster;
 
 /// Puts the province's store on a fresh database of the test cluster.
 fn province_on_postgres(demo: &Demo, database: &str) -> String {
-    let url = cluster().database(database);
+    province_on(cluster(), demo, database)
+}
+
+/// Puts the province's store on a fresh database of `cluster`.
+fn province_on(cluster: &postgres_cluster::Cluster, demo: &Demo, database: &str) -> String {
+    let url = cluster.database(database);
     let config = &demo.gw("province").config;
     let mut text = std::fs::read_to_string(config).unwrap();
     text.push_str(&format!(
@@ -50,7 +55,9 @@ fn inbox_counts(demo: &Demo) -> HashMap<String, usize> {
 #[test]
 fn a_province_on_postgres_receives_and_loses_nothing_to_kill9_or_a_database_crash() {
     let mut demo = Demo::new();
-    let url = province_on_postgres(&demo, "province_kill9");
+    // A cluster of its own: this test stops it, which the other tests must not see.
+    let own = postgres_cluster::own("crashing");
+    let url = province_on(&own, &demo, "province_kill9");
     demo.start("district");
     demo.start("province");
     let office = demo.client("district", "submit");
@@ -75,7 +82,7 @@ fn a_province_on_postgres_receives_and_loses_nothing_to_kill9_or_a_database_cras
             demo.start("province");
         } else if round == 1 {
             // The database server dies (as on power loss: no shutdown checkpoint) and comes back.
-            let dir = &cluster().dir;
+            let dir = &own.dir;
             let script =
                 std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pg-cluster.sh");
             let ok = Command::new(&script)
@@ -209,8 +216,8 @@ fn free_port() -> u16 {
 }
 
 /// A second node of the province: the same config (organ, keys, database) with ports and a
-/// data directory (audit log) of its own. Returns its config and its API URL.
-fn second_node(demo: &Demo) -> (std::path::PathBuf, String) {
+/// data directory (audit log) of its own. Returns its config, its API URL and its exchange URL.
+fn second_node(demo: &Demo) -> (std::path::PathBuf, String, String) {
     let config = &demo.gw("province").config;
     let (api, exchange) = (free_port(), free_port());
     let text: String = std::fs::read_to_string(config)
@@ -231,7 +238,26 @@ fn second_node(demo: &Demo) -> (std::path::PathBuf, String) {
         .join("\n");
     let b = config.with_file_name("node-b.toml");
     std::fs::write(&b, text).unwrap();
-    (b, format!("https://127.0.0.1:{api}"))
+    (
+        b,
+        format!("https://127.0.0.1:{api}"),
+        format!("https://127.0.0.1:{exchange}"),
+    )
+}
+
+/// The district knows both province nodes: `urls` after `url` in its `[[peers]]` entry.
+fn district_knows_both(demo: &Demo, b_exchange: &str) {
+    let config = &demo.gw("district").config;
+    let a_exchange = &demo.gw("province").exchange_url;
+    let text = std::fs::read_to_string(config).unwrap().replace(
+        &format!("url = \"{a_exchange}\""),
+        &format!("url = \"{a_exchange}\"\nurls = [\"{b_exchange}\"]"),
+    );
+    assert!(
+        text.contains(b_exchange),
+        "no [[peers]] url {a_exchange} in the district config"
+    );
+    std::fs::write(config, text).unwrap();
 }
 
 /// How many times each message id appears in a `relayed` line of an audit log.
@@ -248,13 +274,14 @@ fn relayed_in(log: &std::path::Path, counts: &mut HashMap<String, usize>) {
 }
 
 #[test]
-fn two_province_nodes_on_one_database_are_one_gateway_and_survive_kill9() {
+fn two_province_nodes_on_one_database_are_one_gateway_and_survive_kill9_of_either() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
 
     let mut demo = Demo::new();
     province_on_postgres(&demo, "two_nodes");
-    let (node_b, b_api) = second_node(&demo);
+    let (node_b, b_api, b_exchange) = second_node(&demo);
+    district_knows_both(&demo, &b_exchange);
     demo.start("central");
     demo.start("province");
     demo.start_config("province-b", &node_b, &[]);
@@ -315,12 +342,19 @@ fn two_province_nodes_on_one_database_are_one_gateway_and_survive_kill9() {
             }
         })
     };
-    // Node B relays too (leases share the province's outbox): kill it, again and again.
-    for _ in 0..3 {
+    // Node B relays too (leases share the province's outbox): kill it, again and again; and
+    // node A once, which the district then reaches no more and sends to node B instead.
+    let province_config = demo.gw("province").config.clone();
+    for victim in ["province-b", "province", "province-b"] {
         std::thread::sleep(std::time::Duration::from_millis(1_000));
-        demo.kill9("province-b");
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        demo.start_config("province-b", &node_b, &[]);
+        demo.kill9(victim);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let config = if victim == "province" {
+            &province_config
+        } else {
+            &node_b
+        };
+        demo.start_config(victim, config, &[]);
     }
     stop.store(true, Ordering::Relaxed);
     sender.join().unwrap();
@@ -384,6 +418,11 @@ fn two_province_nodes_on_one_database_are_one_gateway_and_survive_kill9() {
         },
     );
 
+    assert!(
+        demo.log("district").contains("using its next one"),
+        "the district never failed over to node B"
+    );
+
     // Leases: each document for the central office was handed over by one node, once — or,
     // for one whose node was killed mid-delivery, again by the node that took it over.
     let province_dir = demo.gw("province").config.parent().unwrap().to_path_buf();
@@ -396,7 +435,10 @@ fn two_province_nodes_on_one_database_are_one_gateway_and_survive_kill9() {
         "relayed: {} documents, {by_a} by node A, {twice} twice (taken over after a kill)",
         relayed.len()
     );
-    assert_eq!(relayed.len(), want_central);
+    // A kill -9 between the store's record of a delivery and its audit line leaves that one
+    // line out (the audit log is written after the store: it never records what did not
+    // happen); three kills, at most three lines.
+    assert!(relayed.len() <= want_central && relayed.len() + 3 >= want_central);
     assert!(twice <= 3, "{twice} documents were sent by both nodes");
 }
 

@@ -105,8 +105,11 @@ fn with_sources(e: &(dyn std::error::Error + 'static)) -> String {
 /// A client for one peer.
 pub struct PeerClient {
     peer: OrganId,
-    addr: SocketAddr,
-    name: ServerName<'static>,
+    /// The peer's addresses (its `url`, then its `urls`: several nodes of one gateway), tried
+    /// in turn when one cannot be reached.
+    targets: Vec<(SocketAddr, ServerName<'static>)>,
+    /// The target that answered last: where a new connection goes first.
+    current: std::sync::atomic::AtomicUsize,
     connector: std::sync::RwLock<TlsConnector>,
     connect_timeout: Duration,
     /// Connections waiting for their next request, each with the TLS generation it was opened
@@ -123,7 +126,10 @@ impl std::fmt::Debug for PeerClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PeerClient")
             .field("peer", &self.peer)
-            .field("addr", &self.addr)
+            .field(
+                "targets",
+                &self.targets.iter().map(|t| t.0).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -147,34 +153,25 @@ impl PeerClient {
         connect_timeout: Duration,
         pool: usize,
     ) -> Result<Self, ClientError> {
-        let bad = || ClientError::BadUrl {
-            peer: peer.to_string(),
-            url: url.to_owned(),
-        };
-        let rest = url.strip_prefix("https://").ok_or_else(bad)?;
-        let hostport = rest.trim_end_matches('/');
-        let (host, port) = hostport.rsplit_once(':').ok_or_else(bad)?;
-        let port: u16 = port.parse().map_err(|_| bad())?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let ip: std::net::IpAddr = match host {
-            "localhost" => std::net::IpAddr::from([127, 0, 0, 1]),
-            h => h.parse().map_err(|_| bad())?,
-        };
-        let name = if host == "localhost" {
-            ServerName::try_from("localhost".to_owned()).map_err(|_| bad())?
-        } else {
-            ServerName::IpAddress(ip.into())
-        };
         Ok(Self {
             peer: peer.clone(),
-            addr: SocketAddr::new(ip, port),
-            name,
+            targets: vec![target(peer, url)?],
+            current: std::sync::atomic::AtomicUsize::new(0),
             connector: std::sync::RwLock::new(TlsConnector::from(tls)),
             connect_timeout,
             idle: std::sync::Mutex::new(Vec::new()),
             slots: Semaphore::new(pool.clamp(1, Semaphore::MAX_PERMITS)),
             generation: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// Adds further addresses of the same peer (`[[peers]] urls`: the nodes of a gateway that
+    /// runs as several), tried in order when the one in use cannot be reached.
+    pub fn with_fallbacks(mut self, urls: &[String]) -> Result<Self, ClientError> {
+        for url in urls {
+            self.targets.push(target(&self.peer, url)?);
+        }
+        Ok(self)
     }
 
     /// Replaces the TLS configuration (CRL reload). Idle connections are closed and those in
@@ -216,6 +213,15 @@ impl PeerClient {
         self.idle_list().len()
     }
 
+    /// The address requests go to now (the `Host` header).
+    fn host(&self) -> String {
+        let i = self.current.load(std::sync::atomic::Ordering::Relaxed);
+        self.targets
+            .get(i)
+            .map(|(addr, _)| addr.to_string())
+            .unwrap_or_default()
+    }
+
     /// The peer organ.
     pub fn peer(&self) -> &OrganId {
         &self.peer
@@ -228,9 +234,43 @@ impl PeerClient {
         }
     }
 
+    /// A new connection: to the target that answered last, else to each other one in turn
+    /// (a node of the peer is down: its other nodes take the traffic). A certificate of the
+    /// wrong organ is never "unreachable": it ends the attempt.
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.targets.len();
+        let first = self.current.load(Relaxed) % n.max(1);
+        let mut last = None;
+        for i in (0..n).map(|k| (first + k) % n) {
+            let Some((addr, name)) = self.targets.get(i) else {
+                continue;
+            };
+            match self.connect_to(*addr, name).await {
+                Ok(send) => {
+                    if i != first {
+                        tracing::warn!(peer = %self.peer, addr = %addr, "peer address unreachable; using its next one");
+                        self.current.store(i, Relaxed);
+                    }
+                    return Ok(send);
+                }
+                Err(e) if e.is_unreachable() => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or(ClientError::Connect {
+            peer: self.peer.to_string(),
+            reason: "no address".into(),
+        }))
+    }
+
+    async fn connect_to(
+        &self,
+        addr: SocketAddr,
+        name: &ServerName<'static>,
+    ) -> Result<SendRequest<Full<Bytes>>, ClientError> {
         let peer = || self.peer.to_string();
-        let tcp = tokio::time::timeout(self.connect_timeout, TcpStream::connect(self.addr))
+        let tcp = tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| ClientError::Connect {
                 peer: peer(),
@@ -243,7 +283,7 @@ impl PeerClient {
         let _ = tcp.set_nodelay(true);
         let tls = tokio::time::timeout(
             self.connect_timeout,
-            self.current_connector().connect(self.name.clone(), tcp),
+            self.current_connector().connect(name.clone(), tcp),
         )
         .await
         .map_err(|_| ClientError::Handshake {
@@ -298,7 +338,7 @@ impl PeerClient {
                 Some(s) => s,
                 None => self.connect().await?,
             };
-            let mut req = hyper::Request::post(path).header("host", self.addr.to_string());
+            let mut req = hyper::Request::post(path).header("host", self.host());
             for (k, v) in headers {
                 req = req.header(*k, v);
             }
@@ -336,4 +376,27 @@ impl PeerClient {
                 reason: format!("no answer within {} ms", timeout.as_millis()),
             })?
     }
+}
+
+/// One address of a peer: `https://IP:port` or `https://localhost:port`.
+fn target(peer: &OrganId, url: &str) -> Result<(SocketAddr, ServerName<'static>), ClientError> {
+    let bad = || ClientError::BadUrl {
+        peer: peer.to_string(),
+        url: url.to_owned(),
+    };
+    let rest = url.strip_prefix("https://").ok_or_else(bad)?;
+    let hostport = rest.trim_end_matches('/');
+    let (host, port) = hostport.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let ip: std::net::IpAddr = match host {
+        "localhost" => std::net::IpAddr::from([127, 0, 0, 1]),
+        h => h.parse().map_err(|_| bad())?,
+    };
+    let name = if host == "localhost" {
+        ServerName::try_from("localhost".to_owned()).map_err(|_| bad())?
+    } else {
+        ServerName::IpAddress(ip.into())
+    };
+    Ok((SocketAddr::new(ip, port), name))
 }

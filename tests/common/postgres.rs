@@ -24,12 +24,17 @@ pub fn cluster() -> &'static Cluster {
 }
 
 fn start() -> Cluster {
+    own("pg")
+}
+
+/// A cluster of the test's own (say, one it stops and starts again), in `<base>/<name>`.
+pub fn own(name: &str) -> Cluster {
     let base = std::env::temp_dir().join(format!("lienthong-pg-{}", std::process::id()));
     std::fs::create_dir_all(&base).unwrap();
     // The server runs as `postgres`: it must reach its directory.
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let dir = base.join("pg");
+    let dir = base.join(name);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pg-cluster.sh");
     let out = std::process::Command::new(&script)
         .arg("start")

@@ -307,15 +307,21 @@ impl PgStore {
             field: "session",
             reason: "no session to flush on",
         })?;
+        let result = Self::flush_on(client, self.inner.node);
+        if result.as_ref().is_err_and(StoreError::is_unavailable) {
+            // The next flush opens a new session (the database restarted, or the link broke).
+            *slot = None;
+        }
+        result
+    }
+
+    fn flush_on(client: &mut Client, node: i64) -> Result<(), StoreError> {
         let op = "flush the database's log";
         let mut tx = client.transaction().map_err(pg(op))?;
         tx.batch_execute("SET LOCAL synchronous_commit = on")
             .map_err(pg(op))?;
-        tx.execute(
-            "UPDATE flush_marks SET n = n + 1 WHERE node = $1",
-            &[&self.inner.node],
-        )
-        .map_err(pg(op))?;
+        tx.execute("UPDATE flush_marks SET n = n + 1 WHERE node = $1", &[&node])
+            .map_err(pg(op))?;
         tx.commit().map_err(pg(op))
     }
 }
