@@ -145,6 +145,9 @@ fn a_province_on_postgres_receives_and_loses_nothing_to_kill9_or_a_database_cras
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("already"));
+
+    // A graceful stop (SIGTERM) closes the database sessions and exits 0.
+    assert_eq!(demo.stop("province"), Some(0), "{}", demo.log("province"));
 }
 
 /// `lienthong serve` with `config`'s text changed by `edit`: its exit code and stderr.

@@ -88,6 +88,26 @@ struct Inner {
     commit: GroupCommit,
 }
 
+impl Drop for Inner {
+    /// Closes the sessions on a thread of their own: a PostgreSQL client closes by blocking on
+    /// its runtime, which may not happen on an async thread (the last clone of a store can be
+    /// dropped there, at a gateway's shutdown).
+    fn drop(&mut self) {
+        let clients = self.pool.take_all();
+        let flusher = self
+            .flusher
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let closing = std::thread::Builder::new()
+            .name("pg-close".into())
+            .spawn(move || drop((clients, flusher)));
+        if let Ok(t) = closing {
+            let _ = t.join();
+        }
+    }
+}
+
 /// The PostgreSQL implementation of [`Store`]. Clones share one pool.
 #[derive(Clone)]
 pub struct PgStore {

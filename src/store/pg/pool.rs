@@ -123,6 +123,11 @@ impl Pool {
         }
     }
 
+    /// Every idle session, taken out of the pool (to be closed off the async threads).
+    pub(super) fn take_all(&self) -> Vec<Client> {
+        std::mem::take(&mut self.lock().clients)
+    }
+
     pub(super) fn target(&self) -> &Target {
         &self.target
     }
