@@ -146,6 +146,16 @@ fn a_province_on_postgres_receives_and_loses_nothing_to_kill9_or_a_database_cras
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("already"));
 
+    // Its sessions are in the metrics.
+    let metrics = demo.client("province", "admin").get("/metrics").unwrap().text();
+    let open: u64 = metrics
+        .lines()
+        .find(|l| l.starts_with("lienthong_store_sessions_open{"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap();
+    assert!(open >= 1, "{metrics}");
+    assert!(metrics.contains("lienthong_store_lease_take_overs_total{"));
+
     // A graceful stop (SIGTERM) closes the database sessions and exits 0.
     assert_eq!(demo.stop("province"), Some(0), "{}", demo.log("province"));
 }

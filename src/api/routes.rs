@@ -272,6 +272,12 @@ async fn metrics(State(shared): Shr) -> Response {
             ("lienthong_store_bytes_on_disk", "gauge", st.bytes_on_disk),
             ("lienthong_store_tombstones", "gauge", st.tombstones),
             ("lienthong_store_quarantined", "gauge", st.quarantined),
+            (
+                "lienthong_store_lease_take_overs_total",
+                "counter",
+                st.lease_take_overs,
+            ),
+            ("lienthong_store_sessions_open", "gauge", st.sessions_open),
         ] {
             let _ = writeln!(
                 text,

@@ -574,6 +574,11 @@ pub struct StoreStats {
     pub durable_writes: u64,
     /// Messages quarantined because their document was found altered on disk.
     pub quarantined: u64,
+    /// Outbox entries this process took over from another node whose lease ran out
+    /// (PostgreSQL with several nodes; always 0 on sled).
+    pub lease_take_overs: u64,
+    /// Database sessions this process holds open (PostgreSQL; 0 on sled).
+    pub sessions_open: u64,
 }
 
 /// A message quarantined because its document was found altered on disk.

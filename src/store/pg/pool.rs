@@ -95,6 +95,7 @@ pub(super) fn tls_for(
 /// A fixed number of sessions shared by threads; a thread waits for a free one.
 pub(super) struct Pool {
     target: Target,
+    size: usize,
     idle: Mutex<Idle>,
     freed: Condvar,
 }
@@ -115,12 +116,18 @@ impl Pool {
     pub(super) fn new(target: Target, size: usize) -> Self {
         Self {
             target,
+            size: size.max(1),
             idle: Mutex::new(Idle {
                 clients: Vec::new(),
                 room: size.max(1),
             }),
             freed: Condvar::new(),
         }
+    }
+
+    /// Sessions open now (idle or in use).
+    pub(super) fn sessions_open(&self) -> u64 {
+        u64::try_from(self.size.saturating_sub(self.lock().room)).unwrap_or(0)
     }
 
     /// Every idle session, taken out of the pool (to be closed off the async threads).

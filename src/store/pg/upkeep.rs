@@ -48,6 +48,11 @@ impl PgStore {
             bytes_on_disk: n(3),
             flushes,
             durable_writes,
+            lease_take_overs: self
+                .inner
+                .take_overs
+                .load(std::sync::atomic::Ordering::Relaxed),
+            sessions_open: self.inner.pool.sessions_open(),
         })
     }
 

@@ -311,6 +311,8 @@ impl Store for SledStore {
             flushes,
             durable_writes,
             quarantined: self.t().quarantine.len() as u64,
+            lease_take_overs: 0,
+            sessions_open: 0,
         })
     }
 
