@@ -6,6 +6,7 @@
 pub mod algorithm;
 pub mod cache;
 pub mod dsig;
+pub mod ocsp;
 pub mod pkcs8;
 pub mod receipt;
 pub mod signing;
