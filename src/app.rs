@@ -85,7 +85,8 @@ impl Reloader {
     pub fn reload_crls(&self) -> Result<usize, StartError> {
         let w = &self.0;
         let config = &w.shared.config;
-        let trust = crate::gateway::trust_store(config)?;
+        // The OCSP client (and its cache) outlives the reload.
+        let trust = crate::gateway::trust_store_with(config, w.shared.trust().ocsp().cloned())?;
         // The directory is re-checked against the new CRLs; a directory that cannot be read
         // keeps the one in use, and never holds the CRLs back.
         let directory = crate::gateway::sealing::Directory::load(
@@ -212,7 +213,9 @@ fn domain(config: Config, keys: GatewayKeys, catalog: Catalog) -> Result<Shared,
         ..StoreLimits::default()
     };
     let store: Arc<dyn Store> = Arc::new(SledStore::open(config.store_dir(), limits)?);
-    let trust = crate::gateway::trust_store(&config)?;
+    // One OCSP client for the gateway's life: verification, receipts and reloads share its cache.
+    let ocsp = crate::gateway::ocsp_client(&config, Arc::new(crate::relay::ocsp::HttpTransport));
+    let trust = crate::gateway::trust_store_with(&config, ocsp)?;
     let directory = crate::gateway::sealing::Directory::load(
         crate::gateway::directory::Sources {
             files: &config.encryption.certificates,

@@ -111,6 +111,26 @@ pub enum OcspError {
 }
 
 impl OcspError {
+    /// The reason as a chain refusal names it (`chain:ocsp-revoked`, …).
+    pub fn chain_kind(&self) -> &'static str {
+        match self {
+            Self::Revoked { .. } => "ocsp-revoked",
+            Self::Unknown => "ocsp-unknown",
+            Self::Stale { .. } => "ocsp-stale",
+            Self::FromTheFuture { .. } => "ocsp-from-the-future",
+            Self::NonceMismatch => "ocsp-nonce-mismatch",
+            Self::BadSignature => "ocsp-bad-signature",
+            Self::ResponderNotAuthorised { .. } => "ocsp-responder-not-authorised",
+            Self::CertIdMismatch => "ocsp-cert-id-mismatch",
+            Self::UnsupportedAlgorithm { .. } => "ocsp-unsupported-algorithm",
+            Self::ResponderError { .. } => "ocsp-responder-error",
+            Self::Malformed { .. } => "ocsp-malformed",
+            Self::NoResponder => "ocsp-no-responder",
+            Self::Unreachable { .. } => "ocsp-unreachable",
+            Self::BadCertificate { .. } => "ocsp-bad-certificate",
+        }
+    }
+
     /// A stable name for the reason (kebab case), for `--json` and scripts.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -285,8 +305,8 @@ pub fn aia_ocsp_url(cert: &X509Certificate<'_>) -> Option<String> {
         })
 }
 
-/// Seconds since the epoch as RFC 3339, for messages.
-pub(crate) fn rfc3339(secs: u64) -> String {
+/// Seconds since the epoch as RFC 3339, for messages and reports.
+pub fn rfc3339(secs: u64) -> String {
     i64::try_from(secs)
         .ok()
         .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
