@@ -233,3 +233,226 @@ fn verify_signature(
         .verify(message, sig)
         .map_err(|_| OcspError::BadSignature)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+
+    use super::*;
+    use crate::sign::ocsp::der::{GENERALIZED_TIME, INTEGER, NULL, OCTET_STRING, ctx, tlv};
+    use crate::sign::ocsp::request::{HashAlg, NONCE_OID};
+    use crate::sign::ocsp::response;
+
+    /// A CA (self-signed, P-256), a leaf it issued, and the CA's signing key for ring.
+    struct Ca {
+        ca: Vec<u8>,
+        leaf: Vec<u8>,
+        key: EcdsaKeyPair,
+    }
+
+    fn ca() -> Ca {
+        let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, "unit CA");
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let issuer = rcgen::CertifiedIssuer::self_signed(p, kp).unwrap();
+        let leaf_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut lp = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        lp.serial_number = Some(rcgen::SerialNumber::from(77u64));
+        let leaf = lp.signed_by(&leaf_key, &issuer).unwrap();
+        let rng = ring::rand::SystemRandom::new();
+        let key = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_ASN1_SIGNING,
+            &issuer.key().serialize_der(),
+            &rng,
+        )
+        .unwrap();
+        Ca {
+            ca: issuer.der().to_vec(),
+            leaf: leaf.der().to_vec(),
+            key,
+        }
+    }
+
+    fn time(secs: u64) -> Vec<u8> {
+        let t = time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).unwrap()).unwrap();
+        let s = format!(
+            "{:04}{:02}{:02}{:02}{:02}{:02}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        );
+        tlv(GENERALIZED_TIME, s.as_bytes())
+    }
+
+    /// What one signed response says.
+    struct Says<'a> {
+        id: &'a CertId,
+        nonce: Option<&'a [u8]>,
+        this_update: u64,
+        next_update: Option<u64>,
+    }
+
+    /// A successful basic response for `says`, signed by the CA and naming it by name.
+    fn response(ca: &Ca, says: &Says<'_>) -> Vec<u8> {
+        let (_, cert) = X509Certificate::from_der(&ca.ca).unwrap();
+        let alg = match says.id.alg {
+            HashAlg::Sha1 => crate::sign::ocsp::request::SHA1_OID,
+            HashAlg::Sha256 => crate::sign::ocsp::request::SHA256_OID,
+        };
+        let cert_id = der::sequence(&[
+            &der::sequence(&[&tlv(OID, alg), &tlv(NULL, &[])]),
+            &tlv(OCTET_STRING, &says.id.name_hash),
+            &tlv(OCTET_STRING, &says.id.key_hash),
+            &tlv(INTEGER, &says.id.serial),
+        ]);
+        let next = says
+            .next_update
+            .map(|n| tlv(ctx(0), &time(n)))
+            .unwrap_or_default();
+        let single = der::sequence(&[&cert_id, &tlv(0x80, &[]), &time(says.this_update), &next]);
+        let exts = says
+            .nonce
+            .map(|n| {
+                let ext = der::sequence(&[&tlv(OID, NONCE_OID), &tlv(OCTET_STRING, n)]);
+                tlv(ctx(1), &der::sequence(&[&ext]))
+            })
+            .unwrap_or_default();
+        let tbs = der::sequence(&[
+            &tlv(ctx(1), cert.subject().as_raw()),
+            &time(says.this_update),
+            &der::sequence(&[&single]),
+            &exts,
+        ]);
+        let rng = ring::rand::SystemRandom::new();
+        let sig = ca.key.sign(&rng, &tbs).unwrap();
+        let alg = der::sequence(&[&tlv(OID, ECDSA_SHA256)]);
+        let sig = tlv(BIT_STRING, &[&[0u8][..], sig.as_ref()].concat());
+        let basic = der::sequence(&[&tbs, &alg, &sig]);
+        let rb = der::sequence(&[
+            &tlv(OID, &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01]),
+            &tlv(OCTET_STRING, &basic),
+        ]);
+        der::sequence(&[&tlv(der::ENUMERATED, &[0]), &tlv(ctx(0), &rb)])
+    }
+
+    const NOW: u64 = 1_796_688_000;
+    const NONCE: &[u8] = &[7; 32];
+
+    fn run(ca: &Ca, says: &Says<'_>, id: &CertId, at: u64) -> Result<Good, OcspError> {
+        let (_, issuer) = X509Certificate::from_der(&ca.ca).unwrap();
+        let bytes = response(ca, says);
+        let parsed = response::parse(&bytes)?;
+        let settings = OcspSettings {
+            max_age: Duration::from_secs(600),
+            ..OcspSettings::default()
+        };
+        check(&parsed, id, &issuer, NONCE, at, &settings)
+    }
+
+    fn ids(ca: &Ca) -> (CertId, CertId) {
+        let (_, issuer) = X509Certificate::from_der(&ca.ca).unwrap();
+        let (_, leaf) = X509Certificate::from_der(&ca.leaf).unwrap();
+        (
+            CertId::sha1(&leaf, &issuer),
+            CertId::new(HashAlg::Sha256, &leaf, &issuer),
+        )
+    }
+
+    #[test]
+    fn a_good_answer_with_our_nonce_passes_and_any_other_nonce_is_refused() {
+        let ca = ca();
+        let (id, _) = ids(&ca);
+        let nonce = nonce_value(NONCE);
+        let mut says = Says {
+            id: &id,
+            nonce: Some(&nonce),
+            this_update: NOW,
+            next_update: Some(NOW + 3600),
+        };
+        let good = run(&ca, &says, &id, NOW + 10).unwrap();
+        assert_eq!((good.this_update, good.until), (NOW, NOW + 3600));
+        // The bare nonce (as some responders echo it) is the same nonce.
+        says.nonce = Some(NONCE);
+        assert!(run(&ca, &says, &id, NOW + 10).is_ok());
+        let other = nonce_value(&[8; 32]);
+        says.nonce = Some(&other);
+        assert_eq!(
+            run(&ca, &says, &id, NOW).err(),
+            Some(OcspError::NonceMismatch)
+        );
+        says.nonce = None;
+        assert_eq!(
+            run(&ca, &says, &id, NOW).err(),
+            Some(OcspError::NonceMismatch)
+        );
+    }
+
+    #[test]
+    fn cert_id_times_and_freshness_are_each_enforced() {
+        let ca = ca();
+        let (id, id256) = ids(&ca);
+        let nonce = nonce_value(NONCE);
+        let says = |id, this_update, next_update| Says {
+            id,
+            nonce: Some(&nonce),
+            this_update,
+            next_update,
+        };
+        // A SHA-256 certID names the same certificate.
+        assert!(run(&ca, &says(&id256, NOW, None), &id, NOW).is_ok());
+        // Another serial: no answer for ours.
+        let mut other = id.clone();
+        other.serial = vec![78];
+        let e = run(&ca, &says(&other, NOW, None), &id, NOW).err();
+        assert_eq!(e, Some(OcspError::CertIdMismatch));
+        // thisUpdate beyond the 300 s skew: refused; within it: accepted.
+        let e = run(&ca, &says(&id, NOW + 301, None), &id, NOW).err();
+        assert!(matches!(e, Some(OcspError::FromTheFuture { .. })), "{e:?}");
+        assert!(run(&ca, &says(&id, NOW + 299, None), &id, NOW).is_ok());
+        // nextUpdate passed: stale at N, fresh at N - 1.
+        let e = run(&ca, &says(&id, NOW, Some(NOW + 60)), &id, NOW + 60).err();
+        assert!(matches!(e, Some(OcspError::Stale { .. })), "{e:?}");
+        assert!(run(&ca, &says(&id, NOW, Some(NOW + 60)), &id, NOW + 59).is_ok());
+        // No nextUpdate: the 600 s freshness limit, N and N - 1.
+        let e = run(&ca, &says(&id, NOW, None), &id, NOW + 600).err();
+        assert!(matches!(e, Some(OcspError::Stale { .. })), "{e:?}");
+        assert_eq!(
+            run(&ca, &says(&id, NOW, None), &id, NOW + 599)
+                .unwrap()
+                .until,
+            NOW + 600
+        );
+    }
+
+    #[test]
+    fn a_response_signed_by_another_key_is_a_bad_signature() {
+        let ca = ca();
+        let impostor = self::ca();
+        let (id, _) = ids(&ca);
+        let nonce = nonce_value(NONCE);
+        let says = Says {
+            id: &id,
+            nonce: Some(&nonce),
+            this_update: NOW,
+            next_update: None,
+        };
+        // The impostor names the real CA (same subject) but signs with its own key.
+        let forged = Ca {
+            ca: impostor.ca.clone(),
+            leaf: impostor.leaf.clone(),
+            key: impostor.key,
+        };
+        let (_, issuer) = X509Certificate::from_der(&ca.ca).unwrap();
+        let bytes = response(&forged, &says);
+        let parsed = response::parse(&bytes).unwrap();
+        let e = check(&parsed, &id, &issuer, NONCE, NOW, &OcspSettings::default()).err();
+        assert_eq!(e, Some(OcspError::BadSignature));
+    }
+}
