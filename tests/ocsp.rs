@@ -505,3 +505,71 @@ impl AsSecs for rustls_pki_types::UnixTime {
         Duration::from_secs(self.as_secs())
     }
 }
+
+/// A gateway config with `[trust]` as given (the rest as small as the parser allows).
+fn config(trust: &str) -> lienthong::config::Config {
+    let text = format!(
+        r#"
+organ = "TU.BENTRE"
+data_dir = "data"
+catalog = "procedures.toml"
+[listen]
+api = "127.0.0.1:7401"
+exchange = "127.0.0.1:7402"
+[keys]
+keystore = "keystore"
+signing = "signing"
+tls = "tls"
+[trust]
+{trust}
+[[peers]]
+organ = "HU.CHAUTHANH"
+url = "https://127.0.0.1:7502"
+clearance = "thuong"
+"#
+    );
+    lienthong::config::Config::parse(&text, "test").unwrap()
+}
+
+#[test]
+fn the_gateways_trust_store_asks_the_configured_sources_in_order() {
+    let pki = TestPki::new("ocsp-config");
+    let leaf = leaf(&pki, 4009);
+    let r = start(
+        &pki,
+        &index_line(4009, true),
+        Signer::Delegated { ocsp_signing: true },
+        &["-ndays", "1"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root.pem");
+    let crl = dir.path().join("ca.crl");
+    std::fs::write(&root, pki.root_pem()).unwrap();
+    std::fs::write(&crl, pki.crl(&[], time::Duration::days(7))).unwrap();
+    let (root, crl) = (root.display(), crl.display());
+    let doc = signed(&leaf);
+
+    // The default: CRLs only, exactly as before — the CRL does not list 4009.
+    let c = config(&format!("anchors = [\"{root}\"]\ncrls = [\"{crl}\"]"));
+    let http: Arc<dyn Transport> = Arc::new(HttpTransport);
+    assert!(lienthong::gateway::ocsp_client(&c, http.clone()).is_none());
+    let t = lienthong::gateway::trust_store(&c).unwrap();
+    let v = verify(&doc, &t, &VerifyOptions::now()).unwrap();
+    assert_eq!(v.revocation(), &RevocationStatus::Crl);
+
+    // ["ocsp", "crl"]: the responder (which has 4009 revoked) is asked first and decides.
+    let c = config(&format!(
+        "anchors = [\"{root}\"]\ncrls = [\"{crl}\"]\nrevocation = [\"ocsp\", \"crl\"]\n\
+         ocsp_responder = \"{}\"\nocsp_timeout_ms = 3000",
+        r.url
+    ));
+    let ocsp = lienthong::gateway::ocsp_client(&c, http).unwrap();
+    assert_eq!(ocsp.settings().timeout, Duration::from_millis(3000));
+    let t = lienthong::gateway::trust_store_with(&c, Some(ocsp)).unwrap();
+    let e = ocsp_reason(verify(&doc, &t, &VerifyOptions::now()));
+    assert!(matches!(e, OcspError::Revoked { .. }), "{e:?}");
+    // Without a transport wired, the OCSP source never answers and the CRL does.
+    let t = lienthong::gateway::trust_store(&c).unwrap();
+    let v = verify(&doc, &t, &VerifyOptions::now()).unwrap();
+    assert_eq!(v.revocation(), &RevocationStatus::Crl);
+}
