@@ -285,6 +285,13 @@ impl Ocsp {
     }
 }
 
+/// The response reader alone, for `fuzz/fuzz_targets/ocsp_response.rs`: how many
+/// SingleResponses a well-formed response holds. Nothing is checked; not for other callers.
+#[doc(hidden)]
+pub fn parse_response_for_fuzzing(bytes: &[u8]) -> Result<usize, OcspError> {
+    response::parse(bytes).map(|r| r.responses.len() + r.certs.len())
+}
+
 /// id-ad-ocsp, 1.3.6.1.5.5.7.48.1 (RFC 5280 §4.2.2.1), DER contents.
 const ID_AD_OCSP: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01];
 
