@@ -115,9 +115,10 @@ impl Reloader {
             roots: tls.roots.clone(),
             crls,
         };
-        let api = crate::tls::api_server_config(&id)?;
-        let exchange = crate::tls::exchange_server_config(&id)?;
-        let client = crate::tls::exchange_client_config(&id)?;
+        let staple = own_staple(&trust, &id.chain);
+        let api = crate::tls::api_server_config_stapled(&id, staple.as_deref())?;
+        let exchange = crate::tls::exchange_server_config_stapled(&id, staple.as_deref())?;
+        let client = client_config(&id, &trust)?;
         w.shared.set_trust(trust);
         match directory {
             Ok(d) => {
@@ -250,7 +251,9 @@ fn domain(config: Config, keys: GatewayKeys, catalog: Catalog) -> Result<Shared,
 /// The TLS configurations and one relay client per configured peer.
 fn wiring(shared: Arc<Shared>) -> Result<Wiring, StartError> {
     let (config, tls) = (&shared.config, &shared.keys.tls);
-    let client_tls = crate::tls::exchange_client_config(tls)?;
+    let trust = shared.trust();
+    let client_tls = client_config(tls, &trust)?;
+    let staple = own_staple(&trust, &tls.chain);
     let connect_timeout = Duration::from_millis(config.retry.connect_timeout_ms);
     let mut peers = HashMap::new();
     for p in &config.peers {
@@ -264,11 +267,61 @@ fn wiring(shared: Arc<Shared>) -> Result<Wiring, StartError> {
         peers.insert(p.organ.clone(), Arc::new(client));
     }
     Ok(Wiring {
-        api_tls: Swap::new(crate::tls::api_server_config(tls)?),
-        exchange_tls: Swap::new(crate::tls::exchange_server_config(tls)?),
+        api_tls: Swap::new(crate::tls::api_server_config_stapled(
+            tls,
+            staple.as_deref(),
+        )?),
+        exchange_tls: Swap::new(crate::tls::exchange_server_config_stapled(
+            tls,
+            staple.as_deref(),
+        )?),
         peers,
         shared,
     })
+}
+
+/// The peer clients' TLS configuration: with OCSP configured (`[trust] revocation` names
+/// `ocsp`), a peer's staple is checked too (`relay::ocsp::StapleCheck`: "revoked" refuses);
+/// without, exactly the CRL-only verifier.
+fn client_config(
+    tls: &TlsIdentity,
+    trust: &crate::sign::TrustStore,
+) -> Result<Arc<rustls::ClientConfig>, crate::tls::TlsError> {
+    match trust.ocsp() {
+        Some(ocsp) => {
+            let settings = ocsp.settings().clone();
+            crate::tls::exchange_client_config_with(tls, |v| {
+                Arc::new(crate::relay::ocsp::StapleCheck::new(v, settings))
+            })
+        }
+        None => crate::tls::exchange_client_config(tls),
+    }
+}
+
+/// An OCSP response for this gateway's own TLS certificate, to staple on both listeners
+/// (RFC 6066 §8), when OCSP is configured and the chain names the issuer (leaf, then its CA).
+/// Asked at start and on every reload (SIGHUP); a responder that does not answer means no
+/// staple, never a listener that does not start.
+fn own_staple(
+    trust: &crate::sign::TrustStore,
+    chain: &[rustls_pki_types::CertificateDer<'static>],
+) -> Option<Vec<u8>> {
+    let ocsp = trust.ocsp()?;
+    let (leaf, issuer) = (chain.first()?, chain.get(1)?);
+    let now = rustls_pki_types::UnixTime::now().as_secs();
+    match ocsp.fetch_staple(leaf.as_ref(), issuer.as_ref(), now) {
+        Ok((der, answer)) => {
+            tracing::info!(
+                next_update = ?answer.next_update.map(crate::sign::ocsp::rfc3339),
+                "stapling an OCSP response for our TLS certificate"
+            );
+            Some(der)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no OCSP staple for our TLS certificate");
+            None
+        }
+    }
 }
 
 fn listener_limits(config: &Config) -> ListenerLimits {

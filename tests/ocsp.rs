@@ -635,3 +635,162 @@ fn measure_ocsp_against_crl() {
          full chain + CRL (new store, CRL parsed) {crl_chain:.0}"
     );
 }
+
+/// Records the staple each handshake's verifier was given, then asks the inner verifier.
+#[derive(Debug)]
+struct SeenStaple {
+    inner: Arc<dyn rustls::client::danger::ServerCertVerifier>,
+    seen: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for SeenStaple {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls_pki_types::CertificateDer<'_>,
+        intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        server_name: &rustls_pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.seen.lock().unwrap().push(ocsp_response.to_vec());
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &rustls_pki_types::CertificateDer<'_>,
+        d: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(m, c, d)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &rustls_pki_types::CertificateDer<'_>,
+        d: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(m, c, d)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// A gateway TLS identity from `pki`: P-256, serverAuth + clientAuth, SAN `localhost` and the
+/// organ URI, chain leaf then intermediate.
+fn tls_identity(pki: &TestPki, serial: u64) -> lienthong::tls::TlsIdentity {
+    let mut spec = LeafSpec::new(Alg::P256, FROM);
+    spec.serial = serial;
+    spec.eku = common::Eku::ServerAuthOnly;
+    spec.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    let leaf = pki.leaf_with(spec, |p| {
+        p.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        p.subject_alt_names
+            .push(rcgen::SanType::DnsName("localhost".try_into().unwrap()));
+    });
+    lienthong::tls::TlsIdentity {
+        chain: leaf.chain.clone(),
+        key: rustls_pki_types::PrivatePkcs8KeyDer::from(leaf.key_pkcs8.clone()),
+        roots: vec![pki.root.der().clone()],
+        crls: Vec::new(),
+    }
+}
+
+/// One mTLS handshake between the gateway's stapling exchange listener config and its relay
+/// client config (with the staple check), over a socket pair; the client's result and the
+/// staples its verifier saw.
+fn handshake(
+    id: &lienthong::tls::TlsIdentity,
+    staple: Option<&[u8]>,
+) -> (Result<(), rustls::Error>, Vec<Vec<u8>>) {
+    let server = lienthong::tls::exchange_server_config_stapled(id, staple).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    let client = lienthong::tls::exchange_client_config_with(id, |v| {
+        Arc::new(SeenStaple {
+            inner: Arc::new(lienthong::relay::ocsp::StapleCheck::new(
+                v,
+                OcspSettings::default(),
+            )),
+            seen: seen2,
+        })
+    })
+    .unwrap();
+    let (mut a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let server_side = std::thread::spawn(move || {
+        let mut conn = rustls::ServerConnection::new(server).unwrap();
+        while conn.is_handshaking() {
+            if conn.complete_io(&mut b).is_err() {
+                break;
+            }
+        }
+    });
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut conn = rustls::ClientConnection::new(client, name).unwrap();
+    let mut result = Ok(());
+    while conn.is_handshaking() {
+        if let Err(e) = conn.complete_io(&mut a) {
+            result = Err(e
+                .into_inner()
+                .and_then(|i| i.downcast::<rustls::Error>().ok())
+                .map(|b| *b)
+                .unwrap_or(rustls::Error::General("io".into())));
+            break;
+        }
+    }
+    drop(a);
+    server_side.join().unwrap();
+    let seen = seen.lock().unwrap().clone();
+    (result, seen)
+}
+
+#[test]
+fn listeners_staple_our_ocsp_response_and_the_relay_client_refuses_a_revoked_staple() {
+    let pki = TestPki::new("ocsp-staple");
+    let good = tls_identity(&pki, 4011);
+    let revoked = tls_identity(&pki, 4012);
+    let r = start(
+        &pki,
+        &(index_line(4011, false) + &index_line(4012, true)),
+        Signer::Delegated { ocsp_signing: true },
+        &["-ndays", "1"],
+    );
+    let now = u64::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap();
+    let inter = pki.inter.der().as_ref();
+    let (staple, answer) = ocsp_at(&r.url)
+        .fetch_staple(good.chain[0].as_ref(), inter, now)
+        .unwrap();
+    assert!(answer.next_update.is_some());
+
+    // Good staple: served, seen by the client's verifier byte for byte, handshake completes.
+    let (result, seen) = handshake(&good, Some(&staple));
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(seen, vec![staple.clone()]);
+
+    // No staple: the CRL-only rules decide, as before.
+    let (result, seen) = handshake(&good, None);
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(seen, vec![Vec::<u8>::new()]);
+
+    // A revoked staple (as the responder really answered for 4012): the handshake is refused.
+    let recorder = Arc::new(Recorder {
+        replay: false,
+        seen: Mutex::new(Vec::new()),
+    });
+    let e = ocsp_over(&r.url, recorder.clone())
+        .fetch_staple(revoked.chain[0].as_ref(), inter, now)
+        .unwrap_err();
+    assert!(matches!(e, OcspError::Revoked { .. }), "{e:?}");
+    let revoked_staple = recorder.seen.lock().unwrap()[0].clone();
+    let (result, _) = handshake(&revoked, Some(&revoked_staple));
+    assert_eq!(
+        result.err(),
+        Some(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::Revoked
+        ))
+    );
+}

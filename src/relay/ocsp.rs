@@ -89,3 +89,117 @@ async fn post(url: &str, body: Bytes) -> Result<Vec<u8>, String> {
         .to_bytes();
     Ok(bytes.to_vec())
 }
+
+/// The relay client's check of a peer's OCSP staple, after every check of the wrapped
+/// verifier (chain, CRLs, names, leaf rules). A staple saying "revoked" refuses the handshake;
+/// a good one is logged at debug; one that cannot be checked (no issuer sent, stale, badly
+/// signed) is logged and ignored — the CRLs still decide, as for a peer that staples nothing.
+#[derive(Debug)]
+pub struct StapleCheck {
+    inner: std::sync::Arc<dyn rustls::client::danger::ServerCertVerifier>,
+    settings: crate::sign::ocsp::OcspSettings,
+}
+
+impl StapleCheck {
+    /// Wraps `inner`; staples are held to `settings` (freshness, skew).
+    pub fn new(
+        inner: std::sync::Arc<dyn rustls::client::danger::ServerCertVerifier>,
+        settings: crate::sign::ocsp::OcspSettings,
+    ) -> Self {
+        Self { inner, settings }
+    }
+
+    fn staple(
+        &self,
+        end_entity: &rustls_pki_types::CertificateDer<'_>,
+        intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        staple: &[u8],
+        now: rustls_pki_types::UnixTime,
+    ) -> Result<(), rustls::Error> {
+        use x509_parser::prelude::{FromDer, X509Certificate};
+        let issuer_name = X509Certificate::from_der(end_entity.as_ref())
+            .map(|(_, c)| c.issuer().as_raw().to_vec())
+            .map_err(|_| {
+                rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
+            })?;
+        let issuer = intermediates.iter().find(|c| {
+            X509Certificate::from_der(c.as_ref())
+                .is_ok_and(|(_, p)| p.subject().as_raw() == issuer_name.as_slice())
+        });
+        let Some(issuer) = issuer else {
+            tracing::warn!("a peer's OCSP staple is ignored: its issuer was not sent");
+            return Ok(());
+        };
+        let checked = crate::sign::ocsp::check_staple(
+            staple,
+            end_entity.as_ref(),
+            issuer.as_ref(),
+            now.as_secs(),
+            &self.settings,
+        );
+        match checked {
+            Ok(a) => {
+                tracing::debug!(
+                    this_update = a.this_update,
+                    "a peer's OCSP staple says good"
+                );
+                Ok(())
+            }
+            Err(crate::sign::ocsp::OcspError::Revoked { at, .. }) => {
+                tracing::warn!(%at, "a peer's OCSP staple says its certificate is revoked");
+                Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::Revoked,
+                ))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a peer's OCSP staple is ignored");
+                Ok(())
+            }
+        }
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for StapleCheck {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls_pki_types::CertificateDer<'_>,
+        intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        server_name: &rustls_pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let ok = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )?;
+        if !ocsp_response.is_empty() {
+            self.staple(end_entity, intermediates, ocsp_response, now)?;
+        }
+        Ok(ok)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}

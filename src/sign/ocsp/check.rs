@@ -24,16 +24,19 @@ pub(super) fn check(
     response: &BasicResponse<'_>,
     id: &CertId,
     issuer: &X509Certificate<'_>,
-    nonce: &[u8],
+    nonce: Option<&[u8]>,
     at: u64,
     settings: &OcspSettings,
 ) -> Result<Good, OcspError> {
     authorised_signer(response, issuer, at)?;
     // RFC 8954 §2.1: the extnValue is an OCTET STRING holding the nonce; some responders
     // echo the bare nonce. Either is the nonce we sent; anything else, or none, is refused.
-    match response.nonce {
-        Some(n) if n == nonce_value(nonce).as_slice() || n == nonce => {}
-        _ => return Err(OcspError::NonceMismatch),
+    // A staple (RFC 6066 §8) answers no request of ours: `None`, and only its times count.
+    if let Some(nonce) = nonce {
+        match response.nonce {
+            Some(n) if n == nonce_value(nonce).as_slice() || n == nonce => {}
+            _ => return Err(OcspError::NonceMismatch),
+        }
     }
     let single = response
         .responses
@@ -353,7 +356,7 @@ mod tests {
             max_age: Duration::from_secs(600),
             ..OcspSettings::default()
         };
-        check(&parsed, id, &issuer, NONCE, at, &settings)
+        check(&parsed, id, &issuer, Some(NONCE), at, &settings)
     }
 
     fn ids(ca: &Ca) -> (CertId, CertId) {
@@ -452,7 +455,15 @@ mod tests {
         let (_, issuer) = X509Certificate::from_der(&ca.ca).unwrap();
         let bytes = response(&forged, &says);
         let parsed = response::parse(&bytes).unwrap();
-        let e = check(&parsed, &id, &issuer, NONCE, NOW, &OcspSettings::default()).err();
+        let e = check(
+            &parsed,
+            &id,
+            &issuer,
+            Some(NONCE),
+            NOW,
+            &OcspSettings::default(),
+        )
+        .err();
         assert_eq!(e, Some(OcspError::BadSignature));
     }
 }

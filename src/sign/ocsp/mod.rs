@@ -248,22 +248,42 @@ impl Ocsp {
     /// The status of `leaf` (DER) issued by `issuer` (DER) at `at` (seconds since the epoch):
     /// a fresh "good" answer, from the cache or the responder, or why there is none.
     pub fn check(&self, leaf: &[u8], issuer: &[u8], at: u64) -> Result<OcspAnswer, OcspError> {
-        let bad =
-            |e: x509_parser::nom::Err<x509_parser::error::X509Error>| OcspError::BadCertificate {
-                reason: e.to_string(),
-            };
-        let (_, leaf_cert) = X509Certificate::from_der(leaf).map_err(bad)?;
-        let (_, issuer_cert) = X509Certificate::from_der(issuer).map_err(bad)?;
+        let (leaf_cert, issuer_cert) = (parse(leaf)?, parse(issuer)?);
         let id = request::CertId::sha1(&leaf_cert, &issuer_cert);
         if let Some(answer) = self.cache.get(&id, at) {
             return Ok(answer);
         }
+        let (_, answer) = self.ask(&leaf_cert, &issuer_cert, &id, at)?;
+        self.cache.insert(id, answer.clone());
+        Ok(answer)
+    }
+
+    /// A response for `leaf` to staple on a TLS listener (RFC 6066 §8): asked now, checked as
+    /// [`Ocsp::check`] checks it, and returned whole (DER) with what it says.
+    pub fn fetch_staple(
+        &self,
+        leaf: &[u8],
+        issuer: &[u8],
+        at: u64,
+    ) -> Result<(Vec<u8>, OcspAnswer), OcspError> {
+        let (leaf_cert, issuer_cert) = (parse(leaf)?, parse(issuer)?);
+        let id = request::CertId::sha1(&leaf_cert, &issuer_cert);
+        self.ask(&leaf_cert, &issuer_cert, &id, at)
+    }
+
+    fn ask(
+        &self,
+        leaf: &X509Certificate<'_>,
+        issuer: &X509Certificate<'_>,
+        id: &request::CertId,
+        at: u64,
+    ) -> Result<(Vec<u8>, OcspAnswer), OcspError> {
         let url = match &self.settings.responder {
             Some(u) => u.clone(),
-            None => aia_ocsp_url(&leaf_cert).ok_or(OcspError::NoResponder)?,
+            None => aia_ocsp_url(leaf).ok_or(OcspError::NoResponder)?,
         };
         let nonce = request::nonce()?;
-        let body = request::build(&id, &nonce);
+        let body = request::build(id, &nonce);
         let bytes = self
             .transport
             .post(&url, &body, self.settings.timeout)
@@ -272,17 +292,47 @@ impl Ocsp {
                 reason,
             })?;
         let parsed = response::parse(&bytes)?;
-        let single = check::check(&parsed, &id, &issuer_cert, &nonce, at, &self.settings)?;
+        let good = check::check(&parsed, id, issuer, Some(&nonce), at, &self.settings)?;
         let answer = OcspAnswer {
-            this_update: single.this_update,
-            next_update: single.next_update,
-            until: single.until,
+            this_update: good.this_update,
+            next_update: good.next_update,
+            until: good.until,
             url,
             cached: false,
         };
-        self.cache.insert(id, answer.clone());
-        Ok(answer)
+        Ok((bytes, answer))
     }
+}
+
+/// Checks a stapled response (`der`, as a TLS server sent it) for `leaf` issued by `issuer`
+/// at `at`: every check of [`Ocsp::check`] except the nonce, which a staple cannot carry
+/// (RFC 6066 §8); its thisUpdate/nextUpdate and `settings.max_age` bound its age instead.
+pub fn check_staple(
+    der: &[u8],
+    leaf: &[u8],
+    issuer: &[u8],
+    at: u64,
+    settings: &OcspSettings,
+) -> Result<OcspAnswer, OcspError> {
+    let (leaf_cert, issuer_cert) = (parse(leaf)?, parse(issuer)?);
+    let id = request::CertId::sha1(&leaf_cert, &issuer_cert);
+    let parsed = response::parse(der)?;
+    let good = check::check(&parsed, &id, &issuer_cert, None, at, settings)?;
+    Ok(OcspAnswer {
+        this_update: good.this_update,
+        next_update: good.next_update,
+        until: good.until,
+        url: "(stapled)".to_owned(),
+        cached: false,
+    })
+}
+
+fn parse(der: &[u8]) -> Result<X509Certificate<'_>, OcspError> {
+    X509Certificate::from_der(der)
+        .map(|(_, c)| c)
+        .map_err(|e| OcspError::BadCertificate {
+            reason: e.to_string(),
+        })
 }
 
 /// The response reader alone, for `fuzz/fuzz_targets/ocsp_response.rs`: how many
