@@ -324,12 +324,13 @@ fn verify_field_file(
             "level": v.field().label.as_ref().map(|l| l.level.token()),
             "legacy": v.legacy(),
             "revocation_checked": v.revocation_checked(),
+            "revocation": revocation_json(v.revocation()),
             "digest_sha256": hex(v.digest()),
         });
         println!("{j}");
     } else {
         println!(
-            "{}: valid (field form) — signed by {} ({}), From {from}, {}{}{}",
+            "{}: valid (field form) — signed by {} ({}), From {from}, {}{}, {}",
             file.display(),
             v.signer().organ(),
             v.signer().subject(),
@@ -339,11 +340,7 @@ fn verify_field_file(
             } else {
                 format!(", legacy: {}", v.legacy().join(", "))
             },
-            if v.revocation_checked() {
-                ", not revoked"
-            } else {
-                ", revocation not checked (no --crl)"
-            }
+            revocation_words(v.revocation()),
         );
     }
     Ok(())
