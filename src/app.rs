@@ -64,6 +64,9 @@ struct Wiring {
     exchange_tls: Swap<rustls::ServerConfig>,
     /// One client per peer.
     peers: HashMap<OrganId, Arc<PeerClient>>,
+    /// The CRLs the listeners check client certificates against now (replaced on reload), so
+    /// that a staple refresh rebuilds them with the current lists, never the boot-time ones.
+    tls_crls: Swap<Vec<rustls_pki_types::CertificateRevocationListDer<'static>>>,
 }
 
 /// Reloads a running gateway's CRLs (on SIGHUP); cheap to clone.
@@ -133,12 +136,48 @@ impl Reloader {
         }
         w.api_tls.set(api);
         w.exchange_tls.set(exchange);
+        w.tls_crls.set(Arc::new(id.crls));
         for p in w.peers.values() {
             p.set_tls(client.clone());
         }
         Ok(config.trust.crls.len())
     }
+
+    /// Asks the OCSP responder again for our TLS certificate's staple and serves the new one on
+    /// both listeners (CRLs and everything else unchanged); blocking (one OCSP request). Returns
+    /// whether a staple is now served: `false` without OCSP configured or when the responder did
+    /// not answer, in which case the staple in use is kept (peers ignore it once stale).
+    pub fn refresh_staple(&self) -> Result<bool, StartError> {
+        let w = &self.0;
+        let trust = w.shared.trust();
+        let tls = &w.shared.keys.tls;
+        let Some(staple) = own_staple(&trust, &tls.chain) else {
+            return Ok(false);
+        };
+        let id = TlsIdentity {
+            chain: tls.chain.clone(),
+            key: tls.key.clone_key(),
+            roots: tls.roots.clone(),
+            crls: w.tls_crls.get().as_ref().clone(),
+        };
+        let api = crate::tls::api_server_config_stapled(&id, Some(&staple))?;
+        let exchange = crate::tls::exchange_server_config_stapled(&id, Some(&staple))?;
+        w.api_tls.set(api);
+        w.exchange_tls.set(exchange);
+        Ok(true)
+    }
+
+    /// Whether OCSP is configured (then `serve` refreshes the staple every
+    /// [`STAPLE_REFRESH`]).
+    pub fn staples(&self) -> bool {
+        self.0.shared.trust().ocsp().is_some()
+    }
 }
+
+/// How often `serve` asks for a new staple for its own TLS certificate when OCSP is configured:
+/// hourly, well inside the day or more a responder's nextUpdate usually gives, so a staple is
+/// never served stale while the responder answers.
+pub const STAPLE_REFRESH: Duration = Duration::from_secs(3600);
 
 /// A started gateway.
 pub struct Running {
@@ -275,6 +314,7 @@ fn wiring(shared: Arc<Shared>) -> Result<Wiring, StartError> {
             tls,
             staple.as_deref(),
         )?),
+        tls_crls: Swap::new(Arc::new(tls.crls.clone())),
         peers,
         shared,
     })
