@@ -233,6 +233,12 @@ fn good_certificate_verifies_and_says_ocsp_answered_with_its_times() {
     );
     let next = next_update.expect("openssl -ndays 1 gives nextUpdate");
     assert!(next >= this_update + 86_000 && next <= this_update + 86_800);
+    // The next document from the same signer is answered by the chain cache (inside the OCSP
+    // answer's window), the responder not asked again.
+    let v = verify(&signed(&leaf), &t, &VerifyOptions::now()).unwrap();
+    assert_eq!(v.revocation().source(), "ocsp");
+    assert_eq!(t.cache_stats().hits, 1);
+    assert_eq!(t.ocsp().unwrap().cache_stats().misses, 1);
 }
 
 #[test]
