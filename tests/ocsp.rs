@@ -57,6 +57,8 @@ enum Signer {
     Delegated { ocsp_signing: bool },
     /// The CA (the intermediate) itself.
     Ca,
+    /// A delegated responder with an RSA-2048 key (so the response is RSA PKCS#1 SHA-256).
+    DelegatedRsa,
 }
 
 /// One line of openssl's index (`ca` database): `V` or `R` with the revocation time.
@@ -85,7 +87,26 @@ fn free_port() -> u16 {
 /// A responder certificate for `pki`'s intermediate: P-256, digitalSignature, and the
 /// OCSP-signing EKU or (the failing twin) serverAuth only.
 fn responder_cert(pki: &TestPki, ocsp_signing: bool) -> (String, String) {
-    let kp = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    responder_cert_with(
+        pki,
+        ocsp_signing,
+        KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap(),
+    )
+}
+
+/// A fresh RSA-2048 key (the `rsa` crate; ring cannot generate RSA keys), for rcgen.
+fn rsa_key() -> KeyPair {
+    use rsa::pkcs8::EncodePrivateKey;
+    let k = rsa::PrivateKey::new(&mut lienthong::seal::rng::RingRng::new(), 2048).unwrap();
+    let der = k.to_pkcs8_der().unwrap().as_bytes().to_vec();
+    KeyPair::from_pkcs8_der_and_sign_algo(
+        &rustls_pki_types::PrivatePkcs8KeyDer::from(der),
+        &rcgen::PKCS_RSA_SHA256,
+    )
+    .unwrap()
+}
+
+fn responder_cert_with(pki: &TestPki, ocsp_signing: bool, kp: KeyPair) -> (String, String) {
     let now = OffsetDateTime::now_utc();
     let mut p = CertificateParams::default();
     p.distinguished_name
@@ -112,6 +133,7 @@ fn start(pki: &TestPki, index: &str, signer: Signer, validity: &[&str]) -> Respo
     let (cert, key) = match signer {
         Signer::Delegated { ocsp_signing } => responder_cert(pki, ocsp_signing),
         Signer::Ca => (pki.inter_pem(), pki.inter.key().serialize_pem()),
+        Signer::DelegatedRsa => responder_cert_with(pki, true, rsa_key()),
     };
     std::fs::write(d.join("rsigner.pem"), cert).unwrap();
     std::fs::write(d.join("rkey.pem"), key).unwrap();
@@ -239,6 +261,29 @@ fn good_certificate_verifies_and_says_ocsp_answered_with_its_times() {
     assert_eq!(v.revocation().source(), "ocsp");
     assert_eq!(t.cache_stats().hits, 1);
     assert_eq!(t.ocsp().unwrap().cache_stats().misses, 1);
+}
+
+#[test]
+fn a_response_signed_with_rsa_pkcs1_sha256_by_a_delegated_responder_verifies() {
+    let pki = TestPki::new("ocsp-rsa");
+    let leaf = leaf(&pki, 4013);
+    let r = start(
+        &pki,
+        &index_line(4013, false),
+        Signer::DelegatedRsa,
+        &["-ndays", "1"],
+    );
+    let recorder = Arc::new(Recorder {
+        replay: false,
+        seen: Mutex::new(Vec::new()),
+    });
+    let t = trust(&pki, OCSP, Some(ocsp_over(&r.url, recorder.clone())));
+    let v = verify(&signed(&leaf), &t, &VerifyOptions::now()).unwrap();
+    assert_eq!(v.revocation().source(), "ocsp");
+    // sha256WithRSAEncryption (1.2.840.113549.1.1.11) signs the response.
+    let body = recorder.seen.lock().unwrap()[0].clone();
+    let oid = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
+    assert!(body.windows(oid.len()).any(|w| w == oid));
 }
 
 #[test]
