@@ -4,7 +4,9 @@
 //! thisUpdate/nextUpdate); a revoked one is refused `Revoked`; a responder without the
 //! OCSP-signing EKU is `ResponderNotAuthorised`; a response past its nextUpdate is `Stale`; a
 //! responder that is down is `Unreachable` and fails closed, unless a CRL is configured after it;
-//! a replayed response is `NonceMismatch`.
+//! a replayed response is `NonceMismatch`, a tampered one `BadSignature`; ECDSA P-256 and RSA
+//! PKCS#1 SHA-256 responders, the CA itself or a delegate; the AIA URL and `verify --ocsp`; the
+//! gateway's `[trust]` wiring; and stapling between rustls server and client configs.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
