@@ -15,7 +15,7 @@ shift
 if [ $# -gt 0 ]; then
   targets=("$@")
 else
-  targets=(envelope_parse field_parse c14n verify_mutated config_parse api_json pki_load exchange_headers keystore_file seal_open)
+  targets=(envelope_parse field_parse c14n verify_mutated config_parse api_json pki_load exchange_headers keystore_file seal_open ocsp_response)
 fi
 
 # The dictionaries and input caps per target.
@@ -25,7 +25,7 @@ dict_of() {
     c14n | verify_mutated) echo logs/xml+xmldsig.dict ;;
     config_parse) echo dict/toml.dict ;;
     api_json | exchange_headers | keystore_file) echo dict/json.dict ;;
-    pki_load) echo dict/pem.dict ;;
+    pki_load | ocsp_response) echo dict/pem.dict ;;
   esac
 }
 max_len_of() {

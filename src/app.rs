@@ -64,6 +64,9 @@ struct Wiring {
     exchange_tls: Swap<rustls::ServerConfig>,
     /// One client per peer.
     peers: HashMap<OrganId, Arc<PeerClient>>,
+    /// The CRLs the listeners check client certificates against now (replaced on reload), so
+    /// that a staple refresh rebuilds them with the current lists, never the boot-time ones.
+    tls_crls: Swap<Vec<rustls_pki_types::CertificateRevocationListDer<'static>>>,
 }
 
 /// Reloads a running gateway's CRLs (on SIGHUP); cheap to clone.
@@ -85,7 +88,8 @@ impl Reloader {
     pub fn reload_crls(&self) -> Result<usize, StartError> {
         let w = &self.0;
         let config = &w.shared.config;
-        let trust = crate::gateway::trust_store(config)?;
+        // The OCSP client (and its cache) outlives the reload.
+        let trust = crate::gateway::trust_store_with(config, w.shared.trust().ocsp().cloned())?;
         // The directory is re-checked against the new CRLs; a directory that cannot be read
         // keeps the one in use, and never holds the CRLs back.
         let directory = crate::gateway::sealing::Directory::load(
@@ -114,9 +118,10 @@ impl Reloader {
             roots: tls.roots.clone(),
             crls,
         };
-        let api = crate::tls::api_server_config(&id)?;
-        let exchange = crate::tls::exchange_server_config(&id)?;
-        let client = crate::tls::exchange_client_config(&id)?;
+        let staple = own_staple(&trust, &id.chain);
+        let api = crate::tls::api_server_config_stapled(&id, staple.as_deref())?;
+        let exchange = crate::tls::exchange_server_config_stapled(&id, staple.as_deref())?;
+        let client = client_config(&id, &trust)?;
         w.shared.set_trust(trust);
         match directory {
             Ok(d) => {
@@ -131,12 +136,48 @@ impl Reloader {
         }
         w.api_tls.set(api);
         w.exchange_tls.set(exchange);
+        w.tls_crls.set(Arc::new(id.crls));
         for p in w.peers.values() {
             p.set_tls(client.clone());
         }
         Ok(config.trust.crls.len())
     }
+
+    /// Asks the OCSP responder again for our TLS certificate's staple and serves the new one on
+    /// both listeners (CRLs and everything else unchanged); blocking (one OCSP request). Returns
+    /// whether a staple is now served: `false` without OCSP configured or when the responder did
+    /// not answer, in which case the staple in use is kept (peers ignore it once stale).
+    pub fn refresh_staple(&self) -> Result<bool, StartError> {
+        let w = &self.0;
+        let trust = w.shared.trust();
+        let tls = &w.shared.keys.tls;
+        let Some(staple) = own_staple(&trust, &tls.chain) else {
+            return Ok(false);
+        };
+        let id = TlsIdentity {
+            chain: tls.chain.clone(),
+            key: tls.key.clone_key(),
+            roots: tls.roots.clone(),
+            crls: w.tls_crls.get().as_ref().clone(),
+        };
+        let api = crate::tls::api_server_config_stapled(&id, Some(&staple))?;
+        let exchange = crate::tls::exchange_server_config_stapled(&id, Some(&staple))?;
+        w.api_tls.set(api);
+        w.exchange_tls.set(exchange);
+        Ok(true)
+    }
+
+    /// Whether OCSP is configured (then `serve` refreshes the staple every
+    /// [`STAPLE_REFRESH`]).
+    pub fn staples(&self) -> bool {
+        self.0.shared.trust().ocsp().is_some()
+    }
 }
+
+/// How often `serve` asks for a new staple for its own TLS certificate when OCSP is configured:
+/// hourly, well inside the day or more a responder's nextUpdate usually gives, so a staple is
+/// never served stale while the responder answers.
+pub const STAPLE_REFRESH: Duration = Duration::from_secs(3600);
 
 /// A started gateway.
 pub struct Running {
@@ -255,7 +296,9 @@ fn domain(config: Config, keys: GatewayKeys, catalog: Catalog) -> Result<Shared,
         ..StoreLimits::default()
     };
     let store = open_store(&config, limits)?;
-    let trust = crate::gateway::trust_store(&config)?;
+    // One OCSP client for the gateway's life: verification, receipts and reloads share its cache.
+    let ocsp = crate::gateway::ocsp_client(&config, Arc::new(crate::relay::ocsp::HttpTransport));
+    let trust = crate::gateway::trust_store_with(&config, ocsp)?;
     let directory = crate::gateway::sealing::Directory::load(
         crate::gateway::directory::Sources {
             files: &config.encryption.certificates,
@@ -296,7 +339,9 @@ fn domain(config: Config, keys: GatewayKeys, catalog: Catalog) -> Result<Shared,
 /// The TLS configurations and one relay client per configured peer.
 fn wiring(shared: Arc<Shared>) -> Result<Wiring, StartError> {
     let (config, tls) = (&shared.config, &shared.keys.tls);
-    let client_tls = crate::tls::exchange_client_config(tls)?;
+    let trust = shared.trust();
+    let client_tls = client_config(tls, &trust)?;
+    let staple = own_staple(&trust, &tls.chain);
     let connect_timeout = Duration::from_millis(config.retry.connect_timeout_ms);
     let mut peers = HashMap::new();
     for p in &config.peers {
@@ -311,11 +356,62 @@ fn wiring(shared: Arc<Shared>) -> Result<Wiring, StartError> {
         peers.insert(p.organ.clone(), Arc::new(client));
     }
     Ok(Wiring {
-        api_tls: Swap::new(crate::tls::api_server_config(tls)?),
-        exchange_tls: Swap::new(crate::tls::exchange_server_config(tls)?),
+        api_tls: Swap::new(crate::tls::api_server_config_stapled(
+            tls,
+            staple.as_deref(),
+        )?),
+        exchange_tls: Swap::new(crate::tls::exchange_server_config_stapled(
+            tls,
+            staple.as_deref(),
+        )?),
+        tls_crls: Swap::new(Arc::new(tls.crls.clone())),
         peers,
         shared,
     })
+}
+
+/// The peer clients' TLS configuration: with OCSP configured (`[trust] revocation` names
+/// `ocsp`), a peer's staple is checked too (`relay::ocsp::StapleCheck`: "revoked" refuses);
+/// without, exactly the CRL-only verifier.
+fn client_config(
+    tls: &TlsIdentity,
+    trust: &crate::sign::TrustStore,
+) -> Result<Arc<rustls::ClientConfig>, crate::tls::TlsError> {
+    match trust.ocsp() {
+        Some(ocsp) => {
+            let settings = ocsp.settings().clone();
+            crate::tls::exchange_client_config_with(tls, |v| {
+                Arc::new(crate::relay::ocsp::StapleCheck::new(v, settings))
+            })
+        }
+        None => crate::tls::exchange_client_config(tls),
+    }
+}
+
+/// An OCSP response for this gateway's own TLS certificate, to staple on both listeners
+/// (RFC 6066 §8), when OCSP is configured and the chain names the issuer (leaf, then its CA).
+/// Asked at start and on every reload (SIGHUP); a responder that does not answer means no
+/// staple, never a listener that does not start.
+fn own_staple(
+    trust: &crate::sign::TrustStore,
+    chain: &[rustls_pki_types::CertificateDer<'static>],
+) -> Option<Vec<u8>> {
+    let ocsp = trust.ocsp()?;
+    let (leaf, issuer) = (chain.first()?, chain.get(1)?);
+    let now = rustls_pki_types::UnixTime::now().as_secs();
+    match ocsp.fetch_staple(leaf.as_ref(), issuer.as_ref(), now) {
+        Ok((der, answer)) => {
+            tracing::info!(
+                next_update = ?answer.next_update.map(crate::sign::ocsp::rfc3339),
+                "stapling an OCSP response for our TLS certificate"
+            );
+            Some(der)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no OCSP staple for our TLS certificate");
+            None
+        }
+    }
 }
 
 fn listener_limits(config: &Config) -> ListenerLimits {

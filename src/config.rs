@@ -276,7 +276,41 @@ pub struct Trust {
     /// the default (the docSigning EKU, 1.3.6.1.5.5.7.3.36, and no leaf without EKU).
     #[serde(default)]
     pub signing_policy: Vec<AnchorSigningPolicy>,
+    /// Where the revocation status of a document signer's certificate is asked, in order, for
+    /// every anchor: `["crl"]` (the default: the CRL files above; without any, revocation is
+    /// not checked and verification says so), `["ocsp"]`, `["ocsp", "crl"]` or
+    /// `["crl", "ocsp"]`. The first source that answers decides (a revocation is final); when
+    /// a source cannot answer (responder down, stale answer, no CRL covering), the next is
+    /// asked, and when none answers, verification fails closed.
+    #[serde(default = "default_revocation")]
+    pub revocation: Vec<String>,
+    /// An OCSP responder URL (`http://…`) asked instead of the one in each certificate's
+    /// authorityInfoAccess. Default: none (the AIA URL).
+    #[serde(default)]
+    pub ocsp_responder: Option<String>,
+    /// How long an OCSP answer without nextUpdate is fresh, seconds after its thisUpdate.
+    /// Default 3600.
+    #[serde(default = "default_ocsp_max_age")]
+    pub ocsp_max_age_seconds: u64,
+    /// How long one OCSP request may take, milliseconds. Default 5000.
+    #[serde(default = "default_ocsp_timeout")]
+    pub ocsp_timeout_ms: u64,
 }
+
+fn default_revocation() -> Vec<String> {
+    vec!["crl".to_owned()]
+}
+
+fn default_ocsp_max_age() -> u64 {
+    crate::sign::ocsp::DEFAULT_MAX_AGE_SECS
+}
+
+fn default_ocsp_timeout() -> u64 {
+    crate::sign::ocsp::DEFAULT_TIMEOUT_MS
+}
+
+/// The revocation sources `[trust] revocation` may name.
+pub const REVOCATION_SOURCES: [&str; 2] = ["crl", "ocsp"];
 
 /// The signing rule for the document-signing leaves under one trust-anchor file
 /// (`[[trust.signing_policy]]`), for a national CA that issues, e.g., emailProtection leaves.
@@ -557,6 +591,7 @@ impl Config {
         // This gateway's organ id, and the trust anchors it needs.
         self.validate_identity(origin)?;
         self.validate_signing_policies(origin)?;
+        self.validate_revocation(origin)?;
         // The peers, the routes through them, and the API clients.
         self.validate_peers(origin)?;
         self.validate_routes(origin)?;
@@ -768,6 +803,53 @@ impl Config {
         Ok(())
     }
 
+    /// `trust.revocation` names known sources, each once; the OCSP settings are usable.
+    fn validate_revocation(&self, origin: &str) -> Result<(), ConfigError> {
+        let t = &self.trust;
+        if t.revocation.is_empty() {
+            return Err(invalid(
+                origin,
+                "trust.revocation",
+                "empty: name \"crl\", \"ocsp\" or both".into(),
+            ));
+        }
+        for (i, source) in t.revocation.iter().enumerate() {
+            let field = format!("trust.revocation[{i}]");
+            if !REVOCATION_SOURCES.contains(&source.as_str()) {
+                let reason = format!("unknown revocation source {source:?}: \"crl\" or \"ocsp\"");
+                return Err(invalid(origin, &field, reason));
+            }
+            if t.revocation.iter().take(i).any(|s| s == source) {
+                return Err(invalid(
+                    origin,
+                    &field,
+                    format!("{source:?} is named twice"),
+                ));
+            }
+        }
+        if let Some(url) = &t.ocsp_responder {
+            if !url.starts_with("http://") || url.len() <= "http://".len() {
+                let reason = format!("{url:?} is not an http:// URL (OCSP responses are signed)");
+                return Err(invalid(origin, "trust.ocsp_responder", reason));
+            }
+        }
+        if t.ocsp_timeout_ms == 0 {
+            return Err(invalid(
+                origin,
+                "trust.ocsp_timeout_ms",
+                "must be positive".into(),
+            ));
+        }
+        if t.ocsp_max_age_seconds == 0 {
+            return Err(invalid(
+                origin,
+                "trust.ocsp_max_age_seconds",
+                "must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Each `[[trust.signing_policy]]` names a listed anchor file, once, with at least one EKU.
     fn validate_signing_policies(&self, origin: &str) -> Result<(), ConfigError> {
         let mut seen = std::collections::HashSet::new();
@@ -887,6 +969,42 @@ default = "VPTW"
         assert_eq!(c.next_hop("HU.CHAUTHANH").unwrap().organ, "HU.CHAUTHANH");
         assert_eq!(c.next_hop("TU.OTHER").unwrap().organ, "VPTW");
         assert_eq!(c.limits.max_hops, 8);
+    }
+
+    #[test]
+    fn revocation_defaults_to_crls_and_refuses_unknown_sources_by_field() {
+        let c = Config::parse(GOOD, "t").unwrap();
+        assert_eq!(c.trust.revocation, vec!["crl".to_owned()]);
+        assert_eq!(c.trust.ocsp_timeout_ms, 5000);
+        let with = |extra: &str| {
+            GOOD.replace(
+                "anchors = [\"root.pem\"]",
+                &format!("anchors = [\"root.pem\"]\n{extra}"),
+            )
+        };
+        let c = Config::parse(
+            &with("revocation = [\"ocsp\", \"crl\"]\nocsp_responder = \"http://127.0.0.1:1/\""),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            c.trust.revocation,
+            vec!["ocsp".to_owned(), "crl".to_owned()]
+        );
+        for (extra, field) in [
+            ("revocation = [\"ocsp\", \"ldap\"]", "trust.revocation[1]"),
+            ("revocation = [\"crl\", \"crl\"]", "trust.revocation[1]"),
+            ("revocation = []", "trust.revocation"),
+            ("ocsp_responder = \"https://x\"", "trust.ocsp_responder"),
+            ("ocsp_timeout_ms = 0", "trust.ocsp_timeout_ms"),
+            ("ocsp_max_age_seconds = 0", "trust.ocsp_max_age_seconds"),
+        ] {
+            let e = Config::parse(&with(extra), "t").unwrap_err();
+            assert!(
+                matches!(&e, ConfigError::Invalid { field: f, .. } if f == field),
+                "{extra}: {e}"
+            );
+        }
     }
 
     #[test]

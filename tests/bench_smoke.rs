@@ -97,6 +97,20 @@ fn bench_quick_writes_every_section_with_positive_numbers() {
     assert!((7_000..10_000).contains(&rows[0]["unsigned_bytes"].as_u64().unwrap()));
     assert!((900_000..1_200_000).contains(&rows[1]["unsigned_bytes"].as_u64().unwrap()));
 
+    // Revocation: CRL rows always; OCSP rows when openssl ran (it does where .ci/run runs).
+    for k in ["verify_crl_docs_per_s", "chain_and_crl_uncached_per_s"] {
+        positive(&r, &format!("/revocation/{k}"));
+    }
+    if r["revocation"]["note"].as_str().unwrap().is_empty() {
+        for k in [
+            "verify_ocsp_cached_docs_per_s",
+            "ocsp_status_cached_per_s",
+            "ocsp_status_uncached_per_s",
+        ] {
+            positive(&r, &format!("/revocation/{k}"));
+        }
+    }
+    assert!(stdout.contains("2c. Revocation"), "{stdout}");
     // Sealing: both sizes, every rate positive, the sealed form larger than the signed one by
     // about a third (base64) plus the outer header and signature.
     let seal = r["seal"].as_array().unwrap();

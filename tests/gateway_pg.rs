@@ -147,7 +147,11 @@ fn a_province_on_postgres_receives_and_loses_nothing_to_kill9_or_a_database_cras
     assert!(String::from_utf8_lossy(&out.stdout).contains("already"));
 
     // Its sessions are in the metrics.
-    let metrics = demo.client("province", "admin").get("/metrics").unwrap().text();
+    let metrics = demo
+        .client("province", "admin")
+        .get("/metrics")
+        .unwrap()
+        .text();
     let open: u64 = metrics
         .lines()
         .find(|l| l.starts_with("lienthong_store_sessions_open{"))

@@ -22,6 +22,7 @@ pub mod e2e;
 pub mod overload;
 pub mod peers;
 pub mod pipeline;
+pub mod revocation;
 pub mod scale;
 pub mod sealing;
 
@@ -186,6 +187,8 @@ pub struct BenchReport {
     pub pipeline: Vec<pipeline::PipelineRow>,
     /// Sealing `mat` documents (encrypt, decrypt, the gateway's seal and open), one row per size.
     pub seal: Vec<sealing::SealRow>,
+    /// Revocation by CRL and by OCSP (cached, over loopback), side by side.
+    pub revocation: revocation::Revocation,
     /// End to end through real gateways, one row per phase (max, paced, 2 hops).
     pub e2e: Vec<e2e::Phase>,
     /// Twice the district's probed accept rate offered, open loop: shed, accepted, their
@@ -216,6 +219,8 @@ pub fn run(
     let pipeline = pipeline::measure(&material, &ceiling, options.budget())?;
     progress("seal: encrypt and decrypt mat envelopes of 8 KB and 1 MB (AES-256-GCM, RSA-OAEP)");
     let seal = sealing::measure(&material, options.budget())?;
+    progress("revocation: verification with a CRL and with OCSP (openssl ocsp, when installed)");
+    let revocation = revocation::measure(dir.path(), options.budget())?;
 
     let peers = if options.peers {
         progress("peers: xmlsec1 on the same 8 KB document");
@@ -237,6 +242,7 @@ pub fn run(
         ceiling,
         pipeline,
         seal,
+        revocation,
         e2e,
         overload,
         peers,
@@ -365,6 +371,7 @@ impl BenchReport {
         self.write_ceiling(&mut s);
         self.write_pipeline(&mut s);
         s.push_str(&sealing::table(&self.seal));
+        s.push_str(&revocation::table(&self.revocation));
         self.write_e2e(&mut s);
         self.write_overload(&mut s);
         self.write_peers(&mut s);

@@ -67,10 +67,21 @@ async fn wait_for_signal(reloader: lienthong::app::Reloader) {
         let _ = tokio::signal::ctrl_c().await;
         return;
     };
+    let mut staple = tokio::time::interval(lienthong::app::STAPLE_REFRESH);
+    staple.tick().await; // the first tick is now: the staple was fetched at start
     loop {
         tokio::select! {
             _ = term.recv() => return,
             _ = int.recv() => return,
+            _ = staple.tick(), if reloader.staples() => {
+                let r = reloader.clone();
+                match tokio::task::spawn_blocking(move || r.refresh_staple()).await {
+                    Ok(Ok(true)) => tracing::info!("OCSP staple refreshed"),
+                    Ok(Ok(false)) => tracing::warn!("OCSP staple not refreshed; keeping the one in use"),
+                    Ok(Err(e)) => tracing::error!(error = %e, "OCSP staple refresh refused"),
+                    Err(e) => tracing::error!(error = %e, "OCSP staple refresh failed"),
+                }
+            }
             _ = hup.recv() => match reloader.reload_crls() {
                 Ok(n) => tracing::info!(crls = n, "CRLs reloaded, encryption certificates re-checked"),
                 Err(e) => tracing::error!(error = %e, "CRL reload refused; keeping the previous lists"),

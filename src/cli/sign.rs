@@ -55,6 +55,16 @@ pub(crate) struct VerifyArgs {
     /// Accept SHA-1 and RSA < 2048 (verify-only, old edXML archives).
     #[arg(long)]
     allow_legacy: bool,
+    /// Ask the signer's CA's OCSP responder (RFC 6960) for revocation, before the CRLs given
+    /// with `--crl` (asked only if OCSP cannot answer); without `--crl`, OCSP alone.
+    #[arg(long)]
+    ocsp: bool,
+    /// The OCSP responder URL (`http://…`); default: the certificate's authorityInfoAccess.
+    #[arg(long, requires = "ocsp")]
+    ocsp_url: Option<String>,
+    /// How long the OCSP request may take, milliseconds.
+    #[arg(long, default_value_t = lienthong::sign::ocsp::DEFAULT_TIMEOUT_MS, requires = "ocsp")]
+    ocsp_timeout_ms: u64,
     /// Print one JSON object per file.
     #[arg(long)]
     json: bool,
@@ -138,6 +148,9 @@ pub(crate) fn run_verify(a: VerifyArgs) -> Result<(), CliError> {
         options.at = parse_at(at)?;
     }
     options.allow_legacy = a.allow_legacy;
+    if a.ocsp {
+        wire_ocsp(&mut trust, &a, &options)?;
+    }
 
     let mut failed = 0usize;
     for file in &a.files {
@@ -159,22 +172,19 @@ pub(crate) fn run_verify(a: VerifyArgs) -> Result<(), CliError> {
                         "signer": v.signer(),
                         "level": label,
                         "revocation_checked": v.revocation_checked(),
+                        "revocation": revocation_json(v.revocation()),
                         "digest_sha256": hex(v.digest()),
                     });
                     println!("{j}");
                 } else {
                     println!(
-                        "{}: valid — signed by {} ({}), level {}, {}{}",
+                        "{}: valid — signed by {} ({}), level {}, {}, {}",
                         file.display(),
                         v.signer().organ(),
                         v.signer().subject(),
                         label.as_deref().unwrap_or("(none)"),
                         v.signer().algorithm(),
-                        if v.revocation_checked() {
-                            ", not revoked"
-                        } else {
-                            ", revocation not checked (no --crl)"
-                        }
+                        revocation_words(v.revocation()),
                     );
                 }
             }
@@ -191,6 +201,82 @@ pub(crate) fn run_verify(a: VerifyArgs) -> Result<(), CliError> {
         )));
     }
     Ok(())
+}
+
+/// `--ocsp`: OCSP first, then the CRLs if any were given; over HTTP (the relay's transport).
+fn wire_ocsp(
+    trust: &mut TrustStore,
+    a: &VerifyArgs,
+    options: &VerifyOptions,
+) -> Result<(), CliError> {
+    use lienthong::sign::RevocationSource;
+    use lienthong::sign::ocsp::{Ocsp, OcspSettings};
+    if let Some(url) = &a.ocsp_url {
+        if !url.starts_with("http://") {
+            return Err(CliError::usage(format!(
+                "--ocsp-url {url:?}: not an http:// URL"
+            )));
+        }
+    }
+    if a.ocsp_timeout_ms == 0 {
+        return Err(CliError::usage("--ocsp-timeout-ms must be positive"));
+    }
+    let settings = OcspSettings {
+        responder: a.ocsp_url.clone(),
+        timeout: std::time::Duration::from_millis(a.ocsp_timeout_ms),
+        clock_skew: options.clock_skew,
+        ..OcspSettings::default()
+    };
+    let ocsp = Ocsp::new(
+        settings,
+        std::sync::Arc::new(lienthong::relay::ocsp::HttpTransport),
+    );
+    let mut order = vec![RevocationSource::Ocsp];
+    if !a.crl.is_empty() {
+        order.push(RevocationSource::Crl);
+    }
+    trust.set_revocation(order, Some(std::sync::Arc::new(ocsp)));
+    Ok(())
+}
+
+/// Which source answered, in words: `not revoked (OCSP http://…, thisUpdate …, nextUpdate …)`.
+fn revocation_words(r: &lienthong::sign::RevocationStatus) -> String {
+    use lienthong::sign::RevocationStatus as R;
+    use lienthong::sign::ocsp::rfc3339;
+    match r {
+        R::NotChecked => "revocation not checked (no --crl, no --ocsp)".to_owned(),
+        R::Crl => "not revoked (CRL)".to_owned(),
+        R::Ocsp {
+            url,
+            this_update,
+            next_update,
+        } => format!(
+            "not revoked (OCSP {url}, thisUpdate {}, nextUpdate {})",
+            rfc3339(*this_update),
+            next_update
+                .map(rfc3339)
+                .unwrap_or_else(|| "none".to_owned())
+        ),
+        _ => "not revoked".to_owned(),
+    }
+}
+
+fn revocation_json(r: &lienthong::sign::RevocationStatus) -> serde_json::Value {
+    use lienthong::sign::RevocationStatus as R;
+    use lienthong::sign::ocsp::rfc3339;
+    match r {
+        R::Ocsp {
+            url,
+            this_update,
+            next_update,
+        } => serde_json::json!({
+            "source": "ocsp",
+            "url": url,
+            "this_update": rfc3339(*this_update),
+            "next_update": next_update.map(rfc3339),
+        }),
+        other => serde_json::json!({ "source": other.source() }),
+    }
 }
 
 /// One refused file, on stdout (`--json`) or stderr.
@@ -238,12 +324,13 @@ fn verify_field_file(
             "level": v.field().label.as_ref().map(|l| l.level.token()),
             "legacy": v.legacy(),
             "revocation_checked": v.revocation_checked(),
+            "revocation": revocation_json(v.revocation()),
             "digest_sha256": hex(v.digest()),
         });
         println!("{j}");
     } else {
         println!(
-            "{}: valid (field form) — signed by {} ({}), From {from}, {}{}{}",
+            "{}: valid (field form) — signed by {} ({}), From {from}, {}{}, {}",
             file.display(),
             v.signer().organ(),
             v.signer().subject(),
@@ -253,11 +340,7 @@ fn verify_field_file(
             } else {
                 format!(", legacy: {}", v.legacy().join(", "))
             },
-            if v.revocation_checked() {
-                ", not revoked"
-            } else {
-                ", revocation not checked (no --crl)"
-            }
+            revocation_words(v.revocation()),
         );
     }
     Ok(())

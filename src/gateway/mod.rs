@@ -111,8 +111,37 @@ pub struct Parts {
 }
 
 /// The trust store the config names: its anchors, each with its signing rule
-/// (`[[trust.signing_policy]]`, docSigning where none is given), and CRLs.
+/// (`[[trust.signing_policy]]`, docSigning where none is given), and CRLs, with no OCSP client
+/// (an `ocsp` source in `[trust] revocation` then never answers: see [`trust_store_with`]).
 pub fn trust_store(config: &Config) -> Result<TrustStore, crate::sign::TrustError> {
+    trust_store_with(config, None)
+}
+
+/// The OCSP client `[trust]` asks for, over `transport` (the composition root gives the HTTP
+/// one); `None` when `ocsp` is not among `[trust] revocation`. Made once and shared by every
+/// trust store built later (reloads keep its cache).
+pub fn ocsp_client(
+    config: &Config,
+    transport: Arc<dyn crate::sign::ocsp::Transport>,
+) -> Option<Arc<crate::sign::ocsp::Ocsp>> {
+    let t = &config.trust;
+    if !t.revocation.iter().any(|s| s == "ocsp") {
+        return None;
+    }
+    let settings = crate::sign::ocsp::OcspSettings {
+        responder: t.ocsp_responder.clone(),
+        max_age: std::time::Duration::from_secs(t.ocsp_max_age_seconds),
+        timeout: std::time::Duration::from_millis(t.ocsp_timeout_ms),
+        ..crate::sign::ocsp::OcspSettings::default()
+    };
+    Some(Arc::new(crate::sign::ocsp::Ocsp::new(settings, transport)))
+}
+
+/// As [`trust_store`], the `ocsp` revocation source asking `ocsp`.
+pub fn trust_store_with(
+    config: &Config,
+    ocsp: Option<Arc<crate::sign::ocsp::Ocsp>>,
+) -> Result<TrustStore, crate::sign::TrustError> {
     let mut trust = TrustStore::new();
     for a in &config.trust.anchors {
         let policy = match config.trust.signing_policy_for(a) {
@@ -126,6 +155,14 @@ pub fn trust_store(config: &Config) -> Result<TrustStore, crate::sign::TrustErro
     for c in &config.trust.crls {
         trust.add_crl_file(c)?;
     }
+    // The config validated every word: none is dropped here.
+    let order = config
+        .trust
+        .revocation
+        .iter()
+        .filter_map(|s| crate::sign::RevocationSource::from_name(s))
+        .collect();
+    trust.set_revocation(order, ocsp);
     Ok(trust)
 }
 

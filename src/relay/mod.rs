@@ -2,4 +2,5 @@
 //! backoff, dead letters.
 
 pub mod client;
+pub mod ocsp;
 pub mod worker;

@@ -6,6 +6,7 @@
 pub mod algorithm;
 pub mod cache;
 pub mod dsig;
+pub mod ocsp;
 pub mod pkcs8;
 pub mod receipt;
 pub mod signing;
@@ -17,8 +18,8 @@ pub use cache::{CHAIN_CACHE_CAPACITY, CacheStats};
 pub use pkcs8::{KeyError, Pkcs8Signer};
 pub use receipt::{ReceiptBody, ReceiptError, SignedReceipt};
 pub use signing::{SignError, sign_document};
-pub use trust::{DOC_SIGNING_EKU, SigningPolicy, TrustError, TrustStore};
+pub use trust::{DOC_SIGNING_EKU, RevocationSource, SigningPolicy, TrustError, TrustStore};
 pub use verify::{
-    ChainFailure, SignerIdentity, VerifiedDocument, VerifiedField, VerifyError, VerifyOptions,
-    check_certificates, verify, verify_detached, verify_field,
+    ChainFailure, RevocationStatus, SignerIdentity, VerifiedDocument, VerifiedField, VerifyError,
+    VerifyOptions, check_certificates, verify, verify_detached, verify_field,
 };

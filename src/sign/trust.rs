@@ -3,6 +3,7 @@
 //! (`super::cache`), which lives and dies with them.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, TrustAnchor};
@@ -11,6 +12,36 @@ use x509_parser::prelude::FromDer;
 use x509_parser::revocation_list::CertificateRevocationList;
 
 use super::cache::{CacheStats, ChainCache};
+use super::ocsp::Ocsp;
+
+/// A source of revocation status for a document signer's certificate (`[trust] revocation`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RevocationSource {
+    /// The store's CRLs (webpki, end-entity depth).
+    Crl,
+    /// The CA's OCSP responder (`super::ocsp`).
+    Ocsp,
+}
+
+impl RevocationSource {
+    /// The source a config word names (`crl`, `ocsp`), `None` for any other word.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "crl" => Some(Self::Crl),
+            "ocsp" => Some(Self::Ocsp),
+            _ => None,
+        }
+    }
+
+    /// The config word.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Crl => "crl",
+            Self::Ocsp => "ocsp",
+        }
+    }
+}
 
 /// Why trust material could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +229,13 @@ pub struct TrustStore {
     /// no cached chain answers at or after it, since webpki then refuses the CRL as stale.
     crls_until: u64,
     cache: ChainCache,
+    /// Each anchor's certificate, same index as `anchors` (the OCSP issuer of a leaf the
+    /// anchor signed directly, and the key that signs or authorises that responder).
+    anchor_certs: Vec<CertificateDer<'static>>,
+    /// Where revocation is asked, in order (default: CRLs only).
+    revocation: Vec<RevocationSource>,
+    /// The OCSP client, shared across reloads; `None` makes the OCSP source unreachable.
+    ocsp: Option<Arc<Ocsp>>,
 }
 
 impl Default for TrustStore {
@@ -208,6 +246,9 @@ impl Default for TrustStore {
             crls: Vec::new(),
             crls_until: u64::MAX,
             cache: ChainCache::default(),
+            anchor_certs: Vec::new(),
+            revocation: vec![RevocationSource::Crl],
+            ocsp: None,
         }
     }
 }
@@ -292,6 +333,7 @@ impl TrustStore {
             reason: e.to_string(),
         })?;
         self.anchors.push(anchor.to_owned());
+        self.anchor_certs.push(cert.clone().into_owned());
         self.policies.push(policy.clone());
         // Another anchor can make a chain verify that did not: nothing cached may stand.
         self.cache.clear();
@@ -348,6 +390,41 @@ impl TrustStore {
         // A new CRL may revoke a certificate whose chain is cached.
         self.cache.clear();
         Ok(())
+    }
+
+    /// Asks revocation of `order`'s sources, first to last (see `[trust] revocation` in the
+    /// config: a revocation is final; a source that cannot answer passes to the next; none
+    /// answering fails closed). `ocsp` is the client the `Ocsp` source uses; without one that
+    /// source never answers. An empty `order` keeps CRLs only.
+    pub fn set_revocation(&mut self, order: Vec<RevocationSource>, ocsp: Option<Arc<Ocsp>>) {
+        self.revocation = if order.is_empty() {
+            vec![RevocationSource::Crl]
+        } else {
+            order
+        };
+        self.ocsp = ocsp;
+        self.cache.clear();
+    }
+
+    /// Where revocation is asked, in order.
+    pub fn revocation_order(&self) -> &[RevocationSource] {
+        &self.revocation
+    }
+
+    /// The OCSP client, if one is wired.
+    pub fn ocsp(&self) -> Option<&Arc<Ocsp>> {
+        self.ocsp.as_ref()
+    }
+
+    /// The certificate of an anchor (matched by subject and key).
+    pub(crate) fn anchor_cert(&self, anchor: &TrustAnchor<'_>) -> Option<&CertificateDer<'static>> {
+        self.anchors
+            .iter()
+            .position(|a| {
+                a.subject == anchor.subject
+                    && a.subject_public_key_info == anchor.subject_public_key_info
+            })
+            .and_then(|i| self.anchor_certs.get(i))
     }
 
     /// The anchors.

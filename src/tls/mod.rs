@@ -129,25 +129,47 @@ pub fn server_verifier(
 /// Server side of the exchange: a client certificate chaining to the anchors (and not revoked)
 /// is required.
 pub fn exchange_server_config(id: &TlsIdentity) -> Result<Arc<ServerConfig>, TlsError> {
-    server_config(id, true)
+    server_config(id, true, None)
+}
+
+/// [`exchange_server_config`] serving `staple` (a DER OCSP response for our certificate,
+/// RFC 6066 §8) to clients that ask for it.
+pub fn exchange_server_config_stapled(
+    id: &TlsIdentity,
+    staple: Option<&[u8]>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    server_config(id, true, staple)
+}
+
+/// [`api_server_config`] serving `staple`.
+pub fn api_server_config_stapled(
+    id: &TlsIdentity,
+    staple: Option<&[u8]>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    server_config(id, false, staple)
 }
 
 /// Server side of the office/inbox API: a client certificate is optional (bearer tokens are the
 /// usual credential) but, if presented, must verify.
 pub fn api_server_config(id: &TlsIdentity) -> Result<Arc<ServerConfig>, TlsError> {
-    server_config(id, false)
+    server_config(id, false, None)
 }
 
 fn server_config(
     id: &TlsIdentity,
     client_cert_required: bool,
+    staple: Option<&[u8]>,
 ) -> Result<Arc<ServerConfig>, TlsError> {
     let verifier = client_verifier(roots(id)?, &id.crls, client_cert_required)?;
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(VERSIONS)
         .map_err(|e| TlsError::Rustls(e.to_string()))?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(id.chain.clone(), key(id))
+        .with_single_cert_with_ocsp(
+            id.chain.clone(),
+            key(id),
+            staple.map(<[u8]>::to_vec).unwrap_or_default(),
+        )
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     // The server's order (ring's: AES-256-GCM, then AES-128-GCM, then ChaCha20-Poly1305; ECDHE
@@ -160,7 +182,17 @@ fn server_config(
 /// The caller then checks that the peer's certificate names the organ it meant
 /// ([`organ_of_certificate`]).
 pub fn exchange_client_config(id: &TlsIdentity) -> Result<Arc<ClientConfig>, TlsError> {
-    let verifier = server_verifier(roots(id)?, &id.crls)?;
+    exchange_client_config_with(id, |v| v)
+}
+
+/// [`exchange_client_config`] with the server verifier wrapped by `wrap` — the relay adds
+/// its check of a peer's OCSP staple (`relay::ocsp::StapleCheck`) this way, on top of every
+/// check of [`server_verifier`].
+pub fn exchange_client_config_with(
+    id: &TlsIdentity,
+    wrap: impl FnOnce(Arc<dyn ServerCertVerifier>) -> Arc<dyn ServerCertVerifier>,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let verifier = wrap(server_verifier(roots(id)?, &id.crls)?);
     let mut config = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(VERSIONS)
         .map_err(|e| TlsError::Rustls(e.to_string()))?

@@ -11,8 +11,8 @@ use webpki::{
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::super::cache::ChainKey;
-use super::super::trust::{SigningPolicy, TrustStore};
-use super::{ChainFailure, SignerIdentity, VerifyError, VerifyOptions};
+use super::super::trust::{RevocationSource, SigningPolicy, TrustStore};
+use super::{ChainFailure, RevocationStatus, SignerIdentity, VerifyError, VerifyOptions};
 
 /// What the certificate half of verification established about one presented chain: the
 /// leaf's key for the signature check, who it names, and the window of verification times in
@@ -25,6 +25,8 @@ pub(crate) struct VerifiedChain {
     not_before: String,
     not_after: String,
     pub(super) revocation_checked: bool,
+    /// Which source answered for the leaf.
+    pub(super) revocation: RevocationStatus,
     /// The signing rule of the anchor the path reached (`SigningPolicy::describe`).
     rule: String,
     /// The latest notBefore on the path, seconds since the epoch (inclusive).
@@ -115,8 +117,12 @@ pub(super) fn certify(
     let leaf_key = LeafKey::of(&leaf_cert);
     check_signature(&leaf_key, &subject)?;
 
-    let (revocation_checked, path, policy) =
-        check_chain(&leaf, &intermediates, trust, options, &subject, &serial)?;
+    let ChainChecked {
+        revocation,
+        revocation_until,
+        path,
+        policy,
+    } = check_chain(&leaf, &intermediates, trust, options, &subject, &serial)?;
     check_leaf_usage(&leaf_cert, &subject, &policy)?;
     let organ = organ_binding(&leaf_cert, &subject)?;
 
@@ -125,7 +131,9 @@ pub(super) fn certify(
     // taken as exclusive — a second early, never late.
     let validity = leaf_cert.validity();
     let mut valid_from = secs(validity.not_before.timestamp());
-    let mut valid_until = secs(validity.not_after.timestamp()).min(trust.crls_until());
+    let mut valid_until = secs(validity.not_after.timestamp())
+        .min(trust.crls_until())
+        .min(revocation_until);
     for der in &path {
         match parse_cert(der) {
             Ok(c) => {
@@ -144,7 +152,8 @@ pub(super) fn certify(
         serial,
         not_before: rfc3339(validity.not_before.to_datetime()),
         not_after: rfc3339(validity.not_after.to_datetime()),
-        revocation_checked,
+        revocation_checked: revocation != RevocationStatus::NotChecked,
+        revocation,
         rule: policy.describe(),
         valid_from,
         valid_until,
@@ -227,6 +236,23 @@ static CHAIN_ALGS: &[&dyn SignatureVerificationAlgorithm] = &[
     webpki::ring::ED25519,
 ];
 
+/// What the chain check established: which revocation source answered (and until when an
+/// OCSP answer holds), the intermediates webpki used and the policy of the anchor reached.
+pub(super) struct ChainChecked {
+    pub(super) revocation: RevocationStatus,
+    /// An OCSP answer's end (exclusive), seconds since the epoch; `u64::MAX` otherwise.
+    pub(super) revocation_until: u64,
+    pub(super) path: Vec<CertificateDer<'static>>,
+    pub(super) policy: SigningPolicy,
+}
+
+/// One webpki walk's result: intermediates used, the anchor's policy and certificate.
+struct Walked {
+    used: Vec<CertificateDer<'static>>,
+    policy: SigningPolicy,
+    anchor: Option<CertificateDer<'static>>,
+}
+
 pub(super) fn check_chain(
     leaf: &CertificateDer<'_>,
     intermediates: &[CertificateDer<'_>],
@@ -234,7 +260,7 @@ pub(super) fn check_chain(
     options: &VerifyOptions,
     subject: &str,
     serial: &str,
-) -> Result<(bool, Vec<CertificateDer<'static>>, SigningPolicy), VerifyError> {
+) -> Result<ChainChecked, VerifyError> {
     let chain_err = |reason: ChainFailure| VerifyError::Chain {
         subject: subject.to_owned(),
         serial: serial.to_owned(),
@@ -244,8 +270,63 @@ pub(super) fn check_chain(
         reason: e.to_string(),
     })?;
     let crl_refs: Vec<&webpki::CertRevocationList<'_>> = trust.crls().iter().collect();
-    let revocation = revocation_options(&crl_refs);
-    let checked = revocation.is_some();
+    let crls = revocation_options(&crl_refs);
+    let walk = |revocation: Option<webpki::RevocationOptions<'_>>| {
+        walk(&ee, intermediates, trust, options, revocation)
+    };
+    if trust.revocation_order() == [RevocationSource::Crl] {
+        // Today's check, unchanged: the CRLs (if any) inside the one webpki walk.
+        let w = walk(crls).map_err(|e| chain_err(classify(e)))?;
+        let revocation = if crls.is_some() {
+            RevocationStatus::Crl
+        } else {
+            RevocationStatus::NotChecked
+        };
+        return Ok(ChainChecked {
+            revocation,
+            revocation_until: u64::MAX,
+            path: w.used,
+            policy: w.policy,
+        });
+    }
+    // The path first, without revocation; then each source in the configured order.
+    let w = walk(None).map_err(|e| chain_err(classify(e)))?;
+    let mut first_failure = None;
+    for source in trust.revocation_order() {
+        let asked = match source {
+            RevocationSource::Crl => ask_crl(crls.is_some(), || walk(crls).map(|_| ())),
+            RevocationSource::Ocsp => ask_ocsp(leaf, &w, trust, options),
+        };
+        match asked {
+            Asked::Answered(revocation, revocation_until) => {
+                return Ok(ChainChecked {
+                    revocation,
+                    revocation_until,
+                    path: w.used,
+                    policy: w.policy,
+                });
+            }
+            Asked::Final(reason) => return Err(chain_err(reason)),
+            Asked::NoAnswer(reason) => {
+                first_failure.get_or_insert(reason);
+            }
+        }
+    }
+    // Fail closed: the first source's reason is the one the operator configured first.
+    Err(chain_err(first_failure.unwrap_or_else(|| {
+        ChainFailure::NoRevocationSource("no source configured".to_owned())
+    })))
+}
+
+/// One webpki walk at `options.at`, retried at `at + clock_skew` when a certificate is not yet
+/// valid (a CA whose clock runs ahead issued it moments ago).
+fn walk(
+    ee: &EndEntityCert<'_>,
+    intermediates: &[CertificateDer<'_>],
+    trust: &TrustStore,
+    options: &VerifyOptions,
+    revocation: Option<webpki::RevocationOptions<'_>>,
+) -> Result<Walked, webpki::Error> {
     let run = |at: UnixTime| {
         ee.verify_for_usage(
             CHAIN_ALGS,
@@ -257,27 +338,88 @@ pub(super) fn check_chain(
             None,
         )
         // The intermediates webpki actually used: their validity bounds the cache window.
-        .map(|path| {
-            let policy = trust.policy_of(path.anchor()).cloned().unwrap_or_default();
-            let used = path
+        .map(|path| Walked {
+            policy: trust.policy_of(path.anchor()).cloned().unwrap_or_default(),
+            anchor: trust.anchor_cert(path.anchor()).cloned(),
+            used: path
                 .intermediate_certificates()
                 .map(|c| c.der().into_owned())
-                .collect::<Vec<_>>();
-            (used, policy)
+                .collect::<Vec<_>>(),
         })
     };
-    let result = match run(options.at) {
-        // Clock skew: a certificate issued moments ago by a CA whose clock runs ahead is accepted
-        // if it is valid within the allowance.
+    match run(options.at) {
         Err(webpki::Error::CertNotValidYet { .. }) => {
             let later =
                 UnixTime::since_unix_epoch(options.at.as_secs_duration() + options.clock_skew);
             run(later)
         }
         other => other,
+    }
+}
+
+/// What one revocation source said.
+enum Asked {
+    /// Not revoked, by this source, until the given instant (`u64::MAX`: the CRL's own window).
+    Answered(RevocationStatus, u64),
+    /// Revoked, or a chain failure no other source can mend.
+    Final(ChainFailure),
+    /// This source could not answer: the next is asked.
+    NoAnswer(ChainFailure),
+}
+
+/// The CRL source: webpki again, this time with the CRLs.
+fn ask_crl(has_crls: bool, walk: impl FnOnce() -> Result<(), webpki::Error>) -> Asked {
+    if !has_crls {
+        return Asked::NoAnswer(ChainFailure::NoRevocationSource(
+            "no CRL is configured".to_owned(),
+        ));
+    }
+    match walk() {
+        Ok(()) => Asked::Answered(RevocationStatus::Crl, u64::MAX),
+        Err(e @ (webpki::Error::CrlExpired { .. } | webpki::Error::UnknownRevocationStatus)) => {
+            Asked::NoAnswer(classify(e))
+        }
+        Err(e) => Asked::Final(classify(e)),
+    }
+}
+
+/// The OCSP source: the leaf's issuer is the intermediate (or anchor) on the walked path
+/// whose subject is the leaf's issuer name.
+fn ask_ocsp(
+    leaf: &CertificateDer<'_>,
+    walked: &Walked,
+    trust: &TrustStore,
+    options: &VerifyOptions,
+) -> Asked {
+    use crate::sign::ocsp::OcspError;
+    let Some(ocsp) = trust.ocsp() else {
+        return Asked::NoAnswer(ChainFailure::Ocsp(Box::new(OcspError::Unreachable {
+            url: "(none)".to_owned(),
+            reason: "no OCSP client is wired into this trust store".to_owned(),
+        })));
     };
-    let (path, policy) = result.map_err(|e| chain_err(classify(e)))?;
-    Ok((checked, path, policy))
+    let issuer_name = parse_cert(leaf).map(|c| c.issuer().as_raw().to_vec());
+    let issuer = walked.used.iter().chain(walked.anchor.iter()).find(|c| {
+        let subject = parse_cert(c).map(|p| p.subject().as_raw().to_vec());
+        matches!((&subject, &issuer_name), (Ok(a), Ok(b)) if a == b)
+    });
+    let Some(issuer) = issuer else {
+        return Asked::NoAnswer(ChainFailure::Ocsp(Box::new(OcspError::BadCertificate {
+            reason: "the leaf's issuer is not on the verified path".to_owned(),
+        })));
+    };
+    match ocsp.check(leaf.as_ref(), issuer.as_ref(), options.at.as_secs()) {
+        Ok(a) => Asked::Answered(
+            RevocationStatus::Ocsp {
+                url: a.url,
+                this_update: a.this_update,
+                next_update: a.next_update,
+            },
+            a.until,
+        ),
+        Err(e @ OcspError::Revoked { .. }) => Asked::Final(ChainFailure::Ocsp(Box::new(e))),
+        Err(e) => Asked::NoAnswer(ChainFailure::Ocsp(Box::new(e))),
+    }
 }
 
 /// webpki checks extendedKeyUsage on every certificate of the path (the CAs' included) before

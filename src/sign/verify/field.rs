@@ -22,6 +22,7 @@ pub struct VerifiedField {
     signer: SignerIdentity,
     digest: Vec<u8>,
     revocation_checked: bool,
+    revocation: super::RevocationStatus,
     legacy: Vec<&'static str>,
 }
 
@@ -49,6 +50,11 @@ impl VerifiedField {
     /// Whether a CRL covered the chain.
     pub fn revocation_checked(&self) -> bool {
         self.revocation_checked
+    }
+
+    /// Which revocation source answered for the signer's certificate.
+    pub fn revocation(&self) -> &super::RevocationStatus {
+        &self.revocation
     }
 
     /// The legacy algorithms the signature uses (each allowed only by `allow_legacy`).
@@ -80,6 +86,7 @@ pub fn verify_field(
         signer: signed.chain.identity(signed.method_name),
         digest: signed.digest,
         revocation_checked: signed.chain.revocation_checked,
+        revocation: signed.chain.revocation.clone(),
         legacy: signed.legacy,
     })
 }

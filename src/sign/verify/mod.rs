@@ -275,9 +275,46 @@ pub enum ChainFailure {
     /// unsupported version or critical extension.
     #[error("malformed or unsupported certificate content: {0}")]
     Malformed(String),
+    /// OCSP gave no "good" answer (revoked, or could not answer and no later source did).
+    #[error("{0}")]
+    Ocsp(Box<crate::sign::ocsp::OcspError>),
+    /// No revocation source could answer: the store asks CRLs only after OCSP (or the reverse)
+    /// and has no CRL (the OCSP source, asked, says why in its own failure).
+    #[error("no configured revocation source could answer ({0})")]
+    NoRevocationSource(String),
     /// Anything else webpki reported.
     #[error("{0}")]
     Other(String),
+}
+
+/// Which source answered for the signer's certificate, and for how long.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RevocationStatus {
+    /// No revocation source was configured (`[trust] revocation = ["crl"]` without CRLs).
+    NotChecked,
+    /// A configured CRL covers the certificate and does not list it.
+    Crl,
+    /// The CA's OCSP responder said "good".
+    Ocsp {
+        /// The responder URL.
+        url: String,
+        /// thisUpdate, seconds since the epoch.
+        this_update: u64,
+        /// nextUpdate, seconds since the epoch, when the responder gave one.
+        next_update: Option<u64>,
+    },
+}
+
+impl RevocationStatus {
+    /// `none`, `crl` or `ocsp`.
+    pub fn source(&self) -> &'static str {
+        match self {
+            Self::NotChecked => "none",
+            Self::Crl => "crl",
+            Self::Ocsp { .. } => "ocsp",
+        }
+    }
 }
 
 impl VerifyError {
@@ -339,6 +376,8 @@ impl ChainFailure {
             Self::Name => "name",
             Self::CrlIssuer => "crl-issuer",
             Self::Malformed(_) => "malformed",
+            Self::Ocsp(e) => e.chain_kind(),
+            Self::NoRevocationSource(_) => "no-revocation-source",
             Self::Other(_) => "other",
         }
     }
@@ -425,6 +464,7 @@ pub struct VerifiedDocument {
     signer: SignerIdentity,
     digest: Vec<u8>,
     revocation_checked: bool,
+    revocation: RevocationStatus,
 }
 
 /// `Debug` shows who signed and the digest, never the content: a classified subject must not
@@ -464,6 +504,10 @@ impl VerifiedDocument {
     pub fn revocation_checked(&self) -> bool {
         self.revocation_checked
     }
+    /// Which revocation source answered for the signer's certificate.
+    pub fn revocation(&self) -> &RevocationStatus {
+        &self.revocation
+    }
     /// Consumes the document, returning the verified bytes and tree.
     pub fn into_parts(self) -> (Vec<u8>, Document) {
         (self.bytes, self.document)
@@ -487,6 +531,7 @@ pub fn verify(
         signer: signed.chain.identity(signed.method_name),
         digest: signed.digest,
         revocation_checked: signed.chain.revocation_checked,
+        revocation: signed.chain.revocation.clone(),
     })
 }
 
