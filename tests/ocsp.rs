@@ -627,68 +627,6 @@ fn the_gateways_trust_store_asks_the_configured_sources_in_order() {
     assert_eq!(v.revocation(), &RevocationStatus::Crl);
 }
 
-/// Not a pass/fail test: the figures for the closing note (`cargo test --release --test ocsp
-/// -- --ignored --nocapture measure`). Document verification with CRLs, and with OCSP once its
-/// answer is cached (the chain cache answers both after the first document); then the
-/// certificate status alone: an OCSP check from the cache, one over loopback HTTP to `openssl
-/// ocsp` (request, responder, signature and checks), and a full chain check with CRLs.
-#[test]
-#[ignore = "a measurement, run by hand"]
-fn measure_ocsp_against_crl() {
-    let pki = TestPki::new("ocsp-measure");
-    let leaf = leaf(&pki, 4010);
-    let r = start(
-        &pki,
-        &index_line(4010, false),
-        Signer::Delegated { ocsp_signing: true },
-        &["-ndays", "1"],
-    );
-    let doc = signed(&leaf);
-    let rate = |n: u32, f: &mut dyn FnMut()| {
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            f();
-        }
-        f64::from(n) / t.elapsed().as_secs_f64()
-    };
-    let mut crl = pki.trust();
-    crl.add_crl(&pki.crl(&[], time::Duration::days(7)), "crl")
-        .unwrap();
-    let ocsp = ocsp_at(&r.url);
-    let by_ocsp = trust(&pki, OCSP, Some(ocsp.clone()));
-    let n = 2000;
-    let crl_docs = rate(n, &mut || {
-        verify(&doc, &crl, &VerifyOptions::now()).unwrap();
-    });
-    let ocsp_docs = rate(n, &mut || {
-        verify(&doc, &by_ocsp, &VerifyOptions::now()).unwrap();
-    });
-    let now = u64::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap();
-    let (leaf_der, inter) = (leaf.cert.as_ref(), pki.inter.der().as_ref());
-    let cached = rate(20_000, &mut || {
-        assert!(ocsp.check(leaf_der, inter, now).unwrap().cached);
-    });
-    let uncached = rate(200, &mut || {
-        let fresh = ocsp_at(&r.url);
-        assert!(!fresh.check(leaf_der, inter, now).unwrap().cached);
-    });
-    let chains = [leaf.cert.clone(), pki.inter.der().clone()];
-    let crl_chain = rate(500, &mut || {
-        // A new store per check: no chain cache, the CRL's signature checked each time.
-        let mut t = pki.trust();
-        t.add_crl(&pki.crl(&[], time::Duration::days(7)), "crl")
-            .unwrap();
-        lienthong::sign::check_certificates(&chains, &t, &VerifyOptions::now()).unwrap();
-    });
-    println!(
-        "documents/s, 8 KB-ish envelope, P-256 leaf: CRL {crl_docs:.0}, OCSP cached {ocsp_docs:.0}"
-    );
-    println!(
-        "certificate status/s: OCSP from cache {cached:.0}, OCSP over loopback to openssl {uncached:.0}, \
-         full chain + CRL (new store, CRL parsed) {crl_chain:.0}"
-    );
-}
-
 /// Records the staple each handshake's verifier was given, then asks the inner verifier.
 #[derive(Debug)]
 struct SeenStaple {
