@@ -6,6 +6,11 @@
 #                                                 WATCH_PID (default: the caller) exits, stop it
 #                                                 and remove DIR
 #   scripts/pg-cluster.sh stop DIR [MODE]         stop it now (MODE: fast, immediate)
+#   scripts/pg-cluster.sh standby PRIMARY DIR [WATCH_PID]
+#                                                 a streaming standby of the cluster in PRIMARY
+#                                                 (pg_basebackup -R), made the primary's
+#                                                 synchronous standby, started like `start`
+#   scripts/pg-cluster.sh promote DIR             the standby in DIR becomes a primary
 #
 # Run as root (as CI does), initdb and the server run as the `postgres` user, as Debian's
 # packages expect; DIR's parent directories must then be traversable by that user. Binaries:
@@ -22,6 +27,24 @@ as_pg() {
 }
 
 case "$cmd" in
+standby)
+  primary=$dir
+  dir=${3:?usage: pg-cluster.sh standby PRIMARY DIR}
+  mkdir -p "$dir"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    as_pg "$BIN/pg_basebackup" -h "$primary" -U lienthong -D "$dir/data" -R -X stream -c fast \
+      >"$dir/basebackup.log" 2>&1 || { cat "$dir/basebackup.log" >&2; exit 1; }
+    echo "primary_conninfo = 'host=$primary user=lienthong application_name=standby1'" \
+      >>"$dir/data/postgresql.auto.conf"
+  fi
+  as_pg "$BIN/psql" -h "$primary" -U lienthong -d postgres -qc \
+    "ALTER SYSTEM SET synchronous_standby_names = 'standby1'" -c "SELECT pg_reload_conf()" >/dev/null
+  exec "$0" start "$dir" "${4:-$PPID}"
+  ;;
+promote)
+  as_pg "$BIN/pg_ctl" -D "$dir/data" -w promote >/dev/null
+  ;;
 start)
   watch=${3:-$PPID}
   if [ ! -x "$BIN/initdb" ]; then
@@ -40,7 +63,7 @@ start)
      -c max_connections=300 -c shared_buffers=64MB" start >/dev/null ||
     { cat "$dir/server.log" >&2; exit 1; }
   if ! as_pg "$BIN/psql" -h "$dir" -U lienthong -d postgres -tAc \
-      "SELECT 1 FROM pg_database WHERE datname = 'lienthong'" | grep -q 1; then
+      "SELECT 1 FROM pg_database WHERE datname = 'lienthong' OR pg_is_in_recovery()" | grep -q 1; then
     as_pg "$BIN/createdb" -h "$dir" -U lienthong lienthong
   fi
   # The watchdog: detached from the caller's output, so that a test harness reading it ends.
@@ -53,7 +76,7 @@ stop)
   as_pg "$BIN/pg_ctl" -D "$dir/data" -m "${3:-fast}" -w stop >/dev/null
   ;;
 *)
-  echo "usage: pg-cluster.sh start|stop DIR" >&2
+  echo "usage: pg-cluster.sh start|stop|standby|promote DIR" >&2
   exit 2
   ;;
 esac

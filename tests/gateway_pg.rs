@@ -607,3 +607,117 @@ fn a_sled_store_copied_to_postgres_serves_the_same_inbox_and_queue() {
     });
     assert_eq!(pending(&rcv_c).len(), 4);
 }
+
+fn script() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pg-cluster.sh")
+}
+
+fn pg_cluster(args: &[&std::ffi::OsStr]) {
+    let out = Command::new(script()).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "pg-cluster.sh {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The district's view of a document it sent: the state of its first recipient.
+fn state_at_district(demo: &Demo, id: &str) -> String {
+    let d = demo
+        .client("district", "submit")
+        .get(&format!("/api/v1/documents/{id}"))
+        .unwrap()
+        .json();
+    d["recipients"][0]["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A primary with a synchronous standby: while the standby is down the province's receipts
+/// wait (nothing is acknowledged unreplicated); the primary killed with -9, the standby
+/// promoted and the province pointed at it, nothing acknowledged is missing.
+#[test]
+fn with_a_synchronous_standby_nothing_acknowledged_is_lost_when_the_primary_dies() {
+    let t0 = std::time::Instant::now();
+    let step = |what: &str| eprintln!("{:>6.1} s  {what}", t0.elapsed().as_secs_f64());
+    let primary = postgres_cluster::own("primary");
+    let mut demo = Demo::new();
+    province_on(&primary, &demo, "sync");
+    let standby = primary.dir.with_file_name("standby");
+    let pid = std::process::id().to_string();
+    pg_cluster(&[
+        "standby".as_ref(),
+        primary.dir.as_os_str(),
+        standby.as_os_str(),
+        pid.as_ref(),
+    ]);
+    demo.start("district");
+    demo.start("province");
+    let office = demo.client("district", "submit");
+    let xml = demo.envelope(&["TU.BENTRE"], "thuong", "VB-01", 0, "Có bản sao đồng bộ");
+    let mut acknowledged = Vec::new();
+    for _ in 0..10 {
+        let r = submit(&office, &xml);
+        assert_eq!(r.status, 202, "{}", r.text());
+        acknowledged.push(r.json()["message_id"].as_str().unwrap().to_owned());
+    }
+    eventually("the province's receipts at the district", 60, || {
+        acknowledged
+            .iter()
+            .all(|id| state_at_district(&demo, id) == "delivered")
+            .then_some(())
+    });
+
+    step("ten receipts");
+    // The standby is down: the province cannot make a commit durable, so it sends no receipt.
+    pg_cluster(&["stop".as_ref(), standby.as_os_str()]);
+    let r = submit(&office, &xml);
+    assert_eq!(r.status, 202, "{}", r.text());
+    let waiting = r.json()["message_id"].as_str().unwrap().to_owned();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_ne!(state_at_district(&demo, &waiting), "delivered");
+    pg_cluster(&["start".as_ref(), standby.as_os_str(), pid.as_ref()]);
+    eventually("the receipt once the standby is back", 60, || {
+        (state_at_district(&demo, &waiting) == "delivered").then_some(())
+    });
+    acknowledged.push(waiting);
+    step("the receipt after the standby came back");
+
+    // The primary dies; the standby is promoted; the province is pointed at it.
+    pg_cluster(&[
+        "stop".as_ref(),
+        primary.dir.as_os_str(),
+        "immediate".as_ref(),
+    ]);
+    pg_cluster(&["promote".as_ref(), standby.as_os_str()]);
+    demo.kill9("province");
+    let config = demo.gw("province").config.clone();
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("host={}\"", primary.dir.display()),
+        &format!("host={}\"", standby.display()),
+    );
+    assert!(text.contains(&format!("host={}\"", standby.display())));
+    std::fs::write(&config, text).unwrap();
+    demo.start("province");
+    let counts = eventually(
+        "every acknowledged document on the promoted standby",
+        60,
+        || {
+            let c = inbox_counts(&demo);
+            acknowledged
+                .iter()
+                .all(|id| c.contains_key(id))
+                .then_some(c)
+        },
+    );
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+    step("everything on the promoted standby");
+    // And the new primary takes new documents.
+    let r = submit(&office, &xml);
+    assert_eq!(r.status, 202, "{}", r.text());
+    let after = r.json()["message_id"].as_str().unwrap().to_owned();
+    eventually("a new document after the failover", 60, || {
+        inbox_counts(&demo).contains_key(&after).then_some(())
+    });
+}
