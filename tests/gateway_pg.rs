@@ -551,7 +551,7 @@ fn a_sled_store_copied_to_postgres_serves_the_same_inbox_and_queue() {
     assert_eq!(report["verified"], 10, "{report}");
     assert_eq!(report["target_messages"], 10, "{report}");
     // Four outbox entries and the the queue order of the pending inbox.
-    assert_eq!(report["queue_entries_copied"], 4, "{report}");
+    assert_eq!(report["outbox_copied"], 4, "{report}");
     // Resumable: a second run finds everything there.
     let out = copy();
     assert!(
@@ -568,7 +568,8 @@ fn a_sled_store_copied_to_postgres_serves_the_same_inbox_and_queue() {
         (Some(0), Some(10)),
         "{again}"
     );
-    assert_eq!(again["queue_entries_copied"], 0, "{again}");
+    assert_eq!(again["outbox_copied"], 0, "{again}");
+    assert_eq!(again["statuses_queued_copied"], 0, "{again}");
 
     // A copy into the wrong kind of store is refused by name.
     let out = Command::new(bin())

@@ -110,10 +110,12 @@ fn run_copy(a: &CopyArgs) -> Result<(), CliError> {
         println!("{}", serde_json::json!(report));
     } else {
         println!(
-            "copied {} messages ({} were there already), {} queue entries, {} archived records",
+            "copied {} messages ({} were there already), {} outbox entries, {} queued status \
+             events, {} archived records",
             report.messages_copied,
             report.messages_present,
-            report.queue_entries_copied,
+            report.outbox_copied,
+            report.statuses_queued_copied,
             report.archived_copied
         );
         println!(

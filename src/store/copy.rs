@@ -74,9 +74,11 @@ pub struct CopyReport {
     pub messages_copied: u64,
     /// Live messages the target had already (an earlier, interrupted copy).
     pub messages_present: u64,
-    /// Outbox entries and queued status events written now (pending inbox entries keep their
-    /// rows, written with their message; their order is set again on every run).
-    pub queue_entries_copied: u64,
+    /// Outbox entries written now (pending inbox entries keep their rows, written with their
+    /// message; their order is set again on every run).
+    pub outbox_copied: u64,
+    /// Status events queued for peers, written now.
+    pub statuses_queued_copied: u64,
     /// Tombstones, archived filing records and public entries written now.
     pub archived_copied: u64,
     /// Messages whose document was found altered in the source: not copied, named.

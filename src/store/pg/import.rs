@@ -28,7 +28,7 @@ impl PgStore {
             }
             Copied::Outbox(o) => {
                 if self.durably(OP, |tx| import_outbox(tx, o))? {
-                    report.queue_entries_copied += 1;
+                    report.outbox_copied += 1;
                 }
             }
             Copied::Pending { organ, message } => {
@@ -55,7 +55,7 @@ impl PgStore {
                     }
                     Ok(there.is_none())
                 })?;
-                report.queue_entries_copied += u64::from(fresh);
+                report.statuses_queued_copied += u64::from(fresh);
             }
             Copied::Tombstone { id, digest_hex } => {
                 let n = self.durably(OP, |tx| {
