@@ -42,6 +42,17 @@ impl MessageId {
         Self(raw)
     }
 
+    /// The id read back from a store's record or column `what`: anything but 16 bytes is
+    /// [`StoreError::Corrupt`].
+    pub(crate) fn from_stored(what: &'static str, raw: &[u8]) -> Result<Self, StoreError> {
+        <[u8; 16]>::try_from(raw)
+            .map(Self)
+            .map_err(|_| StoreError::Corrupt {
+                what,
+                key: hex_encode(raw),
+            })
+    }
+
     /// The 16 raw bytes (the binary key used inside the store).
     pub const fn as_bytes(&self) -> &[u8; 16] {
         &self.0

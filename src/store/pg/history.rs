@@ -11,7 +11,7 @@ use crate::store::{
     SentCursor, SentItem, StatusCode, StatusEvent, StatusOutKey, StoreError, keys,
 };
 
-use super::{PgStore, dec, enc, id_of, pg};
+use super::{PgStore, dec, enc, pg};
 
 /// Records `event` (its message must be here: checked under a lock a purge waits for).
 pub(super) fn insert_status(
@@ -331,7 +331,10 @@ impl PgStore {
         rows.iter()
             .map(|r| {
                 let idk: &[u8] = r.get(0);
-                Ok((id_of("filings", idk)?, dec("filings", idk, r.get(1))?))
+                Ok((
+                    MessageId::from_stored("filings", idk)?,
+                    dec("filings", idk, r.get(1))?,
+                ))
             })
             .collect()
     }

@@ -146,16 +146,6 @@ fn dec<T: DeserializeOwned>(what: &'static str, key: &[u8], text: &str) -> Resul
     })
 }
 
-/// A message id read back from a `bytea` column.
-fn id_of(what: &'static str, raw: &[u8]) -> Result<MessageId, StoreError> {
-    <[u8; 16]>::try_from(raw)
-        .map(MessageId::from_bytes)
-        .map_err(|_| StoreError::Corrupt {
-            what,
-            key: hex_encode(raw),
-        })
-}
-
 /// Whether `e` says the database cannot be reached now: the connection is closed or could not
 /// be made (its cause an I/O error), or the server refuses sessions (class 08, shutting down,
 /// starting up, too many connections).

@@ -10,7 +10,7 @@ use crate::store::{
     OutboxDepth, OutboxEntry, OutboxKey, Priority, StatusCode, StatusEvent, StoreError,
 };
 
-use super::{PgStore, dec, enc, id_of, pg};
+use super::{PgStore, dec, enc, pg};
 
 /// An outbox entry's key: its sequence number (big-endian) and its peer.
 fn outbox_key(seq: i64, peer: &str) -> OutboxKey {
@@ -44,7 +44,7 @@ fn entry_of(peer: &OrganId, r: &postgres::Row) -> Result<OutboxEntry, StoreError
         .ok_or_else(corrupt)?;
     Ok(OutboxEntry {
         key: outbox_key(seq, peer.as_str()),
-        message: id_of("outbox", r.get(1))?,
+        message: MessageId::from_stored("outbox", r.get(1))?,
         recipient: r.get::<_, &str>(2).parse().map_err(|_| corrupt())?,
         priority,
         attempts: u32::try_from(r.get::<_, i32>(4)).map_err(|_| corrupt())?,

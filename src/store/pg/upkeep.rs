@@ -15,7 +15,7 @@ use crate::store::{
     StoreStats,
 };
 
-use super::{PgStore, dec, enc, id_of, pg};
+use super::{PgStore, dec, enc, pg};
 
 /// Messages purged per transaction.
 const PURGE_CHUNK: i64 = 256;
@@ -135,7 +135,7 @@ impl PgStore {
             .map(|r| {
                 let idk: &[u8] = r.get(0);
                 Ok(Quarantined {
-                    id: id_of("quarantine", idk)?,
+                    id: MessageId::from_stored("quarantine", idk)?,
                     fault: dec("quarantine", idk, r.get(1))?,
                     at_ms: r.get(2),
                 })
@@ -173,7 +173,7 @@ impl PgStore {
         r: &postgres::Row,
         report: &mut ScrubReport,
     ) -> Result<(), StoreError> {
-        let id = id_of("messages", idk)?;
+        let id = MessageId::from_stored("messages", idk)?;
         let Ok(meta) = dec::<MessageMeta>("messages", idk, r.get(1)) else {
             report.unreadable.push(Dangling {
                 index: "messages".to_owned(),

@@ -11,15 +11,6 @@ use super::{SledStore, T_INBOX, T_MEMBERSHIP, T_META, T_OUTBOX, T_STATUS_OUT};
 
 type Sink<'a> = &'a mut dyn FnMut(Copied) -> Result<(), StoreError>;
 
-fn id_of(what: &'static str, raw: &[u8]) -> Result<MessageId, StoreError> {
-    <[u8; 16]>::try_from(raw)
-        .map(MessageId::from_bytes)
-        .map_err(|_| StoreError::Corrupt {
-            what,
-            key: hex_encode(raw),
-        })
-}
-
 impl SledStore {
     /// Hands every record to `sink`, in the order a target writes them; returns the messages
     /// whose document was found altered (not handed over).
@@ -117,7 +108,7 @@ impl SledStore {
             let (k, v) = kv.map_err(|e| StoreError::engine("read the inbox", e))?;
             sink(Copied::Pending {
                 organ: owner_of(T_INBOX, &k)?,
-                message: id_of(T_INBOX, &v)?,
+                message: MessageId::from_stored(T_INBOX, &v)?,
             })?;
         }
         Ok(())
@@ -150,14 +141,14 @@ impl SledStore {
                 key: hex_encode(&k),
             })?;
             sink(Copied::Tombstone {
-                id: id_of(R_TOMBSTONES, &k)?,
+                id: MessageId::from_stored(R_TOMBSTONES, &k)?,
                 digest_hex,
             })?;
         }
         for kv in self.inner.register.filings() {
             let (k, v) = kv?;
             sink(Copied::ArchivedFiling {
-                id: id_of(R_FILING, &k)?,
+                id: MessageId::from_stored(R_FILING, &k)?,
                 filing: decode(R_FILING, &k, &v)?,
             })?;
         }
