@@ -214,16 +214,10 @@ impl DocumentFiles {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StoreError::io("read a document file", e)),
         };
-        let altered = |fault| StoreError::Altered { id: *id, fault };
-        if u64::try_from(bytes.len()).ok() != Some(size) {
-            return Err(altered(Fault::SizeMismatch));
+        match fault_of(&bytes, size, sha256.map(|d| d.as_slice())) {
+            Some(fault) => Err(StoreError::Altered { id: *id, fault }),
+            None => Ok(Some(bytes)),
         }
-        if let Some(expected) = sha256 {
-            if sha256_of(&bytes) != *expected {
-                return Err(altered(Fault::DigestMismatch));
-            }
-        }
-        Ok(Some(bytes))
     }
 
     /// Removes the document of `id` under `token` (after the transaction that dropped the last
@@ -266,6 +260,18 @@ impl DocumentFiles {
 }
 
 /// SHA-256 of a document's bytes, as its record keeps it.
+/// How a document read back differs from its record: another size, or (when the record keeps
+/// one) another SHA-256. Every engine checks a read with this.
+pub(super) fn fault_of(bytes: &[u8], size: u64, sha256: Option<&[u8]>) -> Option<Fault> {
+    if u64::try_from(bytes.len()).ok() != Some(size) {
+        Some(Fault::SizeMismatch)
+    } else if sha256.is_some_and(|d| sha256_of(bytes).as_slice() != d) {
+        Some(Fault::DigestMismatch)
+    } else {
+        None
+    }
+}
+
 pub(super) fn sha256_of(bytes: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref());

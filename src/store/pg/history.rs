@@ -4,11 +4,11 @@
 
 use postgres::Transaction;
 
-use crate::store::documents::sha256_of;
+use crate::store::documents::fault_of;
 use crate::store::types::{hex_decode, hex_encode};
 use crate::store::{
-    Delivery, DeliveryKind, Fault, Filing, MessageId, MessageMeta, OrganId, PublicEntry,
-    SentCursor, SentItem, StatusCode, StatusEvent, StatusOutKey, StoreError, keys,
+    Delivery, DeliveryKind, Filing, MessageId, MessageMeta, OrganId, PublicEntry, SentCursor,
+    SentItem, StatusCode, StatusEvent, StatusOutKey, StoreError, keys,
 };
 
 use super::{PgStore, dec, enc, pg};
@@ -103,13 +103,7 @@ impl PgStore {
         let meta: MessageMeta = dec("messages", idk, row.get(0))?;
         let sha256: &[u8] = row.get(1);
         let doc: Vec<u8> = row.get(2);
-        let fault = if u64::try_from(doc.len()).ok() != Some(meta.size) {
-            Some(Fault::SizeMismatch)
-        } else if sha256_of(&doc).as_slice() != sha256 {
-            Some(Fault::DigestMismatch)
-        } else {
-            None
-        };
+        let fault = fault_of(&doc, meta.size, Some(sha256));
         let quarantined: bool = row.get(3);
         match fault {
             None if quarantined => self.release(id)?,

@@ -8,7 +8,7 @@
 //! hand or by a damaged restore; damage to the database's own pages is PostgreSQL's to find:
 //! initialise clusters with `--data-checksums`).
 
-use crate::store::documents::sha256_of;
+use crate::store::documents::fault_of;
 use crate::store::types::hex_encode;
 use crate::store::{
     Dangling, Fault, MessageId, MessageMeta, PurgeReport, Quarantined, ScrubReport, StoreError,
@@ -186,13 +186,7 @@ impl PgStore {
         let was_quarantined: bool = r.get(4);
         report.documents += 1;
         report.bytes = report.bytes.saturating_add(doc.len() as u64);
-        let fault = if u64::try_from(doc.len()).ok() != Some(meta.size) {
-            Some(Fault::SizeMismatch)
-        } else if sha256_of(doc).as_slice() != sha256 {
-            Some(Fault::DigestMismatch)
-        } else {
-            None
-        };
+        let fault = fault_of(doc, meta.size, Some(sha256));
         match fault {
             Some(fault) => {
                 self.quarantine(&id, fault)?;
