@@ -4,10 +4,10 @@
 use crate::store::copy::{Copied, CopiedMessage, CopiedOutbox};
 use crate::store::register::{R_FILING, R_PUBLIC, R_TOMBSTONES};
 use crate::store::types::hex_encode;
-use crate::store::{MessageId, OrganId, StatusEvent, StoreError, keys};
+use crate::store::{MessageId, OrganId, StatusEvent, StoreError};
 
-use super::records::{Membership, MessageRecord, OutboxRecord, decode};
-use super::{SledStore, T_INBOX, T_MEMBERSHIP, T_META, T_OUTBOX, T_STATUS_OUT};
+use super::records::{MessageRecord, OutboxRecord, decode};
+use super::{SledStore, T_INBOX, T_META, T_OUTBOX, T_STATUS_OUT};
 
 type Sink<'a> = &'a mut dyn FnMut(Copied) -> Result<(), StoreError>;
 
@@ -40,17 +40,7 @@ impl SledStore {
             };
             let mut inbox = Vec::new();
             for organ in &record.local {
-                let mkey = keys::membership_key(&keys::string_prefix(organ, "organ")?, &id);
-                let m = self
-                    .t()
-                    .membership
-                    .get(&mkey)
-                    .map_err(|e| StoreError::engine("read the inbox", e))?;
-                let acked = match m {
-                    Some(v) => decode::<Membership>(T_MEMBERSHIP, &mkey, &v)?.acked,
-                    None => false,
-                };
-                inbox.push((organ.clone(), acked));
+                inbox.push((organ.clone(), self.acked(organ, &id)?.1));
             }
             let public = self.public_of(&record)?;
             sink(Copied::Message(Box::new(CopiedMessage {

@@ -217,6 +217,22 @@ impl SledStore {
             .map_err(|e| StoreError::engine("read the quarantine", e))
     }
 
+    /// The membership key of (`organ`, `id`) and whether `organ` acknowledged it (`false`
+    /// without a membership).
+    pub(super) fn acked(&self, organ: &str, id: &MessageId) -> Result<(Vec<u8>, bool), StoreError> {
+        let mkey = keys::membership_key(&keys::string_prefix(organ, "organ")?, id);
+        let acked = match self
+            .t()
+            .membership
+            .get(&mkey)
+            .map_err(|e| StoreError::engine("read the inbox", e))?
+        {
+            Some(v) => decode::<Membership>(super::T_MEMBERSHIP, &mkey, &v)?.acked,
+            None => false,
+        };
+        Ok((mkey, acked))
+    }
+
     pub(super) fn read_record(&self, id: &MessageId) -> Result<Option<MessageRecord>, StoreError> {
         get_decoded(&self.t().meta, T_META, id.as_bytes(), "read")
     }

@@ -9,8 +9,8 @@ use crate::store::register::Archived;
 use crate::store::types::{hex_decode, hex_encode};
 use crate::store::{Delivery, PurgeReport, StoreError, keys, register};
 
-use super::records::{Membership, MessageRecord, counter_sub, decode, tx_error};
-use super::{SledStore, T_MEMBERSHIP, T_META};
+use super::records::{MessageRecord, counter_sub, decode, tx_error};
+use super::{SledStore, T_META};
 
 /// Messages archived to the register with one flush, then purged one transaction each.
 const PURGE_CHUNK: usize = 256;
@@ -37,16 +37,7 @@ impl SledStore {
             match d {
                 Delivery::Delivered { .. } => {}
                 Delivery::Local => {
-                    let prefix = keys::string_prefix(recipient, "organ")?;
-                    let mkey = keys::membership_key(&prefix, &id);
-                    let acked = match t
-                        .membership
-                        .get(&mkey)
-                        .map_err(|e| StoreError::engine("read the inbox", e))?
-                    {
-                        Some(v) => decode::<Membership>(T_MEMBERSHIP, &mkey, &v)?.acked,
-                        None => false,
-                    };
+                    let (mkey, acked) = self.acked(recipient, &id)?;
                     finished &= acked;
                     memberships.push(mkey);
                 }
