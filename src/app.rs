@@ -329,10 +329,7 @@ fn domain(config: Config, keys: GatewayKeys, catalog: Catalog) -> Result<Shared,
         directory,
     });
     // Arrivals on other nodes of this organ (PostgreSQL) wake this node's long polls too.
-    let events = shared.inbox_events.clone();
-    shared.store.watch_arrivals(Arc::new(move || {
-        events.send_modify(|n| *n = n.wrapping_add(1));
-    }));
+    shared.store.watch_arrivals(Arc::new(shared.inbox_waker()));
     Ok(shared)
 }
 

@@ -241,8 +241,20 @@ impl Shared {
 
     /// Tells long polls that an inbox grew.
     pub fn inbox_grew(&self) {
-        self.inbox_events.send_modify(|n| *n = n.wrapping_add(1));
+        grew(&self.inbox_events);
     }
+
+    /// [`inbox_grew`](Self::inbox_grew) for a caller that must not hold `Shared` (the store's
+    /// watch of arrivals on other nodes: the store is part of `Shared`).
+    pub fn inbox_waker(&self) -> impl Fn() + Send + Sync + 'static {
+        let events = self.inbox_events.clone();
+        move || grew(&events)
+    }
+}
+
+/// Bumps the inbox-events counter long polls watch.
+fn grew(events: &watch::Sender<u64>) {
+    events.send_modify(|n| *n = n.wrapping_add(1));
 }
 
 /// Removes finished documents older than `retention.keep_hours`, every `sweep_interval_secs`,
