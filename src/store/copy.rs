@@ -110,9 +110,11 @@ pub fn copy_sled_to_postgres(from: &SledStore, to: &PgStore) -> Result<CopyRepor
         }
         to.import(&record, &mut report)
     })?;
+    // Records are committed one by one without waiting for the disk (what a crash loses, a
+    // second run copies again); one flush makes them all durable before the report says so.
+    super::Store::flush(to)?;
     report.source_messages = super::Store::stats(from)?.messages;
     report.target_messages = super::Store::stats(to)?.messages;
     report.verified = to.verify_copied(&digests)?;
-    super::Store::flush(to)?;
     Ok(report)
 }

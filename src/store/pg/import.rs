@@ -20,20 +20,20 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         match record {
             Copied::Message(m) => {
-                if self.durably(OP, |tx| import_message(tx, m))? {
+                if self.in_transaction(OP, &mut |tx| import_message(tx, m))? {
                     report.messages_copied += 1;
                 } else {
                     report.messages_present += 1;
                 }
             }
             Copied::Outbox(o) => {
-                if self.durably(OP, |tx| import_outbox(tx, o))? {
+                if self.in_transaction(OP, &mut |tx| import_outbox(tx, o))? {
                     report.outbox_copied += 1;
                 }
             }
             Copied::Pending { organ, message } => {
                 // The queue position, in the source's order (re-done on a resumed copy).
-                self.durably(OP, |tx| {
+                self.in_transaction(OP, &mut |tx| {
                     tx.execute(
                         "UPDATE inbox SET seq = nextval('queue_seq') WHERE organ = $1 AND id = $2",
                         &[&organ.as_str(), &message.as_bytes().as_slice()],
@@ -43,7 +43,7 @@ impl PgStore {
             }
             Copied::StatusOut { peer, event } => {
                 let value = enc(event)?;
-                let fresh = self.durably(OP, |tx| {
+                let fresh = self.in_transaction(OP, &mut |tx| {
                     let there = tx
                         .query_opt(
                             "SELECT 1 FROM status_out WHERE peer = $1 AND event = $2",
@@ -58,7 +58,7 @@ impl PgStore {
                 report.statuses_queued_copied += u64::from(fresh);
             }
             Copied::Tombstone { id, digest_hex } => {
-                let n = self.durably(OP, |tx| {
+                let n = self.in_transaction(OP, &mut |tx| {
                     tx.execute(
                         "INSERT INTO dedup (id, digest_hex, purged) VALUES ($1, $2, true) \
                          ON CONFLICT (id) DO NOTHING",
@@ -69,10 +69,11 @@ impl PgStore {
                 report.archived_copied += n;
             }
             Copied::ArchivedFiling { id, filing } => {
-                report.archived_copied += self.durably(OP, |tx| put_filing(tx, id, filing))?;
+                report.archived_copied +=
+                    self.in_transaction(OP, &mut |tx| put_filing(tx, id, filing))?;
             }
             Copied::ArchivedPublic(p) => {
-                report.archived_copied += self.durably(OP, |tx| put_public(tx, p))?;
+                report.archived_copied += self.in_transaction(OP, &mut |tx| put_public(tx, p))?;
             }
         }
         Ok(())
