@@ -19,6 +19,7 @@ mod postgres_cluster;
 use std::collections::HashMap;
 use std::process::Command;
 
+use common::free_port;
 use common::gateways::{Demo, bin, eventually, submit};
 use postgres_cluster::cluster;
 
@@ -221,15 +222,6 @@ fn a_bad_store_section_is_a_clear_start_up_error() {
     let (code, err) = serve_fails(&demo, "\n[store]\nurl = \"postgresql://u@/x\"\n");
     assert_ne!(code, Some(0));
     assert!(err.contains("are for engine = \"postgres\""), "{err}");
-}
-
-/// A free loopback port.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A second node of the province: the same config (organ, keys, database) with ports and a

@@ -23,7 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Alg, LeafSpec, TestPki, sample_envelope};
+use common::{Alg, LeafSpec, TestPki, free_port, sample_envelope};
 use lienthong::doc::{Limits, parse, write::write_document};
 use lienthong::relay::ocsp::HttpTransport;
 use lienthong::sign::ocsp::{Ocsp, OcspError, OcspSettings, Transport};
@@ -76,14 +76,6 @@ fn index_line(serial: u64, revoked: bool) -> String {
     };
     let status = if revoked { "R" } else { "V" };
     format!("{status}\t351231000000Z\t{revocation}\t{hex}\tunknown\t/CN=test leaf {serial}\n")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A responder certificate for `pki`'s intermediate: P-256, digitalSignature, and the
